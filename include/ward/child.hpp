@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: Apache-2.0
+// Child: a spawned process, held by a pidfd.
+#pragma once
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include <ward/detail/syscall.hpp>
+#include <ward/error.hpp>
+#include <ward/fd.hpp>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+namespace ward {
+
+// How a child ended, with its resource usage (getrusage(2) fields).
+struct ExitStatus {
+  enum class Kind { exited, signaled };
+  Kind kind = Kind::exited;
+  int code = 0;  // exit status, or the terminating signal
+  bool core_dumped = false;
+  bool oom_killed = false;  // filled in where a cgroup reports it
+  struct rusage usage {};
+
+  bool exited() const noexcept { return kind == Kind::exited; }
+  bool signaled() const noexcept { return kind == Kind::signaled; }
+  int exit_code() const noexcept { return exited() ? code : -1; }
+  int signal() const noexcept { return signaled() ? code : 0; }
+  bool success() const noexcept { return exited() && code == 0; }
+  // The status a shell (and runc) reports: the exit code, or 128+signal.
+  int shell_status() const noexcept { return exited() ? code : 128 + code; }
+
+  std::string describe() const {
+    if (exited()) return "exited with status " + std::to_string(code);
+    std::string s = "killed by signal " + std::to_string(code);
+    if (const char* abbrev = ::sigabbrev_np(code)) s += std::string(" (SIG") + abbrev + ")";
+    if (oom_killed) s += ", OOM-killed";
+    if (core_dumped) s += ", core dumped";
+    return s;
+  }
+};
+
+// A child process. The pidfd makes every operation race-free against pid
+// reuse (pidfd_open(2), pidfd_send_signal(2), waitid(2) with P_PIDFD).
+//
+// Destructor policy: a Child that was neither waited for nor detached is
+// killed with SIGKILL and reaped, so an exception between spawn() and wait()
+// never leaves a stray process or a zombie. detach() opts out: the process
+// keeps running, and reaping it becomes the caller's business (it stays our
+// child, so waitpid(pid()) works; or it is reaped by init when we exit).
+class Child {
+ public:
+  Child() = default;
+  Child(UniqueFd pidfd, pid_t pid) noexcept : pidfd_(std::move(pidfd)), pid_(pid) {}
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  Child(Child&& o) noexcept { *this = std::move(o); }
+  Child& operator=(Child&& o) noexcept {
+    if (this != &o) {
+      reap_on_destroy();
+      pidfd_ = std::move(o.pidfd_);
+      pid_ = std::exchange(o.pid_, -1);
+      status_ = std::exchange(o.status_, std::nullopt);
+      detached_ = std::exchange(o.detached_, false);
+      stdin_ = std::move(o.stdin_);
+      stdout_ = std::move(o.stdout_);
+      stderr_ = std::move(o.stderr_);
+    }
+    return *this;
+  }
+  ~Child() { reap_on_destroy(); }
+
+  // The pid in the caller's pid namespace.
+  pid_t pid() const noexcept { return pid_; }
+  // Borrowed; stays owned by this Child.
+  int pidfd() const noexcept { return pidfd_.get(); }
+  bool valid() const noexcept { return static_cast<bool>(pidfd_); }
+
+  // Parent ends of the pipes asked for with Stdio::pipe(), else empty.
+  UniqueFd& stdin_pipe() noexcept { return stdin_; }
+  UniqueFd& stdout_pipe() noexcept { return stdout_; }
+  UniqueFd& stderr_pipe() noexcept { return stderr_; }
+
+  // Blocks until the child ends; returns the same status on later calls.
+  ExitStatus wait() {
+    if (status_) return *status_;
+    auto s = reap(0);
+    return *s;
+  }
+
+  // The status if the child has ended, without blocking.
+  std::optional<ExitStatus> try_wait() {
+    if (status_) return status_;
+    return reap(WNOHANG);
+  }
+
+  // Waits up to `timeout` (a pidfd polls readable once the process exits).
+  std::optional<ExitStatus> wait_for(std::chrono::milliseconds timeout) {
+    if (status_) return status_;
+    struct pollfd p {
+      pidfd_.get(), POLLIN, 0
+    };
+    for (;;) {
+      int r = ::poll(&p, 1, static_cast<int>(timeout.count()));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) detail::throw_errno(Step::wait, "pid " + std::to_string(pid_));
+      break;
+    }
+    return try_wait();
+  }
+
+  // Sends `sig`. A child that already ended (and was reaped) is not an error.
+  void kill(int sig = SIGKILL) {
+    if (status_ || !pidfd_) return;
+    long r = ::syscall(detail::sys::nr_pidfd_send_signal, pidfd_.get(), sig, nullptr, 0);
+    if (r < 0 && errno != ESRCH)
+      detail::throw_errno(Step::signal, "pid " + std::to_string(pid_), ::sigdescr_np(sig));
+  }
+
+  // Give up ownership: the destructor will not kill or reap.
+  void detach() noexcept { detached_ = true; }
+
+  // Set by code that learns more about the end (e.g. a cgroup's OOM count).
+  void note_oom_killed() noexcept {
+    if (status_) status_->oom_killed = true;
+  }
+
+ private:
+  std::optional<ExitStatus> reap(int flags) {
+    if (!pidfd_) throw Error(Step::wait, EBADF, "child", "no process (moved from?)");
+    siginfo_t info;
+    std::memset(&info, 0, sizeof info);
+    struct rusage ru {};
+    for (;;) {
+      // The raw system call: glibc's waitid() has no rusage argument.
+      long r = ::syscall(SYS_waitid, P_PIDFD, pidfd_.get(), &info, WEXITED | flags, &ru);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) detail::throw_errno(Step::wait, "pid " + std::to_string(pid_));
+      break;
+    }
+    if (info.si_pid == 0) return std::nullopt;  // WNOHANG and still running
+    ExitStatus s;
+    s.usage = ru;
+    if (info.si_code == CLD_EXITED) {
+      s.kind = ExitStatus::Kind::exited;
+      s.code = info.si_status;
+    } else {
+      s.kind = ExitStatus::Kind::signaled;
+      s.code = info.si_status;
+      s.core_dumped = info.si_code == CLD_DUMPED;
+    }
+    status_ = s;
+    return status_;
+  }
+
+  void reap_on_destroy() noexcept {
+    if (!pidfd_ || status_ || detached_) return;
+    ::syscall(detail::sys::nr_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+    siginfo_t info;
+    while (::syscall(SYS_waitid, P_PIDFD, pidfd_.get(), &info, WEXITED, nullptr) < 0 &&
+           errno == EINTR) {
+    }
+  }
+
+  UniqueFd pidfd_;
+  pid_t pid_ = -1;
+  std::optional<ExitStatus> status_;
+  bool detached_ = false;
+  UniqueFd stdin_, stdout_, stderr_;
+
+  friend class Plan;
+};
+
+}  // namespace ward

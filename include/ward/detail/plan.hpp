@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+// The immutable spawn plan: everything the child needs, resolved up front.
+//
+// The builder (ward/sandbox.hpp) owns the strings and descriptors in
+// PlanData; ChildPlan is a plain view of them (pointers and counts only) so
+// the child touches nothing but PODs: no container member functions, which
+// might be out-of-line, instrumented or allocating in some builds.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <ward/fd.hpp>
+
+namespace ward::detail {
+
+// Child fd `dst` becomes a copy of `src` (a descriptor of the parent, still
+// open at spawn time), or of the per-spawn stdio pipe end `slot` (0..2) when
+// slot >= 0. An optional mapping whose source is closed leaves dst closed.
+struct FdMapping {
+  int src = -1;
+  int dst = -1;
+  int slot = -1;
+  bool optional = false;
+};
+
+struct NsJoin {
+  int fd;
+  int nstype;  // CLONE_NEW* of the namespace, for setns(2)'s check
+};
+
+struct ChildPlan {
+  const char* const* argv = nullptr;
+  const char* const* envp = nullptr;
+  const char* const* exec_candidates = nullptr;  // absolute paths to try in order
+  int n_candidates = 0;
+  const char* cwd = nullptr;
+
+  bool ns_at_clone = true;  // namespaces came with clone3, nothing to join
+  const NsJoin* joins = nullptr;
+  int n_joins = 0;
+  int unshare_flags = 0;     // created after the joins
+  bool two_stage = false;    // a pid-namespace change needs a second clone
+  bool need_parent = false;  // wait for the parent to write id maps
+
+  bool set_ids = false;
+  std::uint32_t uid = 0, gid = 0;
+  bool clear_groups = false;
+
+  const char* hostname = nullptr;
+  unsigned long hostname_len = 0;
+  const char* domainname = nullptr;
+  unsigned long domainname_len = 0;
+  bool loopback = false;
+
+  bool new_time = false;
+  const char* time_offsets = nullptr;
+  unsigned long time_offsets_len = 0;
+
+  int pdeathsig = 0;
+  bool new_session = false;
+
+  const FdMapping* fds = nullptr;
+  int n_fds = 0;
+  int max_dst = -1;
+
+  bool hold = false;  // Namespace::create: stop before exec and wait
+};
+
+// Owner of everything a ChildPlan points into. Immutable once built; a
+// Plan may be spawned many times, from several threads at once.
+struct PlanData {
+  std::vector<std::string> argv_s, env_s, candidates_s;
+  std::vector<const char*> argv, envp, candidates;
+  std::string cwd;
+  std::vector<UniqueFd> owned_fds;  // namespace fds to join, /dev/null, ...
+  std::vector<NsJoin> joins;
+  std::vector<FdMapping> fds;
+  std::string hostname, domainname, time_offsets;
+  std::string uid_map, gid_map;  // text for /proc/PID/{uid,gid}_map
+  bool setgroups_deny = false;
+  bool new_user = false;
+  bool fork_mode = false;
+  std::uint64_t clone_flags = 0;  // CLONE_NEW* passed to clone3
+  UniqueFd cgroup_fd;             // CLONE_INTO_CGROUP target, if any
+  ChildPlan child;
+
+  // Point the POD view at the owned storage. Call after every mutation.
+  void finalize() {
+    auto cstrs = [](const std::vector<std::string>& in, std::vector<const char*>& out) {
+      out.clear();
+      for (auto& s : in) out.push_back(s.c_str());
+      out.push_back(nullptr);
+    };
+    cstrs(argv_s, argv);
+    cstrs(env_s, envp);
+    cstrs(candidates_s, candidates);
+    child.argv = argv.data();
+    child.envp = envp.data();
+    child.exec_candidates = candidates.data();
+    child.n_candidates = static_cast<int>(candidates_s.size());
+    child.cwd = cwd.empty() ? nullptr : cwd.c_str();
+    child.joins = joins.empty() ? nullptr : joins.data();
+    child.n_joins = static_cast<int>(joins.size());
+    child.hostname = hostname.empty() ? nullptr : hostname.c_str();
+    child.hostname_len = hostname.size();
+    child.domainname = domainname.empty() ? nullptr : domainname.c_str();
+    child.domainname_len = domainname.size();
+    child.time_offsets = time_offsets.c_str();
+    child.time_offsets_len = time_offsets.size();
+    child.fds = fds.empty() ? nullptr : fds.data();
+    child.n_fds = static_cast<int>(fds.size());
+    child.max_dst = -1;
+    for (auto& m : fds)
+      if (m.dst > child.max_dst) child.max_dst = m.dst;
+  }
+};
+
+}  // namespace ward::detail

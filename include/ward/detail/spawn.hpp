@@ -1,0 +1,605 @@
+// SPDX-License-Identifier: Apache-2.0
+// The spawn engine: clone3 into a CLONE_VM child that runs the plan.
+//
+// Why CLONE_VM: fork() copies the parent's page tables, so its cost grows
+// with the parent's resident memory (measured here: ~82 ms per spawn from a
+// 4 GiB parent, against ~0.75 ms for a CLONE_VM child). A library is
+// embedded in big programs, so ward's child shares the parent's memory
+// until execve(2) gives it its own, and runs on a private stack.
+//
+// What that demands of the child (everything in this file marked
+// WARD_CHILD_FN): no allocation, no locks, no errno (detail/syscall.hpp), no
+// exceptions, no writes to memory it does not own — it reads the immutable
+// plan and writes only its own stack. Without CLONE_VFORK the parent thread
+// keeps running, so it can write the child's uid/gid maps while the child
+// waits (a vfork parent would be suspended until exec).
+//
+// Protocol: the child writes fixed-size Msg records to a close-on-exec pipe.
+// EOF on that pipe means every copy of it was closed: the child exec'd (or
+// died). A Msg asks the parent to write id maps, announces the pid of a
+// second stage, or reports a failure {step, errno, detail}.
+//
+// Fork mode (no CLONE_VM) remains for what a shared mm cannot do: joining a
+// time namespace needs a single-threaded mm (setns(2), "EUSERS"), and
+// architectures for which we have no clone trampoline.
+#pragma once
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include <ward/child.hpp>
+#include <ward/detail/clone.hpp>
+#include <ward/detail/netlink.hpp>
+#include <ward/detail/plan.hpp>
+#include <ward/detail/stack.hpp>
+#include <ward/detail/syscall.hpp>
+#include <ward/error.hpp>
+#include <ward/fd.hpp>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+namespace ward::detail {
+
+enum MsgKind : std::uint32_t {
+  kMsgError = 1,
+  kMsgNeedParent = 2,  // write my id maps, then release me
+  kMsgStage2 = 3,      // value = pid of the second stage (our child via CLONE_PARENT)
+  kMsgReady = 4,       // hold mode: namespaces are set up
+};
+
+struct Msg {
+  std::uint32_t kind;
+  std::uint32_t step;
+  std::int32_t err;
+  std::int32_t value;
+  char detail[240];
+};
+static_assert(sizeof(Msg) <= PIPE_BUF, "Msg writes must be atomic");
+
+struct SpawnCtx {
+  const ChildPlan* plan;
+  int report_wr;  // child's end of the report pipe
+  int report_rd;  // the parent's end, to close in the child
+  int sync_rd;    // parent -> child release
+  int sync_wr;
+  int slot_child[3];   // per-spawn stdio pipe ends for the child
+  int slot_parent[3];  // the parent's ends, to close in the child
+  bool vm;
+  bool reset_signals;  // no CLONE_CLEAR_SIGHAND on this kernel
+  std::uint64_t stage2_stack;
+  std::uint64_t stage2_stack_size;
+};
+
+// ---------------------------------------------------------------- child side
+
+[[noreturn]] WARD_CHILD_FN inline void child_report(const SpawnCtx* c, Step step, long neg_err,
+                                                    const char* detail) noexcept {
+  Msg m;
+  m.kind = kMsgError;
+  m.step = static_cast<std::uint32_t>(step);
+  m.err = static_cast<std::int32_t>(-neg_err);
+  m.value = 0;
+  unsigned long i = 0;
+  if (detail != nullptr)
+    for (; detail[i] != '\0' && i + 1 < sizeof m.detail; ++i) m.detail[i] = detail[i];
+  for (; i < sizeof m.detail; ++i) m.detail[i] = '\0';
+  sys::write_all(c->report_wr, &m, sizeof m);
+  sys::exit_group(127);
+}
+
+WARD_CHILD_FN inline long child_send(const SpawnCtx* c, std::uint32_t kind, int value) noexcept {
+  Msg m;
+  m.kind = kind;
+  m.step = 0;
+  m.err = 0;
+  m.value = value;
+  for (unsigned long i = 0; i < sizeof m.detail; ++i) m.detail[i] = '\0';
+  return sys::write_all(c->report_wr, &m, sizeof m);
+}
+
+// The kernel's struct sigaction for rt_sigaction(2) (not libc's layout).
+struct KernelSigaction {
+  void (*handler)(int);
+  unsigned long flags;
+  void (*restorer)();
+  std::uint64_t mask;
+};
+
+WARD_CHILD_FN inline void child_reset_signals() noexcept {
+  KernelSigaction dfl{};
+  dfl.handler = SIG_DFL;
+  for (int sig = 1; sig <= 64; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    sys::call(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(std::uint64_t));
+  }
+}
+
+// Arrange the kept descriptors and close every other one (except the report
+// pipe, which is close-on-exec and goes away with execve). Closing rather
+// than marking close-on-exec matters: a leaked directory fd would otherwise
+// still be usable by the chdir below (CVE-2024-21626).
+struct LinuxDirent64 {
+  std::uint64_t ino;
+  std::int64_t off;
+  unsigned short reclen;
+  unsigned char type;
+  char name[1];
+};
+
+// `c` is the calling process's private copy of the context (see
+// child_entry), so updating report_wr here is visible to nobody else.
+WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
+  const ChildPlan& p = *c->plan;
+  int hi = p.max_dst + 1;
+  if (hi < 3) hi = 3;
+
+  // 1. Move the report pipe above every target so no dup3 lands on it.
+  long r = sys::call(SYS_fcntl, c->report_wr, F_DUPFD_CLOEXEC, hi);
+  if (r < 0) child_report(c, Step::fds, r, "move report pipe");
+  int report = static_cast<int>(r);
+  c->report_wr = report;  // the old number is closed below with the rest
+
+  // 2. Copy every source above the targets, then into place: a source may
+  //    itself be another mapping's target.
+  int tmp[256];
+  for (int i = 0; i < p.n_fds; ++i) {
+    const FdMapping& m = p.fds[i];
+    int src = m.slot >= 0 ? c->slot_child[m.slot] : m.src;
+    r = sys::call(SYS_fcntl, src, F_DUPFD_CLOEXEC, hi);
+    if (r < 0) {
+      if (r == -EBADF && m.optional) {
+        tmp[i] = -1;
+        continue;
+      }
+      child_report(c, Step::fds, r, "duplicate a descriptor to keep");
+    }
+    tmp[i] = static_cast<int>(r);
+  }
+  for (int i = 0; i < p.n_fds; ++i) {
+    if (tmp[i] < 0) continue;
+    r = sys::call(SYS_dup3, tmp[i], p.fds[i].dst, 0);  // 0: the copy is inherited by exec
+    if (r < 0) child_report(c, Step::fds, r, "dup3 onto a kept descriptor");
+  }
+
+  // 3. Close all but the targets and the report pipe: the gaps between
+  //    sorted targets (the builder sorts them), then everything above.
+  // Never close the report pipe early: EOF on it tells the parent that
+  // this process no longer uses the shared memory.
+  const unsigned rep = static_cast<unsigned>(report);
+  auto close_range = [&](unsigned lo, unsigned hi_incl) -> long {
+    if (lo > hi_incl) return 0;
+    if (lo <= rep && rep <= hi_incl) {
+      long a = rep > lo ? sys::call(sys::nr_close_range, lo, rep - 1, 0) : 0;
+      if (a < 0) return a;
+      return rep < hi_incl ? sys::call(sys::nr_close_range, rep + 1, hi_incl, 0) : 0;
+    }
+    return sys::call(sys::nr_close_range, lo, hi_incl, 0);
+  };
+  unsigned next = 0;
+  bool have_close_range = true;
+  for (int i = 0; i <= p.n_fds && have_close_range; ++i) {
+    unsigned upto = i < p.n_fds ? static_cast<unsigned>(p.fds[i].dst) : ~0U;
+    if (upto > next) {
+      r = close_range(next, upto == ~0U ? ~0U : upto - 1);
+      if (r == -ENOSYS) {
+        have_close_range = false;
+        break;
+      }
+      if (r < 0) child_report(c, Step::fds, r, "close_range");
+    }
+    if (i < p.n_fds) next = upto + 1;
+  }
+  if (!have_close_range) {
+    // Before Linux 5.9: close what /proc/self/fd lists, one by one.
+    long dir = sys::call(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) child_report(c, Step::fds, dir, "open /proc/self/fd (no close_range)");
+    alignas(8) char buf[4096];
+    for (;;) {
+      long n = sys::call(SYS_getdents64, dir, buf, sizeof buf);
+      if (n < 0) child_report(c, Step::fds, n, "getdents64 /proc/self/fd");
+      if (n == 0) break;
+      for (long off = 0; off < n;) {
+        auto* d = reinterpret_cast<LinuxDirent64*>(buf + off);
+        off += d->reclen;
+        int fd = 0;
+        bool num = d->name[0] != '\0';
+        for (const char* s = d->name; *s; ++s) {
+          if (*s < '0' || *s > '9') num = false;
+          fd = fd * 10 + (*s - '0');
+        }
+        if (!num || fd == dir || fd == report) continue;
+        bool keep = false;
+        for (int i = 0; i < p.n_fds; ++i)
+          if (p.fds[i].dst == fd) keep = true;
+        if (!keep) sys::call(SYS_close, fd);
+      }
+    }
+    sys::call(SYS_close, dir);
+  }
+}
+
+WARD_CHILD_FN inline int child_final(void* arg) noexcept;
+
+// Stage one: join and create namespaces, wait for the parent's id maps, and
+// when the pid namespace for children changed, clone the real child.
+WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
+  // Work on a copy on our own stack: the original lives in the parent's
+  // frame, which this CLONE_VM child must never write.
+  SpawnCtx local = *static_cast<const SpawnCtx*>(arg);
+  SpawnCtx* c = &local;
+  const ChildPlan& p = *c->plan;
+  long r;
+
+  // Our copies of the parent's pipe ends: holding them would keep EOF from
+  // ever reaching either side.
+  sys::call(SYS_close, c->report_rd);
+  if (c->sync_wr >= 0) sys::call(SYS_close, c->sync_wr);
+  for (int i = 0; i < 3; ++i)
+    if (c->slot_parent[i] >= 0) sys::call(SYS_close, c->slot_parent[i]);
+
+  if (c->reset_signals) child_reset_signals();
+
+  if (!p.ns_at_clone) {
+    // Joins first, the user namespace among them first of all: it grants
+    // the capabilities the other setns calls need (setns(2), nsenter(1)).
+    for (int i = 0; i < p.n_joins; ++i) {
+      r = sys::call(SYS_setns, p.joins[i].fd, p.joins[i].nstype);
+      if (r < 0) child_report(c, Step::setns, r, "join namespace");
+    }
+    if (p.unshare_flags != 0) {
+      r = sys::call(SYS_unshare, p.unshare_flags);
+      if (r < 0) child_report(c, Step::unshare, r, "create namespaces after joining");
+    }
+  }
+
+  if (p.need_parent) {
+    if (child_send(c, kMsgNeedParent, 0) < 0) sys::exit_group(127);
+    char go = 0;
+    r = sys::read_full(c->sync_rd, &go, 1);
+    if (r != 1) sys::exit_group(127);  // the parent gave up on us and reports why
+  }
+  if (!p.hold && c->sync_rd >= 0) sys::call(SYS_close, c->sync_rd);
+
+  if (p.two_stage) {
+    // setns/unshare of a pid namespace only applies to children
+    // (pid_namespaces(7)), so the process that execs must be cloned now.
+    // CLONE_PARENT makes it the caller's child, so the caller's pidfd,
+    // waitid and SIGCHLD all refer to it directly.
+    CloneArgs a{};
+    a.flags = CLONE_PARENT | (c->vm ? CLONE_VM : 0);
+    a.exit_signal = 0;  // CLONE_PARENT: the exit signal is inherited
+    if (c->vm) {
+      a.stack = c->stage2_stack;
+      a.stack_size = c->stage2_stack_size;
+    }
+    long pid = clone3_run(&a, &child_final, c);
+    if (pid < 0) child_report(c, Step::clone, pid, "second stage (pid namespace)");
+    child_send(c, kMsgStage2, static_cast<int>(pid));
+    sys::exit_group(0);
+  }
+  return child_final(c);
+}
+
+// The process that execs: credentials, names, network, fds, then execve.
+WARD_CHILD_FN inline int child_final(void* arg) noexcept {
+  // A second stage gets stage one's copy; copy again, stage one still uses it.
+  SpawnCtx local = *static_cast<const SpawnCtx*>(arg);
+  SpawnCtx* c = &local;
+  const ChildPlan& p = *c->plan;
+  long r;
+
+  if (p.set_ids) {
+    r = sys::call(SYS_setresgid, p.gid, p.gid, p.gid);
+    if (r < 0) child_report(c, Step::setresgid, r, "gid inside the user namespace");
+    if (p.clear_groups) {
+      r = sys::call(SYS_setgroups, 0, nullptr);
+      if (r < 0) child_report(c, Step::setgroups, r, "clear supplementary groups");
+    }
+    r = sys::call(SYS_setresuid, p.uid, p.uid, p.uid);
+    if (r < 0) child_report(c, Step::setresuid, r, "uid inside the user namespace");
+  }
+  if (p.hostname != nullptr) {
+    r = sys::call(SYS_sethostname, p.hostname, p.hostname_len);
+    if (r < 0) child_report(c, Step::hostname, r, p.hostname);
+  }
+  if (p.domainname != nullptr) {
+    r = sys::call(SYS_setdomainname, p.domainname, p.domainname_len);
+    if (r < 0) child_report(c, Step::domainname, r, p.domainname);
+  }
+  if (p.loopback) {
+    r = loopback_up();
+    if (r < 0) child_report(c, Step::loopback, r, "RTM_NEWLINK lo up");
+  }
+  if (p.new_time) {
+    // A new time namespace applies to children and, since Linux 5.x's
+    // exec-time switch, to this process at execve; offsets can only be
+    // written before any process enters it (time_namespaces(7)).
+    r = sys::call(SYS_unshare, kCloneNewTime);
+    if (r < 0) child_report(c, Step::unshare, r, "time namespace");
+    if (p.time_offsets_len > 0) {
+      long fd = sys::call(SYS_openat, AT_FDCWD, "/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+      if (fd < 0) child_report(c, Step::time_offsets, fd, "/proc/self/timens_offsets");
+      r = sys::call(SYS_write, fd, p.time_offsets, p.time_offsets_len);
+      sys::call(SYS_close, fd);
+      if (r < 0) child_report(c, Step::time_offsets, r, p.time_offsets);
+    }
+  }
+  if (p.hold) {
+    // Namespace::create: everything is in place; wait until the parent has
+    // opened what it needs and closes the sync pipe.
+    child_send(c, kMsgReady, 0);
+    char b;
+    sys::read_full(c->sync_rd, &b, 1);
+    sys::exit_group(0);
+  }
+  if (p.pdeathsig != 0) {
+    r = sys::call(SYS_prctl, PR_SET_PDEATHSIG, p.pdeathsig, 0, 0, 0);
+    if (r < 0) child_report(c, Step::pdeathsig, r, "PR_SET_PDEATHSIG");
+  }
+  if (p.new_session) {
+    r = sys::call(SYS_setsid);
+    if (r < 0) child_report(c, Step::setsid, r, "setsid");
+  }
+  child_fds(c);
+  if (p.cwd != nullptr) {
+    r = sys::call(SYS_chdir, p.cwd);
+    if (r < 0) child_report(c, Step::chdir, r, p.cwd);
+  }
+  std::uint64_t none = 0;
+  r = sys::call(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
+  if (r < 0) child_report(c, Step::sigmask, r, "unblock signals");
+
+  // execvp semantics over the candidates the parent resolved from PATH:
+  // ENOENT/ENOTDIR/EACCES move on to the next directory, anything else is
+  // final; EACCES is reported if no candidate worked and one said so.
+  long err = -ENOENT;
+  const char* failed = p.argv[0];
+  bool saw_eacces = false;
+  for (int i = 0; i < p.n_candidates; ++i) {
+    r = sys::call(SYS_execve, p.exec_candidates[i], p.argv, p.envp);
+    failed = p.exec_candidates[i];
+    err = r;
+    if (r == -EACCES) {
+      saw_eacces = true;
+      continue;
+    }
+    if (r != -ENOENT && r != -ENOTDIR) break;
+  }
+  if (saw_eacces && (err == -ENOENT || err == -ENOTDIR)) err = -EACCES;
+  child_report(c, Step::exec, err, p.n_candidates > 1 ? p.argv[0] : failed);
+}
+
+// --------------------------------------------------------------- parent side
+
+// Kernel features probed once, on first use (the builder reports what is
+// missing rather than failing obscurely).
+inline std::atomic<int>& clear_sighand_supported() {
+  static std::atomic<int> v{-1};  // -1 unknown, 0 no, 1 yes
+  return v;
+}
+
+struct SpawnResult {
+  UniqueFd pidfd;
+  pid_t pid = -1;
+};
+
+// Called in hold mode with the pid whose namespaces are ready.
+using HoldFn = void (*)(pid_t pid, void* ctx);
+
+inline UniqueFd make_pipe_pair(UniqueFd& write_end, const char* what) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) throw_errno(Step::pipe, what);
+  write_end.reset(p[1]);
+  return UniqueFd(p[0]);
+}
+
+inline void write_proc_file(pid_t pid, const char* name, const std::string& text, Step step) {
+  std::string path = "/proc/" + std::to_string(pid) + "/" + name;
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) throw_errno(step, path);
+  // One write: the kernel accepts a map only as a single write(2)
+  // (user_namespaces(7), "Defining user and group ID mappings").
+  ssize_t n = ::write(fd.get(), text.data(), text.size());
+  if (n < 0) {
+    std::string shown = text;
+    while (!shown.empty() && shown.back() == '\n') shown.pop_back();
+    for (auto& ch : shown)
+      if (ch == '\n') ch = ';';
+    throw_errno(step, path, "writing '" + shown + "'");
+  }
+}
+
+inline void write_id_maps(pid_t pid, const PlanData& pd) {
+  // setgroups must be "deny" before an unprivileged process may write
+  // gid_map (user_namespaces(7), "Interaction with setgroups").
+  if (pd.setgroups_deny) write_proc_file(pid, "setgroups", "deny", Step::setgroups_file);
+  if (!pd.uid_map.empty()) write_proc_file(pid, "uid_map", pd.uid_map, Step::uid_map);
+  if (!pd.gid_map.empty()) write_proc_file(pid, "gid_map", pd.gid_map, Step::gid_map);
+}
+
+inline void kill_and_reap(int pidfd) noexcept {
+  if (pidfd < 0) return;
+  ::syscall(sys::nr_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  siginfo_t info;
+  while (::syscall(SYS_waitid, P_PIDFD, pidfd, &info, WEXITED, nullptr) < 0 && errno == EINTR) {
+  }
+}
+
+// Runs one spawn of `pd`. `slot_child`/`slot_parent` are the per-spawn
+// stdio pipe ends (-1 where unused); the parent ends stay with the caller.
+inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const int slot_parent[3],
+                              HoldFn hold = nullptr, void* hold_ctx = nullptr) {
+  const ChildPlan& p = pd.child;
+  UniqueFd report_wr, sync_wr;
+  UniqueFd report_rd = make_pipe_pair(report_wr, "report pipe");
+  UniqueFd sync_rd;
+  if (p.need_parent || p.hold) sync_rd = make_pipe_pair(sync_wr, "sync pipe");
+
+  bool vm = !pd.fork_mode && WARD_HAVE_RAW_SYSCALL;
+  // 64 KiB is several times what the child uses (its largest frame holds a
+  // 4 KiB getdents buffer); the guard page catches mistakes.
+  constexpr std::size_t kStack = 64 * 1024;
+  std::optional<StackArea> stacks;
+  if (vm) stacks.emplace(kStack, p.two_stage ? 2 : 1);
+
+  SpawnCtx ctx{};
+  ctx.plan = &p;
+  ctx.report_wr = report_wr.get();
+  ctx.report_rd = report_rd.get();
+  ctx.sync_rd = sync_rd.get();
+  ctx.sync_wr = sync_wr.get();
+  for (int i = 0; i < 3; ++i) {
+    ctx.slot_child[i] = slot_child[i];
+    ctx.slot_parent[i] = slot_parent[i];
+  }
+  ctx.vm = vm;
+  if (vm && p.two_stage) {
+    ctx.stage2_stack = stacks->base(1);
+    ctx.stage2_stack_size = stacks->size();
+  }
+
+  int pidfd_raw = -1;
+  long pid;
+  for (;;) {
+    bool clear = clear_sighand_supported().load(std::memory_order_relaxed) != 0;
+    ctx.reset_signals = !clear;
+    CloneArgs a{};
+    a.flags = CLONE_PIDFD | pd.clone_flags | (vm ? CLONE_VM : 0) | (clear ? kCloneClearSighand : 0);
+    if (pd.cgroup_fd) {
+      a.flags |= kCloneIntoCgroup;
+      a.cgroup = static_cast<std::uint64_t>(pd.cgroup_fd.get());
+    }
+    a.pidfd = reinterpret_cast<std::uint64_t>(&pidfd_raw);
+    a.exit_signal = SIGCHLD;
+    if (vm) {
+      a.stack = stacks->base(0);
+      a.stack_size = stacks->size();
+    }
+    // Block every signal across clone3: the child must not run one of the
+    // parent's handlers (on shared memory) before it has reset them.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid = clone3_run(&a, &child_entry, &ctx);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (pid == -EINVAL && clear && clear_sighand_supported().load() == -1) {
+      // Linux 5.3/5.4 have clone3 without CLONE_CLEAR_SIGHAND: the child
+      // then resets handlers itself.
+      clear_sighand_supported().store(0);
+      continue;
+    }
+    if (pid > 0 && clear) clear_sighand_supported().store(1);
+    break;
+  }
+  if (pid < 0) {
+    int e = static_cast<int>(-pid);
+    if (e == ENOSYS) throw Error(Step::clone, e, "clone3", "ward needs Linux 5.3 or newer");
+    std::string why;
+    if (e == EPERM || e == ENOSPC || e == EUSERS)
+      why = "creating these namespaces was refused (privileges, or a namespace count limit)";
+    if (e == EINVAL && pd.cgroup_fd)
+      why = "CLONE_INTO_CGROUP needs Linux 5.7 and a cgroup v2 directory";
+    if (e == EBUSY && pd.cgroup_fd) why = "the target cgroup has controllers enabled for children";
+    throw Error(Step::clone, e, "child", why);
+  }
+  UniqueFd pidfd(pidfd_raw);
+  report_wr.reset();
+  sync_rd.reset();
+
+  // Talk to the child until EOF.
+  Msg m;
+  bool failed = false;
+  Msg failure{};
+  std::optional<Error> parent_error;
+  UniqueFd final_pidfd;
+  pid_t final_pid = -1;
+  for (;;) {
+    long n = sys::read_full(report_rd.get(), &m, sizeof m);
+    if (n == 0) break;
+    if (n != static_cast<long>(sizeof m)) {
+      parent_error.emplace(Step::sync, n < 0 ? static_cast<int>(-n) : EPROTO, "report pipe",
+                           "short message from the child");
+      break;
+    }
+    if (m.kind == kMsgError) {
+      failed = true;
+      failure = m;
+    } else if (m.kind == kMsgNeedParent) {
+      try {
+        write_id_maps(static_cast<pid_t>(pid), pd);
+        char go = 1;
+        if (::write(sync_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "sync pipe");
+      } catch (Error& e) {
+        parent_error.emplace(e);
+        break;
+      }
+    } else if (m.kind == kMsgStage2) {
+      final_pid = m.value;
+      int fd = static_cast<int>(::syscall(sys::nr_pidfd_open, final_pid, 0));
+      if (fd < 0) {
+        parent_error.emplace(Step::pidfd, errno, "second stage pid " + std::to_string(final_pid));
+        ::kill(final_pid, SIGKILL);  // our child (CLONE_PARENT) and unreaped: pid is stable
+        ::waitpid(final_pid, nullptr, __WALL);
+        final_pid = -1;
+        break;
+      }
+      final_pidfd.reset(fd);
+    } else if (m.kind == kMsgReady) {
+      try {
+        if (hold) hold(p.two_stage ? final_pid : static_cast<pid_t>(pid), hold_ctx);
+      } catch (Error& e) {
+        parent_error.emplace(e);
+      }
+      sync_wr.reset();  // releases the holder
+    }
+  }
+
+  if (parent_error) {
+    if (final_pidfd) kill_and_reap(final_pidfd.get());
+    kill_and_reap(pidfd.get());
+    throw *parent_error;
+  }
+  if (p.two_stage) {
+    // Stage one has exited (or will): reap it. Its status tells whether it
+    // died before handing over a second stage.
+    siginfo_t info{};
+    while (::syscall(SYS_waitid, P_PIDFD, pidfd.get(), &info, WEXITED, nullptr) < 0 &&
+           errno == EINTR) {
+    }
+    if (!final_pidfd && !failed)
+      throw Error(Step::clone, ECHILD, "first stage",
+                  "it ended (status " + std::to_string(info.si_status) +
+                      ") before starting the pid-namespace child");
+  }
+  if (failed) {
+    if (final_pidfd) kill_and_reap(final_pidfd.get());
+    if (!p.two_stage) kill_and_reap(pidfd.get());
+    failure.detail[sizeof failure.detail - 1] = '\0';
+    std::string why;
+    if (failure.step == static_cast<std::uint32_t>(Step::exec) && failure.err == ENOENT &&
+        pd.candidates_s.size() > 1)
+      why = "executable file not found in $PATH";  // runc's words; engines match them
+    throw Error(static_cast<Step>(failure.step), failure.err, failure.detail, why);
+  }
+  if (p.two_stage) return {std::move(final_pidfd), final_pid};
+  return {std::move(pidfd), static_cast<pid_t>(pid)};
+}
+
+}  // namespace ward::detail

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+// Private stacks for CLONE_VM children.
+#pragma once
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+
+#include <ward/error.hpp>
+
+namespace ward::detail {
+
+// `count` stacks of `size` bytes, each below a PROT_NONE guard page, in one
+// mapping. The child's stack usage is bounded (no recursion, buffers of a
+// few KiB), so a stack overflow would be a ward bug; the guard turns it into
+// a clean SIGSEGV of the child rather than silent corruption of the parent.
+class StackArea {
+ public:
+  static constexpr std::size_t kGuard = 4096;
+
+  StackArea(std::size_t size, int count) : size_(size), count_(count) {
+    total_ = (size_ + kGuard) * static_cast<std::size_t>(count_);
+    void* p = ::mmap(nullptr, total_, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) throw_errno(Step::stack, "mmap " + std::to_string(total_) + " bytes");
+    base_ = static_cast<char*>(p);
+    for (int i = 0; i < count_; ++i) {
+      if (::mprotect(base_ + static_cast<std::size_t>(i) * (size_ + kGuard), kGuard, PROT_NONE) !=
+          0) {
+        int e = errno;
+        ::munmap(base_, total_);
+        throw Error(Step::stack, e, "guard page");
+      }
+    }
+  }
+  StackArea(const StackArea&) = delete;
+  StackArea& operator=(const StackArea&) = delete;
+  ~StackArea() { ::munmap(base_, total_); }
+
+  // Lowest usable address of stack i (what clone_args.stack wants).
+  std::uint64_t base(int i) const noexcept {
+    return reinterpret_cast<std::uint64_t>(base_ + static_cast<std::size_t>(i) * (size_ + kGuard) +
+                                           kGuard);
+  }
+  std::uint64_t size() const noexcept { return size_; }
+
+ private:
+  std::size_t size_;
+  int count_;
+  std::size_t total_ = 0;
+  char* base_ = nullptr;
+};
+
+}  // namespace ward::detail

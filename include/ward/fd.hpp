@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+// UniqueFd: the only way ward hands out a file descriptor it owns.
+#pragma once
+
+#include <unistd.h>
+
+#include <utility>
+
+namespace ward {
+
+// A move-only owner of one file descriptor. Every descriptor ward opens is
+// O_CLOEXEC (or SOCK_CLOEXEC, etc.), so a concurrent fork+exec elsewhere in
+// the program never inherits it.
+class UniqueFd {
+ public:
+  constexpr UniqueFd() noexcept = default;
+  constexpr explicit UniqueFd(int fd) noexcept : fd_(fd) {}
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) reset(std::exchange(o.fd_, -1));
+    return *this;
+  }
+  ~UniqueFd() { reset(); }
+
+  constexpr int get() const noexcept { return fd_; }
+  constexpr explicit operator bool() const noexcept { return fd_ >= 0; }
+  [[nodiscard]] int release() noexcept { return std::exchange(fd_, -1); }
+  // close(2) errors are not actionable here: the descriptor is gone either
+  // way on Linux (see close(2), "Dealing with error returns").
+  void reset(int fd = -1) noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace ward

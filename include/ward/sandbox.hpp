@@ -1,0 +1,478 @@
+// SPDX-License-Identifier: Apache-2.0
+// Sandbox: a builder that resolves a child's environment into an immutable
+// Plan, and spawns children from it.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <ward/child.hpp>
+#include <ward/detail/plan.hpp>
+#include <ward/detail/spawn.hpp>
+#include <ward/error.hpp>
+#include <ward/fd.hpp>
+#include <ward/id_map.hpp>
+#include <ward/namespace.hpp>
+
+extern char** environ;
+
+namespace ward {
+
+// What one of the child's standard descriptors is connected to.
+class Stdio {
+ public:
+  enum class Kind { inherit, null, pipe, fd };
+  static Stdio inherit() { return Stdio(Kind::inherit, -1); }
+  static Stdio null() { return Stdio(Kind::null, -1); }
+  // A new pipe per spawn; the parent's end is on the Child.
+  static Stdio pipe() { return Stdio(Kind::pipe, -1); }
+  // A descriptor of ours (duplicated when the plan is built).
+  static Stdio fd(int fd) { return Stdio(Kind::fd, fd); }
+  Kind kind() const noexcept { return kind_; }
+  int raw() const noexcept { return fd_; }
+
+ private:
+  Stdio(Kind k, int fd) : kind_(k), fd_(fd) {}
+  Kind kind_;
+  int fd_;
+};
+
+// How the child is created. automatic: CLONE_VM on a private stack (cost
+// independent of the parent's memory) unless the plan needs fork semantics
+// (joining a time namespace); fork: always a copy-on-write child.
+enum class SpawnMode { automatic, vm, fork };
+
+// An immutable, resolved spawn plan. Cheap to copy (shared); spawn() may be
+// called any number of times and from several threads at once.
+class Plan {
+ public:
+  Child spawn() const {
+    int child_end[3] = {-1, -1, -1}, parent_end[3] = {-1, -1, -1};
+    UniqueFd child_owned[3], parent_owned[3];
+    for (int i = 0; i < 3; ++i) {
+      if (!pipes_[i]) continue;
+      int p[2];
+      if (::pipe2(p, O_CLOEXEC) != 0)
+        detail::throw_errno(Step::pipe, i == 0 ? "stdin" : i == 1 ? "stdout" : "stderr");
+      // stdin: the child reads; stdout/stderr: the child writes.
+      child_owned[i].reset(i == 0 ? p[0] : p[1]);
+      parent_owned[i].reset(i == 0 ? p[1] : p[0]);
+      child_end[i] = child_owned[i].get();
+      parent_end[i] = parent_owned[i].get();
+    }
+    auto r = detail::spawn_plan(*data_, child_end, parent_end);
+    Child c(std::move(r.pidfd), r.pid);
+    c.stdin_ = std::move(parent_owned[0]);
+    c.stdout_ = std::move(parent_owned[1]);
+    c.stderr_ = std::move(parent_owned[2]);
+    return c;
+  }
+
+  const std::vector<std::string>& argv() const noexcept { return data_->argv_s; }
+  const std::vector<std::string>& env() const noexcept { return data_->env_s; }
+  // Where execve will look, in order (one entry unless resolved via PATH).
+  const std::vector<std::string>& exec_candidates() const noexcept { return data_->candidates_s; }
+  // The CLONE_* namespace flags passed to clone3 (0 when joins come first).
+  std::uint64_t clone_flags() const noexcept { return data_->clone_flags; }
+  bool two_stage() const noexcept { return data_->child.two_stage; }
+  bool fork_mode() const noexcept { return data_->fork_mode; }
+
+ private:
+  friend class Sandbox;
+  std::shared_ptr<const detail::PlanData> data_;
+  bool pipes_[3] = {false, false, false};
+};
+
+class Sandbox {
+ public:
+  Sandbox() = default;
+  explicit Sandbox(std::vector<std::string> argv) : argv_(std::move(argv)) {}
+
+  // ---- the program
+  Sandbox& command(std::vector<std::string> argv) {
+    argv_ = std::move(argv);
+    return *this;
+  }
+  // Run this file instead of looking argv[0] up in PATH.
+  Sandbox& executable(std::string path) {
+    exe_ = std::move(path);
+    return *this;
+  }
+  // The child's whole environment ("KEY=value" strings). Default: empty,
+  // so nothing of the parent's leaks in unless asked for.
+  Sandbox& env(std::vector<std::string> env) {
+    env_ = std::move(env);
+    return *this;
+  }
+  Sandbox& setenv(std::string_view key, std::string_view value) {
+    std::string kv = std::string(key) + "=";
+    std::erase_if(env_, [&](const std::string& e) { return e.rfind(kv, 0) == 0; });
+    env_.push_back(kv + std::string(value));
+    return *this;
+  }
+  Sandbox& inherit_env() {
+    env_.clear();
+    for (char** e = environ; e && *e; ++e) env_.emplace_back(*e);
+    return *this;
+  }
+  Sandbox& cwd(std::string dir) {
+    cwd_ = std::move(dir);
+    return *this;
+  }
+
+  // ---- descriptors
+  Sandbox& stdin_(Stdio s) { return stdio(0, s); }
+  Sandbox& stdout_(Stdio s) { return stdio(1, s); }
+  Sandbox& stderr_(Stdio s) { return stdio(2, s); }
+  // Keep our descriptor `fd` open in the child as `as` (default: the same
+  // number). Every descriptor not kept (or stdio) is closed in the child.
+  Sandbox& keep_fd(int fd, int as = -1) {
+    keep_.push_back({fd, as < 0 ? fd : as});
+    return *this;
+  }
+
+  // ---- process
+  Sandbox& new_session(bool on = true) {
+    new_session_ = on;
+    return *this;
+  }
+  // Signal the child gets when the thread that spawned it exits
+  // (PR_SET_PDEATHSIG: it is the spawning *thread*, see prctl(2)).
+  Sandbox& parent_death_signal(int sig) {
+    pdeathsig_ = sig;
+    return *this;
+  }
+  // Credentials inside (after any user namespace is set up).
+  Sandbox& user(std::uint32_t uid, std::uint32_t gid) {
+    uid_ = uid;
+    gid_ = gid;
+    return *this;
+  }
+  Sandbox& spawn_mode(SpawnMode m) {
+    mode_ = m;
+    return *this;
+  }
+  // Start the child directly in this cgroup v2 directory (CLONE_INTO_CGROUP,
+  // Linux 5.7). The descriptor is duplicated.
+  Sandbox& into_cgroup(int cgroup_dir_fd) {
+    cgroup_fd_ = cgroup_dir_fd;
+    return *this;
+  }
+
+  // ---- namespaces
+  Sandbox& unshare(NsSet kinds) {
+    create_ = create_ | kinds;
+    return *this;
+  }
+  Sandbox& unshare(NsKind kind) { return unshare(NsSet{kind}); }
+  // Join an existing namespace (its descriptor is duplicated).
+  Sandbox& join(const Namespace& ns) {
+    joins_.push_back({ns.kind(), ns.dup()});
+    return *this;
+  }
+  Sandbox& join(NsKind kind, const std::filesystem::path& path) {
+    return join(Namespace::open(path, kind));
+  }
+  // A new user namespace with these maps (implies unshare(user)).
+  Sandbox& user_namespace(UserNsOptions opts) {
+    create_.add(NsKind::user);
+    userns_ = std::move(opts);
+    return *this;
+  }
+  Sandbox& uid_map(IdMap m) {
+    userns_.uid_map = std::move(m);
+    return *this;
+  }
+  Sandbox& gid_map(IdMap m) {
+    userns_.gid_map = std::move(m);
+    return *this;
+  }
+  Sandbox& setgroups(Setgroups s) {
+    userns_.setgroups = s;
+    return *this;
+  }
+  Sandbox& hostname(std::string h) {
+    hostname_ = std::move(h);
+    return *this;
+  }
+  Sandbox& domainname(std::string d) {
+    domainname_ = std::move(d);
+    return *this;
+  }
+  Sandbox& time_offsets(TimeOffsets t) {
+    offsets_ = t;
+    return *this;
+  }
+  // Bring `lo` up in a new network namespace (default: on).
+  Sandbox& loopback(bool up) {
+    loopback_ = up;
+    return *this;
+  }
+
+  // Validate everything and resolve it into a Plan. Throws ward::Error
+  // (step validate, with the field and the reason) before any process
+  // exists.
+  Plan plan() const {
+    auto pd = std::make_shared<detail::PlanData>();
+    auto& c = pd->child;
+
+    if (argv_.empty()) detail::throw_invalid("command", "argv is empty");
+    for (auto& a : argv_) check_no_nul("command", a);
+    for (auto& e : env_) {
+      check_no_nul("env", e);
+      if (e.find('=') == std::string::npos)
+        detail::throw_invalid("env", "'" + e + "' is not KEY=value");
+    }
+    pd->argv_s = argv_;
+    pd->env_s = env_;
+    pd->candidates_s = exec_candidates();
+    if (cwd_) {
+      check_no_nul("cwd", *cwd_);
+      if (cwd_->empty()) detail::throw_invalid("cwd", "empty path");
+      pd->cwd = *cwd_;
+    }
+
+    // Namespaces.
+    NsSet joined;
+    for (auto& j : joins_) {
+      if (joined.contains(j.kind))
+        detail::throw_invalid("join", "two " + std::string(to_string(j.kind)) + " namespaces");
+      joined.add(j.kind);
+      // Joining and then creating nests for the hierarchical kinds (user,
+      // pid); for the others the join would be pointless, so it is a mistake.
+      if (create_.contains(j.kind) && j.kind != NsKind::user && j.kind != NsKind::pid)
+        detail::throw_invalid("join", "the " + std::string(to_string(j.kind)) +
+                                          " namespace is both joined and created");
+    }
+    bool new_user = create_.contains(NsKind::user);
+    if (!new_user && (!userns_.uid_map.empty() || !userns_.gid_map.empty()))
+      detail::throw_invalid("uid_map", "id maps need a new user namespace (unshare(NsKind::user))");
+    if (hostname_ && !create_.contains(NsKind::uts) && !joined.contains(NsKind::uts))
+      detail::throw_invalid("hostname", "needs a UTS namespace (unshare(NsKind::uts))");
+    if (domainname_ && !create_.contains(NsKind::uts) && !joined.contains(NsKind::uts))
+      detail::throw_invalid("domainname", "needs a UTS namespace (unshare(NsKind::uts))");
+    if (hostname_) check_name("hostname", *hostname_);
+    if (domainname_) check_name("domainname", *domainname_);
+    if ((offsets_.monotonic_ns != 0 || offsets_.boottime_ns != 0) &&
+        !create_.contains(NsKind::time))
+      detail::throw_invalid("time_offsets", "needs a new time namespace (unshare(NsKind::time))");
+
+    if (new_user) detail::plan_user_namespace(*pd, userns_);
+    if (uid_) {
+      c.set_ids = true;
+      c.uid = *uid_;
+      c.gid = *gid_;
+      c.clear_groups = !pd->setgroups_deny;
+      if (new_user && !resolved_uid_map().maps_inside(*uid_))
+        detail::throw_invalid("user", "uid " + std::to_string(*uid_) + " is not in the uid_map");
+    }
+
+    if (joins_.empty()) {
+      pd->clone_flags = create_.clone_flags() & ~detail::kCloneNewTime;
+      c.ns_at_clone = true;
+    } else {
+      // Joins happen in the child before anything is created, so the
+      // caller's privileges over the joined namespaces still apply; the new
+      // ones are then made with unshare(2). user first, mount last (it
+      // changes what paths like /proc mean).
+      static constexpr NsKind order[] = {NsKind::user, NsKind::cgroup, NsKind::ipc,  NsKind::uts,
+                                         NsKind::net,  NsKind::pid,    NsKind::time, NsKind::mount};
+      for (NsKind k : order) {
+        for (auto& j : joins_) {
+          if (j.kind != k) continue;
+          int fd = ::fcntl(j.fd.get(), F_DUPFD_CLOEXEC, 3);
+          if (fd < 0) detail::throw_errno(Step::open_namespace, std::string(to_string(k)));
+          pd->joins.push_back({fd, clone_flag(k)});
+          pd->owned_fds.emplace_back(fd);
+        }
+      }
+      c.ns_at_clone = false;
+      c.unshare_flags = static_cast<int>(create_.clone_flags() & ~detail::kCloneNewTime);
+      c.two_stage = create_.contains(NsKind::pid) || joined.contains(NsKind::pid);
+    }
+    if (create_.contains(NsKind::time)) {
+      c.new_time = true;
+      pd->time_offsets = offsets_.to_proc_text();
+    }
+    c.loopback = create_.contains(NsKind::net) && loopback_.value_or(true);
+
+    // Spawn mode: a shared mm cannot join a time namespace.
+    bool needs_fork = joined.contains(NsKind::time);
+    if (mode_ == SpawnMode::vm && needs_fork)
+      detail::throw_invalid("spawn_mode", "joining a time namespace needs SpawnMode::fork");
+    pd->fork_mode = mode_ == SpawnMode::fork || needs_fork || !WARD_HAVE_RAW_SYSCALL;
+
+    if (hostname_) pd->hostname = *hostname_;
+    if (domainname_) pd->domainname = *domainname_;
+    c.pdeathsig = pdeathsig_;
+    c.new_session = new_session_;
+    if (pdeathsig_ < 0 || pdeathsig_ > 64)
+      detail::throw_invalid("parent_death_signal", std::to_string(pdeathsig_) + " is no signal");
+
+    // Descriptors: stdio first, then kept fds, sorted by child number.
+    Plan plan;
+    for (int i = 0; i < 3; ++i) {
+      const Stdio& s = stdio_[i];
+      switch (s.kind()) {
+        case Stdio::Kind::inherit: pd->fds.push_back({i, i, -1, true}); break;
+        case Stdio::Kind::null: {
+          int fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+          if (fd < 0) detail::throw_errno(Step::fds, "/dev/null");
+          pd->owned_fds.emplace_back(fd);
+          pd->fds.push_back({fd, i, -1, false});
+          break;
+        }
+        case Stdio::Kind::pipe:
+          pd->fds.push_back({-1, i, i, false});
+          plan.pipes_[i] = true;
+          break;
+        case Stdio::Kind::fd:
+          pd->fds.push_back({dup_owned(*pd, s.raw(), "stdio"), i, -1, false});
+          break;
+      }
+    }
+    for (auto& [from, to] : keep_) {
+      if (to < 0) detail::throw_invalid("keep_fd", "negative descriptor");
+      pd->fds.push_back({dup_owned(*pd, from, "keep_fd " + std::to_string(from)), to, -1, false});
+    }
+    std::sort(pd->fds.begin(), pd->fds.end(),
+              [](const auto& a, const auto& b) { return a.dst < b.dst; });
+    for (std::size_t i = 1; i < pd->fds.size(); ++i)
+      if (pd->fds[i].dst == pd->fds[i - 1].dst)
+        detail::throw_invalid("keep_fd", "descriptor " + std::to_string(pd->fds[i].dst) +
+                                             " is given twice (stdio counts)");
+    if (pd->fds.size() > 250) detail::throw_invalid("keep_fd", "more than 250 descriptors");
+
+    if (cgroup_fd_) {
+      int fd = ::fcntl(*cgroup_fd_, F_DUPFD_CLOEXEC, 3);
+      if (fd < 0) detail::throw_errno(Step::cgroup, "into_cgroup descriptor");
+      pd->cgroup_fd.reset(fd);
+    }
+
+    pd->finalize();
+    plan.data_ = std::move(pd);
+    return plan;
+  }
+
+  Child spawn() const { return plan().spawn(); }
+
+ private:
+  struct Join {
+    NsKind kind;
+    UniqueFd fd;
+  };
+
+  // Joins hold fds, so the builder is move-only in effect; copying a
+  // builder is still useful, so duplicate them.
+ public:
+  Sandbox(const Sandbox& o) { *this = o; }
+  Sandbox& operator=(const Sandbox& o) {
+    if (this == &o) return *this;
+    argv_ = o.argv_;
+    exe_ = o.exe_;
+    env_ = o.env_;
+    cwd_ = o.cwd_;
+    for (int i = 0; i < 3; ++i) stdio_[i] = o.stdio_[i];
+    keep_ = o.keep_;
+    new_session_ = o.new_session_;
+    pdeathsig_ = o.pdeathsig_;
+    uid_ = o.uid_;
+    gid_ = o.gid_;
+    mode_ = o.mode_;
+    cgroup_fd_ = o.cgroup_fd_;
+    create_ = o.create_;
+    joins_.clear();
+    for (auto& j : o.joins_) {
+      int fd = ::fcntl(j.fd.get(), F_DUPFD_CLOEXEC, 3);
+      if (fd < 0) detail::throw_errno(Step::open_namespace, std::string(to_string(j.kind)));
+      joins_.push_back({j.kind, UniqueFd(fd)});
+    }
+    userns_ = o.userns_;
+    hostname_ = o.hostname_;
+    domainname_ = o.domainname_;
+    offsets_ = o.offsets_;
+    loopback_ = o.loopback_;
+    return *this;
+  }
+  Sandbox(Sandbox&&) = default;
+  Sandbox& operator=(Sandbox&&) = default;
+  ~Sandbox() = default;
+
+ private:
+  Sandbox& stdio(int i, Stdio s) {
+    stdio_[i] = s;
+    return *this;
+  }
+
+  static void check_no_nul(const char* field, const std::string& s) {
+    if (s.find('\0') != std::string::npos) detail::throw_invalid(field, "contains a NUL byte");
+  }
+  static void check_name(const char* field, const std::string& s) {
+    check_no_nul(field, s);
+    if (s.size() > 64) detail::throw_invalid(field, "longer than 64 bytes (HOST_NAME_MAX)");
+  }
+  static int dup_owned(detail::PlanData& pd, int fd, const std::string& what) {
+    int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (d < 0) detail::throw_errno(Step::fds, what);
+    pd.owned_fds.emplace_back(d);
+    return d;
+  }
+  IdMap resolved_uid_map() const {
+    return userns_.uid_map.empty() ? IdMap::single(0, ::geteuid()) : userns_.uid_map;
+  }
+
+  // execvp's search, decided here and tried in order by the child: a name
+  // with a slash is used as it is; otherwise each directory of the child's
+  // PATH (or a default one) is a candidate. The child's own view of the
+  // filesystem decides which exists, so this also works after a pivot_root.
+  std::vector<std::string> exec_candidates() const {
+    const std::string& name = exe_ ? *exe_ : argv_[0];
+    check_no_nul("executable", name);
+    if (name.empty()) detail::throw_invalid("executable", "empty program name");
+    if (name.find('/') != std::string::npos) return {name};
+    std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (auto& e : env_)
+      if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
+    std::vector<std::string> out;
+    std::size_t pos = 0;
+    while (pos <= path.size()) {
+      std::size_t end = path.find(':', pos);
+      if (end == std::string::npos) end = path.size();
+      std::string dir = path.substr(pos, end - pos);
+      if (dir.empty()) dir = ".";
+      out.push_back(dir + "/" + name);
+      pos = end + 1;
+    }
+    return out;
+  }
+
+  std::vector<std::string> argv_;
+  std::optional<std::string> exe_;
+  std::vector<std::string> env_;
+  std::optional<std::string> cwd_;
+  Stdio stdio_[3] = {Stdio::inherit(), Stdio::inherit(), Stdio::inherit()};
+  std::vector<std::pair<int, int>> keep_;
+  bool new_session_ = false;
+  int pdeathsig_ = 0;
+  std::optional<std::uint32_t> uid_, gid_;
+  SpawnMode mode_ = SpawnMode::automatic;
+  std::optional<int> cgroup_fd_;
+  NsSet create_;
+  std::vector<Join> joins_;
+  UserNsOptions userns_;
+  std::optional<std::string> hostname_, domainname_;
+  TimeOffsets offsets_;
+  std::optional<bool> loopback_;
+};
+
+}  // namespace ward

@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
+// ward: Linux isolation primitives. Include this one header.
+#pragma once
+
+#include <ward/child.hpp>
+#include <ward/error.hpp>
+#include <ward/fd.hpp>
+#include <ward/id_map.hpp>
+#include <ward/namespace.hpp>
+#include <ward/sandbox.hpp>
+#include <ward/version.hpp>

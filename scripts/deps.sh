@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what building and testing ward needs, on Debian 12 (bookworm).
+# Idempotent: asks dpkg which packages are missing and only then runs apt-get.
+#   bash scripts/deps.sh [extra-package...]
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ clang libclang-rt-14-dev  # toolchains; clang's sanitizer runtimes
+  catch2 libbenchmark-dev pkg-config python3      # tests, benchmarks, packaging, scripts
+  busybox-static util-linux iproute2              # what sandbox tests run and inspect
+  libseccomp-dev clang-format
+  "$@"
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [[ $status == installed ]] || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "deps.sh: all ${#packages[@]} packages are installed"
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "deps.sh: missing packages: ${missing[*]}" >&2
+  echo "deps.sh: installing them needs root (you are uid $(id -u)); run as root: bash scripts/deps.sh" >&2
+  exit 1
+fi
+
+echo "deps.sh: installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Wait for another apt/dpkg (e.g. unattended-upgrades) instead of failing.
+apt_opts=(-o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
+apt-get "${apt_opts[@]}" update
+apt-get "${apt_opts[@]}" install -y --no-install-recommends "${missing[@]}"
+echo "deps.sh: done"

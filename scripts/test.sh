@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Quick start, command 2 (and what CI runs through .ci/run): installs
+# dependencies, then builds and tests ward three ways:
+#   build/        g++,     RelWithDebInfo, -Werror, benchmarks too
+#   build-clang/  clang++, RelWithDebInfo, -Werror
+#   build-asan/   clang++, Debug, -fsanitize=address,undefined
+# Each runs every test of the tiers in WARD_TEST_LABELS with ctest. The last
+# line of output is exactly
+#   ward: N passed, N failed, N skipped
+# summed over the three builds. Exit status is non-zero if anything failed.
+#
+# Environment:
+#   WARD_TEST_LABELS  tiers to run (default "unit root rootless")
+#   WARD_JOBS         parallelism of builds and ctest (default 2)
+#   WARD_BUILDS       subset of builds to run (default "gcc clang asan")
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+root=$(pwd)
+
+labels=${WARD_TEST_LABELS:-"unit root rootless"}
+jobs=${WARD_JOBS:-2}
+builds=${WARD_BUILDS:-"gcc clang asan"}
+# ctest -L takes a regex; anchor it so label "root" does not also select "rootless".
+read -r -a label_list <<<"$labels"
+label_regex="^($(IFS='|'; echo "${label_list[*]}"))\$"
+
+total_passed=0 total_failed=0 total_skipped=0
+problems=()
+start_all=$SECONDS
+
+section() {
+  echo
+  echo "================================================================================"
+  echo "== $*"
+  echo "================================================================================"
+}
+
+# count_junit <junit.xml>: prints "passed failed skipped".
+count_junit() {
+  python3 - "$1" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+passed = failed = skipped = 0
+for tc in ET.parse(sys.argv[1]).getroot().iter("testcase"):
+    status = tc.get("status")
+    skip = tc.find("skipped")
+    if status == "run":
+        passed += 1
+    elif status == "disabled" or (
+            status == "notrun" and skip is not None
+            and skip.get("message", "").startswith("SKIP_")):
+        skipped += 1  # WARD_SKIP (SKIP_REGULAR_EXPRESSION_MATCHED) or disabled
+    else:
+        failed += 1   # failed, timed out, crashed, or could not run at all
+print(passed, failed, skipped)
+PY
+}
+
+# run_build <name> <dir> <cmake args...>
+run_build() {
+  local name=$1 dir=$2
+  shift 2
+  local start=$SECONDS
+  section "$name: $dir ($*)"
+
+  # Ninja for new build trees; an existing tree keeps its generator (CMake
+  # refuses to switch generators in place).
+  local gen=(-G Ninja)
+  if [[ -f $dir/CMakeCache.txt ]]; then
+    local old_gen
+    old_gen=$(sed -n 's/^CMAKE_GENERATOR:INTERNAL=//p' "$dir/CMakeCache.txt")
+    if [[ -n $old_gen && $old_gen != Ninja ]]; then
+      echo "-- $name: note: $dir was configured with '$old_gen'; keeping it"
+      gen=()
+    fi
+  fi
+  if ! cmake -S "$root" -B "$dir" "${gen[@]}" "$@"; then
+    problems+=("$name: configure failed")
+    total_failed=$((total_failed + 1))
+    return
+  fi
+  echo "-- $name: build"
+  if ! cmake --build "$dir" -j "$jobs"; then
+    problems+=("$name: build failed")
+    total_failed=$((total_failed + 1))
+    return
+  fi
+
+  local junit="$root/$dir/ctest-junit.xml"
+  rm -f "$junit"
+  echo "-- $name: ctest -L '$label_regex'"
+  local not_selected
+  not_selected=$(ctest --test-dir "$dir" -N -LE "$label_regex" | sed -n 's/^Total Tests: //p')
+  if [[ ${not_selected:-0} != 0 ]]; then
+    echo "-- $name: note: $not_selected tests carry none of the labels '$labels' and are not run"
+  fi
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" --no-tests=error \
+    -L "$label_regex" --output-junit "$junit"
+  local rc=$?
+
+  local p=0 f=0 s=0
+  if [[ -f $junit ]]; then
+    read -r p f s < <(count_junit "$junit") || { p=0 f=0 s=0; }
+  fi
+  if [[ $rc -ne 0 && $f -eq 0 ]]; then
+    f=1  # ctest failed without a failing test (no tests found, crash, ...)
+    problems+=("$name: ctest exited $rc")
+  elif [[ $f -ne 0 ]]; then
+    problems+=("$name: $f tests failed")
+  fi
+  total_passed=$((total_passed + p))
+  total_failed=$((total_failed + f))
+  total_skipped=$((total_skipped + s))
+  echo "-- $name: $p passed, $f failed, $s skipped ($((SECONDS - start)) s)"
+}
+
+section "dependencies"
+if ! bash scripts/deps.sh; then
+  echo "ward: 0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
+
+for b in $builds; do
+  case $b in
+    gcc)
+      run_build gcc build \
+        -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DWARD_WERROR=ON -DWARD_SANITIZE= \
+        -DWARD_BUILD_TESTS=ON -DWARD_BUILD_EXAMPLES=ON -DWARD_BUILD_BENCHMARKS=ON ;;
+    clang)
+      run_build clang build-clang \
+        -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DWARD_WERROR=ON -DWARD_SANITIZE= \
+        -DWARD_BUILD_TESTS=ON -DWARD_BUILD_EXAMPLES=ON -DWARD_BUILD_BENCHMARKS=OFF ;;
+    asan)
+      # Sanitizer reports are fatal (-fno-sanitize-recover=all), with stacks.
+      UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+      ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:check_initialization_order=1} \
+      run_build asan build-asan \
+        -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \
+        -DWARD_WERROR=OFF -DWARD_SANITIZE=address,undefined \
+        -DWARD_BUILD_TESTS=ON -DWARD_BUILD_EXAMPLES=ON -DWARD_BUILD_BENCHMARKS=OFF ;;
+    *)
+      problems+=("unknown build '$b' in WARD_BUILDS")
+      total_failed=$((total_failed + 1)) ;;
+  esac
+done
+
+section "summary ($((SECONDS - start_all)) s)"
+for p in "${problems[@]}"; do echo "FAILED: $p"; done
+echo "ward: $total_passed passed, $total_failed failed, $total_skipped skipped"
+[[ $total_failed -eq 0 ]]

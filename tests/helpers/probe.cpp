@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: Apache-2.0
+// ward_test_probe: a tiny program tests run inside sandboxes to observe
+// what the child sees. Each subcommand prints facts on stdout, one per line.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+static int list_fds() {
+  DIR* d = opendir("/proc/self/fd");
+  if (!d) return perror("opendir"), 1;
+  int self = dirfd(d);
+  std::string out;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    if (std::atoi(e->d_name) == self) continue;
+    if (!out.empty()) out += ' ';
+    out += e->d_name;
+  }
+  closedir(d);
+  std::cout << out << "\n";
+  return 0;
+}
+
+static std::string status_field(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  std::string k = std::string(key) + ":";
+  while (std::getline(in, line))
+    if (line.rfind(k, 0) == 0) {
+      auto v = line.substr(k.size());
+      v.erase(0, v.find_first_not_of(" \t"));
+      return v;
+    }
+  return "?";
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) return 2;
+  std::string cmd = argv[1];
+  if (cmd == "fds") return list_fds();
+  if (cmd == "exit") return std::atoi(argv[2]);
+  if (cmd == "kill-self") {
+    ::kill(getpid(), std::atoi(argv[2]));
+    pause();
+    return 3;
+  }
+  if (cmd == "sleep") {
+    usleep(static_cast<useconds_t>(std::atoi(argv[2])) * 1000);
+    return 0;
+  }
+  if (cmd == "monotonic") {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    std::cout << ts.tv_sec << "\n";
+    return 0;
+  }
+  if (cmd == "cat") {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(0, buf, sizeof buf)) > 0) fwrite(buf, 1, static_cast<size_t>(n), stdout);
+    return 0;
+  }
+  if (cmd == "env") {
+    extern char** environ;
+    for (char** e = environ; *e; ++e) std::cout << *e << "\n";
+    return 0;
+  }
+  if (cmd == "info") {
+    utsname u{};
+    uname(&u);
+    char cwd[4096] = "?";
+    if (!getcwd(cwd, sizeof cwd)) std::strcpy(cwd, "?");
+    int pdeath = 0;
+    prctl(PR_GET_PDEATHSIG, &pdeath);
+    std::cout << "pid=" << getpid() << "\n"
+              << "ppid=" << getppid() << "\n"
+              << "hostname=" << u.nodename << "\n"
+              << "domainname=" << u.domainname << "\n"
+              << "uid=" << getuid() << "\n"
+              << "gid=" << getgid() << "\n"
+              << "euid=" << geteuid() << "\n"
+              << "cwd=" << cwd << "\n"
+              << "session_leader=" << (getsid(0) == getpid()) << "\n"
+              << "pdeathsig=" << pdeath << "\n"
+              << "sigblk=" << status_field("SigBlk") << "\n"
+              << "sigign=" << status_field("SigIgn") << "\n"
+              << "groups=" << status_field("Groups") << "\n";
+    return 0;
+  }
+  std::fprintf(stderr, "probe: unknown command %s\n", cmd.c_str());
+  return 2;
+}
