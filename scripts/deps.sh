@@ -9,6 +9,8 @@ packages=(
   catch2 libbenchmark-dev pkg-config python3      # tests, benchmarks, packaging, scripts
   busybox-static util-linux iproute2              # what sandbox tests run and inspect
   libseccomp-dev clang-format
+  # kernel uapi headers of other arches: scripts/gen_syscalls.py (seccomp.tables_fresh)
+  linux-libc-dev-arm64-cross linux-libc-dev-armhf-cross linux-libc-dev-riscv64-cross
   "$@"
 )
 
