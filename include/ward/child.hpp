@@ -76,6 +76,7 @@ class Child {
       stdin_ = std::move(o.stdin_);
       stdout_ = std::move(o.stdout_);
       stderr_ = std::move(o.stderr_);
+      seccomp_listener_ = std::move(o.seccomp_listener_);
     }
     return *this;
   }
@@ -91,6 +92,9 @@ class Child {
   UniqueFd& stdin_pipe() noexcept { return stdin_; }
   UniqueFd& stdout_pipe() noexcept { return stdout_; }
   UniqueFd& stderr_pipe() noexcept { return stderr_; }
+  // The seccomp notification listener, when the child's filter has
+  // USER_NOTIF rules (wrap it in a SeccompListener to supervise).
+  UniqueFd& seccomp_listener() noexcept { return seccomp_listener_; }
 
   // Blocks until the child ends; returns the same status on later calls.
   ExitStatus wait() {
@@ -178,6 +182,7 @@ class Child {
   std::optional<ExitStatus> status_;
   bool detached_ = false;
   UniqueFd stdin_, stdout_, stderr_;
+  UniqueFd seccomp_listener_;
 
   friend class Plan;
 };

@@ -17,8 +17,11 @@
 #include <vector>
 
 #include <ward/child.hpp>
+#include <ward/detail/bpf.hpp>
 #include <ward/detail/plan.hpp>
+#include <ward/detail/seccomp_load.hpp>
 #include <ward/detail/spawn.hpp>
+#include <ward/detail/syscall_tables.hpp>
 #include <ward/error.hpp>
 #include <ward/fd.hpp>
 #include <ward/id_map.hpp>
@@ -52,6 +55,18 @@ class Stdio {
 // (joining a time namespace); fork: always a copy-on-write child.
 enum class SpawnMode { automatic, vm, fork };
 
+// How a seccomp filter is installed in the child.
+struct SeccompOptions {
+  // SeccompFlag bits for seccomp(2). new_listener is added by ward when the
+  // filter has USER_NOTIF rules (the listener is then on the Child).
+  std::uint32_t flags = 0;
+  // The filter also governs the child's own execve. When it would refuse
+  // that exec, let exactly that one through: the child's own execve goes
+  // to a USER_NOTIF gate that ward answers CONTINUE once; every other
+  // execve is decided by the filter as written.
+  bool allow_initial_exec = true;
+};
+
 // An immutable, resolved spawn plan. Cheap to copy (shared); spawn() may be
 // called any number of times and from several threads at once.
 class Plan {
@@ -72,6 +87,7 @@ class Plan {
     }
     auto r = detail::spawn_plan(*data_, child_end, parent_end);
     Child c(std::move(r.pidfd), r.pid);
+    c.seccomp_listener_ = std::move(r.seccomp_listener);
     c.stdin_ = std::move(parent_owned[0]);
     c.stdout_ = std::move(parent_owned[1]);
     c.stderr_ = std::move(parent_owned[2]);
@@ -166,6 +182,22 @@ class Sandbox {
   // Linux 5.7). The descriptor is duplicated.
   Sandbox& into_cgroup(int cgroup_dir_fd) {
     cgroup_fd_ = cgroup_dir_fd;
+    return *this;
+  }
+
+  // ---- confinement
+  // Set PR_SET_NO_NEW_PRIVS in the child (default: on when a seccomp filter
+  // is set, since loading one needs it or CAP_SYS_ADMIN; seccomp(2)).
+  Sandbox& no_new_privs(bool on) {
+    nnp_ = on;
+    return *this;
+  }
+  // A compiled classic-BPF seccomp program (e.g. SeccompFilter::compile()),
+  // installed as the child's very last step before execve.
+  Sandbox& seccomp(std::vector<sock_filter> program, SeccompOptions opts = {}) {
+    seccomp_ = std::move(program);
+    has_seccomp_ = true;
+    seccomp_opts_ = opts;
     return *this;
   }
 
@@ -359,7 +391,9 @@ class Sandbox {
       pd->cgroup_fd.reset(fd);
     }
 
+    c.no_new_privs = nnp_.value_or(has_seccomp_);
     pd->finalize();
+    if (has_seccomp_) plan_seccomp(*pd);
     plan.data_ = std::move(pd);
     return plan;
   }
@@ -402,6 +436,10 @@ class Sandbox {
     domainname_ = o.domainname_;
     offsets_ = o.offsets_;
     loopback_ = o.loopback_;
+    nnp_ = o.nnp_;
+    seccomp_ = o.seccomp_;
+    has_seccomp_ = o.has_seccomp_;
+    seccomp_opts_ = o.seccomp_opts_;
     return *this;
   }
   Sandbox(Sandbox&&) = default;
@@ -412,6 +450,92 @@ class Sandbox {
   Sandbox& stdio(int i, Stdio s) {
     stdio_[i] = s;
     return *this;
+  }
+
+  // Validate the program, decide the listener and the exec gate. Runs after
+  // finalize(): the gate test evaluates the filter on the very pointers the
+  // child will pass to execve (the child shares or copies our memory).
+  void plan_seccomp(detail::PlanData& pd) const {
+    const auto& prog = seccomp_;
+    detail::bpf_validate(prog);  // Error(Step::seccomp) naming the instruction
+    detail::check_seccomp_flags(seccomp_opts_.flags);
+    auto action = [](std::uint32_t ret) { return ret & SECCOMP_RET_ACTION_FULL; };
+    bool notif = false;
+    for (const auto& insn : prog)
+      if (insn.code == (BPF_RET | BPF_K) && action(insn.k) == SECCOMP_RET_USER_NOTIF) notif = true;
+    bool gate = false;
+#if WARD_NATIVE_ARCH_KNOWN
+    const auto arch = detail::audit_arch(detail::native_arch());
+    const auto argv_ptr = reinterpret_cast<std::uint64_t>(pd.argv.data());
+    const auto envp_ptr = reinterpret_cast<std::uint64_t>(pd.envp.data());
+    if (seccomp_opts_.allow_initial_exec) {
+      for (const char* cand : pd.candidates) {
+        if (cand == nullptr) break;
+        seccomp_data d{};
+        d.nr = SYS_execve;
+        d.arch = arch;
+        d.args[0] = reinterpret_cast<std::uint64_t>(cand);
+        d.args[1] = argv_ptr;
+        d.args[2] = envp_ptr;
+        auto a = action(detail::bpf_run(prog, d));
+        if (a != SECCOMP_RET_ALLOW && a != SECCOMP_RET_LOG) gate = true;
+      }
+    }
+    // With USER_NOTIF rules the gate is also how the child waits for us to
+    // take the listener: it blocks in its execve until we answer, so the
+    // listener (close-on-exec) cannot vanish before we hold it.
+    if (notif) gate = true;
+    if (gate) {
+      // Prepended: the native execve whose argv and envp are *this plan's*
+      // arrays goes to USER_NOTIF; every other call goes on to the profile.
+      // The pointer match only selects which call reaches the gate; the
+      // gate itself lets one call through, the first, which is ours: a
+      // program that forges the same pointers later gets ENOSYS (or your
+      // supervisor's answer), never more than the profile allows.
+      using detail::bpf_jump;
+      using detail::bpf_stmt;
+      auto lo = [](std::uint64_t v) { return static_cast<std::uint32_t>(v); };
+      auto hi = [](std::uint64_t v) { return static_cast<std::uint32_t>(v >> 32); };
+      constexpr auto ld = BPF_LD | BPF_W | BPF_ABS;
+      constexpr auto jeq = BPF_JMP | BPF_JEQ | BPF_K;
+      std::vector<sock_filter> g = {
+          bpf_stmt(ld, detail::seccomp_data_arch),
+          bpf_jump(jeq, arch, 0, 11),
+          bpf_stmt(ld, detail::seccomp_data_nr),
+          bpf_jump(jeq, SYS_execve, 0, 9),
+          bpf_stmt(ld, detail::seccomp_data_arg_lo(1)),
+          bpf_jump(jeq, lo(argv_ptr), 0, 7),
+          bpf_stmt(ld, detail::seccomp_data_arg_hi(1)),
+          bpf_jump(jeq, hi(argv_ptr), 0, 5),
+          bpf_stmt(ld, detail::seccomp_data_arg_lo(2)),
+          bpf_jump(jeq, lo(envp_ptr), 0, 3),
+          bpf_stmt(ld, detail::seccomp_data_arg_hi(2)),
+          bpf_jump(jeq, hi(envp_ptr), 0, 1),
+          bpf_stmt(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+      };
+      g.insert(g.end(), prog.begin(), prog.end());
+      if (g.size() > BPF_MAXINSNS)
+        throw Error(Step::seccomp, E2BIG, "filter",
+                    "no room for the 13-instruction exec gate under the 4096 limit");
+      pd.seccomp_prog = std::move(g);
+    } else {
+      pd.seccomp_prog = prog;
+    }
+#else
+    if (notif)
+      throw Error(Step::seccomp, ENOTSUP, "filter", "USER_NOTIF rules need a known native arch");
+    pd.seccomp_prog = prog;
+#endif
+    if ((notif || gate) && !(detail::seccomp_flags_supported() & SECCOMP_FILTER_FLAG_NEW_LISTENER))
+      throw Error(Step::seccomp, EINVAL, "seccomp filter flag",
+                  "USER_NOTIF needs NEW_LISTENER (Linux 5.0), which this kernel lacks");
+    pd.seccomp_exec_gate = gate;
+    pd.seccomp_keep_listener = notif;
+    pd.child.seccomp_listener = notif || gate;
+    pd.child.seccomp_flags =
+        seccomp_opts_.flags |
+        ((notif || gate) ? std::uint32_t{SECCOMP_FILTER_FLAG_NEW_LISTENER} : 0u);
+    pd.finalize();
   }
 
   static void check_no_nul(const char* field, const std::string& s) {
@@ -473,6 +597,12 @@ class Sandbox {
   std::optional<std::string> hostname_, domainname_;
   TimeOffsets offsets_;
   std::optional<bool> loopback_;
+  std::optional<bool> nnp_;
+  // (A vector and a flag, not std::optional<vector>: g++ 12 warns about the
+  // latter's move with a false maybe-uninitialized.)
+  std::vector<sock_filter> seccomp_;
+  bool has_seccomp_ = false;
+  SeccompOptions seccomp_opts_;
 };
 
 }  // namespace ward

@@ -8,4 +8,5 @@
 #include <ward/id_map.hpp>
 #include <ward/namespace.hpp>
 #include <ward/sandbox.hpp>
+#include <ward/seccomp_notify.hpp>
 #include <ward/version.hpp>

@@ -2,9 +2,11 @@
 // ward_test_probe: a tiny program tests run inside sandboxes to observe
 // what the child sees. Each subcommand prints facts on stdout, one per line.
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,6 +76,54 @@ int main(int argc, char** argv) {
   if (cmd == "env") {
     extern char** environ;
     for (char** e = environ; *e; ++e) std::cout << *e << "\n";
+    return 0;
+  }
+  // syscall NR [a0..a5]: the raw result and errno.
+  if (cmd == "syscall" || cmd == "x32" || cmd == "int80") {
+    long a[6] = {};
+    for (int i = 0; i < 6 && 3 + i < argc; ++i) a[i] = std::strtol(argv[3 + i], nullptr, 0);
+    long nr = std::strtol(argv[2], nullptr, 0);
+    long r;
+    errno = 0;
+    if (cmd == "x32") {
+      r = syscall(nr | 0x40000000L, a[0], a[1], a[2], a[3], a[4], a[5]);
+    } else if (cmd == "int80") {
+#if defined(__x86_64__)
+      // The i386 entry point: the kernel decides this call by AUDIT_ARCH_I386.
+      __asm__ volatile("int $0x80" : "=a"(r) : "a"(nr), "b"(a[0]), "c"(a[1]), "d"(a[2]) : "memory");
+      if (r < 0 && r > -4096) {
+        errno = static_cast<int>(-r);
+        r = -1;
+      }
+#else
+      std::cout << "unsupported\n";
+      return 0;
+#endif
+    } else {
+      r = syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    }
+    std::cout << "ret=" << r << "\nerrno=" << (r == -1 ? errno : 0) << "\n";
+    return 0;
+  }
+  // trap NR: catch SIGSYS (SECCOMP_RET_TRAP) and print what it says.
+  if (cmd == "trap") {
+    struct sigaction sa {};
+    sa.sa_flags = SA_SIGINFO;
+    sa.sa_sigaction = [](int, siginfo_t* si, void*) {
+      char buf[128];
+      int n = std::snprintf(buf, sizeof buf, "sigsys syscall=%d arch=%#x errno=%d\n",
+                            si->si_syscall, si->si_arch, si->si_errno);
+      if (write(1, buf, static_cast<size_t>(n)) < 0) _exit(3);
+      _exit(0);
+    };
+    sigaction(SIGSYS, &sa, nullptr);
+    syscall(std::strtol(argv[2], nullptr, 0));
+    std::cout << "no signal\n";
+    return 1;
+  }
+  if (cmd == "exec") {
+    execv(argv[2], argv + 2);
+    std::cout << "exec-errno=" << errno << "\n";
     return 0;
   }
   if (cmd == "info") {

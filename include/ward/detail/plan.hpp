@@ -7,6 +7,7 @@
 // might be out-of-line, instrumented or allocating in some builds.
 #pragma once
 
+#include <linux/filter.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -68,6 +69,12 @@ struct ChildPlan {
   int max_dst = -1;
 
   bool hold = false;  // Namespace::create: stop before exec and wait
+
+  // Installed last, right before execve (see child_final).
+  bool no_new_privs = false;
+  const struct sock_fprog* seccomp = nullptr;
+  std::uint32_t seccomp_flags = 0;
+  bool seccomp_listener = false;  // the parent takes the listener with pidfd_getfd
 };
 
 // Owner of everything a ChildPlan points into. Immutable once built; a
@@ -86,6 +93,10 @@ struct PlanData {
   bool fork_mode = false;
   std::uint64_t clone_flags = 0;  // CLONE_NEW* passed to clone3
   UniqueFd cgroup_fd;             // CLONE_INTO_CGROUP target, if any
+  std::vector<sock_filter> seccomp_prog;
+  struct sock_fprog seccomp_fprog {};
+  bool seccomp_exec_gate = false;      // answer the child's own execve notification
+  bool seccomp_keep_listener = false;  // hand the listener to the caller
   ChildPlan child;
 
   // Point the POD view at the owned storage. Call after every mutation.
@@ -113,6 +124,11 @@ struct PlanData {
     child.time_offsets_len = time_offsets.size();
     child.fds = fds.empty() ? nullptr : fds.data();
     child.n_fds = static_cast<int>(fds.size());
+    if (!seccomp_prog.empty()) {
+      seccomp_fprog.len = static_cast<unsigned short>(seccomp_prog.size());
+      seccomp_fprog.filter = seccomp_prog.data();
+      child.seccomp = &seccomp_fprog;
+    }
     child.max_dst = -1;
     for (auto& m : fds)
       if (m.dst > child.max_dst) child.max_dst = m.dst;

@@ -26,9 +26,12 @@
 
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -46,6 +49,7 @@
 #include <ward/detail/clone.hpp>
 #include <ward/detail/netlink.hpp>
 #include <ward/detail/plan.hpp>
+#include <ward/detail/seccomp_load.hpp>
 #include <ward/detail/stack.hpp>
 #include <ward/detail/syscall.hpp>
 #include <ward/error.hpp>
@@ -62,6 +66,7 @@ enum MsgKind : std::uint32_t {
   kMsgNeedParent = 2,  // write my id maps, then release me
   kMsgStage2 = 3,      // value = pid of the second stage (our child via CLONE_PARENT)
   kMsgReady = 4,       // hold mode: namespaces are set up
+  kMsgListener = 5,    // value = the fd number the seccomp listener will get
 };
 
 struct Msg {
@@ -297,6 +302,41 @@ WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
   return child_final(c);
 }
 
+// With a seccomp filter, the filter is the very last thing installed, and
+// from then on every system call of ours passes through it: a strict
+// profile may deny even the write(2) that reports a failure. So the
+// program to exec is chosen (and checked) before the filter goes on, and
+// only execve itself runs under it.
+[[noreturn]] WARD_CHILD_FN inline void child_seccomp_exec(SpawnCtx* c) noexcept {
+  const ChildPlan& p = *c->plan;
+  const char* chosen = nullptr;
+  long err = -ENOENT;
+  for (int i = 0; i < p.n_candidates && chosen == nullptr; ++i) {
+    struct stat st;
+    long r = sys::call(SYS_newfstatat, AT_FDCWD, p.exec_candidates[i], &st, 0);
+    if (r == 0 && !S_ISREG(st.st_mode)) r = -EACCES;
+    if (r == 0) r = sys::call(SYS_faccessat, AT_FDCWD, p.exec_candidates[i], X_OK);
+    if (r == 0) {
+      chosen = p.exec_candidates[i];
+    } else if (r == -EACCES || err == -ENOENT) {
+      err = r;
+    }
+  }
+  if (chosen == nullptr) child_report(c, Step::exec, err, p.argv[0]);
+  if (p.seccomp_listener) {
+    // The listener will take the lowest free descriptor: everything below
+    // the report pipe that is not a kept fd. Tell the parent which, so it
+    // can take it with pidfd_getfd(2) while we wait in execve.
+    int fd = 0;
+    while (sys::call(SYS_fcntl, fd, F_GETFD) != -EBADF) ++fd;
+    if (child_send(c, kMsgListener, fd) < 0) sys::exit_group(127);
+  }
+  long r = seccomp_install_raw(p.seccomp, p.seccomp_flags);
+  if (r < 0) child_report(c, Step::seccomp, r, "SECCOMP_SET_MODE_FILTER");
+  r = sys::call(SYS_execve, chosen, p.argv, p.envp);
+  child_report(c, Step::exec, r, chosen);  // best effort: the filter may deny it
+}
+
 // The process that execs: credentials, names, network, fds, then execve.
 WARD_CHILD_FN inline int child_final(void* arg) noexcept {
   // A second stage gets stage one's copy; copy again, stage one still uses it.
@@ -365,6 +405,11 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
   std::uint64_t none = 0;
   r = sys::call(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
   if (r < 0) child_report(c, Step::sigmask, r, "unblock signals");
+  if (p.no_new_privs) {
+    r = sys::call(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (r < 0) child_report(c, Step::seccomp, r, "PR_SET_NO_NEW_PRIVS");
+  }
+  if (p.seccomp != nullptr) child_seccomp_exec(c);  // does not return
 
   // execvp semantics over the candidates the parent resolved from PATH:
   // ENOENT/ENOTDIR/EACCES move on to the next directory, anything else is
@@ -398,6 +443,7 @@ inline std::atomic<int>& clear_sighand_supported() {
 struct SpawnResult {
   UniqueFd pidfd;
   pid_t pid = -1;
+  UniqueFd seccomp_listener;  // when the filter has USER_NOTIF rules
 };
 
 // Called in hold mode with the pid whose namespaces are ready.
@@ -439,6 +485,70 @@ inline void kill_and_reap(int pidfd) noexcept {
   ::syscall(sys::nr_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
   siginfo_t info;
   while (::syscall(SYS_waitid, P_PIDFD, pidfd, &info, WEXITED, nullptr) < 0 && errno == EINTR) {
+  }
+}
+
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+// Takes the child's seccomp listener (descriptor `fd_no` in the child) with
+// pidfd_getfd(2) (Linux 5.6). The child announces the number just before it
+// installs the filter, so retry briefly until it exists; stop early if the
+// child reports something instead (its message stays in the pipe).
+inline UniqueFd take_listener(int pidfd, int fd_no, int report_rd) {
+  for (int attempt = 0; attempt < 20000; ++attempt) {
+    long fd = ::syscall(SYS_pidfd_getfd, pidfd, fd_no, 0);
+    if (fd >= 0) {
+      UniqueFd got(static_cast<int>(fd));
+      char link[64] = {};
+      std::string self = "/proc/self/fd/" + std::to_string(fd);
+      ssize_t n = ::readlink(self.c_str(), link, sizeof link - 1);
+      if (n > 0 &&
+          std::string_view(link, static_cast<std::size_t>(n)) == "anon_inode:seccomp notify")
+        return got;
+      // Something else is there: the filter is not installed yet.
+    } else if (errno == ENOSYS) {
+      throw Error(Step::seccomp, ENOSYS, "pidfd_getfd",
+                  "taking the seccomp listener from the child needs Linux 5.6");
+    } else if (errno != EBADF) {
+      throw_errno(Step::seccomp, "pidfd_getfd", "take the seccomp listener from the child");
+    }
+    pollfd pf{report_rd, POLLIN, 0};
+    if (::poll(&pf, 1, 0) > 0) return UniqueFd();  // the child has news: a failure
+    ::usleep(attempt < 100 ? 10 : 100);
+  }
+  throw Error(Step::seccomp, ETIMEDOUT, "seccomp listener", "the child never installed its filter");
+}
+
+// The exec gate (see Sandbox::plan_seccomp): the child's own execve waits in
+// USER_NOTIF until we answer CONTINUE, once. A later call that reaches the
+// gate gets ENOSYS once the listener is closed, or the caller's answer if
+// the caller keeps the listener.
+inline void pass_first_exec(int listener, pid_t child, int report_rd) {
+  for (;;) {
+    pollfd pf[2] = {{listener, POLLIN, 0}, {report_rd, POLLIN, 0}};
+    int r = ::poll(pf, 2, -1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) throw_errno(Step::seccomp, "poll listener");
+    if (pf[1].revents != 0) return;  // the child failed before exec: read why
+    if ((pf[0].revents & POLLIN) == 0) return;
+    seccomp_notif n;
+    std::memset(&n, 0, sizeof n);
+    if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &n) != 0) {
+      if (errno == EINTR || errno == ENOENT) continue;
+      throw_errno(Step::seccomp, "SECCOMP_IOCTL_NOTIF_RECV");
+    }
+    seccomp_notif_resp resp{};
+    resp.id = n.id;
+    bool ours = static_cast<pid_t>(n.pid) == child && n.data.nr == SYS_execve;
+    if (ours) {
+      resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    } else {
+      resp.error = -ENOSYS;
+    }
+    ::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    if (ours) return;
   }
 }
 
@@ -530,7 +640,25 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   std::optional<Error> parent_error;
   UniqueFd final_pidfd;
   pid_t final_pid = -1;
+  UniqueFd listener;
+  int pending_listener = -1;
   for (;;) {
+    // The listener comes from the process that execs, so in two stages it
+    // waits until stage one has said which process that is.
+    if (pending_listener >= 0 && (!p.two_stage || final_pidfd)) {
+      try {
+        int target = p.two_stage ? final_pidfd.get() : pidfd.get();
+        listener = take_listener(target, pending_listener, report_rd.get());
+        pending_listener = -1;
+        if (listener && pd.seccomp_exec_gate)
+          pass_first_exec(listener.get(), p.two_stage ? final_pid : static_cast<pid_t>(pid),
+                          report_rd.get());
+        if (!pd.seccomp_keep_listener) listener.reset();
+      } catch (Error& e) {
+        parent_error.emplace(e);
+        break;
+      }
+    }
     long n = sys::read_full(report_rd.get(), &m, sizeof m);
     if (n == 0) break;
     if (n != static_cast<long>(sizeof m)) {
@@ -561,6 +689,8 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
         break;
       }
       final_pidfd.reset(fd);
+    } else if (m.kind == kMsgListener) {
+      pending_listener = m.value;
     } else if (m.kind == kMsgReady) {
       try {
         if (hold) hold(p.two_stage ? final_pid : static_cast<pid_t>(pid), hold_ctx);
@@ -598,8 +728,8 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
       why = "executable file not found in $PATH";  // runc's words; engines match them
     throw Error(static_cast<Step>(failure.step), failure.err, failure.detail, why);
   }
-  if (p.two_stage) return {std::move(final_pidfd), final_pid};
-  return {std::move(pidfd), static_cast<pid_t>(pid)};
+  if (p.two_stage) return {std::move(final_pidfd), final_pid, std::move(listener)};
+  return {std::move(pidfd), static_cast<pid_t>(pid), std::move(listener)};
 }
 
 }  // namespace ward::detail
