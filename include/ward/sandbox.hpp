@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include <ward/capabilities.hpp>
 #include <ward/child.hpp>
 #include <ward/detail/bpf.hpp>
 #include <ward/detail/plan.hpp>
@@ -26,6 +27,7 @@
 #include <ward/fd.hpp>
 #include <ward/id_map.hpp>
 #include <ward/namespace.hpp>
+#include <ward/rlimit.hpp>
 
 extern char** environ;
 
@@ -182,6 +184,77 @@ class Sandbox {
   // Linux 5.7). The descriptor is duplicated.
   Sandbox& into_cgroup(int cgroup_dir_fd) {
     cgroup_fd_ = cgroup_dir_fd;
+    return *this;
+  }
+
+  // ---- credentials and process attributes (all applied in the child)
+  // Supplementary groups (setgroups(2)); in a user namespace whose
+  // setgroups is "deny" this is refused before spawn.
+  Sandbox& groups(std::vector<std::uint32_t> gids) {
+    groups_ = std::move(gids);
+    set_groups_ = true;
+    return *this;
+  }
+  // The five capability sets. Default: unchanged from the parent (a new
+  // user namespace gives the child a full set inside it).
+  Sandbox& capabilities(Capabilities caps) {
+    caps_ = caps;
+    return *this;
+  }
+  Sandbox& securebits(unsigned bits) {
+    securebits_ = bits;
+    return *this;
+  }
+  Sandbox& rlimit(int resource, std::uint64_t soft, std::uint64_t hard) {
+    std::erase_if(rlimits_, [&](const Rlimit& l) { return l.resource == resource; });
+    rlimits_.push_back({resource, soft, hard});
+    return *this;
+  }
+  Sandbox& umask(unsigned mask) {
+    umask_ = static_cast<int>(mask & 0777);
+    return *this;
+  }
+  Sandbox& oom_score_adj(int v) {
+    oom_ = v;
+    return *this;
+  }
+  Sandbox& nice(int v) {
+    nice_ = v;
+    return *this;
+  }
+  // sched_setscheduler(2) policy (SCHED_OTHER, SCHED_BATCH, SCHED_IDLE,
+  // SCHED_FIFO, SCHED_RR) and its static priority.
+  Sandbox& scheduler(int policy, int priority = 0) {
+    sched_ = {policy, priority};
+    return *this;
+  }
+  // ioprio_set(2) value: (class << 13) | data.
+  Sandbox& io_priority(int io_class, int data) {
+    ioprio_ = (io_class << 13) | (data & 0x1fff);
+    return *this;
+  }
+  Sandbox& cpu_affinity(std::vector<unsigned> cpus) {
+    cpus_ = std::move(cpus);
+    set_cpus_ = true;
+    return *this;
+  }
+  Sandbox& personality(unsigned long persona) {
+    personality_ = persona;
+    return *this;
+  }
+  // Write a sysctl in the child's namespaces: "net.ipv4.ip_forward" = "1".
+  // Only namespaced sysctls are accepted, and only with a new (or joined)
+  // namespace of their kind, so the host's values can never change.
+  Sandbox& sysctl(std::string key, std::string value) {
+    sysctls_.emplace_back(std::move(key), std::move(value));
+    return *this;
+  }
+  // Keep the child non-dumpable while it sets up (so processes already in
+  // a joined pid namespace cannot ptrace it or open its /proc files);
+  // execve then decides dumpability as usual. Uses fork mode: dumpable is
+  // a property of the address space, shared with us under CLONE_VM.
+  Sandbox& nondumpable_setup(bool on = true) {
+    nondumpable_ = on;
     return *this;
   }
 
@@ -391,6 +464,7 @@ class Sandbox {
       pd->cgroup_fd.reset(fd);
     }
 
+    plan_process(*pd, new_user, joined);
     c.no_new_privs = nnp_.value_or(has_seccomp_);
     pd->finalize();
     if (has_seccomp_) plan_seccomp(*pd);
@@ -437,6 +511,21 @@ class Sandbox {
     offsets_ = o.offsets_;
     loopback_ = o.loopback_;
     nnp_ = o.nnp_;
+    groups_ = o.groups_;
+    set_groups_ = o.set_groups_;
+    caps_ = o.caps_;
+    securebits_ = o.securebits_;
+    rlimits_ = o.rlimits_;
+    umask_ = o.umask_;
+    oom_ = o.oom_;
+    nice_ = o.nice_;
+    ioprio_ = o.ioprio_;
+    sched_ = o.sched_;
+    cpus_ = o.cpus_;
+    set_cpus_ = o.set_cpus_;
+    personality_ = o.personality_;
+    sysctls_ = o.sysctls_;
+    nondumpable_ = o.nondumpable_;
     seccomp_ = o.seccomp_;
     has_seccomp_ = o.has_seccomp_;
     seccomp_opts_ = o.seccomp_opts_;
@@ -450,6 +539,122 @@ class Sandbox {
   Sandbox& stdio(int i, Stdio s) {
     stdio_[i] = s;
     return *this;
+  }
+
+  // Credentials and attributes: validated here with the field named.
+  void plan_process(detail::PlanData& pd, bool new_user, NsSet joined) const {
+    auto& c = pd.child;
+    const bool root_inside = !uid_ || *uid_ == 0;
+    if (caps_) {
+      caps_->validate();
+      if (!root_inside && !caps_->effective.subset_of(caps_->ambient))
+        detail::throw_invalid("capabilities",
+                              "uid " + std::to_string(*uid_) +
+                                  " is not root: it keeps capabilities across execve only "
+                                  "through the ambient set (Capabilities::ambient_set); would "
+                                  "lose " +
+                                  (caps_->effective - caps_->ambient).to_string());
+      c.set_caps = true;
+      c.cap_bounding = caps_->bounding.mask();
+      c.cap_permitted = caps_->permitted.mask();
+      c.cap_effective = caps_->effective.mask();
+      c.cap_inheritable = caps_->inheritable.mask();
+      c.cap_ambient = caps_->ambient.mask();
+      c.cap_last = cap_last_cap();
+    }
+    if (securebits_) {
+      c.set_securebits = true;
+      c.securebits = *securebits_;
+    }
+    if (set_groups_) {
+      if (new_user && pd.setgroups_deny)
+        detail::throw_invalid("groups",
+                              "the user namespace has setgroups \"deny\" (an unprivileged "
+                              "parent must deny it), so supplementary groups cannot be set");
+      pd.groups = groups_;
+      c.set_groups = true;
+    }
+    constexpr int kCapSysResource = 24;
+    const bool can_raise = detail::have_capability(kCapSysResource);
+    for (const auto& l : rlimits_) {
+      detail::check_rlimit(l, can_raise);
+      const char* name = "RLIMIT";
+      for (auto& [n, r] : kRlimitNames)
+        if (r == l.resource) name = n.data();
+      pd.rlimits.push_back({l.resource, l.soft, l.hard, name});
+    }
+    c.umask = umask_;
+    if (oom_) {
+      if (*oom_ < -1000 || *oom_ > 1000)
+        detail::throw_invalid("oom_score_adj", std::to_string(*oom_) + " is outside -1000..1000");
+      pd.oom_score_adj = std::to_string(*oom_);
+    }
+    if (nice_) {
+      if (*nice_ < -20 || *nice_ > 19)
+        detail::throw_invalid("nice", std::to_string(*nice_) + " is outside -20..19");
+      c.set_nice = true;
+      c.nice = *nice_;
+    }
+    if (sched_) {
+      c.set_sched = true;
+      c.sched_policy = sched_->first;
+      c.sched_priority = sched_->second;
+    }
+    if (ioprio_) {
+      c.set_ioprio = true;
+      c.ioprio = *ioprio_;
+    }
+    if (set_cpus_) {
+      if (cpus_.empty()) detail::throw_invalid("cpu_affinity", "empty CPU list");
+      for (unsigned cpu : cpus_) {
+        if (cpu >= 8192) detail::throw_invalid("cpu_affinity", "CPU " + std::to_string(cpu));
+        if (pd.cpu_mask.size() <= cpu / 64) pd.cpu_mask.resize(cpu / 64 + 1);
+        pd.cpu_mask[cpu / 64] |= 1ull << (cpu % 64);
+      }
+    }
+    if (personality_) {
+      c.set_personality = true;
+      c.personality = *personality_;
+    }
+    for (const auto& [key, value] : sysctls_)
+      pd.sysctl_s.emplace_back(sysctl_path(key, joined), value);
+    if (nondumpable_) {
+      c.nondumpable_setup = true;
+      pd.fork_mode = true;
+    }
+  }
+
+  // The namespaced sysctls (runc's list): each needs its namespace to be
+  // new or joined, else the write would change the host.
+  std::string sysctl_path(const std::string& key, NsSet joined) const {
+    std::string field = "sysctl." + key;
+    if (key.empty() ||
+        key.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/") !=
+            std::string::npos ||
+        key.find("..") != std::string::npos || key.front() == '.' || key.front() == '/')
+      detail::throw_invalid(field, "not a sysctl name");
+    std::string k = key;
+    for (auto& ch : k)
+      if (ch == '/') ch = '.';
+    auto starts = [&](const char* pfx) { return k.rfind(pfx, 0) == 0; };
+    std::optional<NsKind> ns;
+    if (starts("net."))
+      ns = NsKind::net;
+    else if (starts("kernel.shm") || starts("kernel.msg") || k == "kernel.sem" ||
+             starts("fs.mqueue."))
+      ns = NsKind::ipc;
+    else if (k == "kernel.hostname" || k == "kernel.domainname")
+      ns = NsKind::uts;
+    if (!ns)
+      detail::throw_invalid(field, "not a namespaced sysctl: it would change the whole host");
+    if (!create_.contains(*ns) && !joined.contains(*ns))
+      detail::throw_invalid(
+          field, "needs a " + std::string(to_string(*ns)) + " namespace (unshare(NsKind::" +
+                     std::string(to_string(*ns)) + ")), else it would change the host's value");
+    std::string path = "/proc/sys/";
+    for (char ch : k) path += ch == '.' ? '/' : ch;
+    return path;
   }
 
   // Validate the program, decide the listener and the exec gate. Runs after
@@ -598,6 +803,19 @@ class Sandbox {
   TimeOffsets offsets_;
   std::optional<bool> loopback_;
   std::optional<bool> nnp_;
+  std::vector<std::uint32_t> groups_;
+  bool set_groups_ = false;
+  std::optional<Capabilities> caps_;
+  std::optional<unsigned> securebits_;
+  std::vector<Rlimit> rlimits_;
+  int umask_ = -1;
+  std::optional<int> oom_, nice_, ioprio_;
+  std::optional<std::pair<int, int>> sched_;
+  std::vector<unsigned> cpus_;
+  bool set_cpus_ = false;
+  std::optional<unsigned long> personality_;
+  std::vector<std::pair<std::string, std::string>> sysctls_;
+  bool nondumpable_ = false;
   // (A vector and a flag, not std::optional<vector>: g++ 12 warns about the
   // latter's move with a false maybe-uninitialized.)
   std::vector<sock_filter> seccomp_;

@@ -2,11 +2,13 @@
 // ward: Linux isolation primitives. Include this one header.
 #pragma once
 
+#include <ward/capabilities.hpp>
 #include <ward/child.hpp>
 #include <ward/error.hpp>
 #include <ward/fd.hpp>
 #include <ward/id_map.hpp>
 #include <ward/namespace.hpp>
+#include <ward/rlimit.hpp>
 #include <ward/sandbox.hpp>
 #include <ward/seccomp_notify.hpp>
 #include <ward/version.hpp>

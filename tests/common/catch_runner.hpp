@@ -7,6 +7,9 @@
 // CATCH_CONFIG_RUNNER and main().
 #pragma once
 
+#include <cstdio>
+#include <string_view>
+
 #include <catch2/catch.hpp>
 
 #include "test_util.hpp"
@@ -38,6 +41,17 @@ inline int run_catch_session(int argc, char** argv) {
   int rc = Catch::Session().run(argc, argv);
   if (rc == kSkipExitCode) rc = 1;  // 77 failed assertions must not read as "skipped"
   const RunState& s = run_state();
+  // A test name that matches nothing must not pass vacuously (ctest runs one
+  // test case per process by name). Listing runs none, legitimately.
+  bool listing = false;
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]).rfind("--list", 0) == 0 || std::string_view(argv[i]) == "-h" ||
+        std::string_view(argv[i]) == "--help")
+      listing = true;
+  if (rc == 0 && s.test_cases_run == 0 && !listing && argc > 1) {
+    std::fprintf(stderr, "ward-test: no test case matched the command line\n");
+    return 1;
+  }
   if (rc == 0 && s.test_cases_run == 1 && s.skip_requested && !s.assertion_failed) {
     return kSkipExitCode;
   }

@@ -4,8 +4,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -120,6 +123,28 @@ int main(int argc, char** argv) {
     syscall(std::strtol(argv[2], nullptr, 0));
     std::cout << "no signal\n";
     return 1;
+  }
+  // bind PORT: a TCP socket bound to 127.0.0.1:PORT.
+  if (cmd == "bind") {
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(std::atoi(argv[2])));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int r = bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    std::cout << "bind=" << (r == 0 ? 0 : errno) << "\n";
+    return 0;
+  }
+  // mount-tmpfs DIR: only ever run in a new mount namespace.
+  if (cmd == "mount-tmpfs") {
+    int r = mount("none", argv[2], "tmpfs", 0, nullptr);
+    std::cout << "mount=" << (r == 0 ? 0 : errno) << "\n";
+    return 0;
+  }
+  if (cmd == "rawsock") {
+    int s = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+    std::cout << "rawsock=" << (s >= 0 ? 0 : errno) << "\n";
+    return 0;
   }
   if (cmd == "exec") {
     execv(argv[2], argv + 2);

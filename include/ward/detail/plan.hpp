@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <ward/fd.hpp>
@@ -31,6 +32,18 @@ struct FdMapping {
 struct NsJoin {
   int fd;
   int nstype;  // CLONE_NEW* of the namespace, for setns(2)'s check
+};
+
+struct RlimitRaw {
+  int resource;
+  std::uint64_t soft, hard;
+  const char* name;  // "RLIMIT_NOFILE", for the error report
+};
+
+struct SysctlRaw {
+  const char* path;  // "/proc/sys/net/ipv4/ip_forward"
+  const char* value;
+  unsigned long len;
 };
 
 struct ChildPlan {
@@ -70,6 +83,37 @@ struct ChildPlan {
 
   bool hold = false;  // Namespace::create: stop before exec and wait
 
+  // Process attributes (see child_attributes).
+  bool nondumpable_setup = false;
+  const RlimitRaw* rlimits = nullptr;
+  int n_rlimits = 0;
+  const SysctlRaw* sysctls = nullptr;
+  int n_sysctls = 0;
+  int umask = -1;
+  const char* oom_score_adj = nullptr;  // decimal text for /proc/self/oom_score_adj
+  bool set_nice = false;
+  int nice = 0;
+  bool set_sched = false;
+  int sched_policy = 0;
+  int sched_priority = 0;
+  bool set_ioprio = false;
+  int ioprio = 0;
+  const std::uint64_t* cpu_mask = nullptr;  // sched_setaffinity(2) bitmap
+  unsigned long cpu_mask_bytes = 0;
+  bool set_personality = false;
+  unsigned long personality = 0;
+
+  // Credentials (see child_credentials).
+  bool set_groups = false;
+  const std::uint32_t* groups = nullptr;
+  int n_groups = 0;
+  bool set_caps = false;
+  std::uint64_t cap_bounding = 0, cap_permitted = 0, cap_effective = 0, cap_inheritable = 0,
+                cap_ambient = 0;
+  int cap_last = 40;
+  bool set_securebits = false;
+  unsigned securebits = 0;
+
   // Installed last, right before execve (see child_final).
   bool no_new_privs = false;
   const struct sock_fprog* seccomp = nullptr;
@@ -88,6 +132,12 @@ struct PlanData {
   std::vector<FdMapping> fds;
   std::string hostname, domainname, time_offsets;
   std::string uid_map, gid_map;  // text for /proc/PID/{uid,gid}_map
+  std::vector<RlimitRaw> rlimits;
+  std::vector<std::pair<std::string, std::string>> sysctl_s;  // path, value
+  std::vector<SysctlRaw> sysctls;
+  std::string oom_score_adj;
+  std::vector<std::uint64_t> cpu_mask;
+  std::vector<std::uint32_t> groups;
   bool setgroups_deny = false;
   bool new_user = false;
   bool fork_mode = false;
@@ -129,6 +179,18 @@ struct PlanData {
       seccomp_fprog.filter = seccomp_prog.data();
       child.seccomp = &seccomp_fprog;
     }
+    sysctls.clear();
+    for (auto& [path, value] : sysctl_s)
+      sysctls.push_back({path.c_str(), value.c_str(), value.size()});
+    child.rlimits = rlimits.empty() ? nullptr : rlimits.data();
+    child.n_rlimits = static_cast<int>(rlimits.size());
+    child.sysctls = sysctls.empty() ? nullptr : sysctls.data();
+    child.n_sysctls = static_cast<int>(sysctls.size());
+    child.oom_score_adj = oom_score_adj.empty() ? nullptr : oom_score_adj.c_str();
+    child.cpu_mask = cpu_mask.empty() ? nullptr : cpu_mask.data();
+    child.cpu_mask_bytes = cpu_mask.size() * sizeof(std::uint64_t);
+    child.groups = groups.empty() ? nullptr : groups.data();
+    child.n_groups = static_cast<int>(groups.size());
     child.max_dst = -1;
     for (auto& m : fds)
       if (m.dst > child.max_dst) child.max_dst = m.dst;

@@ -25,13 +25,18 @@
 #pragma once
 
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/magic.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -302,6 +307,128 @@ WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
   return child_final(c);
 }
 
+// Writes a /proc file, after checking that the file really is on procfs:
+// a /proc that is a bind mount of something else (a rootfs trick behind
+// CVE-2019-19921) must not receive our writes. O_NOFOLLOW refuses a final
+// symlink.
+WARD_CHILD_FN inline long child_write_proc(const char* path, const char* text,
+                                           unsigned long len) noexcept {
+  long fd = sys::call(SYS_openat, AT_FDCWD, path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return fd;
+  struct statfs sf;
+  long r = sys::call(SYS_fstatfs, fd, &sf);
+  if (r == 0 && sf.f_type != PROC_SUPER_MAGIC) r = -EXDEV;
+  if (r == 0) r = sys::call(SYS_write, fd, text, len);
+  sys::call(SYS_close, fd);
+  return r < 0 ? r : 0;
+}
+
+// Resource limits, scheduling and other per-process attributes, applied
+// while we still hold our capabilities (lowering oom_score_adj, a realtime
+// policy or a nice value below 0 need them).
+WARD_CHILD_FN inline void child_attributes(SpawnCtx* c) noexcept {
+  const ChildPlan& p = *c->plan;
+  long r;
+  for (int i = 0; i < p.n_rlimits; ++i) {
+    struct {
+      std::uint64_t cur, max;
+    } lim{p.rlimits[i].soft, p.rlimits[i].hard};
+    r = sys::call(SYS_prlimit64, 0, p.rlimits[i].resource, &lim, nullptr);
+    if (r < 0) child_report(c, Step::rlimit, r, p.rlimits[i].name);
+  }
+  if (p.set_personality) {
+    r = sys::call(SYS_personality, p.personality);
+    if (r < 0) child_report(c, Step::validate, r, "personality");
+  }
+  if (p.umask >= 0) sys::call(SYS_umask, p.umask);
+  if (p.set_nice) {
+    r = sys::call(SYS_setpriority, PRIO_PROCESS, 0, p.nice);
+    if (r < 0) child_report(c, Step::validate, r, "setpriority (nice)");
+  }
+  if (p.set_sched) {
+    struct sched_param sp {};
+    sp.sched_priority = p.sched_priority;
+    r = sys::call(SYS_sched_setscheduler, 0, p.sched_policy, &sp);
+    if (r < 0) child_report(c, Step::validate, r, "sched_setscheduler");
+  }
+  if (p.set_ioprio) {
+    r = sys::call(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, p.ioprio);
+    if (r < 0) child_report(c, Step::validate, r, "ioprio_set");
+  }
+  if (p.cpu_mask != nullptr) {
+    r = sys::call(SYS_sched_setaffinity, 0, p.cpu_mask_bytes, p.cpu_mask);
+    if (r < 0) child_report(c, Step::validate, r, "sched_setaffinity");
+  }
+  if (p.oom_score_adj != nullptr) {
+    r = child_write_proc("/proc/self/oom_score_adj", p.oom_score_adj,
+                         sys::cstrlen(p.oom_score_adj));
+    if (r < 0) child_report(c, Step::validate, r, "/proc/self/oom_score_adj");
+  }
+}
+
+// Credentials, in the order the kernel needs (capabilities(7)): drop from
+// the bounding set while we still have CAP_SETPCAP; keep the permitted set
+// across the uid change (PR_SET_KEEPCAPS); change groups, gid, uid; then
+// capset the exact effective/permitted/inheritable sets; raise ambient last
+// (it needs the bits permitted and inheritable).
+WARD_CHILD_FN inline void child_credentials(SpawnCtx* c) noexcept {
+  const ChildPlan& p = *c->plan;
+  long r;
+  if (p.set_caps) {
+    for (int cap = 0; cap <= p.cap_last; ++cap) {
+      if ((p.cap_bounding >> cap) & 1) continue;
+      r = sys::call(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0);
+      if (r < 0 && r != -EINVAL) child_report(c, Step::capabilities, r, "PR_CAPBSET_DROP");
+    }
+  }
+  if (p.set_securebits) {
+    r = sys::call(SYS_prctl, PR_SET_SECUREBITS, p.securebits, 0, 0, 0);
+    if (r < 0) child_report(c, Step::capabilities, r, "PR_SET_SECUREBITS");
+  }
+  bool keep = p.set_caps && p.set_ids && p.uid != 0;
+  if (keep) {
+    r = sys::call(SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0);
+    if (r < 0) child_report(c, Step::capabilities, r, "PR_SET_KEEPCAPS");
+  }
+  if (p.set_groups) {
+    r = sys::call(SYS_setgroups, p.n_groups, p.groups);
+    if (r < 0) child_report(c, Step::setgroups, r, "supplementary groups");
+  } else if (p.set_ids && p.clear_groups) {
+    r = sys::call(SYS_setgroups, 0, nullptr);
+    if (r < 0) child_report(c, Step::setgroups, r, "clear supplementary groups");
+  }
+  if (p.set_ids) {
+    r = sys::call(SYS_setresgid, p.gid, p.gid, p.gid);
+    if (r < 0) child_report(c, Step::setresgid, r, "gid");
+    r = sys::call(SYS_setresuid, p.uid, p.uid, p.uid);
+    if (r < 0) child_report(c, Step::setresuid, r, "uid");
+  }
+  if (p.set_caps) {
+    struct {
+      std::uint32_t version;
+      int pid;
+    } hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    struct {
+      std::uint32_t effective, permitted, inheritable;
+    } data[2];
+    for (int i = 0; i < 2; ++i) {
+      data[i].effective = static_cast<std::uint32_t>(p.cap_effective >> (32 * i));
+      data[i].permitted = static_cast<std::uint32_t>(p.cap_permitted >> (32 * i));
+      data[i].inheritable = static_cast<std::uint32_t>(p.cap_inheritable >> (32 * i));
+    }
+    r = sys::call(SYS_capset, &hdr, data);
+    if (r < 0) child_report(c, Step::capabilities, r, "capset");
+    r = sys::call(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    if (r < 0 && r != -EINVAL) child_report(c, Step::capabilities, r, "PR_CAP_AMBIENT_CLEAR_ALL");
+    for (int cap = 0; cap <= p.cap_last; ++cap) {
+      if (((p.cap_ambient >> cap) & 1) == 0) continue;
+      r = sys::call(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+      if (r < 0) child_report(c, Step::capabilities, r, "PR_CAP_AMBIENT_RAISE");
+    }
+    if (keep) sys::call(SYS_prctl, PR_SET_KEEPCAPS, 0, 0, 0, 0);
+  }
+}
+
 // With a seccomp filter, the filter is the very last thing installed, and
 // from then on every system call of ours passes through it: a strict
 // profile may deny even the write(2) that reports a failure. So the
@@ -345,15 +472,11 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
   const ChildPlan& p = *c->plan;
   long r;
 
-  if (p.set_ids) {
-    r = sys::call(SYS_setresgid, p.gid, p.gid, p.gid);
-    if (r < 0) child_report(c, Step::setresgid, r, "gid inside the user namespace");
-    if (p.clear_groups) {
-      r = sys::call(SYS_setgroups, 0, nullptr);
-      if (r < 0) child_report(c, Step::setgroups, r, "clear supplementary groups");
-    }
-    r = sys::call(SYS_setresuid, p.uid, p.uid, p.uid);
-    if (r < 0) child_report(c, Step::setresuid, r, "uid inside the user namespace");
+  if (p.nondumpable_setup) {
+    // Only in fork mode (the builder ensures it): dumpable is a property of
+    // the mm, which a CLONE_VM child shares with its parent.
+    r = sys::call(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (r < 0) child_report(c, Step::capabilities, r, "PR_SET_DUMPABLE 0");
   }
   if (p.hostname != nullptr) {
     r = sys::call(SYS_sethostname, p.hostname, p.hostname_len);
@@ -367,6 +490,11 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     r = loopback_up();
     if (r < 0) child_report(c, Step::loopback, r, "RTM_NEWLINK lo up");
   }
+  for (int i = 0; i < p.n_sysctls; ++i) {
+    const SysctlRaw& sc = p.sysctls[i];
+    r = child_write_proc(sc.path, sc.value, sc.len);
+    if (r < 0) child_report(c, Step::validate, r, sc.path);
+  }
   if (p.new_time) {
     // A new time namespace applies to children and, since Linux 5.x's
     // exec-time switch, to this process at execve; offsets can only be
@@ -374,10 +502,7 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     r = sys::call(SYS_unshare, kCloneNewTime);
     if (r < 0) child_report(c, Step::unshare, r, "time namespace");
     if (p.time_offsets_len > 0) {
-      long fd = sys::call(SYS_openat, AT_FDCWD, "/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
-      if (fd < 0) child_report(c, Step::time_offsets, fd, "/proc/self/timens_offsets");
-      r = sys::call(SYS_write, fd, p.time_offsets, p.time_offsets_len);
-      sys::call(SYS_close, fd);
+      r = child_write_proc("/proc/self/timens_offsets", p.time_offsets, p.time_offsets_len);
       if (r < 0) child_report(c, Step::time_offsets, r, p.time_offsets);
     }
   }
@@ -389,6 +514,11 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     sys::read_full(c->sync_rd, &b, 1);
     sys::exit_group(0);
   }
+  child_attributes(c);
+  child_credentials(c);
+  if (p.nondumpable_setup) sys::call(SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0);  // exec decides again
+  // After the credentials: changing them clears the parent-death signal
+  // (prctl(2), PR_SET_PDEATHSIG).
   if (p.pdeathsig != 0) {
     r = sys::call(SYS_prctl, PR_SET_PDEATHSIG, p.pdeathsig, 0, 0, 0);
     if (r < 0) child_report(c, Step::pdeathsig, r, "PR_SET_PDEATHSIG");
