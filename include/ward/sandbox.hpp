@@ -28,6 +28,7 @@
 #include <ward/id_map.hpp>
 #include <ward/namespace.hpp>
 #include <ward/rlimit.hpp>
+#include <ward/seccomp.hpp>
 
 extern char** environ;
 
@@ -267,6 +268,9 @@ class Sandbox {
   }
   // A compiled classic-BPF seccomp program (e.g. SeccompFilter::compile()),
   // installed as the child's very last step before execve.
+  Sandbox& seccomp(const SeccompFilter& filter, SeccompOptions opts = {}) {
+    return seccomp(filter.compile(), opts);
+  }
   Sandbox& seccomp(std::vector<sock_filter> program, SeccompOptions opts = {}) {
     seccomp_ = std::move(program);
     has_seccomp_ = true;

@@ -10,5 +10,7 @@
 #include <ward/namespace.hpp>
 #include <ward/rlimit.hpp>
 #include <ward/sandbox.hpp>
+#include <ward/seccomp.hpp>
 #include <ward/seccomp_notify.hpp>
+#include <ward/seccomp_profile.hpp>
 #include <ward/version.hpp>

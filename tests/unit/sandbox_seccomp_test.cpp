@@ -207,3 +207,29 @@ TEST_CASE("seccomp: i386 and x32 calls are decided by their arch") {
   CHECK(x32["errno"] == "12");  // the filter decides before the kernel's x32 check
 #endif
 }
+
+TEST_CASE("seccomp: SeccompFilter rules decide i386 and x32 calls by their own tables") {
+#if !defined(__x86_64__)
+  WARD_SKIP("x86_64 only");
+#else
+  SeccompFilter f(SeccompAction::allow());
+  f.add_arch(Arch::x86_64).add_arch(Arch::i386).add_arch(Arch::x32);
+  f.rule(SeccompAction::errno_ret(11), Arch::i386, 64);                        // i386 getppid
+  f.rule(SeccompAction::errno_ret(12), Arch::x32, 0x40000000u | SYS_getppid);  // x32 getppid
+  f.rule(SeccompAction::errno_ret(13), "getpid", {arg(0) == 7});
+  auto native = kv(run(Sandbox({probe(), "syscall", nr(SYS_getppid)}).seccomp(f)).out);
+  CHECK(native["errno"] == "0");
+  auto i386 = run(Sandbox({probe(), "int80", "64"}).seccomp(f));
+  CHECK(kv(i386.out)["errno"] == "11");
+  auto x32 = kv(run(Sandbox({probe(), "x32", nr(SYS_getppid)}).seccomp(f)).out);
+  CHECK(x32["errno"] == "12");
+  // An argument rule: only the matching value is refused.
+  CHECK(kv(run(Sandbox({probe(), "syscall", nr(SYS_getpid), "7"}).seccomp(f)).out)["errno"] ==
+        "13");
+  CHECK(kv(run(Sandbox({probe(), "syscall", nr(SYS_getpid), "8"}).seccomp(f)).out)["errno"] == "0");
+  // Without x32 in the filter, an x32 call gets the bad-arch action.
+  SeccompFilter no_x32(SeccompAction::allow());
+  no_x32.add_arch(Arch::x86_64).bad_arch_action(SeccompAction::errno_ret(99));
+  CHECK(kv(run(Sandbox({probe(), "x32", nr(SYS_getppid)}).seccomp(no_x32)).out)["errno"] == "99");
+#endif
+}
