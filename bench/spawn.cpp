@@ -45,6 +45,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <ward/detail/clone.hpp>
@@ -130,14 +131,14 @@ bool ensure_resident(std::size_t mib, std::string& err) {
   long page = ::sysconf(_SC_PAGESIZE);
   for (std::size_t off = 0; off < bytes; off += static_cast<std::size_t>(page)) c[off] = 1;
   g_resident = {p, bytes};
-  // Let the machine settle before timing anything: on a VM, faulting in (and
-  // freeing the previous block) leaves the guest and host busy for a moment
-  // (free page reporting, page zeroing), which showed up as 2-5x slower
-  // spawns in the first second. $WARD_BENCH_SETTLE_MS, default 3000.
+  // Let the machine settle before timing anything: on the VM this was
+  // written on, the first second after faulting in 4 GiB (and freeing the
+  // previous block) ran spawns 2-5x slower, presumably while the guest and
+  // host dealt with the memory. $WARD_BENCH_SETTLE_MS, default 3000.
   long settle_ms = 3000;
   if (const char* e = std::getenv("WARD_BENCH_SETTLE_MS"); e != nullptr && *e != '\0')
     settle_ms = std::atol(e);
-  if (settle_ms > 0) ::usleep(static_cast<useconds_t>(settle_ms) * 1000);
+  if (settle_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(settle_ms));
   return true;
 }
 

@@ -77,6 +77,7 @@ class Child {
       stdout_ = std::move(o.stdout_);
       stderr_ = std::move(o.stderr_);
       seccomp_listener_ = std::move(o.seccomp_listener_);
+      terminal_ = std::move(o.terminal_);
     }
     return *this;
   }
@@ -95,6 +96,8 @@ class Child {
   // The seccomp notification listener, when the child's filter has
   // USER_NOTIF rules (wrap it in a SeccompListener to supervise).
   UniqueFd& seccomp_listener() noexcept { return seccomp_listener_; }
+  // The pseudo-terminal master, when Sandbox::terminal() was asked for.
+  UniqueFd& terminal() noexcept { return terminal_; }
 
   // Blocks until the child ends; returns the same status on later calls.
   ExitStatus wait() {
@@ -183,6 +186,7 @@ class Child {
   bool detached_ = false;
   UniqueFd stdin_, stdout_, stderr_;
   UniqueFd seccomp_listener_;
+  UniqueFd terminal_;
 
   friend class Plan;
 };

@@ -26,9 +26,11 @@
 #include <ward/error.hpp>
 #include <ward/fd.hpp>
 #include <ward/id_map.hpp>
+#include <ward/landlock.hpp>
 #include <ward/namespace.hpp>
 #include <ward/rlimit.hpp>
 #include <ward/seccomp.hpp>
+#include <ward/terminal.hpp>
 
 extern char** environ;
 
@@ -77,6 +79,12 @@ class Plan {
   Child spawn() const {
     int child_end[3] = {-1, -1, -1}, parent_end[3] = {-1, -1, -1};
     UniqueFd child_owned[3], parent_owned[3];
+    std::optional<PtyPair> pty;
+    if (terminal_) {
+      pty = Pty::open(*terminal_);
+      for (int i = 0; i < 3; ++i) child_end[i] = pty->peer.get();
+      parent_end[0] = pty->master.get();  // closed in the child
+    }
     for (int i = 0; i < 3; ++i) {
       if (!pipes_[i]) continue;
       int p[2];
@@ -91,6 +99,7 @@ class Plan {
     auto r = detail::spawn_plan(*data_, child_end, parent_end);
     Child c(std::move(r.pidfd), r.pid);
     c.seccomp_listener_ = std::move(r.seccomp_listener);
+    if (pty) c.terminal_ = std::move(pty->master);
     c.stdin_ = std::move(parent_owned[0]);
     c.stdout_ = std::move(parent_owned[1]);
     c.stderr_ = std::move(parent_owned[2]);
@@ -110,6 +119,7 @@ class Plan {
   friend class Sandbox;
   std::shared_ptr<const detail::PlanData> data_;
   bool pipes_[3] = {false, false, false};
+  std::optional<winsize> terminal_;
 };
 
 class Sandbox {
@@ -259,7 +269,28 @@ class Sandbox {
     return *this;
   }
 
+  // ---- terminal
+  // Give the child a new pseudo-terminal as stdin/stdout/stderr and
+  // controlling terminal (in a new session). The master is on the Child
+  // (Child::terminal()); this is what a runtime's console socket carries.
+  Sandbox& terminal(unsigned short rows = 24, unsigned short cols = 80) {
+    terminal_ = winsize{rows, cols, 0, 0};
+    return *this;
+  }
+
   // ---- confinement
+  // Confine the child with a created Landlock ruleset (applied after every
+  // other setup step but seccomp; its descriptor is duplicated). Landlock
+  // needs no_new_privs, which is then set.
+  Sandbox& landlock(const LandlockRuleset& ruleset) {
+    if (ruleset.fd() < 0)
+      detail::throw_invalid("landlock", "the ruleset was not created (LandlockRuleset::create())");
+    int fd = ::fcntl(ruleset.fd(), F_DUPFD_CLOEXEC, 3);
+    if (fd < 0) detail::throw_errno(Step::landlock, "ruleset descriptor");
+    landlock_fd_ = std::make_shared<UniqueFd>(fd);
+    landlock_flags_ = ruleset.restrict_flags();
+    return *this;
+  }
   // Set PR_SET_NO_NEW_PRIVS in the child (default: on when a seccomp filter
   // is set, since loading one needs it or CAP_SYS_ADMIN; seccomp(2)).
   Sandbox& no_new_privs(bool on) {
@@ -469,7 +500,25 @@ class Sandbox {
     }
 
     plan_process(*pd, new_user, joined);
-    c.no_new_privs = nnp_.value_or(has_seccomp_);
+    if (landlock_fd_) {
+      int fd = ::fcntl(landlock_fd_->get(), F_DUPFD_CLOEXEC, 3);
+      if (fd < 0) detail::throw_errno(Step::landlock, "ruleset descriptor");
+      pd->owned_fds.emplace_back(fd);
+      c.landlock_fd = fd;
+      c.landlock_flags = landlock_flags_;
+      if (nnp_ == false)
+        detail::throw_invalid("no_new_privs",
+                              "Landlock needs no_new_privs (landlock_restrict_self(2))");
+    }
+    if (terminal_) {
+      c.terminal = true;
+      c.new_session = true;
+      plan.terminal_ = *terminal_;
+      for (auto& m : pd->fds)
+        if (m.dst <= 2) m = {-1, m.dst, m.dst, false};
+      for (bool& p : plan.pipes_) p = false;  // the terminal replaces stdio
+    }
+    c.no_new_privs = nnp_.value_or(has_seccomp_ || landlock_fd_ != nullptr);
     pd->finalize();
     if (has_seccomp_) plan_seccomp(*pd);
     plan.data_ = std::move(pd);
@@ -515,6 +564,9 @@ class Sandbox {
     offsets_ = o.offsets_;
     loopback_ = o.loopback_;
     nnp_ = o.nnp_;
+    terminal_ = o.terminal_;
+    landlock_fd_ = o.landlock_fd_;
+    landlock_flags_ = o.landlock_flags_;
     groups_ = o.groups_;
     set_groups_ = o.set_groups_;
     caps_ = o.caps_;
@@ -807,6 +859,9 @@ class Sandbox {
   TimeOffsets offsets_;
   std::optional<bool> loopback_;
   std::optional<bool> nnp_;
+  std::optional<winsize> terminal_;
+  std::shared_ptr<UniqueFd> landlock_fd_;  // shared: copies of the builder share it
+  std::uint32_t landlock_flags_ = 0;
   std::vector<std::uint32_t> groups_;
   bool set_groups_ = false;
   std::optional<Capabilities> caps_;

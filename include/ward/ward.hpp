@@ -7,10 +7,12 @@
 #include <ward/error.hpp>
 #include <ward/fd.hpp>
 #include <ward/id_map.hpp>
+#include <ward/landlock.hpp>
 #include <ward/namespace.hpp>
 #include <ward/rlimit.hpp>
 #include <ward/sandbox.hpp>
 #include <ward/seccomp.hpp>
 #include <ward/seccomp_notify.hpp>
 #include <ward/seccomp_profile.hpp>
+#include <ward/terminal.hpp>
 #include <ward/version.hpp>

@@ -6,11 +6,13 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -133,6 +135,34 @@ int main(int argc, char** argv) {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int r = bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
     std::cout << "bind=" << (r == 0 ? 0 : errno) << "\n";
+    return 0;
+  }
+  // tty: what a terminal child sees.
+  if (cmd == "tty") {
+    winsize ws{};
+    ioctl(0, TIOCGWINSZ, &ws);
+    std::cout << "isatty=" << isatty(0) << "\nrows=" << ws.ws_row << "\ncols=" << ws.ws_col
+              << "\nsession_leader=" << (getsid(0) == getpid())
+              << "\nforeground=" << (tcgetpgrp(0) == getpgrp()) << "\n";
+    std::string line;
+    if (argc > 2 && std::getline(std::cin, line)) std::cout << "got=" << line << "\n";
+    return 0;
+  }
+  // connect PORT: TCP connect to 127.0.0.1:PORT.
+  if (cmd == "connect") {
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(std::atoi(argv[2])));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int r = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    std::cout << "connect=" << (r == 0 ? 0 : errno) << "\n";
+    return 0;
+  }
+  // read FILE: open and read a file.
+  if (cmd == "read") {
+    int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+    std::cout << "read=" << (fd >= 0 ? 0 : errno) << "\n";
     return 0;
   }
   // mount-tmpfs DIR: only ever run in a new mount namespace.

@@ -114,6 +114,12 @@ struct ChildPlan {
   bool set_securebits = false;
   unsigned securebits = 0;
 
+  // A pseudo-terminal peer is on 0..2: make it the controlling terminal.
+  bool terminal = false;
+  // landlock_restrict_self(2) with this ruleset (-1: none).
+  int landlock_fd = -1;
+  std::uint32_t landlock_flags = 0;
+
   // Installed last, right before execve (see child_final).
   bool no_new_privs = false;
   const struct sock_fprog* seccomp = nullptr;

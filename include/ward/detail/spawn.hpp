@@ -2,8 +2,8 @@
 // The spawn engine: clone3 into a CLONE_VM child that runs the plan.
 //
 // Why CLONE_VM: fork() copies the parent's page tables, so its cost grows
-// with the parent's resident memory (measured here: ~82 ms per spawn from a
-// 4 GiB parent, against ~0.75 ms for a CLONE_VM child). A library is
+// with the parent's resident memory (bench/README.md: fork+exec from a 4 GiB
+// parent takes ~150 ms here, a ward spawn ~0.4 ms whatever the parent's size). A library is
 // embedded in big programs, so ward's child shares the parent's memory
 // until execve(2) gives it its own, and runs on a private stack.
 //
@@ -59,6 +59,8 @@
 #include <ward/detail/syscall.hpp>
 #include <ward/error.hpp>
 #include <ward/fd.hpp>
+#include <ward/landlock.hpp>
+#include <ward/terminal.hpp>
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -280,7 +282,9 @@ WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
   }
 
   if (p.need_parent) {
-    if (child_send(c, kMsgNeedParent, 0) < 0) sys::exit_group(127);
+    // With the user namespace made by clone3 the parent writes our maps
+    // straight away; after an unshare it must first hear that it exists.
+    if (!p.ns_at_clone && child_send(c, kMsgNeedParent, 0) < 0) sys::exit_group(127);
     char go = 0;
     r = sys::read_full(c->sync_rd, &go, 1);
     if (r != 1) sys::exit_group(127);  // the parent gave up on us and reports why
@@ -527,7 +531,22 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     r = sys::call(SYS_setsid);
     if (r < 0) child_report(c, Step::setsid, r, "setsid");
   }
+  // no_new_privs and Landlock before the descriptors are closed (the
+  // ruleset is one of them); both are inherited by everything after.
+  if (p.no_new_privs) {
+    r = sys::call(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (r < 0) child_report(c, Step::seccomp, r, "PR_SET_NO_NEW_PRIVS");
+  }
+  if (p.landlock_fd >= 0) {
+    r = landlock_restrict_raw(p.landlock_fd, p.landlock_flags);
+    if (r < 0) child_report(c, Step::landlock, r, "landlock_restrict_self");
+  }
   child_fds(c);
+  if (p.terminal) {
+    const char* what = "controlling terminal";
+    r = make_controlling_terminal(0, &what);
+    if (r < 0) child_report(c, Step::io, r, what);
+  }
   if (p.cwd != nullptr) {
     r = sys::call(SYS_chdir, p.cwd);
     if (r < 0) child_report(c, Step::chdir, r, p.cwd);
@@ -535,10 +554,6 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
   std::uint64_t none = 0;
   r = sys::call(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
   if (r < 0) child_report(c, Step::sigmask, r, "unblock signals");
-  if (p.no_new_privs) {
-    r = sys::call(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    if (r < 0) child_report(c, Step::seccomp, r, "PR_SET_NO_NEW_PRIVS");
-  }
   if (p.seccomp != nullptr) child_seccomp_exec(c);  // does not return
 
   // execvp semantics over the candidates the parent resolved from PATH:
@@ -694,10 +709,30 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
 
   bool vm = !pd.fork_mode && WARD_HAVE_RAW_SYSCALL;
   // 64 KiB is several times what the child uses (its largest frame holds a
-  // 4 KiB getdents buffer); the guard page catches mistakes.
+  // 4 KiB getdents buffer); the guard page catches mistakes. The stacks are
+  // kept per thread and reused: mapping, guarding, faulting in and
+  // unmapping them cost ~11 us per spawn (bench/README.md). Reuse is safe
+  // for the reason unmapping was: when spawn_plan returns or throws, no
+  // child runs on them any more (EOF on the report pipe, or reaped).
   constexpr std::size_t kStack = 64 * 1024;
+  thread_local std::optional<StackArea> cached_stacks;
   std::optional<StackArea> stacks;
-  if (vm) stacks.emplace(kStack, p.two_stage ? 2 : 1);
+  struct GiveBack {
+    std::optional<StackArea>& from;
+    std::optional<StackArea>& to;
+    ~GiveBack() {
+      if (from && !to) to.emplace(std::move(*from));
+    }
+  } give_back{stacks, cached_stacks};
+  if (vm) {
+    const int needed = p.two_stage ? 2 : 1;
+    if (cached_stacks && cached_stacks->count() >= needed) {
+      stacks.emplace(std::move(*cached_stacks));
+      cached_stacks.reset();
+    } else {
+      stacks.emplace(kStack, needed);
+    }
+  }
 
   SpawnCtx ctx{};
   ctx.plan = &p;
@@ -762,6 +797,19 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   UniqueFd pidfd(pidfd_raw);
   report_wr.reset();
   sync_rd.reset();
+  if (p.need_parent && p.ns_at_clone) {
+    // The user namespace exists since clone3 returned: write the maps now
+    // and release the child, without waiting for it to ask (one wake-up
+    // fewer; measured ~20-40 us here).
+    try {
+      write_id_maps(static_cast<pid_t>(pid), pd);
+      char go = 1;
+      if (::write(sync_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "sync pipe");
+    } catch (...) {
+      kill_and_reap(pidfd.get());
+      throw;
+    }
+  }
 
   // Talk to the child until EOF.
   Msg m;

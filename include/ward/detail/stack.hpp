@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include <ward/error.hpp>
 
@@ -37,7 +38,17 @@ class StackArea {
   }
   StackArea(const StackArea&) = delete;
   StackArea& operator=(const StackArea&) = delete;
-  ~StackArea() { ::munmap(base_, total_); }
+  StackArea(StackArea&& o) noexcept
+      : size_(o.size_),
+        count_(o.count_),
+        total_(o.total_),
+        base_(std::exchange(o.base_, nullptr)) {}
+  StackArea& operator=(StackArea&&) = delete;
+  ~StackArea() {
+    if (base_ != nullptr) ::munmap(base_, total_);
+  }
+
+  int count() const noexcept { return count_; }
 
   // Lowest usable address of stack i (what clone_args.stack wants).
   std::uint64_t base(int i) const noexcept {
