@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Installs what building and testing ward needs, on Debian 12 (bookworm).
 # Idempotent: asks dpkg which packages are missing and only then runs apt-get.
-#   bash scripts/deps.sh [extra-package...]
+#   bash scripts/deps.sh [--vm] [extra-package...]
+#   --vm   also what the `vm` test tier needs (scripts/vm-run.sh boots a cgroup-v2
+#          kernel under qemu): qemu-system-x86, cpio, busybox-static. The kernel
+#          itself is fetched by vm-run.sh (apt-get download) into its cache.
 set -euo pipefail
+
+vm_packages=()
+if [[ ${1:-} == --vm ]]; then
+  shift
+  vm_packages=(qemu-system-x86 cpio busybox-static)
+fi
 
 packages=(
   cmake ninja-build g++ clang libclang-rt-14-dev  # toolchains; clang's sanitizer runtimes
@@ -11,6 +20,7 @@ packages=(
   libseccomp-dev clang-format
   # kernel uapi headers of other arches: scripts/gen_syscalls.py (seccomp.tables_fresh)
   linux-libc-dev-arm64-cross linux-libc-dev-armhf-cross linux-libc-dev-riscv64-cross
+  "${vm_packages[@]}"
   "$@"
 )
 

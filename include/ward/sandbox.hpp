@@ -446,10 +446,11 @@ class Sandbox {
     }
     c.loopback = create_.contains(NsKind::net) && loopback_.value_or(true);
 
-    // Spawn mode: a shared mm cannot join a time namespace.
-    bool needs_fork = joined.contains(NsKind::time);
+    // Spawn mode: a shared mm cannot enter a time namespace (setns(2):
+    // EUSERS), whether joined or new (the child enters a new one itself).
+    bool needs_fork = joined.contains(NsKind::time) || create_.contains(NsKind::time);
     if (mode_ == SpawnMode::vm && needs_fork)
-      detail::throw_invalid("spawn_mode", "joining a time namespace needs SpawnMode::fork");
+      detail::throw_invalid("spawn_mode", "a time namespace needs SpawnMode::fork");
     pd->fork_mode = mode_ == SpawnMode::fork || needs_fork || !WARD_HAVE_RAW_SYSCALL;
 
     if (hostname_) pd->hostname = *hostname_;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ward/capabilities.hpp>
+#include <ward/cgroup.hpp>
 #include <ward/child.hpp>
 #include <ward/error.hpp>
 #include <ward/fd.hpp>

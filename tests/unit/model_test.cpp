@@ -118,6 +118,8 @@ TEST_CASE("the builder rejects impossible combinations before any process exists
   auto time = Namespace::current(NsKind::time);
   CHECK_THAT(invalid(Sandbox({"true"}).join(time).spawn_mode(SpawnMode::vm)),
              Catch::Contains("SpawnMode::fork"));
+  CHECK_THAT(invalid(Sandbox({"true"}).unshare(NsKind::time).spawn_mode(SpawnMode::vm)),
+             Catch::Contains("SpawnMode::fork"));
 }
 
 TEST_CASE("PATH lookup is resolved into candidates in the parent") {
@@ -139,4 +141,5 @@ TEST_CASE("plans resolve the namespace strategy") {
   CHECK(joined.two_stage());         // a new pid namespace only applies to children
   auto time = Sandbox({"true"}).join(Namespace::current(NsKind::time)).plan();
   CHECK(time.fork_mode());
+  CHECK(Sandbox({"true"}).unshare(NsKind::time).plan().fork_mode());
 }

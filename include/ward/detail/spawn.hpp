@@ -500,14 +500,26 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     if (r < 0) child_report(c, Step::validate, r, sc.path);
   }
   if (p.new_time) {
-    // A new time namespace applies to children and, since Linux 5.x's
-    // exec-time switch, to this process at execve; offsets can only be
-    // written before any process enters it (time_namespaces(7)).
+    // unshare(CLONE_NEWTIME) makes the namespace for our children only;
+    // offsets can only be written before any process enters it
+    // (time_namespaces(7)). Then we enter it ourselves with setns on
+    // time_for_children: newer kernels would also switch at execve, but
+    // 6.1 (Debian 12) does not, and the offsets would silently not apply.
+    // setns into a time namespace needs an mm of our own, so plans with a
+    // new time namespace run in fork mode (Sandbox::plan).
     r = sys::call(SYS_unshare, kCloneNewTime);
     if (r < 0) child_report(c, Step::unshare, r, "time namespace");
     if (p.time_offsets_len > 0) {
       r = child_write_proc("/proc/self/timens_offsets", p.time_offsets, p.time_offsets_len);
       if (r < 0) child_report(c, Step::time_offsets, r, p.time_offsets);
+    }
+    if (!p.hold) {
+      long fd =
+          sys::call(SYS_openat, AT_FDCWD, "/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+      if (fd < 0) child_report(c, Step::setns, fd, "/proc/self/ns/time_for_children");
+      r = sys::call(SYS_setns, fd, kCloneNewTime);
+      sys::call(SYS_close, fd);
+      if (r < 0) child_report(c, Step::setns, r, "enter the new time namespace");
     }
   }
   if (p.hold) {
