@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include <ward/detail/capability_abi.hpp>
 #include <ward/error.hpp>
 
 namespace ward {
@@ -216,20 +217,11 @@ struct Capabilities {
   // The calling thread's five sets (capget(2) and prctl(2) for the others).
   static Capabilities current() {
     Capabilities c;
-    struct {
-      std::uint32_t version;
-      int pid;
-    } hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-    struct {
-      std::uint32_t effective, permitted, inheritable;
-    } data[2] = {};
-    if (::syscall(SYS_capget, &hdr, data) != 0) detail::throw_errno(Step::capabilities, "capget");
-    auto join = [](std::uint32_t lo, std::uint32_t hi) {
-      return CapabilitySet(std::uint64_t{lo} | (std::uint64_t{hi} << 32));
-    };
-    c.effective = join(data[0].effective, data[1].effective);
-    c.permitted = join(data[0].permitted, data[1].permitted);
-    c.inheritable = join(data[0].inheritable, data[1].inheritable);
+    detail::CapMasks m;
+    if (!detail::capget_self(m)) detail::throw_errno(Step::capabilities, "capget");
+    c.effective = CapabilitySet(m.effective);
+    c.permitted = CapabilitySet(m.permitted);
+    c.inheritable = CapabilitySet(m.inheritable);
     for (int cap = 0; cap <= cap_last_cap(); ++cap) {
       if (::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) c.bounding.add(cap);
       if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) == 1) c.ambient.add(cap);

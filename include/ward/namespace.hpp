@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include <ward/detail/capability_abi.hpp>
 #include <ward/detail/spawn.hpp>
 #include <ward/error.hpp>
 #include <ward/fd.hpp>
@@ -177,15 +178,8 @@ struct TimeOffsets {
 namespace detail {
 
 inline bool have_capability(int cap) noexcept {
-  struct {
-    std::uint32_t version;
-    int pid;
-  } hdr{0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
-  struct {
-    std::uint32_t effective, permitted, inheritable;
-  } data[2] = {};
-  if (::syscall(SYS_capget, &hdr, data) != 0) return false;
-  return (data[cap / 32].effective & (1u << (cap % 32))) != 0;
+  CapMasks m;
+  return capget_self(m) && ((m.effective >> cap) & 1) != 0;
 }
 
 // Fill the user-namespace part of a plan: validated map text and policy.

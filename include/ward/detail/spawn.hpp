@@ -51,6 +51,7 @@
 #include <string>
 
 #include <ward/child.hpp>
+#include <ward/detail/capability_abi.hpp>
 #include <ward/detail/clone.hpp>
 #include <ward/detail/netlink.hpp>
 #include <ward/detail/plan.hpp>
@@ -408,13 +409,8 @@ WARD_CHILD_FN inline void child_credentials(SpawnCtx* c) noexcept {
     if (r < 0) child_report(c, Step::setresuid, r, "uid");
   }
   if (p.set_caps) {
-    struct {
-      std::uint32_t version;
-      int pid;
-    } hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-    struct {
-      std::uint32_t effective, permitted, inheritable;
-    } data[2];
+    CapHeader hdr;
+    CapData data[2];
     for (int i = 0; i < 2; ++i) {
       data[i].effective = static_cast<std::uint32_t>(p.cap_effective >> (32 * i));
       data[i].permitted = static_cast<std::uint32_t>(p.cap_permitted >> (32 * i));
