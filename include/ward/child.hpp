@@ -2,6 +2,7 @@
 // Child: a spawned process, held by a pidfd.
 #pragma once
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -78,6 +80,8 @@ class Child {
       stderr_ = std::move(o.stderr_);
       seccomp_listener_ = std::move(o.seccomp_listener_);
       terminal_ = std::move(o.terminal_);
+      oom_dir_ = std::move(o.oom_dir_);
+      oom_before_ = o.oom_before_;
     }
     return *this;
   }
@@ -143,6 +147,26 @@ class Child {
     if (status_) status_->oom_killed = true;
   }
 
+  // Watch this cgroup directory (a descriptor we own) for OOM kills: if the
+  // child dies by SIGKILL and memory.events' oom_kill count has grown since
+  // `oom_kills_before`, the status says oom_killed. Sandbox::cgroup() sets it.
+  void watch_oom(UniqueFd cgroup_dir, std::uint64_t oom_kills_before) noexcept {
+    oom_dir_ = std::move(cgroup_dir);
+    oom_before_ = oom_kills_before;
+  }
+  // memory.events' oom_kill of a cgroup directory; 0 where there is none.
+  static std::uint64_t oom_kills(int cgroup_dir) noexcept {
+    int fd = ::openat(cgroup_dir, "memory.events", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[512];
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    const char* at = std::strstr(buf, "oom_kill ");
+    return at ? std::strtoull(at + 9, nullptr, 10) : 0;
+  }
+
  private:
   std::optional<ExitStatus> reap(int flags) {
     if (!pidfd_) throw Error(Step::wait, EBADF, "child", "no process (moved from?)");
@@ -167,6 +191,8 @@ class Child {
       s.code = info.si_status;
       s.core_dumped = info.si_code == CLD_DUMPED;
     }
+    if (s.signaled() && s.code == SIGKILL && oom_dir_ && oom_kills(oom_dir_.get()) > oom_before_)
+      s.oom_killed = true;
     status_ = s;
     return status_;
   }
@@ -187,6 +213,8 @@ class Child {
   UniqueFd stdin_, stdout_, stderr_;
   UniqueFd seccomp_listener_;
   UniqueFd terminal_;
+  UniqueFd oom_dir_;
+  std::uint64_t oom_before_ = 0;
 
   friend class Plan;
 };

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <ward/capabilities.hpp>
+#include <ward/cgroup.hpp>
 #include <ward/child.hpp>
 #include <ward/detail/bpf.hpp>
 #include <ward/detail/plan.hpp>
@@ -96,9 +97,15 @@ class Plan {
       child_end[i] = child_owned[i].get();
       parent_end[i] = parent_owned[i].get();
     }
+    const std::uint64_t oom_before =
+        data_->cgroup_fd ? Child::oom_kills(data_->cgroup_fd.get()) : 0;
     auto r = detail::spawn_plan(*data_, child_end, parent_end);
     Child c(std::move(r.pidfd), r.pid);
     c.seccomp_listener_ = std::move(r.seccomp_listener);
+    if (data_->cgroup_fd) {
+      int fd = ::fcntl(data_->cgroup_fd.get(), F_DUPFD_CLOEXEC, 3);
+      if (fd >= 0) c.watch_oom(UniqueFd(fd), oom_before);
+    }
     if (pty) c.terminal_ = std::move(pty->master);
     c.stdin_ = std::move(parent_owned[0]);
     c.stdout_ = std::move(parent_owned[1]);
@@ -195,6 +202,12 @@ class Sandbox {
   // Linux 5.7). The descriptor is duplicated.
   Sandbox& into_cgroup(int cgroup_dir_fd) {
     cgroup_fd_ = cgroup_dir_fd;
+    return *this;
+  }
+  // Start the child in `cg` (CLONE_INTO_CGROUP) and report OOM kills in its
+  // ExitStatus (from the cgroup's memory.events). `cg` must outlive plan().
+  Sandbox& cgroup(const CgroupV2& cg) {
+    cgroup_fd_ = cg.dir_fd();
     return *this;
   }
 

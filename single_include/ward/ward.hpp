@@ -1841,6 +1841,7 @@ class CgroupV2 {
 // SPDX-License-Identifier: Apache-2.0
 // Child: a spawned process, held by a pidfd.
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -1849,6 +1850,7 @@ class CgroupV2 {
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -2083,6 +2085,8 @@ class Child {
       stderr_ = std::move(o.stderr_);
       seccomp_listener_ = std::move(o.seccomp_listener_);
       terminal_ = std::move(o.terminal_);
+      oom_dir_ = std::move(o.oom_dir_);
+      oom_before_ = o.oom_before_;
     }
     return *this;
   }
@@ -2148,6 +2152,26 @@ class Child {
     if (status_) status_->oom_killed = true;
   }
 
+  // Watch this cgroup directory (a descriptor we own) for OOM kills: if the
+  // child dies by SIGKILL and memory.events' oom_kill count has grown since
+  // `oom_kills_before`, the status says oom_killed. Sandbox::cgroup() sets it.
+  void watch_oom(UniqueFd cgroup_dir, std::uint64_t oom_kills_before) noexcept {
+    oom_dir_ = std::move(cgroup_dir);
+    oom_before_ = oom_kills_before;
+  }
+  // memory.events' oom_kill of a cgroup directory; 0 where there is none.
+  static std::uint64_t oom_kills(int cgroup_dir) noexcept {
+    int fd = ::openat(cgroup_dir, "memory.events", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[512];
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    const char* at = std::strstr(buf, "oom_kill ");
+    return at ? std::strtoull(at + 9, nullptr, 10) : 0;
+  }
+
  private:
   std::optional<ExitStatus> reap(int flags) {
     if (!pidfd_) throw Error(Step::wait, EBADF, "child", "no process (moved from?)");
@@ -2172,6 +2196,8 @@ class Child {
       s.code = info.si_status;
       s.core_dumped = info.si_code == CLD_DUMPED;
     }
+    if (s.signaled() && s.code == SIGKILL && oom_dir_ && oom_kills(oom_dir_.get()) > oom_before_)
+      s.oom_killed = true;
     status_ = s;
     return status_;
   }
@@ -2192,6 +2218,8 @@ class Child {
   UniqueFd stdin_, stdout_, stderr_;
   UniqueFd seccomp_listener_;
   UniqueFd terminal_;
+  UniqueFd oom_dir_;
+  std::uint64_t oom_before_ = 0;
 
   friend class Plan;
 };
@@ -9083,9 +9111,15 @@ class Plan {
       child_end[i] = child_owned[i].get();
       parent_end[i] = parent_owned[i].get();
     }
+    const std::uint64_t oom_before =
+        data_->cgroup_fd ? Child::oom_kills(data_->cgroup_fd.get()) : 0;
     auto r = detail::spawn_plan(*data_, child_end, parent_end);
     Child c(std::move(r.pidfd), r.pid);
     c.seccomp_listener_ = std::move(r.seccomp_listener);
+    if (data_->cgroup_fd) {
+      int fd = ::fcntl(data_->cgroup_fd.get(), F_DUPFD_CLOEXEC, 3);
+      if (fd >= 0) c.watch_oom(UniqueFd(fd), oom_before);
+    }
     if (pty) c.terminal_ = std::move(pty->master);
     c.stdin_ = std::move(parent_owned[0]);
     c.stdout_ = std::move(parent_owned[1]);
@@ -9182,6 +9216,12 @@ class Sandbox {
   // Linux 5.7). The descriptor is duplicated.
   Sandbox& into_cgroup(int cgroup_dir_fd) {
     cgroup_fd_ = cgroup_dir_fd;
+    return *this;
+  }
+  // Start the child in `cg` (CLONE_INTO_CGROUP) and report OOM kills in its
+  // ExitStatus (from the cgroup's memory.events). `cg` must outlive plan().
+  Sandbox& cgroup(const CgroupV2& cg) {
+    cgroup_fd_ = cg.dir_fd();
     return *this;
   }
 

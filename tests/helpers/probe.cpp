@@ -159,6 +159,17 @@ int main(int argc, char** argv) {
     std::cout << "connect=" << (r == 0 ? 0 : errno) << "\n";
     return 0;
   }
+  // alloc MB: allocate and touch MB MiB, then report.
+  if (cmd == "alloc") {
+    const long mb = std::atol(argv[2]);
+    for (long i = 0; i < mb; ++i) {
+      auto* p = static_cast<char*>(std::malloc(1 << 20));
+      if (!p) return 4;
+      std::memset(p, 1, 1 << 20);
+    }
+    std::cout << "allocated=" << mb << "\n";
+    return 0;
+  }
   // read FILE: open and read a file.
   if (cmd == "read") {
     int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
