@@ -26,6 +26,18 @@
 
 namespace ward {
 
+namespace detail {
+// SIGKILL through the pidfd, then reap (retrying on EINTR): what a Child
+// does when dropped unwaited, and what spawn does to a child it gives up on.
+inline void kill_and_reap(int pidfd) noexcept {
+  if (pidfd < 0) return;
+  ::syscall(sys::nr_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  siginfo_t info;
+  while (::syscall(SYS_waitid, P_PIDFD, pidfd, &info, WEXITED, nullptr) < 0 && errno == EINTR) {
+  }
+}
+}  // namespace detail
+
 // How a child ended, with its resource usage (getrusage(2) fields).
 struct ExitStatus {
   enum class Kind { exited, signaled };
@@ -199,11 +211,7 @@ class Child {
 
   void reap_on_destroy() noexcept {
     if (!pidfd_ || status_ || detached_) return;
-    ::syscall(detail::sys::nr_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
-    siginfo_t info;
-    while (::syscall(SYS_waitid, P_PIDFD, pidfd_.get(), &info, WEXITED, nullptr) < 0 &&
-           errno == EINTR) {
-    }
+    detail::kill_and_reap(pidfd_.get());
   }
 
   UniqueFd pidfd_;

@@ -2,9 +2,13 @@
 // UniqueFd: the only way ward hands out a file descriptor it owns.
 #pragma once
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <string>
 #include <utility>
+
+#include <ward/error.hpp>
 
 namespace ward {
 
@@ -37,5 +41,15 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+namespace detail {
+// A close-on-exec copy of a descriptor we were given (numbered from 3, so it
+// never lands on stdio), or an Error naming `step` and `what`.
+inline UniqueFd dup_cloexec(int fd, Step step, std::string what) {
+  int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (d < 0) throw_errno(step, std::move(what), "dup");
+  return UniqueFd(d);
+}
+}  // namespace detail
 
 }  // namespace ward

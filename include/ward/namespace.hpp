@@ -320,9 +320,7 @@ class Namespace {
 
   // A new owned descriptor for the same namespace.
   UniqueFd dup() const {
-    int fd = ::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 3);
-    if (fd < 0) detail::throw_errno(Step::open_namespace, std::string(to_string(kind_)), "dup");
-    return UniqueFd(fd);
+    return detail::dup_cloexec(fd_.get(), Step::open_namespace, std::string(to_string(kind_)));
   }
 
   // Device and inode of the nsfs file: two handles refer to the same

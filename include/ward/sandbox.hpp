@@ -298,9 +298,8 @@ class Sandbox {
   Sandbox& landlock(const LandlockRuleset& ruleset) {
     if (ruleset.fd() < 0)
       detail::throw_invalid("landlock", "the ruleset was not created (LandlockRuleset::create())");
-    int fd = ::fcntl(ruleset.fd(), F_DUPFD_CLOEXEC, 3);
-    if (fd < 0) detail::throw_errno(Step::landlock, "ruleset descriptor");
-    landlock_fd_ = std::make_shared<UniqueFd>(fd);
+    landlock_fd_ = std::make_shared<UniqueFd>(
+        detail::dup_cloexec(ruleset.fd(), Step::landlock, "ruleset descriptor"));
     landlock_flags_ = ruleset.restrict_flags();
     return *this;
   }
@@ -443,10 +442,9 @@ class Sandbox {
       for (NsKind k : order) {
         for (auto& j : joins_) {
           if (j.kind != k) continue;
-          int fd = ::fcntl(j.fd.get(), F_DUPFD_CLOEXEC, 3);
-          if (fd < 0) detail::throw_errno(Step::open_namespace, std::string(to_string(k)));
-          pd->joins.push_back({fd, clone_flag(k)});
-          pd->owned_fds.emplace_back(fd);
+          auto& fd = pd->owned_fds.emplace_back(
+              detail::dup_cloexec(j.fd.get(), Step::open_namespace, std::string(to_string(k))));
+          pd->joins.push_back({fd.get(), clone_flag(k)});
         }
       }
       c.ns_at_clone = false;
@@ -508,17 +506,15 @@ class Sandbox {
     if (pd->fds.size() > 250) detail::throw_invalid("keep_fd", "more than 250 descriptors");
 
     if (cgroup_fd_) {
-      int fd = ::fcntl(*cgroup_fd_, F_DUPFD_CLOEXEC, 3);
-      if (fd < 0) detail::throw_errno(Step::cgroup, "into_cgroup descriptor");
-      pd->cgroup_fd.reset(fd);
+      pd->cgroup_fd = detail::dup_cloexec(*cgroup_fd_, Step::cgroup, "into_cgroup descriptor");
     }
 
     plan_process(*pd, new_user, joined);
     if (landlock_fd_) {
-      int fd = ::fcntl(landlock_fd_->get(), F_DUPFD_CLOEXEC, 3);
-      if (fd < 0) detail::throw_errno(Step::landlock, "ruleset descriptor");
-      pd->owned_fds.emplace_back(fd);
-      c.landlock_fd = fd;
+      c.landlock_fd = pd->owned_fds
+                          .emplace_back(detail::dup_cloexec(landlock_fd_->get(), Step::landlock,
+                                                            "ruleset descriptor"))
+                          .get();
       c.landlock_flags = landlock_flags_;
       if (nnp_ == false)
         detail::throw_invalid("no_new_privs",
@@ -568,9 +564,8 @@ class Sandbox {
     create_ = o.create_;
     joins_.clear();
     for (auto& j : o.joins_) {
-      int fd = ::fcntl(j.fd.get(), F_DUPFD_CLOEXEC, 3);
-      if (fd < 0) detail::throw_errno(Step::open_namespace, std::string(to_string(j.kind)));
-      joins_.push_back({j.kind, UniqueFd(fd)});
+      joins_.push_back({j.kind, detail::dup_cloexec(j.fd.get(), Step::open_namespace,
+                                                    std::string(to_string(j.kind)))});
     }
     userns_ = o.userns_;
     hostname_ = o.hostname_;
@@ -821,10 +816,7 @@ class Sandbox {
     if (s.size() > 64) detail::throw_invalid(field, "longer than 64 bytes (HOST_NAME_MAX)");
   }
   static int dup_owned(detail::PlanData& pd, int fd, const std::string& what) {
-    int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    if (d < 0) detail::throw_errno(Step::fds, what);
-    pd.owned_fds.emplace_back(d);
-    return d;
+    return pd.owned_fds.emplace_back(detail::dup_cloexec(fd, Step::fds, what)).get();
   }
   IdMap resolved_uid_map() const {
     return userns_.uid_map.empty() ? IdMap::single(0, ::geteuid()) : userns_.uid_map;

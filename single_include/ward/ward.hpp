@@ -518,8 +518,10 @@ struct Capabilities {
 // SPDX-License-Identifier: Apache-2.0
 // UniqueFd: the only way ward hands out a file descriptor it owns.
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <string>
 #include <utility>
 
 namespace ward {
@@ -553,6 +555,16 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+namespace detail {
+// A close-on-exec copy of a descriptor we were given (numbered from 3, so it
+// never lands on stdio), or an Error naming `step` and `what`.
+inline UniqueFd dup_cloexec(int fd, Step step, std::string what) {
+  int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (d < 0) throw_errno(step, std::move(what), "dup");
+  return UniqueFd(d);
+}
+}  // namespace detail
 
 }  // namespace ward
 // ---- end <ward/fd.hpp> ---------------------------------------------------------
@@ -2031,6 +2043,18 @@ WARD_CHILD_INLINE unsigned long cstrlen(const char* s) noexcept {
 
 namespace ward {
 
+namespace detail {
+// SIGKILL through the pidfd, then reap (retrying on EINTR): what a Child
+// does when dropped unwaited, and what spawn does to a child it gives up on.
+inline void kill_and_reap(int pidfd) noexcept {
+  if (pidfd < 0) return;
+  ::syscall(sys::nr_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  siginfo_t info;
+  while (::syscall(SYS_waitid, P_PIDFD, pidfd, &info, WEXITED, nullptr) < 0 && errno == EINTR) {
+  }
+}
+}  // namespace detail
+
 // How a child ended, with its resource usage (getrusage(2) fields).
 struct ExitStatus {
   enum class Kind { exited, signaled };
@@ -2204,11 +2228,7 @@ class Child {
 
   void reap_on_destroy() noexcept {
     if (!pidfd_ || status_ || detached_) return;
-    ::syscall(detail::sys::nr_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
-    siginfo_t info;
-    while (::syscall(SYS_waitid, P_PIDFD, pidfd_.get(), &info, WEXITED, nullptr) < 0 &&
-           errno == EINTR) {
-    }
+    detail::kill_and_reap(pidfd_.get());
   }
 
   UniqueFd pidfd_;
@@ -4397,14 +4417,6 @@ inline void write_id_maps(pid_t pid, const PlanData& pd) {
   if (!pd.gid_map.empty()) write_proc_file(pid, "gid_map", pd.gid_map, Step::gid_map);
 }
 
-inline void kill_and_reap(int pidfd) noexcept {
-  if (pidfd < 0) return;
-  ::syscall(sys::nr_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-  siginfo_t info;
-  while (::syscall(SYS_waitid, P_PIDFD, pidfd, &info, WEXITED, nullptr) < 0 && errno == EINTR) {
-  }
-}
-
 #ifndef SYS_pidfd_getfd
 #define SYS_pidfd_getfd 438
 #endif
@@ -4979,9 +4991,7 @@ class Namespace {
 
   // A new owned descriptor for the same namespace.
   UniqueFd dup() const {
-    int fd = ::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 3);
-    if (fd < 0) detail::throw_errno(Step::open_namespace, std::string(to_string(kind_)), "dup");
-    return UniqueFd(fd);
+    return detail::dup_cloexec(fd_.get(), Step::open_namespace, std::string(to_string(kind_)));
   }
 
   // Device and inode of the nsfs file: two handles refer to the same
@@ -9312,9 +9322,8 @@ class Sandbox {
   Sandbox& landlock(const LandlockRuleset& ruleset) {
     if (ruleset.fd() < 0)
       detail::throw_invalid("landlock", "the ruleset was not created (LandlockRuleset::create())");
-    int fd = ::fcntl(ruleset.fd(), F_DUPFD_CLOEXEC, 3);
-    if (fd < 0) detail::throw_errno(Step::landlock, "ruleset descriptor");
-    landlock_fd_ = std::make_shared<UniqueFd>(fd);
+    landlock_fd_ = std::make_shared<UniqueFd>(
+        detail::dup_cloexec(ruleset.fd(), Step::landlock, "ruleset descriptor"));
     landlock_flags_ = ruleset.restrict_flags();
     return *this;
   }
@@ -9457,10 +9466,9 @@ class Sandbox {
       for (NsKind k : order) {
         for (auto& j : joins_) {
           if (j.kind != k) continue;
-          int fd = ::fcntl(j.fd.get(), F_DUPFD_CLOEXEC, 3);
-          if (fd < 0) detail::throw_errno(Step::open_namespace, std::string(to_string(k)));
-          pd->joins.push_back({fd, clone_flag(k)});
-          pd->owned_fds.emplace_back(fd);
+          auto& fd = pd->owned_fds.emplace_back(
+              detail::dup_cloexec(j.fd.get(), Step::open_namespace, std::string(to_string(k))));
+          pd->joins.push_back({fd.get(), clone_flag(k)});
         }
       }
       c.ns_at_clone = false;
@@ -9522,17 +9530,15 @@ class Sandbox {
     if (pd->fds.size() > 250) detail::throw_invalid("keep_fd", "more than 250 descriptors");
 
     if (cgroup_fd_) {
-      int fd = ::fcntl(*cgroup_fd_, F_DUPFD_CLOEXEC, 3);
-      if (fd < 0) detail::throw_errno(Step::cgroup, "into_cgroup descriptor");
-      pd->cgroup_fd.reset(fd);
+      pd->cgroup_fd = detail::dup_cloexec(*cgroup_fd_, Step::cgroup, "into_cgroup descriptor");
     }
 
     plan_process(*pd, new_user, joined);
     if (landlock_fd_) {
-      int fd = ::fcntl(landlock_fd_->get(), F_DUPFD_CLOEXEC, 3);
-      if (fd < 0) detail::throw_errno(Step::landlock, "ruleset descriptor");
-      pd->owned_fds.emplace_back(fd);
-      c.landlock_fd = fd;
+      c.landlock_fd = pd->owned_fds
+                          .emplace_back(detail::dup_cloexec(landlock_fd_->get(), Step::landlock,
+                                                            "ruleset descriptor"))
+                          .get();
       c.landlock_flags = landlock_flags_;
       if (nnp_ == false)
         detail::throw_invalid("no_new_privs",
@@ -9582,9 +9588,8 @@ class Sandbox {
     create_ = o.create_;
     joins_.clear();
     for (auto& j : o.joins_) {
-      int fd = ::fcntl(j.fd.get(), F_DUPFD_CLOEXEC, 3);
-      if (fd < 0) detail::throw_errno(Step::open_namespace, std::string(to_string(j.kind)));
-      joins_.push_back({j.kind, UniqueFd(fd)});
+      joins_.push_back({j.kind, detail::dup_cloexec(j.fd.get(), Step::open_namespace,
+                                                    std::string(to_string(j.kind)))});
     }
     userns_ = o.userns_;
     hostname_ = o.hostname_;
@@ -9835,10 +9840,7 @@ class Sandbox {
     if (s.size() > 64) detail::throw_invalid(field, "longer than 64 bytes (HOST_NAME_MAX)");
   }
   static int dup_owned(detail::PlanData& pd, int fd, const std::string& what) {
-    int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    if (d < 0) detail::throw_errno(Step::fds, what);
-    pd.owned_fds.emplace_back(d);
-    return d;
+    return pd.owned_fds.emplace_back(detail::dup_cloexec(fd, Step::fds, what)).get();
   }
   IdMap resolved_uid_map() const {
     return userns_.uid_map.empty() ? IdMap::single(0, ::geteuid()) : userns_.uid_map;

@@ -633,14 +633,6 @@ inline void write_id_maps(pid_t pid, const PlanData& pd) {
   if (!pd.gid_map.empty()) write_proc_file(pid, "gid_map", pd.gid_map, Step::gid_map);
 }
 
-inline void kill_and_reap(int pidfd) noexcept {
-  if (pidfd < 0) return;
-  ::syscall(sys::nr_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-  siginfo_t info;
-  while (::syscall(SYS_waitid, P_PIDFD, pidfd, &info, WEXITED, nullptr) < 0 && errno == EINTR) {
-  }
-}
-
 #ifndef SYS_pidfd_getfd
 #define SYS_pidfd_getfd 438
 #endif
