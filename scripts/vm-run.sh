@@ -34,12 +34,14 @@
 #     cgroup2 alone at /sys/fs/cgroup (nsdelegate,memory_recursiveprot, as
 #     systemd mounts it), controllers cpuset cpu io memory hugetlb pids enabled
 #     in the root's cgroup.subtree_control, COMMAND in the leaf cgroup /init
-#     (--cgroup; WARD_VM_CGROUP).
+#     (--cgroup; WARD_VM_CGROUP). An empty cgroup /ward-test with those
+#     controllers enabled for its children is a delegated subtree for tests:
+#     WARD_TEST_CGROUP=/sys/fs/cgroup/ward-test.
 #   - lo up, no other network. COMMAND runs as root (pid 1's child) in the
 #     host's current directory (under the work folder: the same place under
 #     /run/ward-vm-work), stdin /dev/null, environment: PATH, HOME=/tmp,
-#     WARD_IN_VM=1, WARD_VM_WORKDIR, LANG=C.UTF-8, plus the host's CI, WARD_*,
-#     CTEST_* and *SAN_OPTIONS variables and --env.
+#     WARD_IN_VM=1, WARD_VM_WORKDIR, WARD_TEST_CGROUP, LANG=C.UTF-8, plus the
+#     host's CI, WARD_*, CTEST_* and *SAN_OPTIONS variables and --env.
 #
 # Output: COMMAND's stdout and stderr are streamed to this script's stdout and
 # stderr through two virtio-serial ports (each a FIFO on the host), so they
@@ -390,7 +392,9 @@ envs=(
 while IFS= read -r name; do
   case $name in
     CI|WARD_*|CTEST_*|ASAN_OPTIONS|UBSAN_OPTIONS|LSAN_OPTIONS|TSAN_OPTIONS|MSAN_OPTIONS)
-      [[ $name == WARD_IN_VM || $name == WARD_VM_WORKDIR ]] || envs+=("$name=${!name}") ;;
+      # The guest sets these itself (a host cgroup path means nothing there).
+      [[ $name == WARD_IN_VM || $name == WARD_VM_WORKDIR || $name == WARD_TEST_CGROUP ]] ||
+        envs+=("$name=${!name}") ;;
   esac
 done < <(compgen -e)
 envs+=("${extra_env[@]}")
@@ -440,6 +444,19 @@ fi
 for c in cpuset cpu io memory hugetlb pids; do
   echo "+$c" >$cg/cgroup.subtree_control 2>/dev/null || warn "cannot enable cgroup controller $c"
 done
+# A delegated subtree for tests, as a container manager would hand one out:
+# ward-test holds no process, so (unlike the leaf COMMAND runs in) it may
+# give its children every controller the root gives it. Tests create their
+# cgroups below it ($WARD_TEST_CGROUP; tests/common/cgroup_util.hpp).
+if mkdir -p $cg/ward-test; then
+  for c in $(cat $cg/cgroup.subtree_control); do
+    echo "+$c" >$cg/ward-test/cgroup.subtree_control 2>/dev/null ||
+      warn "cannot enable cgroup controller $c in $cg/ward-test"
+  done
+  envs+=("WARD_TEST_CGROUP=$cg/ward-test")
+else
+  warn "cannot create $cg/ward-test (WARD_TEST_CGROUP left unset)"
+fi
 
 ip link set lo up 2>/dev/null || warn "cannot bring up lo"
 hostname ward-vm 2>/dev/null

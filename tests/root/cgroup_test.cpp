@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 // CgroupV2 on the real kernel, as root.
 //
-// Where the tests put their cgroups: below the caller's own cgroup in the
-// unified hierarchy (CgroupV2::create's default parent), named
-// ward-test-<pid>-<n>. On this hybrid VM that is the root of the hierarchy,
-// /sys/fs/cgroup/unified; on a systemd host it would be the test's own
-// scope, which is where a delegated, unprivileged user may create cgroups.
-// Every cgroup is a CgroupV2 object, so it is removed even when a check
-// fails; "nothing is left behind" checks that no ward-test-* cgroup of a
-// finished process remains.
+// Where the tests put their cgroups (tests/common/cgroup_util.hpp): below
+// the caller's own cgroup in the unified hierarchy (CgroupV2::create's
+// default parent), or below $WARD_TEST_CGROUP, a delegated subtree, when
+// that is set; named ward-test-<pid>-<n>. On this hybrid VM the default is
+// the root of the hierarchy, /sys/fs/cgroup/unified. In the cgroup-v2 VM of
+// the vm tier (scripts/vm-run.sh) the tests run in the leaf /init, which
+// holds processes and so may not give its children controllers: there
+// WARD_TEST_CGROUP=/sys/fs/cgroup/ward-test, made by vm-run.sh with every
+// controller enabled for its children. Every cgroup is a CgroupV2 object, so
+// it is removed even when a check fails; "nothing is left behind" checks
+// that no ward-test-* cgroup of a finished process remains.
 #include <linux/bpf.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -25,11 +28,14 @@
 
 #include <catch2/catch.hpp>
 
+#include "cgroup_util.hpp"
 #include "run_util.hpp"
 #include "test_util.hpp"
 
 using namespace ward;
 using namespace std::chrono_literals;
+using ward_test::cgroup_parent;
+using ward_test::cgroup_parent_dir;
 using ward_test::read_all;
 using ward_test::run;
 using ward_test::trim;
@@ -38,10 +44,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string test_name() {
-  static std::atomic<int> n{0};
-  return "ward-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
-}
+std::string test_name() { return ward_test::cgroup_test_name(); }
 
 // The hierarchy path that /proc/PID/cgroup shows for `cg`.
 std::string proc_view(const CgroupV2& cg) {
@@ -77,23 +80,28 @@ struct TmpDir {
   }
 };
 
-// Enables hugetlb at the hierarchy's root for one test and restores the
-// root's cgroup.subtree_control afterwards. An exclusive lock serializes the
-// tests that need it (ctest runs tests in parallel), so one never turns it
-// off under another.
-struct RootHugetlb {
+// Enables hugetlb in the tests' parent cgroup (cgroup_parent_dir(): the
+// hierarchy's root on this host, the delegated subtree in the VM) for one
+// test and restores its cgroup.subtree_control afterwards. An exclusive lock
+// serializes the tests that need it (ctest runs tests in parallel), so one
+// never turns it off under another.
+struct ParentHugetlb {
   int lock = -1;
   bool was_on = false;
-  std::string root;
-  RootHugetlb() {
-    root = cgroup_host().unified_mount;
+  std::string dir;
+  ParentHugetlb() {
+    dir = cgroup_parent_dir();
     lock = ::open("/tmp/ward-cgroup-root-hugetlb.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock >= 0) ::flock(lock, LOCK_EX);
-    was_on = slurp(root + "/cgroup.subtree_control").find("hugetlb") != std::string::npos;
+    was_on = slurp(dir + "/cgroup.subtree_control").find("hugetlb") != std::string::npos;
   }
-  ~RootHugetlb() {
-    if (!was_on) std::ofstream(root + "/cgroup.subtree_control") << "-hugetlb";
+  ~ParentHugetlb() {
+    if (!was_on) std::ofstream(dir + "/cgroup.subtree_control") << "-hugetlb";
     if (lock >= 0) ::close(lock);
+  }
+  // What the parent offers its children: its own cgroup.controllers.
+  std::vector<std::string> controllers() const {
+    return cgroup_parse::words(slurp(dir + "/cgroup.controllers"));
   }
 };
 
@@ -129,7 +137,7 @@ TEST_CASE("cgroup: host detection matches /proc/self/cgroup") {
 
 TEST_CASE("cgroup: a child spawned into_cgroup is born in it") {
   WARD_SKIP_UNLESS_CGROUP2();
-  auto cg = CgroupV2::create(test_name());
+  auto cg = CgroupV2::create(test_name(), cgroup_parent());
   CHECK(fs::is_directory(cg.path()));
   // The child's first action is to read its own cgroup: it never ran anywhere else.
   auto r = run(Sandbox({"/bin/cat", "/proc/self/cgroup"}).into_cgroup(cg.dir_fd()));
@@ -143,7 +151,7 @@ TEST_CASE("cgroup: a child spawned into_cgroup is born in it") {
   CHECK(cg.events().populated);
 
   // add(): moving a process in.
-  auto cg2 = CgroupV2::create(test_name());
+  auto cg2 = CgroupV2::create(test_name(), cgroup_parent());
   cg2.add(c.pid());
   CHECK(cg2.procs() == std::vector<pid_t>{c.pid()});
   CHECK(cg.procs().empty());
@@ -152,7 +160,7 @@ TEST_CASE("cgroup: a child spawned into_cgroup is born in it") {
 
 TEST_CASE("cgroup: cgroup.kill empties it, grandchildren included") {
   WARD_SKIP_UNLESS_CGROUP2();
-  auto cg = CgroupV2::create(test_name());
+  auto cg = CgroupV2::create(test_name(), cgroup_parent());
   Child c =
       Sandbox({"/bin/sh", "-c", "sleep 1000 & sleep 1000 & wait"}).into_cgroup(cg.dir_fd()).spawn();
   bool three = eventually([&] { return cg.procs().size() == 3; });
@@ -171,7 +179,7 @@ TEST_CASE("cgroup: freeze stops a counting child and thaw resumes it, events fol
   WARD_SKIP_UNLESS_CGROUP2();
   TmpDir tmp;
   const std::string counter = tmp.path + "/n";
-  auto cg = CgroupV2::create(test_name());
+  auto cg = CgroupV2::create(test_name(), cgroup_parent());
   CHECK_FALSE(cg.events().populated);
 
   // The events descriptor wakes us (POLLPRI) when the child arrives.
@@ -228,7 +236,7 @@ TEST_CASE("cgroup: a frozen cgroup is still destroyed") {
   WARD_SKIP_UNLESS_CGROUP2();
   std::string path;
   {
-    auto cg = CgroupV2::create(test_name());
+    auto cg = CgroupV2::create(test_name(), cgroup_parent());
     path = cg.path();
     Child c = Sandbox({"/bin/sleep", "100"}).into_cgroup(cg.dir_fd()).spawn();
     c.detach();  // only cgroup.kill can end it now (reaped below)
@@ -244,16 +252,16 @@ TEST_CASE("cgroup: a frozen cgroup is still destroyed") {
 TEST_CASE("cgroup: hugetlb limit is written and read back") {
   WARD_SKIP_UNLESS_CGROUP2();
   if (!fs::exists("/sys/kernel/mm/hugepages/hugepages-2048kB")) WARD_SKIP("no 2 MB huge pages");
-  RootHugetlb guard;
-  auto root_ctl = cgroup_parse::words(slurp(cgroup_host().unified_mount + "/cgroup.controllers"));
-  if (std::find(root_ctl.begin(), root_ctl.end(), "hugetlb") == root_ctl.end())
-    WARD_SKIP("the unified hierarchy has no hugetlb controller");
-  // The leaf is made through the parent's name, not with the parent as an
+  ParentHugetlb guard;
+  auto offered = guard.controllers();
+  if (std::find(offered.begin(), offered.end(), "hugetlb") == offered.end())
+    WARD_SKIP("no hugetlb controller in " << guard.dir << "/cgroup.controllers");
+  // The leaf is made through the parent's name, not with that parent as an
   // explicit (delegation boundary) parent: enable_controllers() must write
-  // from the hierarchy's root down.
+  // from the boundary (the hierarchy's root, or $WARD_TEST_CGROUP) down.
   std::string name = test_name();
-  auto parent = CgroupV2::create(name);
-  auto cg = CgroupV2::create(name + "/limits");
+  auto parent = CgroupV2::create(name, cgroup_parent());
+  auto cg = CgroupV2::create(name + "/limits", cgroup_parent());
   // Not enabled yet: the error says what to do.
   try {
     cg.hugetlb_max("2MB", 4 << 20);
@@ -279,14 +287,19 @@ TEST_CASE("cgroup: hugetlb limit is written and read back") {
 
 TEST_CASE("cgroup: no-internal-process rule gives a clear error") {
   WARD_SKIP_UNLESS_CGROUP2();
-  RootHugetlb guard;
-  auto root_ctl = cgroup_parse::words(slurp(cgroup_host().unified_mount + "/cgroup.controllers"));
-  if (root_ctl.empty()) WARD_SKIP("the unified hierarchy has no controller at all");
-  const std::string ctl = root_ctl.front();
+  ParentHugetlb guard;
+  auto offered = guard.controllers();
+  if (offered.empty()) WARD_SKIP(guard.dir << " offers its children no controller at all");
+  // hugetlb when offered: the guard turns it off again in the tests' parent
+  // if this test is what turned it on there.
+  const std::string ctl = std::find(offered.begin(), offered.end(), "hugetlb") != offered.end()
+                              ? std::string("hugetlb")
+                              : offered.front();
   std::string name = test_name();
-  auto parent = CgroupV2::create(name);
+  auto parent = CgroupV2::create(name, cgroup_parent());
   Child c = Sandbox({"/bin/sleep", "100"}).into_cgroup(parent.dir_fd()).spawn();
-  auto leaf = CgroupV2::create(name + "/leaf");  // the parent exists: only "leaf" is ours
+  auto leaf =
+      CgroupV2::create(name + "/leaf", cgroup_parent());  // the parent exists: only "leaf" is ours
   try {
     leaf.enable_controllers({ctl});
     FAIL("enabled a controller below a cgroup with a process");
@@ -308,12 +321,21 @@ TEST_CASE("cgroup: device program allows /dev/null and denies a block device") {
   TmpDir tmp;
   const std::string blk = tmp.path + "/loop0";
   REQUIRE(::mknod(blk.c_str(), S_IFBLK | 0600, makedev(7, 0)) == 0);
-  // Outside the cgroup the node opens (the check below is the program's doing).
+  // Outside the cgroup the node opens, or fails for another reason than
+  // EPERM: 7:0 is the first loop device, and without the loop driver (the
+  // vm tier's kernel has it as a module it does not load) the open fails
+  // with ENXIO. The device program is consulted before the driver
+  // (inode_permission -> devcgroup_inode_permission), so EPERM inside the
+  // cgroup is the program's doing either way.
   int probe_fd = ::open(blk.c_str(), O_RDONLY | O_CLOEXEC);
-  if (probe_fd < 0) WARD_SKIP("cannot open a block node here: " << std::strerror(errno));
-  ::close(probe_fd);
+  const int outside_errno = probe_fd < 0 ? errno : 0;
+  if (probe_fd >= 0) ::close(probe_fd);
+  if (outside_errno == EPERM || outside_errno == EACCES)
+    WARD_SKIP("the block node is already denied outside any test cgroup: "
+              << std::strerror(outside_errno));
+  INFO("outside the cgroup: " << (outside_errno ? std::strerror(outside_errno) : "opens"));
 
-  auto cg = CgroupV2::create(test_name());
+  auto cg = CgroupV2::create(test_name(), cgroup_parent());
   std::vector<DeviceRule> rules = {{false, 'a', -1, -1, "rwm"}};
   for (auto& r : default_device_rules()) rules.push_back(r);
   cg.device_rules(rules);
@@ -339,7 +361,14 @@ TEST_CASE("cgroup: device program allows /dev/null and denies a block device") {
   auto r2 = run(Sandbox({"/bin/sh", "-c", script}).into_cgroup(cg.dir_fd()));
   INFO(r2.out);
   CHECK_THAT(r2.out, Catch::Contains("null=ok"));
-  CHECK_THAT(r2.out, Catch::Contains("blk=ok"));
+  // Now as outside: the program lets the open through to the driver.
+  CHECK_THAT(r2.out, !Catch::Contains("Operation not permitted"));
+  if (outside_errno == 0) {
+    CHECK_THAT(r2.out, Catch::Contains("blk=ok"));
+  } else {
+    CHECK_THAT(r2.out, Catch::Contains(std::strerror(outside_errno)));
+    CHECK_THAT(r2.out, Catch::Contains("blk=denied"));
+  }
 
   // The kernel's view: exactly one BPF_CGROUP_DEVICE program on the cgroup.
   int dfd = ::open(cg.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -358,7 +387,7 @@ TEST_CASE("cgroup: device program allows /dev/null and denies a block device") {
 
 TEST_CASE("cgroup: a cgroup namespace child sees its cgroup as /") {
   WARD_SKIP_UNLESS_CGROUP2();
-  auto cg = CgroupV2::create(test_name());
+  auto cg = CgroupV2::create(test_name(), cgroup_parent());
   auto r = run(
       Sandbox({"/bin/cat", "/proc/self/cgroup"}).unshare(NsKind::cgroup).into_cgroup(cg.dir_fd()));
   REQUIRE(r.status.success());
@@ -372,7 +401,7 @@ TEST_CASE("cgroup: limits of controllers bound to v1 fail clearly on a hybrid ho
   const auto& h = cgroup_host();
   if (h.mode != CgroupMode::hybrid || !h.bound_to_v1("memory"))
     WARD_SKIP("not a hybrid host with memory on v1 (mode " << to_string(h.mode) << ")");
-  auto cg = CgroupV2::create(test_name());
+  auto cg = CgroupV2::create(test_name(), cgroup_parent());
   try {
     cg.memory_max(64 << 20);
     FAIL("memory.max was written");
@@ -408,7 +437,7 @@ TEST_CASE("cgroup: limits of controllers bound to v1 fail clearly on a hybrid ho
 
 TEST_CASE("cgroup: set() refuses odd names and never creates files") {
   WARD_SKIP_UNLESS_CGROUP2();
-  auto cg = CgroupV2::create(test_name());
+  auto cg = CgroupV2::create(test_name(), cgroup_parent());
   for (const char* bad : {"", "../cgroup.procs", "a/b", ".", "..", "x..y"}) {
     INFO(bad);
     try {
@@ -440,7 +469,7 @@ TEST_CASE("cgroup: set() refuses odd names and never creates files") {
 
 TEST_CASE("cgroup: a failure mid-create leaves nothing behind") {
   WARD_SKIP_UNLESS_CGROUP2();
-  auto parent = CgroupV2::create(test_name());
+  auto parent = CgroupV2::create(test_name(), cgroup_parent());
   parent.set("cgroup.max.depth", "1");  // "a" may be made, "a/b" may not
   try {
     auto cg = CgroupV2::create("a/b", parent.path());
@@ -466,14 +495,15 @@ TEST_CASE("cgroup: a failure mid-create leaves nothing behind") {
 
 TEST_CASE("cgroup: destroy removes everything and is idempotent") {
   WARD_SKIP_UNLESS_CGROUP2();
-  const std::string mount = cgroup_host().unified_mount;
+  // Where this test's cgroups (and every other cgroup test's) appear.
+  const std::string dir = cgroup_parent_dir();
   auto mine = [&] {
     std::vector<std::string> v;
-    for (auto& d : subdirs(mount))
+    for (auto& d : subdirs(dir))
       if (d.rfind("ward-test-" + std::to_string(::getpid()) + "-", 0) == 0) v.push_back(d);
     return v;
   };
-  const auto before = subdirs(mount);
+  const auto before = subdirs(dir);
   CHECK(mine().empty());
 
   std::string top_path;
@@ -482,8 +512,8 @@ TEST_CASE("cgroup: destroy removes everything and is idempotent") {
     // Nested: create makes "x" and "x/y/z"; someone else adds "x/y/z/other"
     // with a process in it; destroy kills and removes all of it.
     std::string name = test_name();
-    auto cg = CgroupV2::create(name + "/y/z");
-    top_path = mount + "/" + name;
+    auto cg = CgroupV2::create(name + "/y/z", cgroup_parent());
+    top_path = dir + "/" + name;
     REQUIRE(::mkdir((cg.path() + "/other").c_str(), 0755) == 0);
     auto other = CgroupV2::adopt(cg.path() + "/other");
     other.release();  // adopt + release: usable, not owned
@@ -503,7 +533,7 @@ TEST_CASE("cgroup: destroy removes everything and is idempotent") {
 
   {
     // Removed behind our back: destroy (and the destructor) still fine.
-    auto cg = CgroupV2::create(test_name());
+    auto cg = CgroupV2::create(test_name(), cgroup_parent());
     REQUIRE(::rmdir(cg.path().c_str()) == 0);
     CHECK_NOTHROW(cg.destroy());
   }
@@ -511,7 +541,7 @@ TEST_CASE("cgroup: destroy removes everything and is idempotent") {
     // release(): kept; adopt() takes it back for removal.
     std::string path;
     {
-      auto cg = CgroupV2::create(test_name());
+      auto cg = CgroupV2::create(test_name(), cgroup_parent());
       path = cg.path();
       cg.release();
     }
@@ -523,7 +553,7 @@ TEST_CASE("cgroup: destroy removes everything and is idempotent") {
   // Timing: create + destroy of an empty cgroup.
   constexpr int kRounds = 200;
   auto t1 = std::chrono::steady_clock::now();
-  for (int i = 0; i < kRounds; ++i) auto cg = CgroupV2::create(test_name());
+  for (int i = 0; i < kRounds; ++i) auto cg = CgroupV2::create(test_name(), cgroup_parent());
   auto per =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t1) /
       kRounds;
@@ -533,11 +563,11 @@ TEST_CASE("cgroup: destroy removes everything and is idempotent") {
 
   CHECK(mine().empty());
   // Nothing of ours left, and no ward-test-* cgroup of a process that has ended.
-  const auto after = subdirs(mount);
+  const auto after = subdirs(dir);
   for (auto& d : after) {
     if (d.rfind("ward-test-", 0) != 0) continue;
     pid_t pid = std::atoi(d.c_str() + std::strlen("ward-test-"));
-    INFO("left behind: " << mount << "/" << d);
+    INFO("left behind: " << dir << "/" << d);
     CHECK(::kill(pid, 0) == 0);
   }
   for (auto& d : before) {
