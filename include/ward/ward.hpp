@@ -10,6 +10,7 @@
 #include <ward/id_map.hpp>
 #include <ward/landlock.hpp>
 #include <ward/namespace.hpp>
+#include <ward/oci.hpp>
 #include <ward/rlimit.hpp>
 #include <ward/sandbox.hpp>
 #include <ward/seccomp.hpp>
