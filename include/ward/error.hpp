@@ -52,6 +52,8 @@ enum class Step : std::uint16_t {
   seccomp,
   rlimit,
   landlock,
+  rootfs,      // preparing the root filesystem (bind onto itself, read-only root)
+  pivot_root,  // pivot_root(2), or the MS_MOVE + chroot fallback
 };
 
 constexpr std::string_view to_string(Step s) noexcept {
@@ -93,6 +95,8 @@ constexpr std::string_view to_string(Step s) noexcept {
     case Step::seccomp: return "seccomp";
     case Step::rlimit: return "rlimit";
     case Step::landlock: return "landlock";
+    case Step::rootfs: return "rootfs";
+    case Step::pivot_root: return "pivot_root";
   }
   return "unknown";
 }

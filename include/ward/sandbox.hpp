@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,7 @@
 #include <ward/fd.hpp>
 #include <ward/id_map.hpp>
 #include <ward/landlock.hpp>
+#include <ward/mount.hpp>
 #include <ward/namespace.hpp>
 #include <ward/rlimit.hpp>
 #include <ward/seccomp.hpp>
@@ -60,6 +62,12 @@ class Stdio {
 // independent of the parent's memory) unless the plan needs fork semantics
 // (joining a time namespace); fork: always a copy-on-write child.
 enum class SpawnMode { automatic, vm, fork };
+
+// How the child switches to its rootfs. pivot_root(2) detaches the old
+// root entirely; MS_MOVE + chroot(2) works where pivot_root cannot (a
+// rootfs on initramfs) but is weaker: the old root stays in the mount
+// namespace, reachable by a process that can escape a chroot.
+enum class Pivot { pivot_root, move_and_chroot, automatic };
 
 // How a seccomp filter is installed in the child.
 struct SeccompOptions {
@@ -371,6 +379,99 @@ class Sandbox {
     return *this;
   }
 
+  // ---------------------------------------------------------------- filesystem
+  // All of these need a new mount namespace (unshare(NsKind::mount)); the
+  // steps run in the child, in the order given, inside the rootfs when
+  // there is one (else inside "/"), then masked and read-only paths.
+
+  // pivot_root into `dir` (a directory in the caller's view). The child
+  // sees only that tree; the host's mount table is not changed.
+  Sandbox& rootfs(std::string dir) {
+    fs_.rootfs = std::move(dir);
+    return *this;
+  }
+  Sandbox& mount(MountSpec m) {
+    fs_.ops.push_back([m = std::move(m)](detail::MountPlanner& pl) { pl.add(m, "mount"); });
+    return *this;
+  }
+  // A standard /dev: a tmpfs with null zero full random urandom tty (mknod,
+  // or bound from the host's nodes in a user namespace), fd stdin stdout
+  // stderr core symlinks, devpts at /dev/pts with ptmx -> pts/ptmx, a tmpfs
+  // at /dev/shm and mqueue at /dev/mqueue.
+  Sandbox& standard_dev() {
+    mount(MountSpec::tmpfs("/dev")
+              .noexec(false)
+              .nodev(false)
+              .option("mode", "755")
+              .option("size", "65536k")
+              .atime(Atime::strictatime));
+    fs_.ops.push_back([](detail::MountPlanner& pl) { pl.add_default_devices(); });
+    mount(MountSpec::devpts());
+    fs_.ops.push_back([](detail::MountPlanner& pl) { pl.add_symlink("/dev/ptmx", "pts/ptmx"); });
+    mount(MountSpec::tmpfs("/dev/shm").noexec().option("mode", "1777").option("size", "65536k"));
+    mount(MountSpec::mqueue());
+    return *this;
+  }
+  // Only the default nodes and symlinks (for a /dev the caller mounts).
+  Sandbox& default_devices() {
+    fs_.ops.push_back([](detail::MountPlanner& pl) {
+      pl.add_default_devices();
+      pl.add_symlink("/dev/ptmx", "pts/ptmx");
+    });
+    return *this;
+  }
+  // A device node: type 'c' (character), 'b' (block), 'p' (fifo); mode is
+  // the permission bits (OCI linux.devices).
+  Sandbox& device(std::string path, char type, unsigned major, unsigned minor,
+                  unsigned mode = 0666) {
+    unsigned fmt = type == 'c' || type == 'u' ? S_IFCHR
+                   : type == 'b'              ? S_IFBLK
+                   : type == 'p'              ? S_IFIFO
+                                              : 0;
+    if (fmt == 0) detail::throw_invalid("device", path + ": type must be c, b or p");
+    if ((mode & ~07777u) != 0)
+      detail::throw_invalid("device", path + ": mode has non-permission bits");
+    fs_.ops.push_back([=](detail::MountPlanner& pl) {
+      pl.add_mknod(path, fmt | mode, makedev(major, minor), {});
+    });
+    return *this;
+  }
+  // A symlink `path` -> `link` inside the rootfs.
+  Sandbox& symlink(std::string path, std::string link) {
+    fs_.ops.push_back([=](detail::MountPlanner& pl) { pl.add_symlink(path, link); });
+    return *this;
+  }
+  // Hide paths: a file gets the container's /dev/null bound over it (after
+  // checking it is char 1:3), a directory an empty read-only tmpfs. Missing
+  // paths are skipped. default_masked_paths() has runc's list.
+  Sandbox& masked_paths(std::vector<std::string> paths) {
+    for (auto& p : paths) fs_.masked.push_back(std::move(p));
+    return *this;
+  }
+  // Bind paths onto themselves read-only, recursively. Missing paths are
+  // skipped. default_readonly_paths() has runc's list.
+  Sandbox& readonly_paths(std::vector<std::string> paths) {
+    for (auto& p : paths) fs_.readonly.push_back(std::move(p));
+    return *this;
+  }
+  // The root mount read-only (not its submounts: /proc, /dev, /tmp... keep
+  // their own flags, as OCI's root.readonly).
+  Sandbox& readonly_root(bool on = true) {
+    fs_.readonly_root = on;
+    return *this;
+  }
+  // Propagation of the rootfs mount tree (default: recursively private, so
+  // no host mount shows up inside unless a mount asks to be a slave).
+  Sandbox& rootfs_propagation(Propagation p, bool recursive = true) {
+    fs_.propagation = p;
+    fs_.prop_recursive = recursive;
+    return *this;
+  }
+  Sandbox& pivot(Pivot how) {
+    fs_.pivot = how;
+    return *this;
+  }
+
   // Validate everything and resolve it into a Plan. Throws ward::Error
   // (step validate, with the field and the reason) before any process
   // exists.
@@ -509,6 +610,7 @@ class Sandbox {
       pd->cgroup_fd = detail::dup_cloexec(*cgroup_fd_, Step::cgroup, "into_cgroup descriptor");
     }
 
+    plan_filesystem(*pd, joined);
     plan_process(*pd, new_user, joined);
     if (landlock_fd_) {
       c.landlock_fd = pd->owned_fds
@@ -594,6 +696,7 @@ class Sandbox {
     seccomp_ = o.seccomp_;
     has_seccomp_ = o.has_seccomp_;
     seccomp_opts_ = o.seccomp_opts_;
+    fs_ = o.fs_;
     return *this;
   }
   Sandbox(Sandbox&&) = default;
@@ -601,6 +704,55 @@ class Sandbox {
   ~Sandbox() = default;
 
  private:
+  struct FsConfig {
+    std::string rootfs;
+    std::vector<std::function<void(detail::MountPlanner&)>> ops;
+    std::vector<std::string> masked, readonly;
+    bool readonly_root = false;
+    Propagation propagation = Propagation::private_;
+    bool prop_recursive = true;
+    Pivot pivot = Pivot::pivot_root;
+  };
+
+  void plan_filesystem(detail::PlanData& pd, NsSet joined) const {
+    bool any = !fs_.rootfs.empty() || !fs_.ops.empty() || !fs_.masked.empty() ||
+               !fs_.readonly.empty() || fs_.readonly_root;
+    if (!any) return;
+    const char* field = !fs_.rootfs.empty() ? "rootfs" : "mount";
+    if (!create_.contains(NsKind::mount))
+      detail::throw_invalid(field, joined.contains(NsKind::mount)
+                                       ? "mounts go into a new mount namespace, not a joined one"
+                                       : "needs a new mount namespace (unshare(NsKind::mount))");
+    if (fs_.readonly_root && fs_.rootfs.empty())
+      detail::throw_invalid("readonly_root", "needs a rootfs");
+    auto& c = pd.child;
+    if (!fs_.rootfs.empty()) {
+      check_no_nul("rootfs", fs_.rootfs);
+      std::error_code ec;
+      auto abs = std::filesystem::absolute(fs_.rootfs, ec);
+      struct stat st;
+      if (ec || ::stat(abs.c_str(), &st) != 0)
+        throw Error(Step::rootfs, ec ? ec.value() : errno, fs_.rootfs, "rootfs");
+      if (!S_ISDIR(st.st_mode)) throw Error(Step::rootfs, ENOTDIR, fs_.rootfs, "rootfs");
+      pd.rootfs = abs.lexically_normal().string();
+    }
+    detail::MountPlanner pl;
+    for (auto& op : fs_.ops) op(pl);
+    for (auto& m : fs_.masked) pl.add_path_step(detail::MountStep::op_mask, m, "masked_paths");
+    for (auto& r : fs_.readonly)
+      pl.add_path_step(detail::MountStep::op_readonly, r, "readonly_paths");
+    pd.mount_steps = std::move(pl.steps);
+    pd.mount_strings = std::move(pl.strings);
+    pd.mount_arrays = std::move(pl.arrays);
+    pd.mount_fds = std::move(pl.fds);
+    c.mount_setup = true;
+    c.mount_api = detail::mount_api();
+    c.readonly_root = fs_.readonly_root;
+    c.pivot = fs_.pivot == Pivot::pivot_root ? 0 : fs_.pivot == Pivot::move_and_chroot ? 1 : 2;
+    c.rootfs_propagation = detail::propagation_flag(fs_.propagation);
+    c.rootfs_prop_recursive = fs_.prop_recursive;
+  }
+
   Sandbox& stdio(int i, Stdio s) {
     stdio_[i] = s;
     return *this;
@@ -886,6 +1038,7 @@ class Sandbox {
   std::vector<sock_filter> seccomp_;
   bool has_seccomp_ = false;
   SeccompOptions seccomp_opts_;
+  FsConfig fs_;
 };
 
 }  // namespace ward

@@ -9,6 +9,7 @@
 #include <ward/fd.hpp>
 #include <ward/id_map.hpp>
 #include <ward/landlock.hpp>
+#include <ward/mount.hpp>
 #include <ward/namespace.hpp>
 #include <ward/oci.hpp>
 #include <ward/rlimit.hpp>

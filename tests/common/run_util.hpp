@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -15,6 +16,16 @@
 namespace ward_test {
 
 inline const char* probe() { return WARD_TEST_PROBE; }
+
+// Whether an unprivileged user may create user namespaces here.
+inline bool userns_allowed() {
+  std::ifstream f("/proc/sys/kernel/unprivileged_userns_clone");
+  int v = 1;
+  if (f >> v && v == 0) return false;
+  std::ifstream m("/proc/sys/user/max_user_namespaces");
+  long n = 1;
+  return !(m >> n) || n > 0;
+}
 
 struct Run {
   ward::ExitStatus status;

@@ -14,16 +14,7 @@ using ward_test::kv;
 using ward_test::probe;
 using ward_test::run;
 
-namespace {
-bool userns_allowed() {
-  std::ifstream f("/proc/sys/kernel/unprivileged_userns_clone");
-  int v = 1;
-  if (f >> v && v == 0) return false;
-  std::ifstream m("/proc/sys/user/max_user_namespaces");
-  long n = 1;
-  return !(m >> n) || n > 0;
-}
-}  // namespace
+using ward_test::userns_allowed;
 
 TEST_CASE("rootless: the tests really run unprivileged") {
   CHECK(::geteuid() != 0);

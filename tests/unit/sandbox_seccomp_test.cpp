@@ -220,6 +220,7 @@ TEST_CASE("seccomp: SeccompFilter rules decide i386 and x32 calls by their own t
   auto native = kv(run(Sandbox({probe(), "syscall", nr(SYS_getppid)}).seccomp(f)).out);
   CHECK(native["errno"] == "0");
   auto i386 = run(Sandbox({probe(), "int80", "64"}).seccomp(f));
+  if (i386.status.signaled()) WARD_SKIP("int 0x80 is not available (no IA32 emulation)");
   CHECK(kv(i386.out)["errno"] == "11");
   auto x32 = kv(run(Sandbox({probe(), "x32", nr(SYS_getppid)}).seccomp(f)).out);
   CHECK(x32["errno"] == "12");

@@ -11,10 +11,13 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <ward/detail/mount_child.hpp>
 #include <ward/fd.hpp>
 
 namespace ward::detail {
@@ -120,6 +123,18 @@ struct ChildPlan {
   int landlock_fd = -1;
   std::uint32_t landlock_flags = 0;
 
+  // Filesystem view (see child_rootfs): steps run inside `rootfs` (a path
+  // in the child's view; null: in "/" itself, no pivot).
+  const MountStep* mounts = nullptr;
+  int n_mounts = 0;
+  bool mount_setup = false;  // make "/" a recursive slave, run the steps
+  const char* rootfs = nullptr;
+  std::uint64_t rootfs_propagation = 0;
+  bool rootfs_prop_recursive = true;
+  bool readonly_root = false;
+  int pivot = 0;  // 0 pivot_root, 1 MS_MOVE + chroot, 2 pivot_root else MS_MOVE + chroot
+  MountApi mount_api = MountApi::modern;
+
   // Installed last, right before execve (see child_final).
   bool no_new_privs = false;
   const struct sock_fprog* seccomp = nullptr;
@@ -153,6 +168,13 @@ struct PlanData {
   struct sock_fprog seccomp_fprog {};
   bool seccomp_exec_gate = false;      // answer the child's own execve notification
   bool seccomp_keep_listener = false;  // hand the listener to the caller
+  // The planned mount steps and the strings they point into (a deque: its
+  // elements never move).
+  std::vector<MountStep> mount_steps;
+  std::deque<std::string> mount_strings;
+  std::deque<std::vector<const char*>> mount_arrays;
+  std::vector<std::shared_ptr<UniqueFd>> mount_fds;
+  std::string rootfs;
   ChildPlan child;
 
   // Point the POD view at the owned storage. Call after every mutation.
@@ -197,6 +219,9 @@ struct PlanData {
     child.cpu_mask_bytes = cpu_mask.size() * sizeof(std::uint64_t);
     child.groups = groups.empty() ? nullptr : groups.data();
     child.n_groups = static_cast<int>(groups.size());
+    child.mounts = mount_steps.empty() ? nullptr : mount_steps.data();
+    child.n_mounts = static_cast<int>(mount_steps.size());
+    child.rootfs = rootfs.empty() ? nullptr : rootfs.c_str();
     child.max_dst = -1;
     for (auto& m : fds)
       if (m.dst > child.max_dst) child.max_dst = m.dst;

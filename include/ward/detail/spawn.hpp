@@ -53,6 +53,7 @@
 #include <ward/child.hpp>
 #include <ward/detail/capability_abi.hpp>
 #include <ward/detail/clone.hpp>
+#include <ward/detail/mount_child.hpp>
 #include <ward/detail/netlink.hpp>
 #include <ward/detail/plan.hpp>
 #include <ward/detail/seccomp_load.hpp>
@@ -328,6 +329,100 @@ WARD_CHILD_FN inline long child_write_proc(const char* path, const char* text,
   return r < 0 ? r : 0;
 }
 
+// The filesystem view: runs the planned mount steps inside the rootfs and
+// pivots into it. Everything goes through descriptors (see
+// detail/mount_child.hpp); the order follows the kernel's rules:
+//  1. "/" becomes a recursive slave: nothing we mount or unmount propagates
+//     back to the host, while (for binds that ask to be slaves) the host's
+//     later mounts still arrive.
+//  2. The rootfs is cloned recursively onto itself, so that it is a mount
+//     point (pivot_root(2) needs one), with its own propagation.
+//  3. The steps: mounts, device nodes, symlinks, masked and read-only paths.
+//  4. The root is made read-only (non-recursively, as OCI's root.readonly).
+//  5. pivot_root(".", ".") and a lazy unmount of the old root stacked under
+//     the new one (no temporary directory inside the rootfs is needed), or
+//     where pivot_root cannot work (a rootfs on initramfs) MS_MOVE + chroot,
+//     which is weaker: the old root stays reachable for a process that can
+//     escape a chroot (CAP_SYS_CHROOT).
+WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
+  const ChildPlan& p = *c->plan;
+  const MountApi api = p.mount_api;
+  long old_umask = sys::call(SYS_umask, 0);  // modes are exactly what the plan says
+  long r = sys::call(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr);
+  if (r < 0) child_report(c, Step::mount, r, "make / a recursive slave");
+  MountFail f;
+  long root;
+  if (p.rootfs != nullptr) {
+    long src = sys::call(SYS_openat, AT_FDCWD, p.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (src < 0) child_report(c, Step::rootfs, src, p.rootfs);
+    if (api == MountApi::modern) {
+      root = sys::call(mnt::nr_open_tree, src, "",
+                       mnt::kOpenTreeClone | O_CLOEXEC | mnt::kAtEmptyPath | mnt::kAtRecursive);
+      if (root < 0) child_report(c, Step::rootfs, root, "open_tree (rbind rootfs)");
+      r = sys::call(mnt::nr_move_mount, root, "", src, "",
+                    mnt::kMoveFEmptyPath | mnt::kMoveTEmptyPath);
+      if (r < 0) child_report(c, Step::rootfs, r, "move_mount (rootfs onto itself)");
+      if (p.rootfs_propagation != 0) {
+        mnt::MountAttr a{0, 0, p.rootfs_propagation, 0};
+        r = sys::call(mnt::nr_mount_setattr, root, "",
+                      mnt::kAtEmptyPath | (p.rootfs_prop_recursive ? mnt::kAtRecursive : 0), &a,
+                      sizeof a);
+        if (r < 0) child_report(c, Step::rootfs, r, "rootfs propagation");
+      }
+    } else {
+      r = legacy_mount(p.rootfs, src, nullptr, MS_BIND | MS_REC, nullptr);
+      if (r < 0) child_report(c, Step::rootfs, r, "rbind rootfs onto itself");
+      root = sys::call(SYS_openat, AT_FDCWD, p.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (root < 0) child_report(c, Step::rootfs, root, p.rootfs);
+      if (p.rootfs_propagation != 0) {
+        r = legacy_mount(nullptr, root, nullptr,
+                         p.rootfs_propagation | (p.rootfs_prop_recursive ? MS_REC : 0), nullptr);
+        if (r < 0) child_report(c, Step::rootfs, r, "rootfs propagation");
+      }
+    }
+    close_fd(src);
+  } else {
+    root = sys::call(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) child_report(c, Step::rootfs, root, "/");
+  }
+  for (int i = 0; i < p.n_mounts; ++i) {
+    r = mount_step(static_cast<int>(root), p.mounts[i], api, f);
+    if (r < 0) child_report(c, Step::mount, r, f.text);
+  }
+  if (p.readonly_root) {
+    if (api == MountApi::modern) {
+      mnt::MountAttr a{mnt::kAttrRdonly, 0, 0, 0};
+      r = sys::call(mnt::nr_mount_setattr, root, "", mnt::kAtEmptyPath, &a, sizeof a);
+    } else {
+      r = legacy_mount(nullptr, root, nullptr,
+                       MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(root), nullptr);
+    }
+    if (r < 0) child_report(c, Step::rootfs, r, "read-only root");
+  }
+  if (p.rootfs != nullptr) {
+    r = sys::call(SYS_fchdir, root);
+    if (r < 0) child_report(c, Step::pivot_root, r, "fchdir rootfs");
+    r = p.pivot == 1 ? -EINVAL : sys::call(SYS_pivot_root, ".", ".");
+    if (r == 0) {
+      r = sys::call(SYS_umount2, ".", MNT_DETACH);
+      if (r < 0) child_report(c, Step::pivot_root, r, "detach the old root");
+    } else if (p.pivot != 0 && r == -EINVAL) {
+      r = sys::call(SYS_mount, ".", "/", nullptr, MS_MOVE, nullptr);
+      if (r < 0) child_report(c, Step::pivot_root, r, "MS_MOVE rootfs to /");
+      r = sys::call(SYS_chroot, ".");
+      if (r < 0) child_report(c, Step::pivot_root, r, "chroot");
+    } else {
+      child_report(c, Step::pivot_root, r,
+                   r == -EINVAL ? "pivot_root (a rootfs on initramfs needs the chroot fallback)"
+                                : "pivot_root");
+    }
+    r = sys::call(SYS_chdir, "/");
+    if (r < 0) child_report(c, Step::pivot_root, r, "chdir /");
+  }
+  close_fd(root);
+  sys::call(SYS_umask, old_umask);
+}
+
 // Resource limits, scheduling and other per-process attributes, applied
 // while we still hold our capabilities (lowering oom_score_adj, a realtime
 // policy or a nice value below 0 need them).
@@ -363,11 +458,6 @@ WARD_CHILD_FN inline void child_attributes(SpawnCtx* c) noexcept {
   if (p.cpu_mask != nullptr) {
     r = sys::call(SYS_sched_setaffinity, 0, p.cpu_mask_bytes, p.cpu_mask);
     if (r < 0) child_report(c, Step::validate, r, "sched_setaffinity");
-  }
-  if (p.oom_score_adj != nullptr) {
-    r = child_write_proc("/proc/self/oom_score_adj", p.oom_score_adj,
-                         sys::cstrlen(p.oom_score_adj));
-    if (r < 0) child_report(c, Step::validate, r, "/proc/self/oom_score_adj");
   }
 }
 
@@ -518,6 +608,13 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
       if (r < 0) child_report(c, Step::setns, r, "enter the new time namespace");
     }
   }
+  // Before the mounts: the container may have no /proc of its own.
+  if (p.oom_score_adj != nullptr) {
+    r = child_write_proc("/proc/self/oom_score_adj", p.oom_score_adj,
+                         sys::cstrlen(p.oom_score_adj));
+    if (r < 0) child_report(c, Step::validate, r, "/proc/self/oom_score_adj");
+  }
+  if (p.mount_setup) child_rootfs(c);
   if (p.hold) {
     // Namespace::create: everything is in place; wait until the parent has
     // opened what it needs and closes the sync pipe.

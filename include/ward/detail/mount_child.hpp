@@ -1,0 +1,632 @@
+// SPDX-License-Identifier: Apache-2.0
+// The mount executor: raw syscalls that carry out planned mount steps.
+//
+// It runs in the sandbox child (after clone, before exec: no allocation, no
+// errno, no locks, see detail/spawn.hpp) and, unchanged, in the caller's
+// process for MountGuard. Everything here works on descriptors:
+//
+//  * A destination inside a root is opened with openat2(2) and
+//    RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, so symlinks (absolute or
+//    "../../..") resolve as if the root were "/" and never leave it. Missing
+//    components are created one at a time with mkdirat/mknodat on the
+//    descriptor of their (contained) parent, then reopened the same way.
+//  * The mount is built detached (open_tree(2) OPEN_TREE_CLONE for binds,
+//    fsopen/fsconfig/fsmount for filesystems), gets its attributes with
+//    mount_setattr(2) while no one can see it, and is attached with
+//    move_mount(2) onto the destination *descriptor*. A symlink swapped in
+//    after the check cannot redirect it: the descriptor is what was checked.
+//    (runc's CVE-2021-30465 was a path re-resolved between check and use.)
+//  * Kernels without that API (before 5.12: mount_setattr; before 5.6:
+//    openat2) take the legacy path: mount(2) onto /proc/self/fd/N of the same
+//    descriptor, attribute remounts that keep the flags the kernel locked,
+//    and a component walk with O_NOFOLLOW that refuses every symlink instead
+//    of resolving it (stricter, never looser).
+#pragma once
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+
+#include <cstdint>
+
+#include <ward/detail/syscall.hpp>
+#include <ward/error.hpp>
+
+namespace ward::detail {
+
+// Kernel ABI values, spelled out so that ward builds against any libc
+// headers (glibc before 2.36 has none of these; include/uapi/linux/mount.h,
+// include/uapi/linux/openat2.h).
+namespace mnt {
+inline constexpr long nr_open_tree = 428, nr_move_mount = 429, nr_fsopen = 430, nr_fsconfig = 431,
+                      nr_fsmount = 432, nr_mount_setattr = 442;
+inline constexpr unsigned kOpenTreeClone = 1;
+inline constexpr unsigned kAtEmptyPath = 0x1000, kAtRecursive = 0x8000, kAtSymlinkNofollow = 0x100;
+inline constexpr unsigned kMoveFEmptyPath = 0x4, kMoveTEmptyPath = 0x40;
+inline constexpr unsigned kFsopenCloexec = 1, kFsmountCloexec = 1;
+inline constexpr unsigned kFsconfigSetFlag = 0, kFsconfigSetString = 1, kFsconfigCmdCreate = 6;
+inline constexpr std::uint64_t kAttrRdonly = 0x1, kAttrNosuid = 0x2, kAttrNodev = 0x4,
+                               kAttrNoexec = 0x8, kAttrAtimeMask = 0x70, kAttrRelatime = 0,
+                               kAttrNoatime = 0x10, kAttrStrictatime = 0x20, kAttrNodiratime = 0x80,
+                               kAttrIdmap = 0x100000, kAttrNosymfollow = 0x200000;
+inline constexpr std::uint64_t kResolveNoXdev = 1, kResolveNoMagiclinks = 2, kResolveNoSymlinks = 4,
+                               kResolveInRoot = 0x10;
+
+struct MountAttr {  // struct mount_attr, MOUNT_ATTR_SIZE_VER0
+  std::uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+struct OpenHow {  // struct open_how
+  std::uint64_t flags, mode, resolve;
+};
+}  // namespace mnt
+
+// Which mount API the executor uses. Probed once by the parent
+// (mount_api_level in ward/mount.hpp) and carried in the plan, so the child
+// never probes.
+enum class MountApi : std::uint8_t { legacy = 0, modern = 1 };
+
+// One planned step, a POD the child reads. Paths of targets are relative to
+// the root (lexically normalized by the planner: no "." or ".." components,
+// no leading or doubled '/'; "" is the root itself).
+struct MountStep {
+  enum Op : std::uint8_t {
+    op_bind,      // clone `source` (a path in the child's view, outside the root)
+    op_fs,        // a new filesystem `fstype` with `params`
+    op_mknod,     // a device node; on EPERM, bind `source` (the host's node)
+    op_symlink,   // `target` -> `source`
+    op_mask,      // hide `target`: /dev/null over a file, empty ro tmpfs over a dir
+    op_readonly,  // bind `target` onto itself read-only, recursively
+  };
+  Op op = op_bind;
+  bool recursive = false;       // rbind; attributes applied with AT_RECURSIVE
+  bool target_file = false;     // create the destination as a file, not a directory
+  bool no_symlinks = false;     // refuse any symlink on the way (/proc, /sys, /dev)
+  bool source_in_root = false;  // op_bind: `source` is inside the root too
+  bool optional = false;        // a missing source or target skips the step
+  bool prop_recursive = false;
+  const char* target = "";
+  const char* source = nullptr;
+  const char* fstype = nullptr;
+  const char* const* params = nullptr;  // key, value (nullptr: a flag), key, value, ...
+  int n_params = 0;
+  const char* legacy_data = nullptr;  // the same params as mount(2) data, "k=v,k"
+  std::uint64_t attr_set = 0, attr_clr = 0;
+  std::uint64_t propagation = 0;  // MS_PRIVATE/MS_SLAVE/MS_SHARED/MS_UNBINDABLE, 0 = leave
+  int userns_fd = -1;             // MOUNT_ATTR_IDMAP with this user namespace
+  unsigned mode = 0;              // op_mknod: S_IFCHR|0666 and the like
+  std::uint64_t rdev = 0;
+};
+
+// What failed, for the error report: a fixed buffer, no allocation.
+struct MountFail {
+  const char* what = nullptr;  // "openat2", "move_mount", ...
+  long err = 0;
+  char text[240] = {};
+};
+
+// ------------------------------------------------------------ tiny helpers
+
+WARD_CHILD_FN inline void mf_append(MountFail& f, unsigned long& n, const char* s) noexcept {
+  if (s == nullptr) return;
+  for (; *s != '\0' && n + 1 < sizeof f.text; ++s) f.text[n++] = *s;
+  f.text[n] = '\0';
+}
+
+// "what /target: kernel log" in f.text; returns err for `return fail(...)`.
+WARD_CHILD_FN inline long mount_fail(MountFail& f, long err, const char* what, const char* target,
+                                     const char* extra = nullptr) noexcept {
+  unsigned long n = 0;
+  f.what = what;
+  f.err = err;
+  mf_append(f, n, what);
+  mf_append(f, n, " /");
+  mf_append(f, n, target);
+  if (extra != nullptr && extra[0] != '\0') {
+    mf_append(f, n, ": ");
+    mf_append(f, n, extra);
+  }
+  return err;
+}
+
+WARD_CHILD_FN inline void fd_path(char (&buf)[32], long fd) noexcept {
+  const char prefix[] = "/proc/self/fd/";
+  unsigned long n = 0;
+  for (; prefix[n] != '\0'; ++n) buf[n] = prefix[n];
+  char digits[20];
+  int d = 0;
+  unsigned long v = static_cast<unsigned long>(fd);
+  do {
+    digits[d++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0 && d < 20);
+  while (d > 0) buf[n++] = digits[--d];
+  buf[n] = '\0';
+}
+
+WARD_CHILD_FN inline void close_fd(long fd) noexcept {
+  if (fd >= 0) sys::call(SYS_close, fd);
+}
+
+// The fsopen log ("e overlay: missing 'lowerdir'") says more than EINVAL.
+WARD_CHILD_FN inline void read_fs_log(long fsfd, char (&buf)[160]) noexcept {
+  buf[0] = '\0';
+  long n = sys::call(SYS_read, fsfd, buf, sizeof buf - 1);
+  if (n <= 0) return;
+  buf[n] = '\0';
+  for (long i = 0; i < n; ++i)
+    if (buf[i] == '\n') buf[i] = ' ';
+}
+
+// ------------------------------------------------------------ path resolution
+
+// Opens `path` (relative, normalized) inside `root`. Modern: openat2 with
+// RESOLVE_IN_ROOT (symlinks resolve within root). Legacy: a component walk
+// that refuses symlinks outright (ELOOP), which is exact because the planner
+// already removed every "..".
+WARD_CHILD_FN inline long open_in_root(int root, const char* path, std::uint64_t flags,
+                                       bool no_symlinks, MountApi api) noexcept {
+  if (path[0] == '\0') path = ".";
+  if (api == MountApi::modern) {
+    mnt::OpenHow how{flags | O_CLOEXEC, 0,
+                     mnt::kResolveInRoot | mnt::kResolveNoMagiclinks |
+                         (no_symlinks ? mnt::kResolveNoSymlinks : 0)};
+    long r;
+    do r = sys::call(sys::nr_openat2, root, path, &how, sizeof how);
+    while (r == -EAGAIN || r == -EINTR);  // a concurrent rename: try again
+    return r;
+  }
+  long cur = sys::call(SYS_openat, root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (cur < 0) return cur;
+  char comp[256];
+  const char* p = path;
+  while (*p != '\0') {
+    unsigned long n = 0;
+    while (p[n] != '\0' && p[n] != '/') ++n;
+    if (n >= sizeof comp) {
+      close_fd(cur);
+      return -ENAMETOOLONG;
+    }
+    for (unsigned long i = 0; i < n; ++i) comp[i] = p[i];
+    comp[n] = '\0';
+    p += n;
+    if (*p == '/') ++p;
+    bool last = *p == '\0';
+    std::uint64_t f = (last ? flags : O_PATH) | O_NOFOLLOW | O_CLOEXEC;
+    long next = sys::call(SYS_openat, cur, comp, f);
+    close_fd(cur);
+    if (next < 0) return next;
+    struct stat st;
+    long r = sys::call(SYS_fstat, next, &st);
+    if (r == 0 && S_ISLNK(st.st_mode)) r = -ELOOP;  // O_PATH|O_NOFOLLOW opened the link itself
+    if (r < 0) {
+      close_fd(next);
+      return r;
+    }
+    cur = next;
+  }
+  return cur;
+}
+
+// Opens the destination of `s` inside root as O_PATH, creating missing
+// components (directories, and the last one as a file when target_file).
+// Each component is created through the descriptor of its resolved parent
+// and then reopened from the root, so whatever a racing process does, the
+// result lies inside the root. A component that exists but does not
+// resolve is a dangling symlink: its text replaces it in the path (an
+// absolute one counts from the root) and the walk starts over, at most 40
+// times (ELOOP), like the kernel's own limit. This is `mkdir -p` with the
+// rootfs as "/".
+WARD_CHILD_FN inline long open_target(int root, const MountStep& s, bool create, MountApi api,
+                                      MountFail& f) noexcept {
+  long fd = open_in_root(root, s.target, O_PATH, s.no_symlinks, api);
+  if (fd != -ENOENT || !create) {
+    if (fd < 0) return mount_fail(f, fd, "open destination", s.target);
+    return fd;
+  }
+  char buf[4096];
+  unsigned long len = sys::cstrlen(s.target);
+  if (len >= sizeof buf) return mount_fail(f, -ENAMETOOLONG, "destination", s.target);
+  for (unsigned long i = 0; i <= len; ++i) buf[i] = s.target[i];
+  for (int restarts = 0;; ++restarts) {
+    if (restarts > 40) return mount_fail(f, -ELOOP, "symlinks in destination", s.target);
+    long parent = open_in_root(root, "", O_PATH | O_DIRECTORY, false, api);
+    if (parent < 0) return mount_fail(f, parent, "open root for", s.target);
+    unsigned long start = 0;
+    bool restart = false;
+    while (start < len) {
+      unsigned long end = start;
+      while (end < len && buf[end] != '/') ++end;
+      bool last = end == len;
+      buf[end] = '\0';
+      long cur = open_in_root(root, buf, O_PATH, s.no_symlinks, api);
+      if (cur == -ENOENT) {
+        long r = (last && s.target_file)
+                     ? sys::call(SYS_mknodat, parent, buf + start, S_IFREG | 0644, 0)
+                     : sys::call(SYS_mkdirat, parent, buf + start, 0755);
+        if (r == -EEXIST) {
+          char link[4096];
+          long n = sys::call(SYS_readlinkat, parent, buf + start, link, sizeof link - 1);
+          if (n == -EINVAL) {  // not a symlink after all: a racing rename; look again
+            close_fd(parent);
+            if (!last) buf[end] = '/';
+            restart = true;
+            break;
+          }
+          if (n < 0) {
+            close_fd(parent);
+            return mount_fail(f, n, "readlink", s.target);
+          }
+          link[n] = '\0';
+          // New path: (link is absolute ? "" : the parent's prefix) + link + rest.
+          char next[4096];
+          unsigned long k = 0;
+          if (link[0] != '/')
+            for (unsigned long i = 0; i < start; ++i) next[k++] = buf[i];
+          for (long i = 0; i < n && k + 1 < sizeof next; ++i) next[k++] = link[i];
+          if (!last) {
+            if (k + 1 < sizeof next) next[k++] = '/';
+            for (unsigned long i = end + 1; i < len && k + 1 < sizeof next; ++i) next[k++] = buf[i];
+          }
+          if (k + 1 >= sizeof next) {
+            close_fd(parent);
+            return mount_fail(f, -ENAMETOOLONG, "destination", s.target);
+          }
+          // Strip leading '/': the walk is relative to the root.
+          unsigned long skip = 0;
+          while (skip < k && next[skip] == '/') ++skip;
+          len = k - skip;
+          for (unsigned long i = 0; i < len; ++i) buf[i] = next[skip + i];
+          buf[len] = '\0';
+          close_fd(parent);
+          restart = true;
+          break;
+        }
+        if (r < 0) {
+          close_fd(parent);
+          return mount_fail(f, r, last && s.target_file ? "create file" : "mkdir", s.target);
+        }
+        cur = open_in_root(root, buf, O_PATH, s.no_symlinks, api);
+      }
+      close_fd(parent);
+      if (cur < 0) return mount_fail(f, cur, "open destination", s.target);
+      if (!last) buf[end] = '/';
+      parent = cur;
+      start = end + 1;
+    }
+    if (restart) continue;
+    return parent;
+  }
+}
+
+// ------------------------------------------------------------ mounting
+
+// Legacy mount(2) onto a descriptor: /proc/self/fd/N names exactly the
+// checked directory, the way runc does it since CVE-2021-30465.
+WARD_CHILD_FN inline long legacy_mount(const char* src, long target_fd, const char* type,
+                                       unsigned long flags, const char* data) noexcept {
+  char p[32];
+  fd_path(p, target_fd);
+  return sys::call(SYS_mount, src, p, type, flags, data);
+}
+
+WARD_CHILD_FN inline unsigned long legacy_attr_flags(std::uint64_t attr) noexcept {
+  unsigned long f = 0;
+  if (attr & mnt::kAttrRdonly) f |= MS_RDONLY;
+  if (attr & mnt::kAttrNosuid) f |= MS_NOSUID;
+  if (attr & mnt::kAttrNodev) f |= MS_NODEV;
+  if (attr & mnt::kAttrNoexec) f |= MS_NOEXEC;
+  if (attr & mnt::kAttrNodiratime) f |= MS_NODIRATIME;
+  if ((attr & mnt::kAttrAtimeMask) == mnt::kAttrNoatime) f |= MS_NOATIME;
+  if ((attr & mnt::kAttrAtimeMask) == mnt::kAttrStrictatime) f |= MS_STRICTATIME;
+  return f;
+}
+
+// A bind remount must repeat the flags the kernel locked on the mount (in a
+// user namespace, clearing nosuid/nodev/ro/noexec/atime inherited from a
+// more privileged mount fails with EPERM): read them with fstatfs.
+WARD_CHILD_FN inline unsigned long locked_flags(long fd) noexcept {
+  struct statfs sf;
+  if (sys::call(SYS_fstatfs, fd, &sf) != 0) return 0;
+  unsigned long f = 0;
+  if (sf.f_flags & ST_RDONLY) f |= MS_RDONLY;
+  if (sf.f_flags & ST_NOSUID) f |= MS_NOSUID;
+  if (sf.f_flags & ST_NODEV) f |= MS_NODEV;
+  if (sf.f_flags & ST_NOEXEC) f |= MS_NOEXEC;
+  if (sf.f_flags & ST_NOATIME) f |= MS_NOATIME;
+  if (sf.f_flags & ST_NODIRATIME) f |= MS_NODIRATIME;
+  if (sf.f_flags & ST_RELATIME) f |= MS_RELATIME;
+  return f;
+}
+
+// Applies attributes and propagation to the mount now on top of `target`
+// (legacy path: reopen so the descriptor refers to the new mount).
+WARD_CHILD_FN inline long legacy_finish(int root, const MountStep& s, MountApi api,
+                                        MountFail& f) noexcept {
+  if (s.attr_set == 0 && s.propagation == 0) return 0;
+  long fd = open_in_root(root, s.target, O_PATH, s.no_symlinks, api);
+  if (fd < 0) return mount_fail(f, fd, "reopen", s.target);
+  long r = 0;
+  if (s.attr_set != 0) {
+    unsigned long fl = (locked_flags(fd) & ~static_cast<unsigned long>(MS_RELATIME)) |
+                       legacy_attr_flags(s.attr_set);
+    r = legacy_mount(nullptr, fd, nullptr, MS_BIND | MS_REMOUNT | fl, nullptr);
+    if (r < 0) {
+      close_fd(fd);
+      return mount_fail(f, r, "remount (flags)", s.target);
+    }
+    // A non-recursive remount leaves submounts of an rbind as they were:
+    // the legacy API has no AT_RECURSIVE (documented in ward/mount.hpp).
+  }
+  if (s.propagation != 0) {
+    r = legacy_mount(nullptr, fd, nullptr, s.propagation | (s.prop_recursive ? MS_REC : 0),
+                     nullptr);
+    if (r < 0) {
+      close_fd(fd);
+      return mount_fail(f, r, "propagation", s.target);
+    }
+  }
+  close_fd(fd);
+  return 0;
+}
+
+// Opens the container's /dev/null for masking and checks that it is the
+// null device (character 1:3): a rootfs that put a symlink or another node
+// there must not get it bound over masked paths (CVE-2025-31133).
+WARD_CHILD_FN inline long open_dev_null(int root, MountApi api, MountFail& f) noexcept {
+  long fd = open_in_root(root, "dev/null", O_PATH, true, api);
+  if (fd < 0) return mount_fail(f, fd, "masking needs", "dev/null");
+  struct stat st;
+  long r = sys::call(SYS_fstat, fd, &st);
+  if (r == 0 && (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3))
+    r = -EPERM;
+  if (r < 0) {
+    close_fd(fd);
+    return mount_fail(f, r, "masking needs", "dev/null", "not the null device (char 1:3)");
+  }
+  return fd;
+}
+
+// Builds the detached mount for step `s` (modern API): a clone for binds, a
+// fresh superblock for filesystems; attributes applied before anyone sees it.
+WARD_CHILD_FN inline long make_detached(int root, const MountStep& s, long target_fd,
+                                        MountFail& f) noexcept {
+  long mfd = -1;
+  unsigned rec = s.recursive ? mnt::kAtRecursive : 0;
+  if (s.op == MountStep::op_bind || s.op == MountStep::op_mknod) {
+    long src = s.source_in_root ? open_in_root(root, s.source, O_PATH, false, MountApi::modern)
+                                : sys::call(SYS_openat, AT_FDCWD, s.source, O_PATH | O_CLOEXEC);
+    if (src < 0) return mount_fail(f, src, "open bind source", s.target, s.source);
+    mfd = sys::call(mnt::nr_open_tree, src, "",
+                    mnt::kOpenTreeClone | O_CLOEXEC | mnt::kAtEmptyPath | rec);
+    close_fd(src);
+    if (mfd < 0) return mount_fail(f, mfd, "open_tree (bind)", s.target, s.source);
+  } else if (s.op == MountStep::op_readonly) {
+    mfd = sys::call(mnt::nr_open_tree, target_fd, "",
+                    mnt::kOpenTreeClone | O_CLOEXEC | mnt::kAtEmptyPath | mnt::kAtRecursive);
+    if (mfd < 0) return mount_fail(f, mfd, "open_tree (read-only path)", s.target);
+  } else {  // op_fs, or the tmpfs of op_mask
+    const char* type = s.op == MountStep::op_mask ? "tmpfs" : s.fstype;
+    long fsfd = sys::call(mnt::nr_fsopen, type, mnt::kFsopenCloexec);
+    if (fsfd < 0) return mount_fail(f, fsfd, "fsopen", s.target, type);
+    char log[160];
+    long r = 0;
+    if (s.op == MountStep::op_fs && s.source != nullptr)
+      r = sys::call(mnt::nr_fsconfig, fsfd, mnt::kFsconfigSetString, "source", s.source, 0);
+    for (int i = 0; r >= 0 && i < s.n_params; ++i) {
+      const char* k = s.params[2 * i];
+      const char* v = s.params[2 * i + 1];
+      r = v == nullptr ? sys::call(mnt::nr_fsconfig, fsfd, mnt::kFsconfigSetFlag, k, nullptr, 0)
+                       : sys::call(mnt::nr_fsconfig, fsfd, mnt::kFsconfigSetString, k, v, 0);
+    }
+    if (r >= 0) r = sys::call(mnt::nr_fsconfig, fsfd, mnt::kFsconfigCmdCreate, nullptr, nullptr, 0);
+    if (r < 0) {
+      read_fs_log(fsfd, log);
+      close_fd(fsfd);
+      return mount_fail(f, r, "fsconfig", s.target, log[0] ? log : type);
+    }
+    mfd = sys::call(mnt::nr_fsmount, fsfd, mnt::kFsmountCloexec, 0);
+    if (mfd < 0) read_fs_log(fsfd, log);
+    close_fd(fsfd);
+    if (mfd < 0) return mount_fail(f, mfd, "fsmount", s.target, log[0] ? log : type);
+  }
+  std::uint64_t set = s.attr_set | (s.op == MountStep::op_readonly ? mnt::kAttrRdonly : 0) |
+                      (s.op == MountStep::op_mask ? mnt::kAttrRdonly : 0);
+  if (set != 0 || s.attr_clr != 0 || s.userns_fd >= 0) {
+    mnt::MountAttr a{set, s.attr_clr, 0, 0};
+    if ((set & mnt::kAttrAtimeMask) != 0 || (s.attr_clr & mnt::kAttrAtimeMask) != 0)
+      a.attr_clr |= mnt::kAttrAtimeMask;  // changing atime needs the whole field cleared
+    if (s.userns_fd >= 0) {
+      a.attr_set |= mnt::kAttrIdmap;
+      a.userns_fd = static_cast<std::uint64_t>(s.userns_fd);
+    }
+    long r = sys::call(mnt::nr_mount_setattr, mfd, "", mnt::kAtEmptyPath | rec, &a, sizeof a);
+    if (r < 0) {
+      close_fd(mfd);
+      return mount_fail(f, r, s.userns_fd >= 0 ? "mount_setattr (idmap)" : "mount_setattr",
+                        s.target);
+    }
+  }
+  return mfd;
+}
+
+// Carries out one step inside `root` (a directory descriptor). Returns 0,
+// or a negative errno with `f` describing it. `mnt_out`, when not null,
+// receives an O_PATH descriptor of the new mount (MountGuard keeps it).
+WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api, MountFail& f,
+                                     long* mnt_out = nullptr) noexcept {
+  long r;
+  if (s.op == MountStep::op_symlink) {
+    // The link lives in the parent directory of target; split it off.
+    unsigned long len = sys::cstrlen(s.target), slash = len;
+    while (slash > 0 && s.target[slash - 1] != '/') --slash;
+    char dir[4096];
+    if (len >= sizeof dir) return mount_fail(f, -ENAMETOOLONG, "symlink", s.target);
+    for (unsigned long i = 0; i + 1 < slash; ++i) dir[i] = s.target[i];
+    dir[slash > 0 ? slash - 1 : 0] = '\0';
+    MountStep ds = s;
+    ds.target = dir;
+    ds.target_file = false;
+    long pfd = open_target(root, ds, true, api, f);
+    if (pfd < 0) return pfd;
+    r = sys::call(SYS_symlinkat, s.source, pfd, s.target + slash);
+    close_fd(pfd);
+    if (r < 0 && r != -EEXIST) return mount_fail(f, r, "symlink", s.target, s.source);
+    return 0;
+  }
+  bool create = s.op != MountStep::op_mask && s.op != MountStep::op_readonly;
+  long tfd = open_target(root, s, create, api, f);
+  if (tfd < 0) return (s.optional || !create) && tfd == -ENOENT ? 0 : tfd;
+
+  if (s.op == MountStep::op_mknod) {
+    // The node is made in place of the empty file open_target created (an
+    // existing node of the right kind is kept). Where mknod is not allowed
+    // (a user namespace), the host's node is bound over the file instead.
+    unsigned long len = sys::cstrlen(s.target), slash = len;
+    while (slash > 0 && s.target[slash - 1] != '/') --slash;
+    struct stat st;
+    r = sys::call(SYS_fstat, tfd, &st);
+    if (r == 0 && S_ISCHR(st.st_mode) && st.st_rdev == s.rdev) {
+      close_fd(tfd);
+      return 0;
+    }
+    MountStep ds = s;
+    char dir[4096];
+    for (unsigned long i = 0; i + 1 < slash && i < sizeof dir; ++i) dir[i] = s.target[i];
+    dir[slash > 0 ? slash - 1 : 0] = '\0';
+    ds.target = dir;
+    long pfd = open_target(root, ds, false, api, f);
+    if (pfd < 0) {
+      close_fd(tfd);
+      return pfd;
+    }
+    sys::call(SYS_unlinkat, pfd, s.target + slash, 0);
+    r = sys::call(SYS_mknodat, pfd, s.target + slash, s.mode, s.rdev);
+    if (r == 0) {
+      close_fd(pfd);
+      close_fd(tfd);
+      return 0;
+    }
+    if (r != -EPERM || s.source == nullptr) {
+      close_fd(pfd);
+      close_fd(tfd);
+      return mount_fail(f, r, "mknod", s.target);
+    }
+    // Bind fallback: recreate the empty file as the mount point.
+    r = sys::call(SYS_mknodat, pfd, s.target + slash, S_IFREG | 0644, 0);
+    close_fd(pfd);
+    close_fd(tfd);
+    if (r < 0 && r != -EEXIST) return mount_fail(f, r, "create file", s.target);
+    tfd = open_target(root, s, false, api, f);
+    if (tfd < 0) return tfd;
+  }
+
+  long src_null = -1;
+  if (s.op == MountStep::op_mask) {
+    struct stat st;
+    r = sys::call(SYS_fstat, tfd, &st);
+    if (r < 0) {
+      close_fd(tfd);
+      return mount_fail(f, r, "stat masked path", s.target);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      src_null = open_dev_null(root, api, f);
+      if (src_null < 0) {
+        close_fd(tfd);
+        return src_null;
+      }
+    }
+  }
+
+  if (api == MountApi::legacy) {
+    if (s.op == MountStep::op_bind && s.recursive && s.attr_set != 0) {
+      // mount(2) remounts one mount at a time: a recursive bind's
+      // submounts would silently keep their flags. Say so instead.
+      close_fd(tfd);
+      close_fd(src_null);
+      return mount_fail(f, -EOPNOTSUPP, "recursive bind attributes", s.target,
+                        "need mount_setattr(2), Linux 5.12");
+    }
+    if (s.userns_fd >= 0) {
+      close_fd(tfd);
+      close_fd(src_null);
+      return mount_fail(f, -EOPNOTSUPP, "idmapped mount", s.target,
+                        "needs mount_setattr(2), Linux 5.12");
+    }
+    if (s.op == MountStep::op_bind || s.op == MountStep::op_mknod) {
+      r = legacy_mount(s.source, tfd, nullptr, MS_BIND | (s.recursive ? MS_REC : 0), nullptr);
+    } else if (s.op == MountStep::op_readonly) {
+      char p[32];
+      fd_path(p, tfd);
+      r = legacy_mount(p, tfd, nullptr, MS_BIND | MS_REC, nullptr);  // onto itself
+    } else if (s.op == MountStep::op_mask) {
+      if (src_null >= 0) {
+        char p[32];
+        fd_path(p, src_null);
+        r = legacy_mount(p, tfd, nullptr, MS_BIND, nullptr);
+      } else {
+        r = legacy_mount("tmpfs", tfd, "tmpfs", MS_RDONLY, nullptr);
+      }
+    } else {
+      r = legacy_mount(s.source != nullptr ? s.source : s.fstype, tfd, s.fstype,
+                       legacy_attr_flags(s.attr_set), s.legacy_data);
+    }
+    close_fd(src_null);
+    close_fd(tfd);
+    if (r < 0) return mount_fail(f, r, "mount", s.target, s.source);
+    MountStep fin = s;
+    if (s.op == MountStep::op_readonly || s.op == MountStep::op_mask)
+      fin.attr_set |= mnt::kAttrRdonly;
+    if (s.op == MountStep::op_fs) fin.attr_set = 0;  // given to mount(2) already
+    r = legacy_finish(root, fin, api, f);
+    if (r == 0 && mnt_out != nullptr)
+      *mnt_out = open_in_root(root, s.target, O_PATH, s.no_symlinks, api);
+    return r;
+  }
+
+  long mfd;
+  if (src_null >= 0) {
+    mfd = sys::call(mnt::nr_open_tree, src_null, "",
+                    mnt::kOpenTreeClone | O_CLOEXEC | mnt::kAtEmptyPath);
+    close_fd(src_null);
+    if (mfd < 0) {
+      close_fd(tfd);
+      return mount_fail(f, mfd, "open_tree (/dev/null)", s.target);
+    }
+  } else {
+    mfd = make_detached(root, s, tfd, f);
+    if (mfd < 0) {
+      close_fd(tfd);
+      return mfd;
+    }
+  }
+  r = sys::call(mnt::nr_move_mount, mfd, "", tfd, "", mnt::kMoveFEmptyPath | mnt::kMoveTEmptyPath);
+  close_fd(tfd);
+  if (r < 0) {
+    close_fd(mfd);
+    return mount_fail(f, r, "move_mount", s.target);
+  }
+  // Propagation once attached: a detached mount has no peers to speak of.
+  // A clone keeps its source's slave state, so "private" is made explicit
+  // for every bind that did not ask otherwise (the planner sets it).
+  if (s.propagation != 0) {
+    mnt::MountAttr a{0, 0, s.propagation, 0};
+    r = sys::call(mnt::nr_mount_setattr, mfd, "",
+                  mnt::kAtEmptyPath | (s.prop_recursive ? mnt::kAtRecursive : 0), &a, sizeof a);
+    if (r < 0) {
+      close_fd(mfd);
+      return mount_fail(f, r, "propagation", s.target);
+    }
+  }
+  if (mnt_out != nullptr)
+    *mnt_out = mfd;
+  else
+    close_fd(mfd);
+  return 0;
+}
+
+}  // namespace ward::detail

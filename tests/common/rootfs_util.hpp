@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0
+// Root filesystems for mount tests: a scratch directory, a busybox rootfs,
+// and a snapshot of a mount table to prove the host's did not change.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace ward_test {
+
+// A directory under /tmp, removed (without crossing into other
+// filesystems, should a test have left something mounted) when done.
+struct ScratchDir {
+  std::string path;
+  explicit ScratchDir(const char* tag = "mnt") {
+    std::string t = std::string("/tmp/ward-") + tag + "-XXXXXX";
+    if (::mkdtemp(t.data()) == nullptr) throw std::runtime_error("mkdtemp");
+    path = t;
+    ::chmod(path.c_str(), 0755);  // the rootless tier's uid must reach it
+  }
+  ~ScratchDir() {
+    std::string cmd = "rm -rf --one-file-system '" + path + "' 2>/dev/null";
+    if (std::system(cmd.c_str()) != 0) {
+    }
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  std::string operator/(const std::string& rel) const { return path + "/" + rel; }
+};
+
+inline void write_file(const std::string& path, const std::string& text) {
+  std::ofstream f(path);
+  f << text;
+  if (!f) throw std::runtime_error("write " + path);
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// A static busybox, or "" (the tests then skip: install busybox-static).
+inline std::string static_busybox() {
+  for (const char* b : {"/bin/busybox", "/usr/bin/busybox"}) {
+    if (::access(b, X_OK) != 0) continue;
+    std::string cmd = std::string("ldd ") + b + " >/dev/null 2>&1";
+    int rc = std::system(cmd.c_str());
+    if (WIFEXITED(rc) && WEXITSTATUS(rc) != 0) return b;  // "not a dynamic executable"
+  }
+  return {};
+}
+
+// A minimal rootfs: bin/busybox and its applets as symlinks, nothing else.
+// Everything the sandbox needs (proc, dev, tmp) it must create itself, so
+// the tests also see what setup creates.
+struct BusyboxRootfs : ScratchDir {
+  explicit BusyboxRootfs(const std::string& busybox) : ScratchDir("rootfs") {
+    ::mkdir((path + "/bin").c_str(), 0755);
+    std::string cmd = "cp '" + busybox + "' '" + path + "/bin/busybox'";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("copy busybox");
+    for (const char* a : {"sh", "cat", "ls", "echo", "touch", "mkdir", "stat", "readlink", "id",
+                          "true", "sleep", "mount", "grep", "wc", "rm", "test"}) {
+      if (::symlink("busybox", (path + "/bin/" + a).c_str()) != 0)
+        throw std::runtime_error("symlink applet");
+    }
+  }
+};
+
+// The mount table of a process, without mount ids (which churn): one
+// "mountpoint fstype source root options super-options" entry per mount.
+inline std::multiset<std::string> mount_table(const std::string& pid = "self") {
+  std::ifstream f("/proc/" + pid + "/mountinfo");
+  std::multiset<std::string> out;
+  std::string line;
+  while (std::getline(f, line)) {
+    std::istringstream in(line);
+    std::string id, parent, devno, root, mp, opts, field;
+    in >> id >> parent >> devno >> root >> mp >> opts;
+    while (in >> field && field != "-") {
+    }
+    std::string fstype, source, super;
+    in >> fstype >> source >> super;
+    out.insert(mp + " " + fstype + " " + source + " " + root + " " + opts + " " + super);
+  }
+  return out;
+}
+
+}  // namespace ward_test
