@@ -534,6 +534,21 @@ inline bool is_cgroup2(int fd) {
 
 inline std::string ms(std::chrono::milliseconds t) { return std::to_string(t.count()) + " ms"; }
 
+// The poll(2) timeout for a wait on cgroup.events: `step` ms (then doubled,
+// up to 1 s), or what is left. Why not just the time left: the kernel
+// updates the file's values at once but sends at most one change
+// notification per file every CGROUP_FILE_NOTIFY_MIN_INTV (10 ms rounded up
+// to jiffies, 12 ms at HZ=250; kernel/cgroup/cgroup.c, cgroup_file_notify),
+// delaying the others. So "populated 0" right after the "populated 1" of a
+// spawn woke the waiter ~10 ms after the last process had gone (measured:
+// kill to wakeup 11-12 ms, kill to "populated 0" readable 2-3 ms). Reading
+// again after 1, 2, 4, ... ms bounds that lag by the time already waited.
+inline int poll_timeout_ms(int& step, std::chrono::milliseconds left) {
+  int t = static_cast<int>(std::min<std::int64_t>(left.count() + 1, step));
+  step = std::min(step * 2, 1000);
+  return t;
+}
+
 }  // namespace detail::cg
 
 // The calling process's cgroup in the unified hierarchy, as /proc/self/cgroup
@@ -917,6 +932,7 @@ class CgroupV2 {
   template <class Pred>
   bool wait_events(Pred pred, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
+    int step = 1;
     for (;;) {
       // Reading before polling arms the descriptor, so a change between
       // the read and the poll still wakes us.
@@ -927,7 +943,7 @@ class CgroupV2 {
       struct pollfd p {
         events_fd(), POLLPRI, 0
       };
-      int r = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count() + 1, 1000)));
+      int r = ::poll(&p, 1, detail::cg::poll_timeout_ms(step, left));
       if (r < 0 && errno != EINTR)
         detail::throw_errno(Step::cgroup, path_ + "/cgroup.events", "poll");
     }
@@ -1258,6 +1274,7 @@ class CgroupV2 {
     UniqueFd ev(::openat(dirfd, "cgroup.events", O_RDONLY | O_CLOEXEC));
     if (!ev) return errno == ENOENT;
     std::string t;
+    int step = 1;
     for (;;) {
       if (detail::cg::pread_all(ev.get(), t) != 0) return false;
       if (cgroup_parse::flat_value(t, "populated").value_or(0) == 0) return true;
@@ -1267,7 +1284,7 @@ class CgroupV2 {
       struct pollfd p {
         ev.get(), POLLPRI, 0
       };
-      ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count() + 1, 1000)));
+      ::poll(&p, 1, detail::cg::poll_timeout_ms(step, left));
     }
   }
 
