@@ -472,6 +472,18 @@ class Sandbox {
     return *this;
   }
 
+  // Create now, start later (a runtime's create/start): the child sets
+  // everything up, checks that it has something to exec, and then waits
+  // until one byte can be read from `fd` (a FIFO the caller opened O_RDWR,
+  // so the read blocks until someone writes; or a pipe's read end).
+  // spawn() returns once the child waits. Runs in fork mode: the caller may
+  // exit before the child execs, so they cannot share memory.
+  Sandbox& start_gate(int fd) {
+    start_gate_ = std::make_shared<UniqueFd>(
+        detail::dup_cloexec(fd, Step::validate, "start_gate descriptor"));
+    return *this;
+  }
+
   // Validate everything and resolve it into a Plan. Throws ward::Error
   // (step validate, with the field and the reason) before any process
   // exists.
@@ -630,6 +642,15 @@ class Sandbox {
         if (m.dst <= 2) m = {-1, m.dst, m.dst, false};
       for (bool& p : plan.pipes_) p = false;  // the terminal replaces stdio
     }
+    if (start_gate_) {
+      c.start_gate_fd = pd->owned_fds
+                            .emplace_back(detail::dup_cloexec(start_gate_->get(), Step::validate,
+                                                              "start_gate descriptor"))
+                            .get();
+      if (mode_ == SpawnMode::vm)
+        detail::throw_invalid("start_gate", "needs SpawnMode::fork (or automatic)");
+      pd->fork_mode = true;
+    }
     c.no_new_privs = nnp_.value_or(has_seccomp_ || landlock_fd_ != nullptr);
     pd->finalize();
     if (has_seccomp_) plan_seccomp(*pd);
@@ -697,6 +718,7 @@ class Sandbox {
     has_seccomp_ = o.has_seccomp_;
     seccomp_opts_ = o.seccomp_opts_;
     fs_ = o.fs_;
+    start_gate_ = o.start_gate_;
     return *this;
   }
   Sandbox(Sandbox&&) = default;
@@ -1039,6 +1061,7 @@ class Sandbox {
   bool has_seccomp_ = false;
   SeccompOptions seccomp_opts_;
   FsConfig fs_;
+  std::shared_ptr<UniqueFd> start_gate_;  // shared: copies of the builder share it
 };
 
 }  // namespace ward

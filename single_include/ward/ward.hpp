@@ -4085,6 +4085,10 @@ struct ChildPlan {
   int pivot = 0;  // 0 pivot_root, 1 MS_MOVE + chroot, 2 pivot_root else MS_MOVE + chroot
   MountApi mount_api = MountApi::modern;
 
+  // Wait before exec until a byte can be read from this descriptor (a
+  // runtime's create/start split); -1: no gate.
+  int start_gate_fd = -1;
+
   // Installed last, right before execve (see child_final).
   bool no_new_privs = false;
   const struct sock_fprog* seccomp = nullptr;
@@ -5134,6 +5138,27 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     r = landlock_restrict_raw(p.landlock_fd, p.landlock_flags);
     if (r < 0) child_report(c, Step::landlock, r, "landlock_restrict_self");
   }
+  if (p.start_gate_fd >= 0) {
+    // A runtime's `create`: everything that can fail is done or checked
+    // (the working directory, an executable to run), so `create` can
+    // report it; then tell the parent we are ready and wait for `start`.
+    if (p.cwd != nullptr) {
+      r = sys::call(SYS_chdir, p.cwd);
+      if (r < 0) child_report(c, Step::chdir, r, p.cwd);
+    }
+    long found = -ENOENT;
+    for (int i = 0; i < p.n_candidates && found != 0; ++i) {
+      r = sys::call(SYS_faccessat, AT_FDCWD, p.exec_candidates[i], X_OK, 0);
+      if (r == 0 || found == -ENOENT) found = r;
+    }
+    if (found < 0) child_report(c, Step::exec, found, p.argv[0]);
+    if (child_send(c, kMsgReady, 0) < 0) sys::exit_group(127);
+    char go;
+    do r = sys::call(SYS_read, p.start_gate_fd, &go, 1);
+    while (r == -EINTR);
+    if (r != 1) sys::exit_group(127);  // the gate was closed: never started
+    sys::call(SYS_close, p.start_gate_fd);
+  }
   child_fds(c);
   if (p.terminal) {
     const char* what = "controlling terminal";
@@ -5454,6 +5479,8 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
       final_pidfd.reset(fd);
     } else if (m.kind == kMsgListener) {
       pending_listener = m.value;
+    } else if (m.kind == kMsgReady && p.start_gate_fd >= 0) {
+      break;  // waiting for its start; spawn is done
     } else if (m.kind == kMsgReady) {
       try {
         if (hold) hold(p.two_stage ? final_pid : static_cast<pid_t>(pid), hold_ctx);
@@ -14175,6 +14202,18 @@ class Sandbox {
     return *this;
   }
 
+  // Create now, start later (a runtime's create/start): the child sets
+  // everything up, checks that it has something to exec, and then waits
+  // until one byte can be read from `fd` (a FIFO the caller opened O_RDWR,
+  // so the read blocks until someone writes; or a pipe's read end).
+  // spawn() returns once the child waits. Runs in fork mode: the caller may
+  // exit before the child execs, so they cannot share memory.
+  Sandbox& start_gate(int fd) {
+    start_gate_ = std::make_shared<UniqueFd>(
+        detail::dup_cloexec(fd, Step::validate, "start_gate descriptor"));
+    return *this;
+  }
+
   // Validate everything and resolve it into a Plan. Throws ward::Error
   // (step validate, with the field and the reason) before any process
   // exists.
@@ -14333,6 +14372,15 @@ class Sandbox {
         if (m.dst <= 2) m = {-1, m.dst, m.dst, false};
       for (bool& p : plan.pipes_) p = false;  // the terminal replaces stdio
     }
+    if (start_gate_) {
+      c.start_gate_fd = pd->owned_fds
+                            .emplace_back(detail::dup_cloexec(start_gate_->get(), Step::validate,
+                                                              "start_gate descriptor"))
+                            .get();
+      if (mode_ == SpawnMode::vm)
+        detail::throw_invalid("start_gate", "needs SpawnMode::fork (or automatic)");
+      pd->fork_mode = true;
+    }
     c.no_new_privs = nnp_.value_or(has_seccomp_ || landlock_fd_ != nullptr);
     pd->finalize();
     if (has_seccomp_) plan_seccomp(*pd);
@@ -14400,6 +14448,7 @@ class Sandbox {
     has_seccomp_ = o.has_seccomp_;
     seccomp_opts_ = o.seccomp_opts_;
     fs_ = o.fs_;
+    start_gate_ = o.start_gate_;
     return *this;
   }
   Sandbox(Sandbox&&) = default;
@@ -14742,6 +14791,7 @@ class Sandbox {
   bool has_seccomp_ = false;
   SeccompOptions seccomp_opts_;
   FsConfig fs_;
+  std::shared_ptr<UniqueFd> start_gate_;  // shared: copies of the builder share it
 };
 
 }  // namespace ward

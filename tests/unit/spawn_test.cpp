@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Spawning without namespaces: needs no privileges.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -275,4 +276,38 @@ TEST_CASE("spawning does not touch the parent's memory") {
     same = same && mem[i] == static_cast<unsigned char>(i * 31);
   CHECK(same);
   ::munmap(mem, kSize);
+}
+
+TEST_CASE("start_gate: the child is set up and waits before exec until a byte arrives") {
+  int gate[2], out[2];
+  REQUIRE(::pipe2(gate, O_CLOEXEC) == 0);
+  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  Child c = Sandbox({"/bin/sh", "-c", "echo started"})
+                .stdout_(Stdio::fd(out[1]))
+                .start_gate(gate[0])
+                .spawn();
+  ::close(out[1]);
+  ::close(gate[0]);
+  // Not started: nothing to read for a while.
+  pollfd pfd{out[0], POLLIN, 0};
+  CHECK(::poll(&pfd, 1, 200) == 0);
+  REQUIRE(::write(gate[1], "x", 1) == 1);
+  ::close(gate[1]);
+  CHECK(ward_test::read_all(out[0]) == "started\n");
+  ::close(out[0]);
+  CHECK(c.wait().exit_code() == 0);
+}
+
+TEST_CASE("start_gate: a missing executable is reported by spawn, before the gate") {
+  int gate[2];
+  REQUIRE(::pipe2(gate, O_CLOEXEC) == 0);
+  try {
+    Sandbox({"no-such-program-here"}).start_gate(gate[0]).spawn();
+    FAIL("spawned");
+  } catch (const Error& e) {
+    CHECK(e.step() == Step::exec);
+    CHECK_THAT(e.what(), Catch::Contains("executable file not found in $PATH"));
+  }
+  ::close(gate[0]);
+  ::close(gate[1]);
 }

@@ -135,6 +135,10 @@ struct ChildPlan {
   int pivot = 0;  // 0 pivot_root, 1 MS_MOVE + chroot, 2 pivot_root else MS_MOVE + chroot
   MountApi mount_api = MountApi::modern;
 
+  // Wait before exec until a byte can be read from this descriptor (a
+  // runtime's create/start split); -1: no gate.
+  int start_gate_fd = -1;
+
   // Installed last, right before execve (see child_final).
   bool no_new_privs = false;
   const struct sock_fprog* seccomp = nullptr;

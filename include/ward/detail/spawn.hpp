@@ -646,6 +646,27 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     r = landlock_restrict_raw(p.landlock_fd, p.landlock_flags);
     if (r < 0) child_report(c, Step::landlock, r, "landlock_restrict_self");
   }
+  if (p.start_gate_fd >= 0) {
+    // A runtime's `create`: everything that can fail is done or checked
+    // (the working directory, an executable to run), so `create` can
+    // report it; then tell the parent we are ready and wait for `start`.
+    if (p.cwd != nullptr) {
+      r = sys::call(SYS_chdir, p.cwd);
+      if (r < 0) child_report(c, Step::chdir, r, p.cwd);
+    }
+    long found = -ENOENT;
+    for (int i = 0; i < p.n_candidates && found != 0; ++i) {
+      r = sys::call(SYS_faccessat, AT_FDCWD, p.exec_candidates[i], X_OK, 0);
+      if (r == 0 || found == -ENOENT) found = r;
+    }
+    if (found < 0) child_report(c, Step::exec, found, p.argv[0]);
+    if (child_send(c, kMsgReady, 0) < 0) sys::exit_group(127);
+    char go;
+    do r = sys::call(SYS_read, p.start_gate_fd, &go, 1);
+    while (r == -EINTR);
+    if (r != 1) sys::exit_group(127);  // the gate was closed: never started
+    sys::call(SYS_close, p.start_gate_fd);
+  }
   child_fds(c);
   if (p.terminal) {
     const char* what = "controlling terminal";
@@ -966,6 +987,8 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
       final_pidfd.reset(fd);
     } else if (m.kind == kMsgListener) {
       pending_listener = m.value;
+    } else if (m.kind == kMsgReady && p.start_gate_fd >= 0) {
+      break;  // waiting for its start; spawn is done
     } else if (m.kind == kMsgReady) {
       try {
         if (hold) hold(p.two_stage ? final_pid : static_cast<pid_t>(pid), hold_ctx);
