@@ -99,6 +99,10 @@ struct SpawnCtx {
   bool reset_signals;  // no CLONE_CLEAR_SIGHAND on this kernel
   std::uint64_t stage2_stack;
   std::uint64_t stage2_stack_size;
+  // Before Linux 5.7 (no CLONE_INTO_CGROUP): the child moves itself into
+  // this cgroup first thing, then makes the cgroup namespace it asked for.
+  int cgroup_fd;
+  bool unshare_cgroup;
 };
 
 // ---------------------------------------------------------------- child side
@@ -269,6 +273,20 @@ WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
     if (c->slot_parent[i] >= 0) sys::call(SYS_close, c->slot_parent[i]);
 
   if (c->reset_signals) child_reset_signals();
+
+  if (c->cgroup_fd >= 0) {
+    // Writing "0" to cgroup.procs moves the writer (cgroup-v2.rst). Before
+    // anything else runs, so that nothing the child does escapes its limits.
+    long fd = sys::call(SYS_openat, c->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) child_report(c, Step::cgroup, fd, "open cgroup.procs (no CLONE_INTO_CGROUP)");
+    r = sys::call(SYS_write, fd, "0", 1);
+    sys::call(SYS_close, fd);
+    if (r < 0) child_report(c, Step::cgroup, r, "write cgroup.procs (no CLONE_INTO_CGROUP)");
+    if (c->unshare_cgroup) {
+      r = sys::call(SYS_unshare, CLONE_NEWCGROUP);
+      if (r < 0) child_report(c, Step::unshare, r, "cgroup namespace");
+    }
+  }
 
   if (!p.ns_at_clone) {
     // Joins first, the user namespace among them first of all: it grants
@@ -710,6 +728,15 @@ inline std::atomic<int>& clear_sighand_supported() {
   static std::atomic<int> v{-1};  // -1 unknown, 0 no, 1 yes
   return v;
 }
+// CLONE_INTO_CGROUP (Linux 5.7). WARD_CLONE_INTO_CGROUP=0 in the
+// environment forces the fallback (the tests cover both paths).
+inline std::atomic<int>& into_cgroup_supported() {
+  static std::atomic<int> v{[] {
+    const char* e = ::getenv("WARD_CLONE_INTO_CGROUP");
+    return e != nullptr && e[0] == '0' ? 0 : -1;
+  }()};
+  return v;
+}
 
 struct SpawnResult {
   UniqueFd pidfd;
@@ -875,9 +902,18 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     ctx.reset_signals = !clear;
     CloneArgs a{};
     a.flags = CLONE_PIDFD | pd.clone_flags | (vm ? CLONE_VM : 0) | (clear ? kCloneClearSighand : 0);
-    if (pd.cgroup_fd) {
+    bool into = pd.cgroup_fd && into_cgroup_supported().load(std::memory_order_relaxed) != 0;
+    ctx.cgroup_fd = -1;
+    ctx.unshare_cgroup = false;
+    if (into) {
       a.flags |= kCloneIntoCgroup;
       a.cgroup = static_cast<std::uint64_t>(pd.cgroup_fd.get());
+    } else if (pd.cgroup_fd) {
+      // The child joins the cgroup itself; a cgroup namespace made at
+      // clone would be rooted at our cgroup instead of its own.
+      ctx.cgroup_fd = pd.cgroup_fd.get();
+      ctx.unshare_cgroup = (a.flags & CLONE_NEWCGROUP) != 0;
+      a.flags &= ~static_cast<std::uint64_t>(CLONE_NEWCGROUP);
     }
     a.pidfd = reinterpret_cast<std::uint64_t>(&pidfd_raw);
     a.exit_signal = SIGCHLD;
@@ -898,7 +934,14 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
       clear_sighand_supported().store(0);
       continue;
     }
+    if (pid == -E2BIG && into && into_cgroup_supported().load() == -1) {
+      // Linux 5.3-5.6: clone3 without CLONE_INTO_CGROUP, whose clone_args
+      // is larger than those kernels know (copy_struct_from_user: E2BIG).
+      into_cgroup_supported().store(0);
+      continue;
+    }
     if (pid > 0 && clear) clear_sighand_supported().store(1);
+    if (pid > 0 && into) into_cgroup_supported().store(1);
     break;
   }
   if (pid < 0) {
@@ -907,8 +950,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     std::string why;
     if (e == EPERM || e == ENOSPC || e == EUSERS)
       why = "creating these namespaces was refused (privileges, or a namespace count limit)";
-    if (e == EINVAL && pd.cgroup_fd)
-      why = "CLONE_INTO_CGROUP needs Linux 5.7 and a cgroup v2 directory";
+    if (e == EINVAL && pd.cgroup_fd) why = "the cgroup descriptor is not a cgroup v2 directory";
     if (e == EBUSY && pd.cgroup_fd) why = "the target cgroup has controllers enabled for children";
     throw Error(Step::clone, e, "child", why);
   }
