@@ -34,7 +34,6 @@
 // /sys/fs/cgroup/unified. That needs root (or a delegated cgroup); otherwise
 // every benchmark reports why it was skipped. See bench/README.md.
 #include <fcntl.h>
-#include <limits.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,7 +43,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,25 +50,16 @@
 #include <ward/cgroup.hpp>
 #include <ward/sandbox.hpp>
 
-#include <benchmark/benchmark.h>
+#include "bench_util.hpp"
 
 namespace {
+
+using namespace ward_bench;
 
 using clock_type = std::chrono::steady_clock;
 
 std::string g_true;  // path of the static `true`
 bool g_root = false;
-
-std::string find_static_true() {
-  if (const char* e = std::getenv("WARD_STATIC_TRUE"); e != nullptr && *e != '\0') return e;
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return {};
-  std::string self(buf, static_cast<std::size_t>(n));
-  auto slash = self.rfind('/');
-  return (slash == std::string::npos ? std::string(".") : self.substr(0, slash)) +
-         "/ward_static_true";
-}
 
 std::string cgroup_name() {
   static std::atomic<int> n{0};
@@ -79,13 +68,6 @@ std::string cgroup_name() {
 
 double us_since(clock_type::time_point t0) {
   return std::chrono::duration<double, std::micro>(clock_type::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 // The hierarchy path /proc/PID/cgroup shows for `cg`.
@@ -150,15 +132,6 @@ bool release(benchmark::State& state, ward::Child& c) {
   return ok || fail(state, "writing to the gated child's stdin");
 }
 
-bool spawn_wait(benchmark::State& state, const ward::Plan& plan) {
-  try {
-    ward::Child c = plan.spawn();
-    return waited_ok(state, c);
-  } catch (const std::exception& e) {
-    return fail(state, e.what());
-  }
-}
-
 // ready_us: if given, receives the time until the child was running (held)
 // in the cgroup: spawn() returns once it has exec'd.
 bool gated_into(benchmark::State& state, Fixture& f, double* ready_us = nullptr) {
@@ -195,14 +168,14 @@ void BM_plain(benchmark::State& state) {
   Fixture f;
   if (!f.setup(state)) return;
   for (auto _ : state)
-    if (!spawn_wait(state, *f.plain)) break;
+    if (!run_plan(state, *f.plain)) break;
 }
 
 void BM_into_cgroup(benchmark::State& state) {
   Fixture f;
   if (!f.setup(state)) return;
   for (auto _ : state)
-    if (!spawn_wait(state, *f.into)) break;
+    if (!run_plan(state, *f.into)) break;
 }
 
 // Manual time: the /proc check that tells whether the move took effect is
@@ -271,38 +244,6 @@ void BM_gated_then_procs(benchmark::State& state) {
   state.counters["add_us"] = median(add);
 }
 
-// Two ways alternately in one loop (which goes first alternates too), each
-// timed on its own; the counters are medians over the run's pairs and the
-// median of the per-pair ratio b/a. Load that comes and goes on this shared
-// machine hits both sides alike.
-void paired(benchmark::State& state, const char* a_name, const char* b_name,
-            const std::function<bool()>& a, const std::function<bool()>& b) {
-  std::vector<double> ta, tb, ratio;
-  bool b_first = false;
-  for (auto _ : state) {
-    double t_a = 0, t_b = 0;
-    bool ok = true;
-    for (int k = 0; k < 2 && ok; ++k) {
-      auto t0 = clock_type::now();
-      if ((k == 0) == b_first) {
-        ok = b();
-        t_b = us_since(t0);
-      } else {
-        ok = a();
-        t_a = us_since(t0);
-      }
-    }
-    if (!ok) break;
-    b_first = !b_first;
-    ta.push_back(t_a);
-    tb.push_back(t_b);
-    ratio.push_back(t_b / t_a);
-  }
-  state.counters[std::string(a_name) + "_us"] = median(ta);
-  state.counters[std::string(b_name) + "_us"] = median(tb);
-  state.counters["ratio"] = median(ratio);
-}
-
 // Besides the whole spawn + wait, the part that differs: the time until the
 // child is running in its cgroup (into_ready_us: spawn() with
 // CLONE_INTO_CGROUP; procs_ready_us: spawn() + add()), and the median of
@@ -313,13 +254,16 @@ void BM_paired_gated(benchmark::State& state) {
   if (!f.setup(state)) return;
   std::vector<double> into_ready, procs_ready, ready_ratio;
   double a = 0, b = 0;
-  paired(
-      state, "into", "procs",
+  // bench_util.hpp's paired_timed: both ways alternately in one loop,
+  // counters into_us, procs_us and their per-pair ratio.
+  paired_timed(
+      state, "into",
       [&] {
         if (!gated_into(state, f, &a)) return false;
         into_ready.push_back(a);
         return true;
       },
+      "procs",
       [&] {
         if (!gated_then_procs(state, f, nullptr, &b)) return false;
         procs_ready.push_back(b);
@@ -336,9 +280,9 @@ void BM_paired_gated(benchmark::State& state) {
 void BM_paired_into_vs_plain(benchmark::State& state) {
   Fixture f;
   if (!f.setup(state)) return;
-  paired(
-      state, "plain", "into", [&] { return spawn_wait(state, *f.plain); },
-      [&] { return spawn_wait(state, *f.into); });
+  paired_timed(
+      state, "plain", [&] { return run_plan(state, *f.plain); }, "into",
+      [&] { return run_plan(state, *f.into); });
 }
 
 void BM_create_destroy(benchmark::State& state) {
@@ -384,10 +328,6 @@ void BM_create_destroy_populated(benchmark::State& state) {
   }
 }
 
-benchmark::internal::Benchmark* common(benchmark::internal::Benchmark* b) {
-  return b->UseRealTime()->Unit(benchmark::kMicrosecond);
-}
-
 void register_all() {
   common(benchmark::RegisterBenchmark("BM_cgroup_spawn/plain", BM_plain));
   common(benchmark::RegisterBenchmark("BM_cgroup_spawn/into_cgroup", BM_into_cgroup));
@@ -406,16 +346,9 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  g_true = find_static_true();
-  if (g_true.empty() || ::access(g_true.c_str(), X_OK) != 0) {
-    std::fprintf(stderr,
-                 "ward_bench_cgroup: no static `true` at '%s'.\n"
-                 "Build the target ward_static_true (it lands next to this benchmark), or\n"
-                 "set WARD_STATIC_TRUE to a statically linked program that exits 0 (and, given\n"
-                 "an argument, first reads one byte from stdin).\n",
-                 g_true.c_str());
-    return 2;
-  }
+  g_true = find_static_true("ward_bench_cgroup",
+                            " (and, given\nan argument, first reads one byte from stdin)");
+  if (g_true.empty()) return 2;
   g_root = ::geteuid() == 0;
   if (!g_root)
     std::fprintf(stderr,

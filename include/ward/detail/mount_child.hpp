@@ -54,6 +54,10 @@ inline constexpr std::uint64_t kAttrRdonly = 0x1, kAttrNosuid = 0x2, kAttrNodev 
                                kAttrNoexec = 0x8, kAttrAtimeMask = 0x70, kAttrRelatime = 0,
                                kAttrNoatime = 0x10, kAttrStrictatime = 0x20, kAttrNodiratime = 0x80,
                                kAttrIdmap = 0x100000, kAttrNosymfollow = 0x200000;
+// What fsmount(2) accepts as attr_flags (fs/namespace.c FSMOUNT_VALID_FLAGS).
+inline constexpr std::uint64_t kFsmountAttrs = kAttrRdonly | kAttrNosuid | kAttrNodev |
+                                               kAttrNoexec | kAttrAtimeMask | kAttrNodiratime |
+                                               kAttrNosymfollow;
 inline constexpr std::uint64_t kResolveNoXdev = 1, kResolveNoMagiclinks = 2, kResolveNoSymlinks = 4,
                                kResolveInRoot = 0x10;
 
@@ -397,6 +401,9 @@ WARD_CHILD_FN inline long make_detached(int root, const MountStep& s, long targe
                                         MountFail& f) noexcept {
   long mfd = -1;
   unsigned rec = s.recursive ? mnt::kAtRecursive : 0;
+  std::uint64_t set = s.attr_set | (s.op == MountStep::op_readonly ? mnt::kAttrRdonly : 0) |
+                      (s.op == MountStep::op_mask ? mnt::kAttrRdonly : 0);
+  bool attrs_done = false;  // a new filesystem's mount got them from fsmount(2)
   if (s.op == MountStep::op_bind || s.op == MountStep::op_mknod) {
     long src = s.source_in_root ? open_in_root(root, s.source, O_PATH, false, MountApi::modern)
                                 : sys::call(SYS_openat, AT_FDCWD, s.source, O_PATH | O_CLOEXEC);
@@ -429,14 +436,17 @@ WARD_CHILD_FN inline long make_detached(int root, const MountStep& s, long targe
       close_fd(fsfd);
       return mount_fail(f, r, "fsconfig", s.target, log[0] ? log : type);
     }
-    mfd = sys::call(mnt::nr_fsmount, fsfd, mnt::kFsmountCloexec, 0);
+    // The attributes go to fsmount(2) itself, as mount(2) takes its flags:
+    // one call less, and the new mount never exists without them. (A new
+    // mount has no other flags, so there is nothing to clear; an idmap
+    // still needs mount_setattr.)
+    attrs_done = s.userns_fd < 0 && (set & ~mnt::kFsmountAttrs) == 0;
+    mfd = sys::call(mnt::nr_fsmount, fsfd, mnt::kFsmountCloexec, attrs_done ? set : 0);
     if (mfd < 0) read_fs_log(fsfd, log);
     close_fd(fsfd);
     if (mfd < 0) return mount_fail(f, mfd, "fsmount", s.target, log[0] ? log : type);
   }
-  std::uint64_t set = s.attr_set | (s.op == MountStep::op_readonly ? mnt::kAttrRdonly : 0) |
-                      (s.op == MountStep::op_mask ? mnt::kAttrRdonly : 0);
-  if (set != 0 || s.attr_clr != 0 || s.userns_fd >= 0) {
+  if (!attrs_done && (set != 0 || s.attr_clr != 0 || s.userns_fd >= 0)) {
     mnt::MountAttr a{set, s.attr_clr, 0, 0};
     if ((set & mnt::kAttrAtimeMask) != 0 || (s.attr_clr & mnt::kAttrAtimeMask) != 0)
       a.attr_clr |= mnt::kAttrAtimeMask;  // changing atime needs the whole field cleared
@@ -454,52 +464,88 @@ WARD_CHILD_FN inline long make_detached(int root, const MountStep& s, long targe
   return mfd;
 }
 
+// Opens the directory that holds s.target (inside root, created first if
+// `create`); *name_at receives the offset of the last component in
+// s.target, which the caller then makes or binds relative to it.
+WARD_CHILD_FN inline long open_parent(int root, const MountStep& s, bool create, MountApi api,
+                                      MountFail& f, unsigned long* name_at) noexcept {
+  unsigned long len = sys::cstrlen(s.target), slash = len;
+  while (slash > 0 && s.target[slash - 1] != '/') --slash;
+  char dir[4096];
+  if (len >= sizeof dir) return mount_fail(f, -ENAMETOOLONG, "destination", s.target);
+  for (unsigned long i = 0; i + 1 < slash; ++i) dir[i] = s.target[i];
+  dir[slash > 0 ? slash - 1 : 0] = '\0';
+  MountStep ds = s;
+  ds.target = dir;
+  ds.target_file = false;
+  *name_at = slash;
+  return open_target(root, ds, create, api, f);
+}
+
+// op_mknod when nothing is there yet (a fresh /dev, the usual case): one
+// mknodat in the contained parent, instead of creating an empty file,
+// checking it and replacing it. Where mknod is refused (a user namespace)
+// and the step has a host node to bind, it makes the empty file to bind
+// over and returns 0 with *bind_fd open on it. -EEXIST: something is
+// there already, the caller's general path decides.
+WARD_CHILD_FN inline long make_fresh_node(int root, const MountStep& s, MountApi api, MountFail& f,
+                                          long* bind_fd) noexcept {
+  unsigned long slash = 0;
+  long pfd = open_parent(root, s, true, api, f, &slash);
+  if (pfd < 0) return pfd;
+  long r = sys::call(SYS_mknodat, pfd, s.target + slash, s.mode, s.rdev);
+  if (r == -EPERM && s.source != nullptr) {
+    r = sys::call(SYS_mknodat, pfd, s.target + slash, S_IFREG | 0644, 0);
+    if (r == 0) {
+      close_fd(pfd);
+      *bind_fd = open_target(root, s, false, api, f);
+      return *bind_fd < 0 ? *bind_fd : 0;
+    }
+  }
+  close_fd(pfd);
+  if (r < 0 && r != -EEXIST) return mount_fail(f, r, "mknod", s.target);
+  return r;
+}
+
 // Carries out one step inside `root` (a directory descriptor). Returns 0,
 // or a negative errno with `f` describing it. `mnt_out`, when not null,
 // receives an O_PATH descriptor of the new mount (MountGuard keeps it).
 WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api, MountFail& f,
                                      long* mnt_out = nullptr) noexcept {
-  long r;
+  long r = 0;
+  unsigned long slash = 0;  // where the last component of s.target starts
   if (s.op == MountStep::op_symlink) {
-    // The link lives in the parent directory of target; split it off.
-    unsigned long len = sys::cstrlen(s.target), slash = len;
-    while (slash > 0 && s.target[slash - 1] != '/') --slash;
-    char dir[4096];
-    if (len >= sizeof dir) return mount_fail(f, -ENAMETOOLONG, "symlink", s.target);
-    for (unsigned long i = 0; i + 1 < slash; ++i) dir[i] = s.target[i];
-    dir[slash > 0 ? slash - 1 : 0] = '\0';
-    MountStep ds = s;
-    ds.target = dir;
-    ds.target_file = false;
-    long pfd = open_target(root, ds, true, api, f);
+    // The link lives in the parent directory of target.
+    long pfd = open_parent(root, s, true, api, f, &slash);
     if (pfd < 0) return pfd;
     r = sys::call(SYS_symlinkat, s.source, pfd, s.target + slash);
     close_fd(pfd);
     if (r < 0 && r != -EEXIST) return mount_fail(f, r, "symlink", s.target, s.source);
     return 0;
   }
-  bool create = s.op != MountStep::op_mask && s.op != MountStep::op_readonly;
-  long tfd = open_target(root, s, create, api, f);
-  if (tfd < 0) return (s.optional || !create) && tfd == -ENOENT ? 0 : tfd;
-
+  long tfd = -1;
   if (s.op == MountStep::op_mknod) {
-    // The node is made in place of the empty file open_target created (an
-    // existing node of the right kind is kept). Where mknod is not allowed
-    // (a user namespace), the host's node is bound over the file instead.
-    unsigned long len = sys::cstrlen(s.target), slash = len;
-    while (slash > 0 && s.target[slash - 1] != '/') --slash;
+    r = make_fresh_node(root, s, api, f, &tfd);
+    if (r != -EEXIST && tfd < 0) return r;  // made, or failed
+  }
+  bool create = s.op != MountStep::op_mask && s.op != MountStep::op_readonly;
+  if (tfd < 0) {  // (else make_fresh_node left the empty file to bind the host's node over)
+    tfd = open_target(root, s, create, api, f);
+    if (tfd < 0) return (s.optional || !create) && tfd == -ENOENT ? 0 : tfd;
+  }
+
+  if (s.op == MountStep::op_mknod && r == -EEXIST) {
+    // Something was there already: a node of the right kind is kept; else
+    // the node replaces it (or the empty file open_target made if it was
+    // gone by now). Where mknod is not allowed (a user namespace), the
+    // host's node is bound over an empty file instead.
     struct stat st;
     r = sys::call(SYS_fstat, tfd, &st);
     if (r == 0 && S_ISCHR(st.st_mode) && st.st_rdev == s.rdev) {
       close_fd(tfd);
       return 0;
     }
-    MountStep ds = s;
-    char dir[4096];
-    for (unsigned long i = 0; i + 1 < slash && i < sizeof dir; ++i) dir[i] = s.target[i];
-    dir[slash > 0 ? slash - 1 : 0] = '\0';
-    ds.target = dir;
-    long pfd = open_target(root, ds, false, api, f);
+    long pfd = open_parent(root, s, false, api, f, &slash);
     if (pfd < 0) {
       close_fd(tfd);
       return pfd;
