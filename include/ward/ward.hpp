@@ -12,6 +12,7 @@
 #include <ward/mount.hpp>
 #include <ward/namespace.hpp>
 #include <ward/oci.hpp>
+#include <ward/oci_sandbox.hpp>
 #include <ward/rlimit.hpp>
 #include <ward/sandbox.hpp>
 #include <ward/seccomp.hpp>

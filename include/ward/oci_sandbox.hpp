@@ -1,0 +1,1207 @@
+// SPDX-License-Identifier: Apache-2.0
+// The mapping layer of ward/oci.hpp: an oci::Config (config.json) onto the
+// Sandbox builder, and linux.resources onto a CgroupV2.
+//
+//   oci::Config cfg = oci::load_config(bundle / "config.json");
+//   Sandbox sb = oci::to_sandbox(cfg, bundle);              // namespaces, rootfs, process...
+//   CgroupV2 cg = CgroupV2::create(oci::cgroup_path_for(cfg, id).substr(1), "/");
+//   oci::apply_resources(cg, *cfg.linux_->resources);       // limits, device program
+//   Child c = sb.cgroup(cg).spawn();
+//
+// oci.hpp is the data layer (it reads and checks config.json); this header
+// decides what each field means for ward, following runc (1.1, the version
+// whose `runc spec` output is in the test fixtures, and later ones where
+// they differ, as said) and crun where the runtime-spec leaves room. Where
+// ward cannot honour a field, it says so: a ward::Error whose object is
+// the field's JSON path ("process.apparmorProfile") and whose detail starts
+// with "unsupported", never a silent drop. What runc itself only warns
+// about goes to the caller's `warnings` vector instead.
+//
+// Cgroups are not made here: the runtime creates a CgroupV2 at
+// cgroup_path_for(cfg, id), calls apply_resources() on it and hands it to
+// Sandbox::cgroup(), so the child is born inside it (CLONE_INTO_CGROUP).
+// Hooks, the console socket and the seccomp listener socket are the
+// runtime's too (they need the spawned Child).
+#pragma once
+
+#include <fcntl.h>
+#include <sys/personality.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <ward/capabilities.hpp>
+#include <ward/cgroup.hpp>
+#include <ward/error.hpp>
+#include <ward/id_map.hpp>
+#include <ward/mount.hpp>
+#include <ward/namespace.hpp>
+#include <ward/oci.hpp>
+#include <ward/sandbox.hpp>
+#include <ward/seccomp_profile.hpp>
+
+namespace ward::oci {
+
+// ===========================================================================
+// Options
+// ===========================================================================
+
+// How apply_process() maps a `process` object.
+struct ProcessOptions {
+  // The object's JSON path, for errors: "process" in a config.json; a
+  // runtime may name its exec document instead.
+  std::string field = "process";
+  // apparmorProfile and selinuxLabel are errors when set (config.md "Valid
+  // values": runtimes MUST generate an error for unsupported values); with
+  // this they are warnings instead, as on a host without those LSMs.
+  bool ignore_lsm = false;
+  // An absent `capabilities` object: false (default) leaves the process
+  // with no capabilities at all, as runc 1.1 and 1.2 do (finalizeNamespace
+  // starts from an empty configs.Capabilities); true leaves the sets as the
+  // process inherits them, as runc 1.3 does (libct/cap New(nil), commit
+  // 049a5f76c).
+  bool keep_capabilities_when_absent = false;
+  // Where notes go that runc only logs (e.g. an ambient capability that
+  // cannot be raised). May be null.
+  std::vector<std::string>* warnings = nullptr;
+};
+
+// How to_sandbox() maps a config.
+struct ToSandboxOptions {
+  // `runc create --no-pivot`: MS_MOVE + chroot instead of pivot_root
+  // (Pivot::move_and_chroot; weaker, for a rootfs on initramfs).
+  bool no_pivot = false;
+  // The runtime runs unprivileged (`runc --rootless`): the user namespace
+  // denies setgroups, as runc writes "deny" for a rootless container (an
+  // unprivileged caller gets that anyway; this makes it so for root too).
+  bool rootless = false;
+  bool ignore_lsm = false;                     // see ProcessOptions
+  bool keep_capabilities_when_absent = false;  // see ProcessOptions
+  std::vector<std::string>* warnings = nullptr;
+};
+
+// How apply_resources() maps a `linux.resources` object.
+struct ResourcesOptions {
+  // The object's JSON path, for errors.
+  std::string field = "linux.resources";
+  // Write "+controller" into the ancestors' cgroup.subtree_control for each
+  // controller a value needs (CgroupV2::enable_controllers), as runc's fs2
+  // manager does when it creates the cgroup. Off: a missing controller is
+  // an error naming the field and the file.
+  bool enable_controllers = true;
+  // Install the device program even when `devices` is empty. runc does so
+  // at create time (its defaults then decide alone); an update (`ward
+  // update`, whose document has no devices) must not, or it would replace
+  // the container's rules. Off by default so that apply_resources() with
+  // only memory/cpu/pids values is always a safe update.
+  bool always_device_program = false;
+  // Append runc's default allowed devices (default_device_rules():
+  // /dev/null, zero, full, random, urandom, tty, ptmx, pts, tun, and mknod
+  // of any node) after the config's rules, as runc's specconv does
+  // (CreateCgroupConfig: "Append the default allowed devices to the end of
+  // the list"); with last-match-wins they override earlier denials.
+  bool default_devices = true;
+  // Device program failures are warnings (runc ignores them for rootless
+  // containers: "errors from the device subsystem are ignored because it is
+  // really not expected to work").
+  bool rootless = false;
+  // cgroup v1-only values (memory.kernel, kernelTCP, swappiness,
+  // disableOOMKiller, cpu.realtime*, blockIO.leafWeight, network) are
+  // warnings, as runc on cgroup v2 ignores them; strict makes them errors.
+  bool strict = false;
+  std::vector<std::string>* warnings = nullptr;
+};
+
+// ===========================================================================
+// Conversions (runc's, libcontainer/cgroups/utils.go)
+// ===========================================================================
+
+// cpu.shares (cgroup v1, 2..262144, default 1024) to cpu.weight (v2,
+// 1..10000, default 100), the linear map runc and crun use:
+// weight = 1 + ((shares - 2) * 9999) / 262142 (ConvertCPUSharesToCgroupV2Value).
+// 0 means unset and stays 0. Out-of-range shares are clamped to 2..262144
+// first, as the v1 kernel clamps them (MIN_SHARES, MAX_SHARES), so 1 gives
+// 1 rather than runc's unsigned wrap-around.
+constexpr std::uint64_t cpu_shares_to_weight(std::uint64_t shares) noexcept {
+  if (shares == 0) return 0;
+  shares = std::clamp<std::uint64_t>(shares, 2, 262144);
+  return 1 + ((shares - 2) * 9999) / 262142;
+}
+
+// blkio.weight (v1, 10..1000) to io.weight (v2, 1..10000):
+// 1 + (weight - 10) * 9999 / 990 (ConvertBlkIOToIOWeightValue). 0 is unset;
+// others are clamped to 10..1000 first.
+constexpr std::uint64_t blkio_weight_to_io_weight(std::uint64_t weight) noexcept {
+  if (weight == 0) return 0;
+  weight = std::clamp<std::uint64_t>(weight, 10, 1000);
+  return 1 + (weight - 10) * 9999 / 990;
+}
+
+// OCI memory.swap is memory+swap (v1's memory.memsw.limit_in_bytes); v2's
+// memory.swap.max is swap alone: swap - limit (ConvertMemorySwapToCgroupV2Value).
+// Values as in the config (0 or absent: unset; -1: unlimited). Returns the
+// value for memory.swap.max: nullopt to leave it, -1 for "max". Throws
+// ward::Error (validate) naming `field` (the swap's JSON path) when there
+// is no sensible value: a swap limit without a memory limit, or below it.
+inline std::optional<std::int64_t> memory_swap_to_v2(std::int64_t swap, std::int64_t limit,
+                                                     const std::string& field = "memory.swap") {
+  // "set swap to unlimited in case the memory is set to unlimited, and swap
+  // is not explicitly set".
+  if (limit == -1 && swap == 0) return -1;
+  if (swap == 0) return std::nullopt;
+  if (swap == -1) return -1;
+  if (limit == 0 || limit == -1)
+    ward::detail::throw_invalid(field,
+                                "a swap limit needs a memory limit (runc: \"unable to set "
+                                "swap limit without memory limit\")");
+  if (limit < 0)
+    ward::detail::throw_invalid(field, "invalid memory limit " + std::to_string(limit));
+  if (swap < limit)
+    ward::detail::throw_invalid(field, "memory+swap limit " + std::to_string(swap) +
+                                           " is below the memory limit " + std::to_string(limit));
+  // swap == limit: no swap at all ("0"), which runc writes explicitly.
+  return swap - limit;
+}
+
+// ===========================================================================
+// Internals
+// ===========================================================================
+
+namespace detail::mapping {
+
+inline void warn(std::vector<std::string>* w, std::string msg) {
+  if (w != nullptr) w->push_back(std::move(msg));
+}
+
+// A value ward cannot honour: an error naming the field (config.md "Valid
+// values": "Runtimes MUST generate an error when invalid or unsupported
+// values are encountered").
+[[noreturn]] inline void unsupported(const std::string& field, const std::string& why) {
+  throw Error(Step::validate, EOPNOTSUPP, field, "unsupported: " + why);
+}
+
+// Runs `f`; a ward::Error from it is thrown again with `field` in front of
+// its object, so it names the config's field and what failed beneath
+// ("linux.resources.memory.limit (/sys/fs/cgroup/c1/memory.max)").
+template <class F>
+void at_field(const std::string& field, F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    throw Error(e.step(), e.error_number(),
+                e.object().empty() ? field : field + " (" + e.object() + ")", e.detail());
+  }
+}
+
+inline std::string idx(const std::string& field, std::size_t i) {
+  return field + "[" + std::to_string(i) + "]";
+}
+
+inline std::optional<NsKind> ns_kind(NamespaceType t) {
+  switch (t) {
+    case NamespaceType::pid: return NsKind::pid;
+    case NamespaceType::network: return NsKind::net;
+    case NamespaceType::mount: return NsKind::mount;
+    case NamespaceType::ipc: return NsKind::ipc;
+    case NamespaceType::uts: return NsKind::uts;
+    case NamespaceType::user: return NsKind::user;
+    case NamespaceType::cgroup: return NsKind::cgroup;
+    case NamespaceType::time: return NsKind::time;
+  }
+  return std::nullopt;
+}
+
+inline IdMap id_map(const std::vector<IdMapping>& m) {
+  IdMap out;
+  for (const IdMapping& e : m) out.add(e.container_id, e.host_id, e.size);
+  return out;
+}
+
+inline ward::Propagation propagation(Propagation p) {
+  switch (p) {
+    case Propagation::unchanged: return ward::Propagation::keep;
+    case Propagation::shared: return ward::Propagation::shared;
+    case Propagation::slave: return ward::Propagation::slave;
+    case Propagation::private_: return ward::Propagation::private_;
+    case Propagation::unbindable: return ward::Propagation::unbindable;
+  }
+  return ward::Propagation::keep;
+}
+
+inline ward::Atime atime(Atime a) {
+  switch (a) {
+    case Atime::unchanged: return ward::Atime::keep;
+    case Atime::relatime: return ward::Atime::relatime;
+    case Atime::noatime: return ward::Atime::noatime;
+    case Atime::strictatime: return ward::Atime::strictatime;
+  }
+  return ward::Atime::keep;
+}
+
+// oci::MountFlags that are per-mount attributes, as MOUNT_ATTR_* bits.
+inline std::uint64_t mount_attrs(MountFlags f) {
+  namespace mnt = ward::detail::mnt;
+  std::uint64_t a = 0;
+  if (f.contains(MountFlag::ro)) a |= mnt::kAttrRdonly;
+  if (f.contains(MountFlag::nosuid)) a |= mnt::kAttrNosuid;
+  if (f.contains(MountFlag::nodev)) a |= mnt::kAttrNodev;
+  if (f.contains(MountFlag::noexec)) a |= mnt::kAttrNoexec;
+  if (f.contains(MountFlag::nosymfollow)) a |= mnt::kAttrNosymfollow;
+  if (f.contains(MountFlag::nodiratime)) a |= mnt::kAttrNodiratime;
+  return a;
+}
+
+inline void set_attrs(MountSpec& s, std::uint64_t set, std::uint64_t clear) {
+  namespace mnt = ward::detail::mnt;
+  if (set & mnt::kAttrRdonly) s.read_only();
+  if (set & mnt::kAttrNosuid) s.nosuid();
+  if (set & mnt::kAttrNodev) s.nodev();
+  if (set & mnt::kAttrNoexec) s.noexec();
+  if (set & mnt::kAttrNosymfollow) s.nosymfollow();
+  if (set & mnt::kAttrNodiratime) s.nodiratime();
+  if (clear != 0) s.clear(clear);
+}
+
+// "mode=755" -> option("mode", "755"); "newinstance" -> flag("newinstance").
+inline void data_option(MountSpec& s, const std::string& d) {
+  auto eq = d.find('=');
+  if (eq == std::string::npos)
+    s.flag(d);
+  else
+    s.option(d.substr(0, eq), d.substr(eq + 1));
+}
+
+// Superblock flags: the kernel takes them as filesystem parameters of any
+// filesystem ("sync", "dirsync", "lazytime", "mand" and their negations;
+// fs_context.c common_set_sb_flag/common_clear_sb_flag), for fsconfig(2)
+// and for mount(2)'s data string alike. MS_SILENT only quiets the kernel
+// log: nothing to do. acl and iversion are filesystem options of their own
+// name where a filesystem has them (ext4's "acl", "noacl", "iversion").
+inline void sb_flags(MountSpec& s, const MountOptions& o) {
+  struct SbFlag {
+    MountFlag flag;
+    const char* on;
+    const char* off;  // nullptr: the kernel has no option to clear it
+  };
+  static constexpr SbFlag table[] = {
+      {MountFlag::sync, "sync", "async"},  {MountFlag::dirsync, "dirsync", nullptr},
+      {MountFlag::mand, "mand", "nomand"}, {MountFlag::lazytime, "lazytime", "nolazytime"},
+      {MountFlag::acl, "acl", "noacl"},    {MountFlag::iversion, "iversion", "noiversion"},
+  };
+  for (const SbFlag& f : table) {
+    if (o.set.contains(f.flag) || o.recursive_set.contains(f.flag))
+      s.flag(f.on);
+    else if (f.off != nullptr && (o.clear.contains(f.flag) || o.recursive_clear.contains(f.flag)))
+      s.flag(f.off);
+  }
+}
+
+inline std::string join_names(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& n : v) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+// The names of one capability set. oci.hpp keeps only names ward knows;
+// one beyond this kernel's cap_last_cap is dropped with a warning, as runc
+// does ("ignoring unknown or unavailable capabilities").
+inline CapabilitySet cap_set(const std::vector<std::string>& names, const std::string& field,
+                             std::vector<std::string>* warnings) {
+  CapabilitySet s;
+  std::vector<std::string> dropped;
+  for (const std::string& n : names) {
+    auto c = capability_from_name(n);
+    if (!c || *c > cap_last_cap()) {
+      dropped.push_back(n);
+      continue;
+    }
+    s.add(*c);
+  }
+  if (!dropped.empty())
+    warn(warnings,
+         field + ": ignoring unknown or unavailable capabilities: " + join_names(dropped));
+  return s;
+}
+
+// The effective set the process holds when its seccomp filter goes on
+// (after credentials), if ward will set it; nullopt when the process keeps
+// what it inherits.
+inline std::optional<CapabilitySet> final_effective(const Process& p, bool keep_when_absent) {
+  if (!p.capabilities) {
+    if (keep_when_absent) return std::nullopt;
+    return CapabilitySet{};
+  }
+  CapabilitySet eff = cap_set(p.capabilities->effective, "", nullptr);
+  if (p.user.uid != 0) {
+    CapabilitySet amb = cap_set(p.capabilities->ambient, "", nullptr) &
+                        cap_set(p.capabilities->permitted, "", nullptr) &
+                        cap_set(p.capabilities->inheritable, "", nullptr);
+    eff = eff & amb;
+  }
+  return eff;
+}
+
+}  // namespace detail::mapping
+
+// ===========================================================================
+// process
+// ===========================================================================
+
+// Maps a `process` object (config.md "Process", "POSIX process", "Linux
+// Process") onto `sb`; `ward exec` uses it for its process.json too.
+//
+//  - args, env, cwd: as given. The executable is looked up in the
+//    container's PATH (from env) after the pivot, as runc does.
+//  - user: uid and gid; additionalGids become the supplementary groups
+//    (none given: the list is cleared where setgroups is allowed, as
+//    runc's setgroups(additionalGids) does; in a user namespace that denies
+//    setgroups, given groups are an error at plan(), as runc's "cannot set
+//    any additional groups in a rootless container"). umask: as given, else
+//    0022, the umask runc (finalizeRootfs) and crun set when it is absent.
+//  - capabilities: the five sets. Absent: see
+//    ProcessOptions::keep_capabilities_when_absent. An ambient capability
+//    that is not both permitted and inheritable is left out with a warning:
+//    the kernel refuses to raise it (capabilities(7)), and runc and crun
+//    ignore that EPERM (runc logs it since 1.3; crun's set_required_caps
+//    skips it). For a non-root uid the effective set is cut to the ambient
+//    one: execve gives such a process exactly its ambient set as effective
+//    (P'(effective) = P'(ambient) without file capabilities), so nothing
+//    observable changes, and Sandbox refuses a non-root effective set that
+//    execve would silently drop. Other inconsistencies (effective not in
+//    permitted, permitted not in bounding) are errors naming the set.
+//  - rlimits, oomScoreAdj: as given (raising a hard limit needs
+//    CAP_SYS_RESOURCE, checked at plan()). noNewPrivileges: true sets it;
+//    false leaves Sandbox's default, which sets it only for a seccomp
+//    filter (see apply_seccomp).
+//  - scheduler: SCHED_OTHER, BATCH, IDLE, FIFO and RR with their priority,
+//    and nice. SCHED_DEADLINE and `flags` need sched_setattr(2), which
+//    Sandbox does not offer: errors.
+//  - ioPriority: ioprio_set(2) class and level.
+//  - execCPUAffinity: `final` is the CPU list the program runs on. The
+//    child is born inside its cgroup (CLONE_INTO_CGROUP), so there is no
+//    earlier stage outside it for `initial` to cover: when `final` is
+//    absent, `initial` is used for the whole life of the process, which is
+//    what runc's process keeps when its cgroup has no cpuset of its own.
+//  - terminal: a new pty as the controlling terminal and stdio, sized by
+//    consoleSize (else 24x80); its master is Child::terminal(), which the
+//    runtime sends to the console socket.
+//  - apparmorProfile, selinuxLabel: errors naming the field (ward has no
+//    LSM support), or warnings with ProcessOptions::ignore_lsm.
+inline void apply_process(Sandbox& sb, const Process& p, const ProcessOptions& o = {}) {
+  using detail::mapping::unsupported;
+  using detail::mapping::warn;
+  const std::string& f = o.field;
+  if (!p.apparmor_profile.empty()) {
+    if (!o.ignore_lsm)
+      unsupported(f + ".apparmorProfile",
+                  "AppArmor is not supported by ward (profile \"" + p.apparmor_profile + "\")");
+    warn(o.warnings, f + ".apparmorProfile: ignored: AppArmor is not supported by ward");
+  }
+  if (!p.selinux_label.empty()) {
+    if (!o.ignore_lsm)
+      unsupported(f + ".selinuxLabel",
+                  "SELinux is not supported by ward (label \"" + p.selinux_label + "\")");
+    warn(o.warnings, f + ".selinuxLabel: ignored: SELinux is not supported by ward");
+  }
+
+  if (p.args.empty()) ward::detail::throw_invalid(f + ".args", "must not be empty");
+  sb.command(p.args);
+  sb.env(p.env);
+  if (!p.cwd.empty()) sb.cwd(p.cwd);
+
+  sb.user(p.user.uid, p.user.gid);
+  if (!p.user.additional_gids.empty()) sb.groups(p.user.additional_gids);
+  sb.umask(p.user.umask.value_or(022));
+
+  if (p.capabilities) {
+    const Capabilities& c = *p.capabilities;
+    const std::string cf = f + ".capabilities";
+    using detail::mapping::cap_set;
+    ward::Capabilities caps;
+    caps.bounding = cap_set(c.bounding, cf + ".bounding", o.warnings);
+    caps.effective = cap_set(c.effective, cf + ".effective", o.warnings);
+    caps.inheritable = cap_set(c.inheritable, cf + ".inheritable", o.warnings);
+    caps.permitted = cap_set(c.permitted, cf + ".permitted", o.warnings);
+    caps.ambient = cap_set(c.ambient, cf + ".ambient", o.warnings);
+    const CapabilitySet raisable = caps.permitted & caps.inheritable;
+    if (!caps.ambient.subset_of(raisable)) {
+      warn(o.warnings, cf +
+                           ".ambient: not raised (not both permitted and inheritable, so the "
+                           "kernel refuses them; runc and crun ignore that too): " +
+                           (caps.ambient - raisable).to_string());
+      caps.ambient = caps.ambient & raisable;
+    }
+    if (p.user.uid != 0) caps.effective = caps.effective & caps.ambient;
+    detail::mapping::at_field(cf, [&] { caps.validate(); });
+    sb.capabilities(caps);
+  } else if (!o.keep_capabilities_when_absent) {
+    sb.capabilities(ward::Capabilities::none());
+  }
+
+  for (const Rlimit& l : p.rlimits) sb.rlimit(l.resource, l.soft, l.hard);
+  // false: Sandbox's default, which turns no_new_privs on when a seccomp
+  // filter is set (see apply_seccomp for why).
+  if (p.no_new_privileges) sb.no_new_privs(true);
+  if (p.oom_score_adj) sb.oom_score_adj(*p.oom_score_adj);
+
+  if (p.scheduler) {
+    const Scheduler& s = *p.scheduler;
+    switch (s.policy) {
+      case SchedPolicy::other:
+      case SchedPolicy::fifo:
+      case SchedPolicy::rr:
+      case SchedPolicy::batch:
+      case SchedPolicy::idle: break;
+      case SchedPolicy::iso:
+        unsupported(f + ".scheduler.policy", "SCHED_ISO does not exist in mainline Linux");
+      case SchedPolicy::deadline:
+        unsupported(f + ".scheduler.policy",
+                    "SCHED_DEADLINE needs sched_setattr(2), which ward's Sandbox does not offer");
+    }
+    if (s.flags != 0)
+      unsupported(f + ".scheduler.flags",
+                  "scheduler flags need sched_setattr(2), which ward's Sandbox does not offer");
+    sb.scheduler(static_cast<int>(s.policy), s.priority);
+    // sched_attr.sched_nice: runc sets it with the policy, 0 included.
+    sb.nice(s.nice);
+  }
+  if (p.io_priority)
+    sb.io_priority(static_cast<int>(p.io_priority->io_class), p.io_priority->priority);
+  if (p.exec_cpu_affinity) {
+    const ExecCpuAffinity& a = *p.exec_cpu_affinity;
+    if (!a.final_.empty())
+      sb.cpu_affinity(parse_cpu_list(a.final_, f + ".execCPUAffinity.final"));
+    else if (!a.initial.empty())
+      sb.cpu_affinity(parse_cpu_list(a.initial, f + ".execCPUAffinity.initial"));
+  }
+  if (p.terminal) {
+    unsigned short rows = 24, cols = 80;
+    if (p.console_size && p.console_size->height > 0 && p.console_size->width > 0) {
+      rows = static_cast<unsigned short>(std::min<std::uint32_t>(p.console_size->height, 65535));
+      cols = static_cast<unsigned short>(std::min<std::uint32_t>(p.console_size->width, 65535));
+    }
+    sb.terminal(rows, cols);
+  }
+}
+
+// The config's linux.seccomp on `sb` (nothing when there is none), for the
+// process `p` (the config's own, or an exec's: call apply_process first).
+// ward installs the filter as the child's last step, after its
+// capabilities are set; without no_new_privs that needs CAP_SYS_ADMIN in
+// the effective set (seccomp(2)). runc loads the filter earlier in that
+// case, before dropping capabilities; Sandbox cannot, so when `p` would
+// lack CAP_SYS_ADMIN and noNewPrivileges is false, this sets no_new_privs
+// anyway and says so in `warnings` (stricter: set-user-ID programs and file
+// capabilities no longer raise privileges; Sandbox::seccomp() alone does the
+// same, silently). With CAP_SYS_ADMIN, noNewPrivileges false is kept. The
+// profile's flags are passed on. A listenerPath is the runtime's to serve:
+// the listener is Child::seccomp_listener().
+inline void apply_seccomp(Sandbox& sb, const Config& cfg, const Process& p,
+                          const ProcessOptions& o = {}) {
+  SeccompProfileOptions so;
+  if (p.capabilities)
+    so.capabilities = detail::mapping::cap_set(p.capabilities->bounding, "", nullptr);
+  auto prof = seccomp_profile(cfg, so);
+  if (!prof) return;
+  for (const std::string& w : prof->warnings)
+    detail::mapping::warn(o.warnings, "linux.seccomp: " + w);
+  SeccompOptions opts;
+  opts.flags = prof->flags;
+  detail::mapping::at_field("linux.seccomp", [&] { sb.seccomp(prof->filter, opts); });
+  if (!p.no_new_privileges) {
+    constexpr int kCapSysAdmin = 21;
+    auto eff = detail::mapping::final_effective(p, o.keep_capabilities_when_absent);
+    const bool admin =
+        eff ? eff->contains(kCapSysAdmin)
+            : (p.user.uid == 0 && ward::Capabilities::current().effective.contains(kCapSysAdmin));
+    if (admin) {
+      sb.no_new_privs(false);  // as asked: the filter can go on without it
+    } else {
+      sb.no_new_privs(true);
+      detail::mapping::warn(
+          o.warnings, o.field +
+                          ".noNewPrivileges: set anyway: the seccomp filter goes on after the "
+                          "capabilities are dropped, and without CAP_SYS_ADMIN the kernel needs "
+                          "no_new_privs for it");
+    }
+  }
+}
+
+// ===========================================================================
+// linux.resources
+// ===========================================================================
+
+// Applies `r` to `cg`, as runc's cgroup v2 manager (libcontainer/cgroups/
+// fs2) does; `ward update` uses it too. Every failure is a ward::Error whose
+// object names the OCI field and, for a write, the cgroup file
+// ("linux.resources.memory.limit (/sys/fs/cgroup/c1/memory.max)").
+//
+//  - memory: limit -> memory.max, reservation -> memory.low, swap (memory
+//    plus swap in OCI) -> memory.swap.max = swap - limit
+//    (memory_swap_to_v2); -1 is "max" and 0 "unset", as in runc's
+//    numToStr. memory.swap.max is left alone, without error, where the
+//    kernel has no swap accounting and the value is "max" or 0 (runc).
+//    checkBeforeUpdate: refuse a limit below memory.current. kernel,
+//    kernelTCP, swappiness and disableOOMKiller have no cgroup v2 file:
+//    warnings (errors when strict). useHierarchy is always on in v2.
+//  - cpu: shares -> cpu.weight (cpu_shares_to_weight), quota/period ->
+//    cpu.max (quota <= 0: "max"; period default 100000 us), burst ->
+//    cpu.max.burst, idle -> cpu.idle, cpus/mems -> cpuset.cpus/mems;
+//    realtimeRuntime/Period are v1 only.
+//  - pids.limit -> pids.max (0: unset; negative: "max").
+//  - blockIO: weight -> io.bfq.weight when BFQ offers it (1..1000 as is),
+//    else io.weight (blkio_weight_to_io_weight), as runc; weightDevice ->
+//    io.bfq.weight "MAJ:MIN W" where BFQ takes per-device weights, else
+//    io.weight "MAJ:MIN W" (converted) where that file exists, else a
+//    warning (runc ignores them then); throttle*Device -> io.max, where a
+//    rate of 0 writes "max": v1's blkio.throttle files read 0 as "no limit"
+//    and io.max refuses 0.
+//  - hugepageLimits -> hugetlb.<size>.max, and hugetlb.<size>.rsvd.max
+//    where the kernel has reservation accounting (as runc does since 1.2).
+//  - rdma -> rdma.max "dev hca_handle=N hca_object=M".
+//  - devices -> the cgroup's device eBPF program (CgroupV2::device_rules),
+//    with runc's defaults appended; see ResourcesOptions for when.
+//  - unified: raw writes, last, so they override the mapped values (runc
+//    writes them last too).
+inline void apply_resources(CgroupV2& cg, const Resources& r, const ResourcesOptions& o = {}) {
+  using detail::mapping::at_field;
+  using detail::mapping::warn;
+  const std::string& F = o.field;
+  auto v1_only = [&](const std::string& field, const std::string& what) {
+    const std::string why =
+        what + " is a cgroup v1 control with no cgroup v2 equivalent (runc ignores it on v2)";
+    if (o.strict) detail::mapping::unsupported(field, why);
+    warn(o.warnings, field + ": ignored: " + why);
+  };
+  auto num = [](std::int64_t v) { return v == -1 ? std::string("max") : std::to_string(v); };
+  auto exists = [&](const char* file) { return ::faccessat(cg.dir_fd(), file, F_OK, 0) == 0; };
+
+  // Which controllers the values need, with the field that needs each:
+  // enabled first, so a missing one is reported once, naming that field.
+  std::vector<std::pair<std::string, std::string>> need;
+  auto needs = [&](const std::string& ctl, const std::string& field) {
+    for (auto& [c, fl] : need)
+      if (c == ctl) return;
+    need.emplace_back(ctl, field);
+  };
+
+  // ---- check and convert everything before the first write
+  std::optional<std::int64_t> mem_max, mem_low, swap_max;
+  if (r.memory) {
+    const Memory& m = *r.memory;
+    const std::int64_t limit = m.limit.value_or(0), swap = m.swap.value_or(0);
+    if (limit != 0) mem_max = limit;
+    if (m.reservation.value_or(0) != 0) mem_low = *m.reservation;
+    swap_max = memory_swap_to_v2(swap, limit, F + ".memory.swap");
+    if (mem_max) needs("memory", F + ".memory.limit");
+    if (mem_low) needs("memory", F + ".memory.reservation");
+    if (swap_max) needs("memory", F + ".memory.swap");
+    if (m.kernel) v1_only(F + ".memory.kernel", "the kernel memory limit");
+    if (m.kernel_tcp) v1_only(F + ".memory.kernelTCP", "the kernel TCP memory limit");
+    if (m.swappiness) v1_only(F + ".memory.swappiness", "swappiness");
+    if (m.disable_oom_killer.value_or(false))
+      v1_only(F + ".memory.disableOOMKiller", "disabling the OOM killer");
+  }
+  std::uint64_t weight = 0;
+  bool cpu_max = false;
+  if (r.cpu) {
+    const Cpu& c = *r.cpu;
+    weight = cpu_shares_to_weight(c.shares.value_or(0));
+    if (weight != 0) needs("cpu", F + ".cpu.shares");
+    cpu_max = c.quota.value_or(0) != 0 || c.period.value_or(0) != 0;
+    if (cpu_max) needs("cpu", F + (c.quota ? ".cpu.quota" : ".cpu.period"));
+    if (c.burst) needs("cpu", F + ".cpu.burst");
+    if (c.idle) needs("cpu", F + ".cpu.idle");
+    if (!c.cpus.empty()) needs("cpuset", F + ".cpu.cpus");
+    if (!c.mems.empty()) needs("cpuset", F + ".cpu.mems");
+    if (c.realtime_runtime) v1_only(F + ".cpu.realtimeRuntime", "real-time CPU bandwidth");
+    if (c.realtime_period) v1_only(F + ".cpu.realtimePeriod", "real-time CPU bandwidth");
+  }
+  if (r.pids && r.pids->limit != 0) needs("pids", F + ".pids.limit");
+  if (r.block_io) {
+    const BlockIO& b = *r.block_io;
+    if (b.weight.value_or(0) != 0) needs("io", F + ".blockIO.weight");
+    if (!b.weight_device.empty()) needs("io", F + ".blockIO.weightDevice");
+    if (!b.throttle_read_bps_device.empty() || !b.throttle_write_bps_device.empty() ||
+        !b.throttle_read_iops_device.empty() || !b.throttle_write_iops_device.empty())
+      needs("io", F + ".blockIO");
+    if (b.leaf_weight) v1_only(F + ".blockIO.leafWeight", "leafWeight");
+    for (std::size_t i = 0; i < b.weight_device.size(); ++i)
+      if (b.weight_device[i].leaf_weight)
+        v1_only(detail::mapping::idx(F + ".blockIO.weightDevice", i) + ".leafWeight", "leafWeight");
+  }
+  if (!r.hugepage_limits.empty()) needs("hugetlb", F + ".hugepageLimits");
+  if (!r.rdma.empty()) needs("rdma", F + ".rdma");
+  if (r.network) v1_only(F + ".network", "net_cls/net_prio");
+  for (const auto& [key, value] : r.unified) {
+    const std::string ctl = key.substr(0, key.find('.'));
+    static constexpr std::string_view kControllers[] = {"cpu",     "cpuset", "io",   "memory",
+                                                        "hugetlb", "pids",   "rdma", "misc"};
+    if (std::find(std::begin(kControllers), std::end(kControllers), ctl) != std::end(kControllers))
+      needs(ctl, F + ".unified." + key);
+  }
+  auto device_num = [](std::int64_t v, const std::string& field) {
+    if (v < 0 || v > std::numeric_limits<std::uint32_t>::max())
+      ward::detail::throw_invalid(field, "device number " + std::to_string(v) + " is out of range");
+    return static_cast<std::uint32_t>(v);
+  };
+
+  // ---- controllers
+  if (o.enable_controllers)
+    for (const auto& n : need) at_field(n.second, [&] { cg.enable_controllers({n.first}); });
+
+  // ---- writes, in runc's order (fs2.Set): pids, memory, io, cpu, devices,
+  // cpuset, hugetlb, rdma, unified.
+  if (r.pids && r.pids->limit != 0)
+    at_field(F + ".pids.limit", [&] {
+      cg.set("pids.max", r.pids->limit < 0 ? "max" : std::to_string(r.pids->limit));
+    });
+
+  if (r.memory) {
+    const Memory& m = *r.memory;
+    if (m.check_before_update.value_or(false) && mem_max && *mem_max > 0 &&
+        exists("memory.current")) {
+      at_field(F + ".memory.limit", [&] {
+        const std::string cur = cg.get("memory.current");
+        const auto used = cgroup_parse::single_value(cur);
+        if (used && *used > static_cast<std::uint64_t>(*mem_max))
+          throw Error(Step::cgroup, EBUSY, cg.path() + "/memory.current",
+                      "checkBeforeUpdate: the new limit " + std::to_string(*mem_max) +
+                          " is below the current usage " + std::to_string(*used));
+      });
+    }
+    if (swap_max) {
+      const std::string v = num(*swap_max);
+      // "If swap is not enabled, silently ignore setting to max or
+      // disabling it" (runc fs2 setMemory).
+      if (exists("memory.swap.max") || (v != "max" && v != "0"))
+        at_field(F + ".memory.swap", [&] { cg.set("memory.swap.max", v); });
+    }
+    if (mem_max) at_field(F + ".memory.limit", [&] { cg.set("memory.max", num(*mem_max)); });
+    if (mem_low) at_field(F + ".memory.reservation", [&] { cg.set("memory.low", num(*mem_low)); });
+  }
+
+  if (r.block_io) {
+    const BlockIO& b = *r.block_io;
+    const std::string bf = F + ".blockIO";
+    const bool bfq = exists("io.bfq.weight");
+    if (b.weight.value_or(0) != 0) {
+      at_field(bf + ".weight", [&] {
+        if (bfq)
+          cg.set("io.bfq.weight", std::to_string(std::clamp<std::uint16_t>(*b.weight, 1, 1000)));
+        else
+          cg.io_weight(blkio_weight_to_io_weight(*b.weight));
+      });
+    }
+    for (std::size_t i = 0; i < b.weight_device.size(); ++i) {
+      const WeightDevice& d = b.weight_device[i];
+      if (!d.weight) continue;
+      const std::string df = detail::mapping::idx(bf + ".weightDevice", i);
+      const std::uint32_t maj = device_num(d.major, df + ".major");
+      const std::uint32_t min = device_num(d.minor, df + ".minor");
+      const std::string dev = std::to_string(maj) + ":" + std::to_string(min);
+      // Per-device BFQ weights since Linux 5.4: the file then lists
+      // "default N" lines rather than a bare number (runc's
+      // bfqDeviceWeightSupported).
+      bool bfq_dev = false;
+      if (bfq) {
+        const std::string cur = cg.get("io.bfq.weight");
+        bfq_dev = cur.find("default") != std::string::npos;
+      }
+      if (bfq_dev) {
+        at_field(df, [&] {
+          cg.set("io.bfq.weight",
+                 dev + " " + std::to_string(std::clamp<std::uint16_t>(*d.weight, 1, 1000)));
+        });
+      } else if (exists("io.weight")) {
+        at_field(df, [&] { cg.io_weight(maj, min, blkio_weight_to_io_weight(*d.weight)); });
+      } else {
+        warn(o.warnings, df + ": ignored: this kernel has neither per-device io.bfq.weight nor "
+                              "io.weight (runc ignores it too)");
+      }
+    }
+    auto throttle = [&](const std::vector<ThrottleDevice>& list, const char* name,
+                        std::optional<std::uint64_t> IoMax::*slot) {
+      for (std::size_t i = 0; i < list.size(); ++i) {
+        const ThrottleDevice& t = list[i];
+        const std::string tf = detail::mapping::idx(bf + "." + name, i);
+        IoMax m;
+        m.major = device_num(t.major, tf + ".major");
+        m.minor = device_num(t.minor, tf + ".minor");
+        m.*slot = t.rate == 0 ? cgroup_unlimited : t.rate;
+        at_field(tf, [&] { cg.io_max(m); });
+      }
+    };
+    throttle(b.throttle_read_bps_device, "throttleReadBpsDevice", &IoMax::rbps);
+    throttle(b.throttle_write_bps_device, "throttleWriteBpsDevice", &IoMax::wbps);
+    throttle(b.throttle_read_iops_device, "throttleReadIOPSDevice", &IoMax::riops);
+    throttle(b.throttle_write_iops_device, "throttleWriteIOPSDevice", &IoMax::wiops);
+  }
+
+  if (r.cpu) {
+    const Cpu& c = *r.cpu;
+    if (weight != 0) at_field(F + ".cpu.shares", [&] { cg.cpu_weight(weight); });
+    if (cpu_max) {
+      at_field(F + (c.quota ? ".cpu.quota" : ".cpu.period"), [&] {
+        const std::int64_t q = c.quota.value_or(0);
+        cg.cpu_max(
+            q > 0 ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(q)) : std::nullopt,
+            c.period.value_or(0) != 0 ? *c.period : 100000);
+      });
+    }
+    if (c.burst)
+      at_field(F + ".cpu.burst", [&] { cg.set("cpu.max.burst", std::to_string(*c.burst)); });
+    if (c.idle) at_field(F + ".cpu.idle", [&] { cg.set("cpu.idle", std::to_string(*c.idle)); });
+  }
+
+  if (!r.devices.empty() || o.always_device_program) {
+    std::vector<ward::DeviceRule> rules;
+    const std::string df = F + ".devices";
+    for (std::size_t i = 0; i < r.devices.size(); ++i) {
+      const oci::DeviceRule& d = r.devices[i];
+      ward::DeviceRule w;
+      w.allow = d.allow;
+      w.type = d.type;
+      w.major = d.major.value_or(-1);
+      w.minor = d.minor.value_or(-1);
+      w.access = d.access;
+      rules.push_back(std::move(w));
+    }
+    if (o.default_devices)
+      for (ward::DeviceRule& d : default_device_rules()) rules.push_back(std::move(d));
+    try {
+      at_field(df, [&] { cg.device_rules(rules); });
+    } catch (const Error& e) {
+      if (!o.rootless) throw;
+      warn(o.warnings, std::string(e.what()) + " (ignored for a rootless container, as runc does)");
+    }
+  }
+
+  if (r.cpu) {
+    const Cpu& c = *r.cpu;
+    if (!c.cpus.empty()) at_field(F + ".cpu.cpus", [&] { cg.cpuset_cpus(c.cpus); });
+    if (!c.mems.empty()) at_field(F + ".cpu.mems", [&] { cg.cpuset_mems(c.mems); });
+  }
+
+  for (std::size_t i = 0; i < r.hugepage_limits.size(); ++i) {
+    const HugepageLimit& h = r.hugepage_limits[i];
+    const std::string hf = detail::mapping::idx(F + ".hugepageLimits", i);
+    at_field(hf, [&] { cg.hugetlb_max(h.page_size, h.limit); });
+    const std::string rsvd = "hugetlb." + h.page_size + ".rsvd.max";
+    if (exists(rsvd.c_str())) at_field(hf, [&] { cg.set(rsvd, std::to_string(h.limit)); });
+  }
+
+  for (const auto& [dev, lim] : r.rdma) {
+    std::string v = dev;
+    if (lim.hca_handles) v += " hca_handle=" + std::to_string(*lim.hca_handles);
+    if (lim.hca_objects) v += " hca_object=" + std::to_string(*lim.hca_objects);
+    at_field(F + ".rdma." + dev, [&] { cg.set("rdma.max", v); });
+  }
+
+  // (Not structured bindings: clang 14 cannot capture them in a lambda.)
+  for (const auto& kv : r.unified)
+    at_field(F + ".unified." + kv.first, [&] { cg.set(kv.first, kv.second); });
+}
+
+// ===========================================================================
+// linux.cgroupsPath
+// ===========================================================================
+
+// The container's cgroup as a path inside the cgroup2 hierarchy ("/a/b",
+// relative to the cgroup2 mount), for CgroupV2::create/adopt. `id` is the
+// container id.
+//
+//  - "/a/b": as given, lexically cleaned ("." and ".." resolved inside the
+//    hierarchy, as runc's utils.CleanPath does, so it cannot climb out).
+//  - "a/b" (relative): taken from the hierarchy's root, "/a/b", as crun
+//    does. (runc's cgroupfs driver puts it below the parent of runc's own
+//    cgroup instead, which depends on where the runtime happens to run.)
+//  - "slice:prefix:name" (systemd's form, what podman and containerd pass
+//    with --systemd-cgroup): the path systemd would give that unit, as
+//    runc's systemd driver computes it: the slice expanded
+//    ("user-1000.slice" -> "/user.slice/user-1000.slice"; empty:
+//    "system.slice"), then "prefix-name.scope" ("name.scope" without a
+//    prefix; a name ending in ".slice" is itself the unit). ward does not
+//    talk to systemd: it makes that directory itself.
+//  - empty: "/ward/<id>". The runtime-spec leaves the default to the
+//    runtime ("If the value is not specified, the runtime MAY define the
+//    default cgroups path"); a directory of ward's own keeps its containers
+//    together and away from other managers' cgroups.
+// Throws ward::Error (validate) naming linux.cgroupsPath for a malformed
+// value or one that names the root cgroup, and naming "id" for an id that
+// cannot be a path component.
+inline std::string cgroup_path_for(const Config& cfg, std::string_view id) {
+  const std::string field = "linux.cgroupsPath";
+  auto bad_char = [](std::string_view s) {
+    return s.find('\0') != std::string_view::npos || s.find('\n') != std::string_view::npos;
+  };
+  if (id.empty() || id == "." || id == ".." || id.find('/') != std::string_view::npos ||
+      bad_char(id))
+    ward::detail::throw_invalid("id", "'" + std::string(id) + "' cannot name a cgroup");
+  const std::string p = cfg.linux_ ? cfg.linux_->cgroups_path : std::string();
+  if (p.empty()) return "/ward/" + std::string(id);
+  if (bad_char(p)) ward::detail::throw_invalid(field, "contains a NUL or newline");
+
+  if (p.front() != '/' && std::count(p.begin(), p.end(), ':') == 2) {
+    const auto c1 = p.find(':'), c2 = p.find(':', c1 + 1);
+    std::string slice = p.substr(0, c1), prefix = p.substr(c1 + 1, c2 - c1 - 1),
+                name = p.substr(c2 + 1);
+    // runc's systemd.ExpandSlice: "a-b-c.slice" -> "/a.slice/a-b.slice/a-b-c.slice".
+    auto expand = [&](const std::string& s) {
+      const std::string suffix = ".slice";
+      if (s.size() <= suffix.size() ||
+          s.compare(s.size() - suffix.size(), suffix.size(), suffix) != 0 ||
+          s.find('/') != std::string::npos)
+        ward::detail::throw_invalid(field, "'" + s + "' is not a systemd slice name (\"x.slice\")");
+      const std::string base = s.substr(0, s.size() - suffix.size());
+      if (base == "-") return std::string();
+      std::string path, pre;
+      std::size_t pos = 0;
+      while (pos <= base.size()) {
+        std::size_t dash = base.find('-', pos);
+        if (dash == std::string::npos) dash = base.size();
+        const std::string comp = base.substr(pos, dash - pos);
+        if (comp.empty())
+          ward::detail::throw_invalid(field, "'" + s + "' is not a valid slice name");
+        path += "/" + pre + comp + suffix;
+        pre += comp + "-";
+        pos = dash + 1;
+      }
+      return path;
+    };
+    if (name.empty()) ward::detail::throw_invalid(field, "'" + p + "': the unit name is empty");
+    if (name.find('/') != std::string::npos || prefix.find('/') != std::string::npos)
+      ward::detail::throw_invalid(field, "'" + p + "': unit names cannot contain '/'");
+    const std::string suffix = ".slice";
+    if (name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      return expand(name);
+    const std::string unit = (prefix.empty() ? name : prefix + "-" + name) + ".scope";
+    return expand(slice.empty() ? "system.slice" : slice) + "/" + unit;
+  }
+
+  std::vector<std::string> parts;
+  std::size_t pos = 0;
+  while (pos <= p.size()) {
+    std::size_t slash = p.find('/', pos);
+    if (slash == std::string::npos) slash = p.size();
+    const std::string c = p.substr(pos, slash - pos);
+    if (c == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!c.empty() && c != ".") {
+      parts.push_back(c);
+    }
+    pos = slash + 1;
+  }
+  if (parts.empty())
+    ward::detail::throw_invalid(field,
+                                "'" + p + "' names the root cgroup, which no container owns");
+  std::string out;
+  for (const auto& c : parts) out += "/" + c;
+  return out;
+}
+
+// ===========================================================================
+// The whole config
+// ===========================================================================
+
+// Maps `cfg` onto a new Sandbox. `bundle` is the bundle directory:
+// root.path and relative bind sources are taken relative to it
+// (config.md "Root", "Mounts").
+//
+//  - linux.namespaces: each one without a path is created, each one with a
+//    path is joined (time included: the child then runs in fork mode). A
+//    new user namespace gets linux.uidMappings/gidMappings (none: the
+//    caller's uid and gid as root inside, ward's default). ward needs a
+//    new mount namespace for the root filesystem: a config without one, or
+//    one that joins a mount namespace by path, is an error (runc would
+//    chroot in the runtime's namespace, or set up mounts in the joined
+//    one, changing another container's or the host's mount table).
+//  - hostname, domainname, linux.timeOffsets, linux.sysctl,
+//    linux.personality: as given.
+//  - root.path (relative to the bundle), root.readonly; pivot_root unless
+//    ToSandboxOptions::no_pivot.
+//  - mounts, in order:
+//     * type "bind", or option bind/rbind: MountSpec::bind/rbind of the
+//       source (relative to the bundle) with the parsed flags, atime,
+//       propagation (none given: private, ward's default for binds, where
+//       runc's clone would follow its rslave /) and idmap. MountSpec
+//       applies an rbind's attributes to every submount, so "ro" on an
+//       rbind is "rro" here (never looser than runc 1.1, which remounts
+//       only the top), and a non-recursive clear ("rw", "suid", "dev",
+//       "exec") on an rbind is not applied (it would clear submounts too).
+//       Filesystem options are meaningless for a bind (mount(2) ignores
+//       them for MS_BIND): warned about.
+//     * idmap/ridmap: a user namespace with the mount's own uidMappings/
+//       gidMappings, else the container's (linux.uidMappings/gidMappings,
+//       or the user namespace it joins by path), as runtime-spec config.md
+//       and runc 1.2 say. It is made here (Namespace::create_set), so this
+//       needs the privilege to write those maps.
+//     * "cgroup" and "cgroup2": cgroup v2 (ward drives v2 only; runc mounts
+//       v2 on a unified host too). With a cgroup namespace of the
+//       container's own, a new cgroup2 filesystem, rooted at the
+//       container's cgroup. Without one, the host's cgroup2 mount is bound
+//       instead (it shows the same hierarchy a new mount would): in a user
+//       namespace a new cgroup2 mount is refused (EPERM; runc's
+//       mountCgroupV2 falls back to the same bind), and in the initial
+//       cgroup namespace a new cgroup2 mount would reset the hierarchy-wide
+//       options of the host's own mount (nsdelegate, memory_recursiveprot...)
+//       to its own (kernel/cgroup/cgroup.c, apply_cgroup_root_flags), which
+//       runc's plain mount does.
+//     * any other type: MountSpec::filesystem(type, destination, source)
+//       with the per-mount flags and the remaining options as filesystem
+//       parameters ("mode=755", "newinstance"; sync/dirsync/lazytime/mand
+//       become the kernel's generic superblock parameters).
+//     * "remount" and crun's "tmpcopyup" are errors (unsupported).
+//  - /dev: unless a bind mount provides /dev, the default device nodes
+//    (null zero full random urandom tty), /dev/fd, stdin/stdout/stderr and
+//    core symlinks and /dev/ptmx -> pts/ptmx are made after the mounts, as
+//    runc's needsSetupDev/createDevices/setupPtmx/setupDevSymlinks do; with
+//    no /dev mount at all they go into the rootfs's own /dev, as in runc.
+//  - linux.devices: mknod with fileMode (type bits ignored; default 0666),
+//    after the mounts; in a user namespace, where mknod is refused, the
+//    host's node at the same path is bound instead (runc's
+//    bindMountDeviceNode). An owner (uid/gid) other than 0 is an error:
+//    Sandbox::device cannot chown.
+//  - linux.maskedPaths, linux.readonlyPaths: after everything else.
+//  - linux.rootfsPropagation: as given; absent: ward's default, recursively
+//    private (runc makes / rslave so that host mounts propagate in; ward
+//    keeps them out unless the config asks).
+//  - process: apply_process(); linux.seccomp: apply_seccomp().
+//  - linux.mountLabel (SELinux) and linux.intelRdt: errors (mountLabel: a
+//    warning with ignore_lsm).
+//  - Not here: linux.resources and linux.cgroupsPath (see apply_resources,
+//    cgroup_path_for), hooks, annotations.
+// Throws ward::Error naming the JSON path of the field it cannot map. The
+// Sandbox may still refuse a combination at plan(), naming its own field.
+inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle,
+                          const ToSandboxOptions& opts = {}) {
+  namespace fs = std::filesystem;
+  using detail::mapping::idx;
+  using detail::mapping::unsupported;
+  using detail::mapping::warn;
+  if (!cfg.process)
+    ward::detail::throw_invalid("process",
+                                "the config has no process to run (runtime.md: "
+                                "required by start)");
+  Sandbox sb;
+  const Linux empty_linux;
+  const Linux& l = cfg.linux_ ? *cfg.linux_ : empty_linux;
+
+  if (!l.mount_label.empty()) {
+    if (!opts.ignore_lsm)
+      unsupported("linux.mountLabel",
+                  "SELinux is not supported by ward (label \"" + l.mount_label + "\")");
+    warn(opts.warnings, "linux.mountLabel: ignored: SELinux is not supported by ward");
+  }
+  if (l.intel_rdt) unsupported("linux.intelRdt", "Intel RDT is not supported by ward");
+
+  // ---- namespaces
+  bool new_user = false, user_ns = false, new_cgroup = false, new_mount = false;
+  std::string user_ns_path;
+  for (std::size_t i = 0; i < l.namespaces.size(); ++i) {
+    const Namespace& n = l.namespaces[i];
+    const std::string nf = idx("linux.namespaces", i);
+    const auto kind = detail::mapping::ns_kind(n.type);
+    if (!kind) ward::detail::throw_invalid(nf + ".type", "unknown namespace type");
+    if (n.type == NamespaceType::user) user_ns = true;
+    if (n.path.empty()) {
+      sb.unshare(*kind);
+      if (n.type == NamespaceType::user) new_user = true;
+      if (n.type == NamespaceType::cgroup) new_cgroup = true;
+      if (n.type == NamespaceType::mount) new_mount = true;
+    } else {
+      if (n.type == NamespaceType::mount)
+        unsupported(nf + ".path",
+                    "ward sets the root filesystem up in a new mount namespace; it does not "
+                    "mount into a joined one");
+      if (n.type == NamespaceType::user) user_ns_path = n.path;
+      detail::mapping::at_field(nf + ".path", [&] { sb.join(*kind, n.path); });
+    }
+  }
+  if (!new_mount)
+    ward::detail::throw_invalid("linux.namespaces",
+                                "ward needs a new mount namespace (type \"mount\") to set up "
+                                "root.path and mounts");
+  if (new_user) {
+    UserNsOptions u;
+    u.uid_map = detail::mapping::id_map(l.uid_mappings);
+    u.gid_map = detail::mapping::id_map(l.gid_mappings);
+    if (opts.rootless) u.setgroups = Setgroups::deny;
+    sb.user_namespace(std::move(u));
+  }
+  if (!cfg.hostname.empty()) sb.hostname(cfg.hostname);
+  if (!cfg.domainname.empty()) sb.domainname(cfg.domainname);
+  if (!l.time_offsets.empty()) {
+    TimeOffsets t;
+    for (const auto& [clock, off] : l.time_offsets) {
+      constexpr std::int64_t kNs = 1'000'000'000;
+      if (off.secs > std::numeric_limits<std::int64_t>::max() / kNs - 1 ||
+          off.secs < std::numeric_limits<std::int64_t>::min() / kNs + 1)
+        ward::detail::throw_invalid("linux.timeOffsets." + clock + ".secs",
+                                    "out of range (|secs| < 9.2e9)");
+      const std::int64_t ns = off.secs * kNs + static_cast<std::int64_t>(off.nanosecs);
+      (clock == "monotonic" ? t.monotonic_ns : t.boottime_ns) = ns;
+    }
+    sb.time_offsets(t);
+  }
+
+  // ---- root
+  fs::path root = cfg.root.path;
+  if (root.is_relative()) root = bundle / root;
+  sb.rootfs(root.lexically_normal().string());
+  if (cfg.root.readonly) sb.readonly_root();
+  sb.pivot(opts.no_pivot ? Pivot::move_and_chroot : Pivot::pivot_root);
+  if (l.rootfs_propagation && l.rootfs_propagation->type != Propagation::unchanged)
+    sb.rootfs_propagation(detail::mapping::propagation(l.rootfs_propagation->type),
+                          l.rootfs_propagation->recursive);
+
+  // ---- mounts
+  // idmap namespaces, one per distinct pair of maps (a deque: references
+  // to earlier ones stay valid).
+  struct IdmapNs {
+    std::vector<IdMapping> uid, gid;
+    ward::Namespace ns;
+  };
+  std::deque<IdmapNs> idmaps;
+  auto idmap_ns = [&](const std::vector<IdMapping>& uid,
+                      const std::vector<IdMapping>& gid) -> const ward::Namespace& {
+    for (const IdmapNs& e : idmaps)
+      if (e.uid == uid && e.gid == gid) return e.ns;
+    UserNsOptions u;
+    u.uid_map = detail::mapping::id_map(uid);
+    u.gid_map = detail::mapping::id_map(gid);
+    auto made = ward::Namespace::create_set(NsSet{NsKind::user}, u);
+    idmaps.push_back({uid, gid, std::move(made.front())});
+    return idmaps.back().ns;
+  };
+  auto abs_source = [&](const std::string& src) {
+    fs::path s = src;
+    if (s.is_relative()) s = bundle / s;
+    return s.lexically_normal().string();
+  };
+
+  bool dev_is_bind = false;
+  for (std::size_t i = 0; i < cfg.mounts.size(); ++i) {
+    const Mount& m = cfg.mounts[i];
+    const std::string mf = idx("mounts", i);
+    const MountOptions o = m.parsed_options();
+    const bool bind = m.type == "bind" || o.bind;
+    const bool recursive = o.recursive;
+    if (o.remount)
+      unsupported(mf + ".options", "\"remount\" changes an existing mount; ward makes new ones");
+    if (o.tmpcopyup)
+      unsupported(mf + ".options",
+                  "\"tmpcopyup\" (crun's copy into a new tmpfs) is not "
+                  "supported by ward");
+    const std::string dest_clean =
+        "/" + ward::detail::normalize_in_root(m.destination, mf + ".destination");
+    if (bind && dest_clean == "/dev") dev_is_bind = true;
+
+    std::optional<MountSpec> spec;
+    const std::uint64_t set =
+        detail::mapping::mount_attrs(o.set) | detail::mapping::mount_attrs(o.recursive_set);
+    std::uint64_t clear = detail::mapping::mount_attrs(o.recursive_clear);
+    if (!(bind && recursive)) clear |= detail::mapping::mount_attrs(o.clear);
+    if (bind) {
+      if (m.source.empty())
+        ward::detail::throw_invalid(mf + ".source", "a bind mount needs a source");
+      const std::string src = abs_source(m.source);
+      spec = recursive ? MountSpec::rbind(src, m.destination) : MountSpec::bind(src, m.destination);
+      if (!o.data.empty())
+        warn(opts.warnings,
+             mf + ".options: ignored for a bind mount: " + detail::mapping::join_names(o.data));
+    } else if (m.type == "cgroup" || m.type == "cgroup2") {
+      if (!new_cgroup) {
+        const std::string host = cgroup_host().unified_mount;
+        if (host.empty())
+          unsupported(mf + ".type", "no cgroup2 hierarchy is mounted on this host to bind");
+        spec = MountSpec::bind(host, m.destination);
+      } else {
+        spec =
+            MountSpec::filesystem("cgroup2", m.destination,
+                                  m.source.empty() || m.source == "cgroup" ? "cgroup2" : m.source);
+      }
+    } else {
+      if (m.type.empty() || m.type == "none")
+        ward::detail::throw_invalid(mf + ".type", "needs a filesystem type, or the bind option");
+      spec = MountSpec::filesystem(m.type, m.destination, m.source);
+      detail::mapping::sb_flags(*spec, o);
+      for (const std::string& d : o.data) detail::mapping::data_option(*spec, d);
+    }
+    detail::mapping::set_attrs(*spec, set, clear);
+    const Atime at = o.recursive_atime != Atime::unchanged ? o.recursive_atime : o.atime;
+    if (at != Atime::unchanged) spec->atime(detail::mapping::atime(at));
+    if (o.propagation != Propagation::unchanged)
+      spec->propagation(detail::mapping::propagation(o.propagation), o.propagation_recursive);
+    if (o.idmap) {
+      if (!bind) unsupported(mf + ".options", "idmap is supported on bind mounts only");
+      detail::mapping::at_field(mf + ".options", [&] {
+        if (!m.uid_mappings.empty() || !m.gid_mappings.empty()) {
+          spec->idmap(idmap_ns(m.uid_mappings, m.gid_mappings));
+        } else if (!user_ns_path.empty()) {
+          spec->idmap(ward::Namespace::open(user_ns_path, NsKind::user));
+        } else if (new_user && !l.uid_mappings.empty()) {
+          spec->idmap(idmap_ns(l.uid_mappings, l.gid_mappings));
+        } else {
+          ward::detail::throw_invalid("idmap",
+                                      "needs uidMappings and gidMappings, on the mount or in "
+                                      "linux (a user namespace with mappings)");
+        }
+      });
+    }
+    detail::mapping::at_field(mf, [&] { sb.mount(std::move(*spec)); });
+  }
+
+  // ---- /dev
+  if (!dev_is_bind) sb.default_devices();
+  for (std::size_t i = 0; i < l.devices.size(); ++i) {
+    const Device& d = l.devices[i];
+    const std::string df = idx("linux.devices", i);
+    if (d.uid.value_or(0) != 0 || d.gid.value_or(0) != 0)
+      unsupported(df + (d.uid.value_or(0) != 0 ? ".uid" : ".gid"),
+                  "ward makes device nodes owned by root (Sandbox::device has no owner)");
+    if (user_ns) {
+      // mknod is refused in a user namespace: bind the host's node.
+      detail::mapping::at_field(df, [&] { sb.mount(MountSpec::bind(d.path, d.path)); });
+      continue;
+    }
+    // The kernel's dev_t: 12-bit major, 20-bit minor (MINORBITS).
+    auto num = [&](std::int64_t v, std::int64_t max, const char* which) {
+      if (v < 0 || v > max)
+        ward::detail::throw_invalid(df + "." + which, std::to_string(v) + " is out of range");
+      return static_cast<unsigned>(v);
+    };
+    const unsigned mode = d.file_mode ? (*d.file_mode & 07777u) : 0666u;
+    // (Not "major"/"minor": glibc defines those as macros.)
+    const unsigned maj = num(d.major, 0xfff, "major"), min = num(d.minor, 0xfffff, "minor");
+    detail::mapping::at_field(df, [&] { sb.device(d.path, d.type, maj, min, mode); });
+  }
+  if (!l.masked_paths.empty()) sb.masked_paths(l.masked_paths);
+  if (!l.readonly_paths.empty()) sb.readonly_paths(l.readonly_paths);
+
+  for (const auto& [key, value] : l.sysctl) sb.sysctl(key, value);
+  if (l.personality)
+    sb.personality(l.personality->domain == PersonalityDomain::linux32 ? PER_LINUX32 : PER_LINUX);
+
+  // ---- the process, then seccomp (which looks at its capabilities)
+  ProcessOptions po;
+  po.ignore_lsm = opts.ignore_lsm;
+  po.keep_capabilities_when_absent = opts.keep_capabilities_when_absent;
+  po.warnings = opts.warnings;
+  apply_process(sb, *cfg.process, po);
+  apply_seccomp(sb, cfg, *cfg.process, po);
+  return sb;
+}
+
+}  // namespace ward::oci
