@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: Apache-2.0
+// The `ward` runtime binary, driven the way engines drive runc: spec, run,
+// create/start/state/kill/delete, exec, pause/resume, ps, hooks, the error
+// words engines match, and cleanup after failures.
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <ward/ward.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "rootfs_util.hpp"
+#include "run_util.hpp"
+#include "test_util.hpp"
+
+#ifndef WARD_RUNTIME_BIN
+#define WARD_RUNTIME_BIN ""
+#endif
+
+using ward_test::ScratchDir;
+namespace json = ward::detail::json;
+
+namespace {
+
+struct Out {
+  int status = -1;
+  std::string out, err;
+};
+
+// Runs the runtime with `args`, stdin from `input`. Output goes to files,
+// not pipes: a container that create or run -d leaves behind keeps the
+// runtime's stdio, so a pipe would not see EOF until it exits.
+Out ward_cmd(const std::vector<std::string>& args, const std::string& input = {}) {
+  std::vector<std::string> argv = {WARD_RUNTIME_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  int in[2];
+  REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
+  char on[] = "/tmp/ward-rt-out-XXXXXX", en[] = "/tmp/ward-rt-err-XXXXXX";
+  int of = ::mkostemp(on, O_CLOEXEC), ef = ::mkostemp(en, O_CLOEXEC);
+  REQUIRE((of >= 0 && ef >= 0));
+  ::unlink(on);
+  ::unlink(en);
+  ward::Sandbox sb(argv);
+  sb.stdin_(ward::Stdio::fd(in[0])).stdout_(ward::Stdio::fd(of)).stderr_(ward::Stdio::fd(ef));
+  ward::Child c = sb.spawn();
+  ::close(in[0]);
+  if (!input.empty() && ::write(in[1], input.data(), input.size()) < 0) {
+  }
+  ::close(in[1]);
+  Out o;
+  o.status = c.wait().shell_status();
+  ::lseek(of, 0, SEEK_SET);
+  ::lseek(ef, 0, SEEK_SET);
+  o.out = ward_test::read_all(of);
+  o.err = ward_test::read_all(ef);
+  ::close(of);
+  ::close(ef);
+  return o;
+}
+
+// A bundle: a busybox rootfs and `ward spec`'s config, edited.
+struct Bundle {
+  ScratchDir dir{"bundle"};
+  ScratchDir state{"state"};
+  std::unique_ptr<ward_test::BusyboxRootfs> rootfs;
+  explicit Bundle(const std::string& busybox) {
+    rootfs = std::make_unique<ward_test::BusyboxRootfs>(busybox);
+    std::filesystem::create_directory_symlink(rootfs->path, dir / "rootfs");
+    auto r = ward_cmd({"spec", "--bundle", dir.path});
+    REQUIRE(r.status == 0);
+  }
+  // Rewrites config.json: args, terminal off, and whatever `edit` does.
+  void set(const std::vector<std::string>& args,
+           const std::function<void(json::Value&)>& edit = {}) {
+    json::Value cfg = json::parse(ward_test::read_file(dir / "config.json"));
+    json::Array a;
+    for (auto& s : args) a.emplace_back(s);
+    json::Value* proc = cfg.find("process");
+    proc->set("args", json::Value(std::move(a)));
+    proc->set("terminal", false);
+    if (edit) edit(cfg);
+    ward_test::write_file(dir / "config.json", json::dump(cfg, {.indent = 2}));
+  }
+  // Container ids are global (their cgroup is /ward/<id>): one per test process.
+  static std::string id(const std::string& name) { return name + "-" + std::to_string(::getpid()); }
+  Out cmd(std::vector<std::string> args, const std::string& input = {}) {
+    args.insert(args.begin(), {"--root", state.path});
+    return ward_cmd(args, input);
+  }
+};
+
+#define NEED_RUNTIME(bundle)                                                                \
+  WARD_SKIP_UNLESS_ROOT();                                                                  \
+  if (std::string(WARD_RUNTIME_BIN).empty()) WARD_SKIP("built without examples");           \
+  std::string bundle##_bb = ward_test::static_busybox();                                    \
+  if (bundle##_bb.empty()) WARD_SKIP("no static busybox (apt-get install busybox-static)"); \
+  Bundle bundle(bundle##_bb)
+
+}  // namespace
+
+TEST_CASE("runtime: --version, features and spec") {
+  WARD_SKIP_UNLESS_ROOT();
+  if (std::string(WARD_RUNTIME_BIN).empty()) WARD_SKIP("built without examples");
+  auto v = ward_cmd({"--version"});
+  CHECK(v.status == 0);
+  CHECK(v.out.rfind("ward version ", 0) == 0);
+  CHECK(v.out.find("\nspec: ") != std::string::npos);
+  auto f = ward_cmd({"features"});
+  REQUIRE(f.status == 0);
+  auto doc = json::parse(f.out);
+  CHECK(doc.find("ociVersionMax") != nullptr);
+  ScratchDir d("spec");
+  CHECK(ward_cmd({"spec", "--bundle", d.path}).status == 0);
+  auto cfg = ward::oci::load_config(d / "config.json");
+  CHECK(cfg.root.path == "rootfs");
+  auto again = ward_cmd({"spec", "--bundle", d.path});
+  CHECK(again.status == 1);
+  CHECK_THAT(again.err, Catch::Contains("exists"));
+  ScratchDir r("spec-rootless");
+  CHECK(ward_cmd({"spec", "--rootless", "--bundle", r.path}).status == 0);
+  CHECK(ward::oci::load_config(r / "config.json").has_namespace(ward::oci::NamespaceType::user));
+}
+
+TEST_CASE("runtime: run exits with the process's status, 128+signal when killed") {
+  NEED_RUNTIME(b);
+  b.set({"sh", "-c", "echo hello from $(hostname); exit 7"});
+  auto r = b.cmd({"run", "--bundle", b.dir.path, b.id("c1")});
+  INFO(r.err);
+  CHECK(r.status == 7);
+  CHECK(r.out == "hello from ward\n");
+  // A signal from outside: the container's init is killed, run says 128+9.
+  b.set({"sleep", "100"});
+  ward::Sandbox runner(
+      {WARD_RUNTIME_BIN, "--root", b.state.path, "run", "--bundle", b.dir.path, b.id("c2")});
+  ward::Child bg = runner.stdin_(ward::Stdio::null()).spawn();
+  bool running = false;
+  for (int i = 0; i < 200 && !running; ++i) {
+    auto s = b.cmd({"state", b.id("c2")});
+    running = s.status == 0 && ward::oci::parse_state(s.out).status == ward::oci::Status::running;
+    if (!running) ::usleep(10000);
+  }
+  REQUIRE(running);
+  CHECK(b.cmd({"kill", b.id("c2"), "9"}).status == 0);
+  CHECK(bg.wait().shell_status() == 128 + SIGKILL);
+  // Nothing is left: no state, no container.
+  CHECK(std::filesystem::is_empty(b.state.path));
+  auto l = b.cmd({"list", "-q"});
+  CHECK(l.out.empty());
+}
+
+TEST_CASE("runtime: create, state, start, kill, delete") {
+  NEED_RUNTIME(b);
+  b.set({"sh", "-c", "echo started > /dev/shm/x; sleep 100"});
+  ScratchDir pidd("pid");
+  auto c = b.cmd({"create", "--bundle", b.dir.path, "--pid-file", pidd / "pid", b.id("box")});
+  INFO(c.err);
+  REQUIRE(c.status == 0);
+  auto st = ward::oci::parse_state(b.cmd({"state", b.id("box")}).out);
+  CHECK(st.status == ward::oci::Status::created);
+  CHECK(st.pid > 0);
+  CHECK(ward_test::read_file(pidd / "pid") == std::to_string(st.pid));
+  CHECK(st.bundle == b.dir.path);
+  // Created but not started: the process has not exec'd the command.
+  CHECK(ward_test::read_file("/proc/" + std::to_string(st.pid) + "/comm") != "sleep\n");
+  CHECK(b.cmd({"delete", b.id("box")}).status == 0);  // a created container may be deleted
+  CHECK(b.cmd({"state", b.id("box")}).status == 1);
+
+  REQUIRE(b.cmd({"create", "--bundle", b.dir.path, b.id("box")}).status == 0);
+  REQUIRE(b.cmd({"start", b.id("box")}).status == 0);
+  st = ward::oci::parse_state(b.cmd({"state", b.id("box")}).out);
+  CHECK(st.status == ward::oci::Status::running);
+  auto again = b.cmd({"start", b.id("box")});
+  CHECK(again.status == 1);
+  auto del = b.cmd({"delete", b.id("box")});
+  CHECK(del.status == 1);
+  CHECK_THAT(del.err, Catch::Contains("not stopped"));
+  auto ps = b.cmd({"ps", "--format", "json", b.id("box")});
+  CHECK(json::parse(ps.out).as_array().size() >= 1);
+  REQUIRE(b.cmd({"pause", b.id("box")}).status == 0);
+  CHECK(ward::oci::parse_state(b.cmd({"state", b.id("box")}).out).status ==
+        ward::oci::Status::paused);
+  REQUIRE(b.cmd({"resume", b.id("box")}).status == 0);
+  CHECK(b.cmd({"kill", b.id("box"), "KILL"}).status == 0);
+  for (int i = 0; i < 100; ++i) {
+    if (ward::oci::parse_state(b.cmd({"state", b.id("box")}).out).status ==
+        ward::oci::Status::stopped)
+      break;
+    ::usleep(20000);
+  }
+  st = ward::oci::parse_state(b.cmd({"state", b.id("box")}).out);
+  CHECK(st.status == ward::oci::Status::stopped);
+  CHECK(st.pid == 0);
+  auto k = b.cmd({"kill", b.id("box")});
+  CHECK(k.status == 1);
+  CHECK_THAT(k.err, Catch::Contains("container not running"));
+  CHECK(b.cmd({"delete", b.id("box")}).status == 0);
+  CHECK(std::filesystem::is_empty(b.state.path));
+}
+
+TEST_CASE("runtime: exec joins the container") {
+  NEED_RUNTIME(b);
+  b.set({"sh", "-c",
+         "echo inside > /tmp/marker 2>/dev/null || echo inside > /dev/shm/marker; sleep 100"});
+  auto d = b.cmd({"run", "-d", "--bundle", b.dir.path, b.id("box")});
+  INFO(d.err);
+  REQUIRE(d.status == 0);
+  ::usleep(100000);
+  auto e =
+      b.cmd({"exec", b.id("box"), "sh", "-c", "cat /dev/shm/marker; hostname; echo $$; exit 3"});
+  INFO(e.err);
+  CHECK(e.status == 3);
+  CHECK(e.out.find("inside\nward\n") == 0);
+  auto missing = b.cmd({"exec", b.id("box"), "no-such-binary"});
+  CHECK(missing.status != 0);
+  CHECK_THAT(missing.err, Catch::Contains("executable file not found in $PATH"));
+  CHECK(b.cmd({"delete", "--force", b.id("box")}).status == 0);
+  CHECK(std::filesystem::is_empty(b.state.path));
+}
+
+TEST_CASE("runtime: errors use the words engines match, and a failed create leaves nothing") {
+  NEED_RUNTIME(b);
+  auto st = b.cmd({"state", "nope"});
+  CHECK(st.status == 1);
+  CHECK_THAT(st.err, Catch::Contains("container does not exist"));
+  CHECK(b.cmd({"delete", "--force", "nope"}).status == 0);
+  b.set({"no-such-binary"});
+  auto cr = b.cmd({"create", "--bundle", b.dir.path, b.id("bad")});
+  CHECK(cr.status == 1);
+  CHECK_THAT(cr.err, Catch::Contains("executable file not found in $PATH"));
+  CHECK(std::filesystem::is_empty(b.state.path));
+  // An invalid config: the JSON path and reason, nothing left behind.
+  b.set({"true"}, [](json::Value& cfg) {
+    cfg.find("linux")->set(
+        "resources", json::Value::object({{"memory", json::Value::object({{"limit", "lots"}})}}));
+  });
+  ScratchDir logd("log");
+  auto bad = b.cmd({"--log", logd / "log.json", "--log-format", "json", "create", "--bundle",
+                    b.dir.path, b.id("bad2")});
+  CHECK(bad.status == 1);
+  CHECK_THAT(bad.err, Catch::Contains("linux.resources.memory.limit"));
+  CHECK(std::filesystem::is_empty(b.state.path));
+  auto log = ward_test::read_file(logd / "log.json");
+  auto last = log.substr(log.rfind('{'));
+  auto line = json::parse(last);
+  CHECK(line.find("level")->as_string() == "error");
+  CHECK_THAT(line.find("msg")->as_string(), Catch::Contains("memory.limit"));
+}
+
+TEST_CASE("runtime: hooks get the state on stdin, a failing hook fails create") {
+  NEED_RUNTIME(b);
+  ScratchDir out("hooks");
+  std::string hook = out / "hook.sh";
+  ward_test::write_file(hook, "#!/bin/sh\ncat > " + out.path + "/$1.json\n");
+  ::chmod(hook.c_str(), 0755);
+  b.set({"true"}, [&](json::Value& cfg) {
+    auto h = [&](const char* name) {
+      return json::Value::array(
+          {json::Value::object({{"path", hook}, {"args", json::Value::array({"hook.sh", name})}})});
+    };
+    cfg.set("hooks", json::Value::object({{"createRuntime", h("createRuntime")},
+                                          {"poststart", h("poststart")},
+                                          {"poststop", h("poststop")}}));
+  });
+  auto r = b.cmd({"run", "--bundle", b.dir.path, b.id("hooked")});
+  INFO(r.err);
+  CHECK(r.status == 0);
+  auto cr = ward::oci::parse_state(ward_test::read_file(out / "createRuntime.json"));
+  CHECK(cr.id == b.id("hooked"));
+  CHECK(cr.pid > 0);
+  CHECK(ward::oci::parse_state(ward_test::read_file(out / "poststop.json")).status ==
+        ward::oci::Status::stopped);
+  b.set({"true"}, [&](json::Value& cfg) {
+    cfg.set("hooks", json::Value::object({{"createRuntime", json::Value::array({json::Value::object(
+                                                                {{"path", "/bin/false"}})})}}));
+  });
+  auto f = b.cmd({"create", "--bundle", b.dir.path, b.id("hookfail")});
+  CHECK(f.status == 1);
+  CHECK_THAT(f.err, Catch::Contains("createRuntime"));
+  CHECK(std::filesystem::is_empty(b.state.path));
+}
