@@ -235,8 +235,9 @@ void write_atomic(const std::string& path, const std::string& text, mode_t mode 
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) fail("open " + tmp + ": " + std::strerror(errno));
+  // No fsync: the state lives under /run (tmpfs), which does not outlive
+  // a reboot, and rename alone makes the replacement atomic for readers.
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ok = ::fsync(fd) == 0 && ok;
   ::close(fd);
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
     int e = errno;
