@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, command 1: install dependencies, build ward (Release, g++,
-# Ninja) into build/, and run the demo, build/bin/ward-demo.
+# Ninja) into build/, run the library demo, build/bin/ward-demo, and a busybox
+# container through the OCI runtime, build/bin/ward.
 #   bash scripts/demo.sh [ward-demo arguments...]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -23,4 +24,29 @@ if [[ ! -x build/bin/ward-demo ]]; then
   exit 1
 fi
 echo "== build/bin/ward-demo $*"
-exec build/bin/ward-demo "$@"
+build/bin/ward-demo "$@"
+
+# A real container through the OCI runtime, build/bin/ward, as an engine
+# would run it: a busybox rootfs, `ward spec`'s config, `ward run`.
+bundle=$(mktemp -d /tmp/ward-demo-bundle.XXXXXX)
+state=$(mktemp -d /tmp/ward-demo-state.XXXXXX)
+trap 'rm -rf --one-file-system "$bundle" "$state"' EXIT
+busybox=$(command -v busybox)
+mkdir -p "$bundle/rootfs/bin"
+cp "$busybox" "$bundle/rootfs/bin/busybox"
+for applet in sh ls cat id hostname ps grep head; do ln -s busybox "$bundle/rootfs/bin/$applet"; done
+build/bin/ward spec --bundle "$bundle"
+python3 - "$bundle/config.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+cfg = json.load(open(path))
+cfg["process"]["terminal"] = False
+cfg["process"]["args"] = ["sh", "-c",
+    "echo \"hostname: $(hostname)\"; echo \"my pid:   $$\"; id; "
+    "echo \"/:        $(ls / | tr '\\n' ' ')\"; grep -E '^Cap(Eff|Bnd)' /proc/self/status; "
+    "echo processes:; ps; "
+    "echo \"writing /: $(touch /x 2>&1 || true)\""]
+json.dump(cfg, open(path, "w"), indent=2)
+PY
+echo "== build/bin/ward run (a busybox container: own namespaces, pivot_root, read-only root, 3 capabilities)"
+build/bin/ward --root "$state" run --bundle "$bundle" ward-demo-$$
