@@ -665,3 +665,30 @@ TEST_CASE("mount: mounts without a rootfs go on the host's tree, in the child's 
   CHECK(!std::filesystem::exists(d / "f"));  // it was written to the tmpfs
   CHECK(mount_table() == before);
 }
+
+TEST_CASE("mount: proc with subset=pid and hidepid, sysfs and cgroup2 inside the sandbox") {
+  NEED_BUSYBOX(root);
+  std::string err;
+  auto r =
+      try_run(shell(root.path,
+                    "test -e /proc/sys && echo has-sys; test -e /proc/self/status && echo "
+                    "has-self; grep ' /proc ' /proc/self/mountinfo; "
+                    "test -d /sys/kernel && echo sysfs-ok; "
+                    "test -e /sys/fs/cgroup/cgroup.controllers && echo cgroup2-ok")
+                  .unshare(NsSet{NsKind::mount, NsKind::pid, NsKind::net, NsKind::cgroup})
+                  .mount(MountSpec::proc().option("subset", "pid").option("hidepid", "invisible"))
+                  .mount(MountSpec::sysfs())
+                  .mount(MountSpec::cgroup2()),
+              &err);
+  INFO(r.out);
+  if (err.find("Unknown parameter") != std::string::npos)
+    WARD_SKIP("this kernel's proc has no subset/hidepid options: " << err);
+  REQUIRE(err.empty());
+  CHECK(r.status.exit_code() == 0);
+  CHECK(r.out.find("has-sys") == std::string::npos);
+  CHECK(r.out.find("has-self") != std::string::npos);
+  CHECK(r.out.find("subset=pid") != std::string::npos);
+  CHECK(r.out.find("hidepid=invisible") != std::string::npos);
+  CHECK(r.out.find("sysfs-ok") != std::string::npos);
+  CHECK(r.out.find("cgroup2-ok") != std::string::npos);
+}
