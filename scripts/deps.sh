@@ -18,6 +18,8 @@ packages=(
   catch2 libbenchmark-dev pkg-config python3      # tests, benchmarks, packaging, scripts
   busybox-static util-linux iproute2              # what sandbox tests run and inspect
   libseccomp-dev clang-format
+  # real engines driving the runtime (root.engines.*: tests/engines/*.sh)
+  podman conmon containernetworking-plugins uidmap containerd
   # kernel uapi headers of other arches: scripts/gen_syscalls.py (seccomp.tables_fresh)
   linux-libc-dev-arm64-cross linux-libc-dev-armhf-cross linux-libc-dev-riscv64-cross
   "${vm_packages[@]}"
