@@ -103,6 +103,7 @@ struct SpawnCtx {
   // this cgroup first thing, then makes the cgroup namespace it asked for.
   int cgroup_fd;
   bool unshare_cgroup;
+  int gate_fd;  // the start gate, moved above the kept descriptors by child_fds
 };
 
 // ---------------------------------------------------------------- child side
@@ -173,6 +174,14 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
   if (r < 0) child_report(c, Step::fds, r, "move report pipe");
   int report = static_cast<int>(r);
   c->report_wr = report;  // the old number is closed below with the rest
+  // The start gate survives too (it is waited on after this), also above.
+  int gate = -1;
+  if (p.start_gate_fd >= 0) {
+    r = sys::call(SYS_fcntl, p.start_gate_fd, F_DUPFD_CLOEXEC, hi);
+    if (r < 0) child_report(c, Step::fds, r, "move start gate");
+    gate = static_cast<int>(r);
+  }
+  c->gate_fd = gate;
 
   // 2. Copy every source above the targets, then into place: a source may
   //    itself be another mapping's target.
@@ -200,15 +209,27 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
   //    sorted targets (the builder sorts them), then everything above.
   // Never close the report pipe early: EOF on it tells the parent that
   // this process no longer uses the shared memory.
-  const unsigned rep = static_cast<unsigned>(report);
+  // Closes [lo, hi_incl] except the report pipe and the gate.
+  unsigned keep_a = static_cast<unsigned>(report),
+           keep_b = gate < 0 ? ~0U : static_cast<unsigned>(gate);
+  if (keep_b < keep_a) {
+    unsigned t = keep_a;
+    keep_a = keep_b;
+    keep_b = t;
+  }
   auto close_range = [&](unsigned lo, unsigned hi_incl) -> long {
-    if (lo > hi_incl) return 0;
-    if (lo <= rep && rep <= hi_incl) {
-      long a = rep > lo ? sys::call(sys::nr_close_range, lo, rep - 1, 0) : 0;
-      if (a < 0) return a;
-      return rep < hi_incl ? sys::call(sys::nr_close_range, rep + 1, hi_incl, 0) : 0;
+    const unsigned keeps[2] = {keep_a, keep_b};
+    for (unsigned k : keeps) {
+      if (lo > hi_incl) return 0;
+      if (k < lo || k > hi_incl) continue;
+      if (k > lo) {
+        long a = sys::call(sys::nr_close_range, lo, k - 1, 0);
+        if (a < 0) return a;
+      }
+      if (k == ~0U) return 0;
+      lo = k + 1;
     }
-    return sys::call(sys::nr_close_range, lo, hi_incl, 0);
+    return lo <= hi_incl ? sys::call(sys::nr_close_range, lo, hi_incl, 0) : 0;
   };
   unsigned next = 0;
   bool have_close_range = true;
@@ -242,7 +263,7 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
           if (*s < '0' || *s > '9') num = false;
           fd = fd * 10 + (*s - '0');
         }
-        if (!num || fd == dir || fd == report) continue;
+        if (!num || fd == dir || fd == report || fd == gate) continue;
         bool keep = false;
         for (int i = 0; i < p.n_fds; ++i)
           if (p.fds[i].dst == fd) keep = true;
@@ -664,27 +685,6 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     r = landlock_restrict_raw(p.landlock_fd, p.landlock_flags);
     if (r < 0) child_report(c, Step::landlock, r, "landlock_restrict_self");
   }
-  if (p.start_gate_fd >= 0) {
-    // A runtime's `create`: everything that can fail is done or checked
-    // (the working directory, an executable to run), so `create` can
-    // report it; then tell the parent we are ready and wait for `start`.
-    if (p.cwd != nullptr) {
-      r = sys::call(SYS_chdir, p.cwd);
-      if (r < 0) child_report(c, Step::chdir, r, p.cwd);
-    }
-    long found = -ENOENT;
-    for (int i = 0; i < p.n_candidates && found != 0; ++i) {
-      r = sys::call(SYS_faccessat, AT_FDCWD, p.exec_candidates[i], X_OK, 0);
-      if (r == 0 || found == -ENOENT) found = r;
-    }
-    if (found < 0) child_report(c, Step::exec, found, p.argv[0]);
-    if (child_send(c, kMsgReady, 0) < 0) sys::exit_group(127);
-    char go;
-    do r = sys::call(SYS_read, p.start_gate_fd, &go, 1);
-    while (r == -EINTR);
-    if (r != 1) sys::exit_group(127);  // the gate was closed: never started
-    sys::call(SYS_close, p.start_gate_fd);
-  }
   child_fds(c);
   if (p.terminal) {
     const char* what = "controlling terminal";
@@ -694,6 +694,25 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
   if (p.cwd != nullptr) {
     r = sys::call(SYS_chdir, p.cwd);
     if (r < 0) child_report(c, Step::chdir, r, p.cwd);
+  }
+  if (c->gate_fd >= 0) {
+    // A runtime's `create`: everything that can fail is done or checked
+    // (descriptors arranged and the rest closed, so the waiting process
+    // holds none of the runtime's pipes; terminal; working directory; an
+    // executable to run), so `create` can report it. Then tell the parent
+    // we are ready and wait for `start`.
+    long found = -ENOENT;
+    for (int i = 0; i < p.n_candidates && found != 0; ++i) {
+      r = sys::call(SYS_faccessat, AT_FDCWD, p.exec_candidates[i], X_OK, 0);
+      if (r == 0 || found == -ENOENT) found = r;
+    }
+    if (found < 0) child_report(c, Step::exec, found, p.argv[0]);
+    if (child_send(c, kMsgReady, 0) < 0) sys::exit_group(127);
+    char go;
+    do r = sys::call(SYS_read, c->gate_fd, &go, 1);
+    while (r == -EINTR);
+    if (r != 1) sys::exit_group(127);  // the gate was closed: never started
+    sys::call(SYS_close, c->gate_fd);
   }
   std::uint64_t none = 0;
   r = sys::call(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
@@ -890,6 +909,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     ctx.slot_parent[i] = slot_parent[i];
   }
   ctx.vm = vm;
+  ctx.gate_fd = -1;
   if (vm && p.two_stage) {
     ctx.stage2_stack = stacks->base(1);
     ctx.stage2_stack_size = stacks->size();
