@@ -85,6 +85,12 @@ struct Bundle {
     if (edit) edit(cfg);
     ward_test::write_file(dir / "config.json", json::dump(cfg, {.indent = 2}));
   }
+  // A failed check must not leave containers behind: delete whatever the
+  // state directory still lists.
+  ~Bundle() {
+    for (auto& e : std::filesystem::directory_iterator(state.path))
+      ward_cmd({"--root", state.path, "delete", "--force", e.path().filename().string()});
+  }
   // Container ids are global (their cgroup is /ward/<id>): one per test process.
   static std::string id(const std::string& name) { return name + "-" + std::to_string(::getpid()); }
   Out cmd(std::vector<std::string> args, const std::string& input = {}) {
