@@ -3,6 +3,8 @@
 // and a snapshot of a mount table to prove the host's did not change.
 #pragma once
 
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +17,16 @@
 #include <string>
 
 namespace ward_test {
+
+// Gives this test process a private mount namespace: mounts the test makes
+// itself (MountGuard, scratch tmpfs) and the "before/after" mount tables
+// then concern this process only, not tests running beside it. Sandboxes
+// spawned from here still start from this namespace, as from the host's.
+inline void isolate_mounts() {
+  if (::unshare(CLONE_NEWNS) != 0 ||
+      ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    throw std::runtime_error("private mount namespace for the test");
+}
 
 // A directory under /tmp, removed (without crossing into other
 // filesystems, should a test have left something mounted) when done.

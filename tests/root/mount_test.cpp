@@ -55,6 +55,7 @@ ward_test::Run run_both(Sandbox sb) {
 
 #define NEED_BUSYBOX(var)                                                                 \
   WARD_SKIP_UNLESS_ROOT();                                                                \
+  ward_test::isolate_mounts();                                                            \
   std::string var##_bin = ward_test::static_busybox();                                    \
   if (var##_bin.empty()) WARD_SKIP("no static busybox (apt-get install busybox-static)"); \
   BusyboxRootfs var(var##_bin)
@@ -96,12 +97,14 @@ void busybox_pivot_root() {
 
 TEST_CASE("mount: a busybox rootfs under pivot_root sees only its tree") {
   WARD_SKIP_UNLESS_ROOT();
+  ward_test::isolate_mounts();
   if (ward_test::static_busybox().empty()) WARD_SKIP("no static busybox (busybox-static)");
   busybox_pivot_root();
 }
 
 TEST_CASE("mount: a busybox rootfs with the legacy mount API (mount(2) via /proc/self/fd)") {
   WARD_SKIP_UNLESS_ROOT();
+  ward_test::isolate_mounts();
   if (ward_test::static_busybox().empty()) WARD_SKIP("no static busybox (busybox-static)");
   use_legacy_api();
   busybox_pivot_root();
@@ -333,6 +336,7 @@ TEST_CASE("mount: idmap with something other than a user namespace is refused") 
 
 TEST_CASE("mount: MountGuard unmounts on scope exit, keeps the mount when released") {
   WARD_SKIP_UNLESS_ROOT();
+  ward_test::isolate_mounts();
   ScratchDir d("guard");
   auto before = mount_table();
   {
@@ -354,6 +358,7 @@ TEST_CASE("mount: MountGuard unmounts on scope exit, keeps the mount when releas
 
 TEST_CASE("mount: MountGuard resolves its destination inside the root it is given") {
   WARD_SKIP_UNLESS_ROOT();
+  ward_test::isolate_mounts();
   ScratchDir root("guard-root"), outside("outside");
   // root/link -> <outside> (absolute): inside the root, that is
   // root/<outside>, which setup creates there; the real outside stays as
@@ -607,6 +612,7 @@ TEST_CASE("hostile rootfs: a volume flipped to a symlink during setup never moun
 
 TEST_CASE("hostile rootfs: MountGuard racing a symlink flip mounts only inside its root") {
   WARD_SKIP_UNLESS_ROOT();
+  ward_test::isolate_mounts();
   ScratchDir root("race-root");
   HostBait bait;
   ::mkdir((root / "vol").c_str(), 0755);
@@ -652,6 +658,7 @@ TEST_CASE("mount: Pivot::move_and_chroot works where pivot_root is not wanted") 
 
 TEST_CASE("mount: mounts without a rootfs go on the host's tree, in the child's namespace only") {
   WARD_SKIP_UNLESS_ROOT();
+  ward_test::isolate_mounts();
   ScratchDir d("noroot");
   auto before = mount_table();
   Sandbox sb;
