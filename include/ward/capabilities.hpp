@@ -3,6 +3,7 @@
 // (capabilities(7)).
 #pragma once
 
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -11,8 +12,8 @@
 #include <array>
 #include <bit>
 #include <cctype>
+#include <charconv>
 #include <cstdint>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,12 +72,20 @@ inline constexpr std::array<std::string_view, 41> kCapabilityNames = {"chown",
 
 // The running kernel's highest capability number
 // (/proc/sys/kernel/cap_last_cap), read once; 40 if it cannot be read.
+// Plain read(2), no std::ifstream: a program's first stream builds the C++
+// locale, and a program that has no other use for streams should not pay
+// for it (the `ward` runtime: ~3 % of a `ward run`, bench/README.md).
 inline int cap_last_cap() {
   static const int v = [] {
-    std::ifstream f("/proc/sys/kernel/cap_last_cap");
+    const int fallback = static_cast<int>(kCapabilityNames.size()) - 1;
+    const int fd = ::open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fallback;
+    char buf[16];
+    const ssize_t len = ::read(fd, buf, sizeof buf);
+    ::close(fd);
     int n = -1;
-    if (f >> n && n >= 0 && n < 64) return n;
-    return static_cast<int>(kCapabilityNames.size()) - 1;
+    if (len <= 0 || std::from_chars(buf, buf + len, n).ec != std::errc()) return fallback;
+    return n >= 0 && n < 64 ? n : fallback;
   }();
   return v;
 }

@@ -1061,6 +1061,15 @@ class CgroupV2 {
       close_all();
       return;
     }
+    // The usual case, a cgroup whose processes have all exited and that has
+    // no descendants, goes with one rmdir; the kernel refuses it (EBUSY)
+    // while a process is left in it or a descendant exists, and then the
+    // whole procedure below runs. A third of destroy()'s time in a `ward
+    // run` (bench/README.md).
+    if (::unlinkat(top_parent_.get(), top_name_.c_str(), AT_REMOVEDIR) == 0 || errno == ENOENT) {
+      close_all();
+      return;
+    }
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     UniqueFd top(::openat(top_parent_.get(), top_name_.c_str(), detail::cg::kPathFlags));
     if (!top) {

@@ -484,6 +484,22 @@ class Sandbox {
     return *this;
   }
 
+  // Runs `fn` in the parent (the thread that calls spawn()) as soon as the
+  // child exists, in its namespaces and cgroup, while the child sets itself
+  // up; the child execs (with a start gate: waits for its start) only once
+  // `fn` has returned. For what must be in place before the program runs
+  // but need not hold up the child: a runtime attaching the cgroup's device
+  // program, whose load costs as much as a third of the child's setup
+  // (bench/README.md, "ward run against runc and crun"), runs it here, as
+  // runc applies its cgroup settings while its init waits. If `fn` throws,
+  // the child is killed and reaped and spawn() throws that exception. It
+  // runs once per spawn; a Plan spawned from several threads at once runs
+  // it concurrently.
+  Sandbox& before_exec(std::function<void()> fn) {
+    before_exec_ = std::move(fn);
+    return *this;
+  }
+
   // Validate everything and resolve it into a Plan. Throws ward::Error
   // (step validate, with the field and the reason) before any process
   // exists.
@@ -652,6 +668,7 @@ class Sandbox {
       pd->fork_mode = true;
     }
     c.no_new_privs = nnp_.value_or(has_seccomp_ || landlock_fd_ != nullptr);
+    pd->before_exec = before_exec_;
     pd->finalize();
     if (has_seccomp_) plan_seccomp(*pd);
     plan.data_ = std::move(pd);
@@ -719,6 +736,7 @@ class Sandbox {
     seccomp_opts_ = o.seccomp_opts_;
     fs_ = o.fs_;
     start_gate_ = o.start_gate_;
+    before_exec_ = o.before_exec_;
     return *this;
   }
   Sandbox(Sandbox&&) = default;
@@ -1062,6 +1080,7 @@ class Sandbox {
   SeccompOptions seccomp_opts_;
   FsConfig fs_;
   std::shared_ptr<UniqueFd> start_gate_;  // shared: copies of the builder share it
+  std::function<void()> before_exec_;
 };
 
 }  // namespace ward

@@ -14,6 +14,7 @@
 // CapabilitySet and Capabilities: the five capability sets of a process
 // (capabilities(7)).
 
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -22,8 +23,8 @@
 #include <array>
 #include <bit>
 #include <cctype>
+#include <charconv>
 #include <cstdint>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -295,12 +296,20 @@ inline constexpr std::array<std::string_view, 41> kCapabilityNames = {"chown",
 
 // The running kernel's highest capability number
 // (/proc/sys/kernel/cap_last_cap), read once; 40 if it cannot be read.
+// Plain read(2), no std::ifstream: a program's first stream builds the C++
+// locale, and a program that has no other use for streams should not pay
+// for it (the `ward` runtime: ~3 % of a `ward run`, bench/README.md).
 inline int cap_last_cap() {
   static const int v = [] {
-    std::ifstream f("/proc/sys/kernel/cap_last_cap");
+    const int fallback = static_cast<int>(kCapabilityNames.size()) - 1;
+    const int fd = ::open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fallback;
+    char buf[16];
+    const ssize_t len = ::read(fd, buf, sizeof buf);
+    ::close(fd);
     int n = -1;
-    if (f >> n && n >= 0 && n < 64) return n;
-    return static_cast<int>(kCapabilityNames.size()) - 1;
+    if (len <= 0 || std::from_chars(buf, buf + len, n).ec != std::errc()) return fallback;
+    return n >= 0 && n < 64 ? n : fallback;
   }();
   return v;
 }
@@ -1590,6 +1599,15 @@ class CgroupV2 {
   // removed (by us or anyone) is fine. Throws if it cannot finish.
   void destroy(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     if (!owned_ || !top_parent_) {
+      close_all();
+      return;
+    }
+    // The usual case, a cgroup whose processes have all exited and that has
+    // no descendants, goes with one rmdir; the kernel refuses it (EBUSY)
+    // while a process is left in it or a descendant exists, and then the
+    // whole procedure below runs. A third of destroy()'s time in a `ward
+    // run` (bench/README.md).
+    if (::unlinkat(top_parent_.get(), top_name_.c_str(), AT_REMOVEDIR) == 0 || errno == ENOENT) {
       close_all();
       return;
     }
@@ -3828,6 +3846,7 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
 #include <csignal>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <optional>
 #include <string>
 
@@ -4011,6 +4030,7 @@ WARD_CHILD_FN inline long loopback_up() noexcept {
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -4175,6 +4195,9 @@ struct PlanData {
   std::deque<std::vector<const char*>> mount_arrays;
   std::vector<std::shared_ptr<UniqueFd>> mount_fds;
   std::string rootfs;
+  // Sandbox::before_exec: run in the parent while the child sets up; the
+  // child waits for it on a pipe of its own before child_fds.
+  std::function<void()> before_exec;
   ChildPlan child;
 
   // Point the POD view at the owned storage. Call after every mutation.
@@ -4631,6 +4654,8 @@ struct SpawnCtx {
   int report_rd;  // the parent's end, to close in the child
   int sync_rd;    // parent -> child release
   int sync_wr;
+  int go_rd;  // Sandbox::before_exec done: one byte, read before child_fds; -1: none
+  int go_wr;
   int slot_child[3];   // per-spawn stdio pipe ends for the child
   int slot_parent[3];  // the parent's ends, to close in the child
   bool vm;
@@ -4828,6 +4853,7 @@ WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
   // ever reaching either side.
   sys::call(SYS_close, c->report_rd);
   if (c->sync_wr >= 0) sys::call(SYS_close, c->sync_wr);
+  if (c->go_wr >= 0) sys::call(SYS_close, c->go_wr);
   for (int i = 0; i < 3; ++i)
     if (c->slot_parent[i] >= 0) sys::call(SYS_close, c->slot_parent[i]);
 
@@ -5223,6 +5249,14 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     r = landlock_restrict_raw(p.landlock_fd, p.landlock_flags);
     if (r < 0) child_report(c, Step::landlock, r, "landlock_restrict_self");
   }
+  if (c->go_rd >= 0) {
+    // Sandbox::before_exec: the parent's part runs meanwhile; nothing of
+    // the program runs before it is done.
+    char go = 0;
+    r = sys::read_full(c->go_rd, &go, 1);
+    if (r != 1) sys::exit_group(127);  // it failed: the parent reports why
+    sys::call(SYS_close, c->go_rd);
+  }
   child_fds(c);
   if (p.terminal) {
     const char* what = "controlling terminal";
@@ -5408,6 +5442,11 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   UniqueFd report_rd = make_pipe_pair(report_wr, "report pipe");
   UniqueFd sync_rd;
   if (p.need_parent || p.hold) sync_rd = make_pipe_pair(sync_wr, "sync pipe");
+  // Sandbox::before_exec. The parent keeps its read end open until it has
+  // written: a child that died meanwhile must not turn that write into a
+  // SIGPIPE.
+  UniqueFd go_wr, go_rd;
+  if (pd.before_exec) go_rd = make_pipe_pair(go_wr, "before_exec pipe");
 
   bool vm = !pd.fork_mode && WARD_HAVE_RAW_SYSCALL;
   // 64 KiB is several times what the child uses (its largest frame holds a
@@ -5442,6 +5481,8 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   ctx.report_rd = report_rd.get();
   ctx.sync_rd = sync_rd.get();
   ctx.sync_wr = sync_wr.get();
+  ctx.go_rd = go_rd.get();
+  ctx.go_wr = go_wr.get();
   for (int i = 0; i < 3; ++i) {
     ctx.slot_child[i] = slot_child[i];
     ctx.slot_parent[i] = slot_parent[i];
@@ -5529,6 +5570,31 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     }
   }
 
+  // Sandbox::before_exec, while the child sets up; then the byte that lets
+  // it go on. In two stages, once the process that execs is known (so that
+  // a failure kills and reaps it too).
+  bool before_exec_pending = static_cast<bool>(pd.before_exec);
+  std::exception_ptr before_exec_error;
+  auto run_before_exec = [&] {
+    before_exec_pending = false;
+    try {
+      pd.before_exec();
+      char go = 1;
+      if (::write(go_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "before_exec pipe");
+    } catch (...) {
+      before_exec_error = std::current_exception();
+    }
+    go_wr.reset();  // after a failure: EOF, and the child exits without exec
+    go_rd.reset();
+  };
+  if (before_exec_pending && !p.two_stage) {
+    run_before_exec();
+    if (before_exec_error) {
+      kill_and_reap(pidfd.get());
+      std::rethrow_exception(before_exec_error);
+    }
+  }
+
   // Talk to the child until EOF.
   Msg m;
   bool failed = false;
@@ -5539,6 +5605,10 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   UniqueFd listener;
   int pending_listener = -1;
   for (;;) {
+    if (before_exec_pending && final_pidfd) {
+      run_before_exec();
+      if (before_exec_error) break;
+    }
     // The listener comes from the process that execs, so in two stages it
     // waits until stage one has said which process that is.
     if (pending_listener >= 0 && (!p.two_stage || final_pidfd)) {
@@ -5599,9 +5669,10 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     }
   }
 
-  if (parent_error) {
+  if (parent_error || before_exec_error) {
     if (final_pidfd) kill_and_reap(final_pidfd.get());
     kill_and_reap(pidfd.get());
+    if (before_exec_error) std::rethrow_exception(before_exec_error);
     throw *parent_error;
   }
   if (p.two_stage) {
@@ -14364,6 +14435,22 @@ class Sandbox {
     return *this;
   }
 
+  // Runs `fn` in the parent (the thread that calls spawn()) as soon as the
+  // child exists, in its namespaces and cgroup, while the child sets itself
+  // up; the child execs (with a start gate: waits for its start) only once
+  // `fn` has returned. For what must be in place before the program runs
+  // but need not hold up the child: a runtime attaching the cgroup's device
+  // program, whose load costs as much as a third of the child's setup
+  // (bench/README.md, "ward run against runc and crun"), runs it here, as
+  // runc applies its cgroup settings while its init waits. If `fn` throws,
+  // the child is killed and reaped and spawn() throws that exception. It
+  // runs once per spawn; a Plan spawned from several threads at once runs
+  // it concurrently.
+  Sandbox& before_exec(std::function<void()> fn) {
+    before_exec_ = std::move(fn);
+    return *this;
+  }
+
   // Validate everything and resolve it into a Plan. Throws ward::Error
   // (step validate, with the field and the reason) before any process
   // exists.
@@ -14532,6 +14619,7 @@ class Sandbox {
       pd->fork_mode = true;
     }
     c.no_new_privs = nnp_.value_or(has_seccomp_ || landlock_fd_ != nullptr);
+    pd->before_exec = before_exec_;
     pd->finalize();
     if (has_seccomp_) plan_seccomp(*pd);
     plan.data_ = std::move(pd);
@@ -14599,6 +14687,7 @@ class Sandbox {
     seccomp_opts_ = o.seccomp_opts_;
     fs_ = o.fs_;
     start_gate_ = o.start_gate_;
+    before_exec_ = o.before_exec_;
     return *this;
   }
   Sandbox(Sandbox&&) = default;
@@ -14942,6 +15031,7 @@ class Sandbox {
   SeccompOptions seccomp_opts_;
   FsConfig fs_;
   std::shared_ptr<UniqueFd> start_gate_;  // shared: copies of the builder share it
+  std::function<void()> before_exec_;
 };
 
 }  // namespace ward

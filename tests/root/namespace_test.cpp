@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 // Namespaces on the real kernel, as root.
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
+#include <stdexcept>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -229,6 +234,36 @@ TEST_CASE("joining a pid namespace puts the child in it") {
   auto info = kv(run(Sandbox({probe(), "info"}).join(pidns)).out);
   CHECK(info["pid"] == "2");  // the holder is 1
   CHECK(info["ppid"] == "0");
+}
+
+TEST_CASE("before_exec with two stages (joining a pid namespace): run, and a throw cleans up") {
+  WARD_SKIP_UNLESS_ROOT();
+  Child holder =
+      Sandbox({probe(), "sleep", "20000"}).unshare(NsSet{NsKind::pid, NsKind::mount}).spawn();
+  Namespace pidns = Namespace::open_pidfd(NsKind::pid, holder.pidfd());
+  int out[2];
+  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  Child c = Sandbox({"/bin/sh", "-c", "echo program $$"})
+                .join(pidns)
+                .stdout_(Stdio::fd(out[1]))
+                .before_exec([&] {
+                  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                  REQUIRE(::write(out[1], "parent\n", 7) == 7);
+                })
+                .spawn();
+  ::close(out[1]);
+  CHECK(ward_test::read_all(out[0]) == "parent\nprogram 2\n");
+  ::close(out[0]);
+  CHECK(c.wait().exit_code() == 0);
+
+  Sandbox failing = Sandbox({probe(), "info"}).join(pidns);
+  failing.before_exec([] { throw std::runtime_error("not today"); });
+  CHECK_THROWS_WITH(failing.spawn(), "not today");
+  holder.kill(SIGKILL);
+  holder.wait();
+  // Both stages were reaped: no child of ours is left.
+  CHECK(::waitpid(-1, nullptr, WNOHANG) == -1);
+  CHECK(errno == ECHILD);
 }
 
 TEST_CASE("joining a time namespace uses fork mode and works") {

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <stdexcept>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -296,6 +297,51 @@ TEST_CASE("start_gate: the child is set up and waits before exec until a byte ar
   CHECK(ward_test::read_all(out[0]) == "started\n");
   ::close(out[0]);
   CHECK(c.wait().exit_code() == 0);
+}
+
+TEST_CASE("before_exec: runs in the parent while the child waits, and the program runs after it") {
+  int out[2];
+  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  int runs = 0;
+  Child c = Sandbox({"/bin/sh", "-c", "echo program"})
+                .stdout_(Stdio::fd(out[1]))
+                .before_exec([&] {
+                  ++runs;
+                  // Slow on purpose: the child, long set up, must still wait.
+                  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+                  REQUIRE(::write(out[1], "parent\n", 7) == 7);
+                })
+                .spawn();
+  ::close(out[1]);
+  CHECK(runs == 1);
+  CHECK(ward_test::read_all(out[0]) == "parent\nprogram\n");
+  ::close(out[0]);
+  CHECK(c.wait().exit_code() == 0);
+}
+
+TEST_CASE("before_exec: what it throws comes out of spawn, and the child is gone") {
+  int out[2];
+  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  Sandbox sb = Sandbox({"/bin/sh", "-c", "echo program"}).stdout_(Stdio::fd(out[1]));
+  sb.before_exec([] { throw std::runtime_error("not today"); });
+  CHECK_THROWS_WITH(sb.spawn(), "not today");
+  ::close(out[1]);
+  CHECK(ward_test::read_all(out[0]).empty());  // the program never ran
+  ::close(out[0]);
+  CHECK(::waitpid(-1, nullptr, WNOHANG) == -1);  // reaped: no child left
+  CHECK(errno == ECHILD);
+}
+
+TEST_CASE("before_exec: a child that fails during its setup is reported as usual") {
+  bool ran = false;
+  try {
+    Sandbox({"no-such-program-here"}).before_exec([&] { ran = true; }).spawn();
+    FAIL("spawned");
+  } catch (const Error& e) {
+    CHECK(e.step() == Step::exec);
+  }
+  CHECK(ran);  // it runs as soon as the child exists
+  CHECK(::waitpid(-1, nullptr, WNOHANG) == -1);
 }
 
 TEST_CASE("start_gate: a missing executable is reported by spawn, before the gate") {

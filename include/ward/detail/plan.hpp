@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -179,6 +180,9 @@ struct PlanData {
   std::deque<std::vector<const char*>> mount_arrays;
   std::vector<std::shared_ptr<UniqueFd>> mount_fds;
   std::string rootfs;
+  // Sandbox::before_exec: run in the parent while the child sets up; the
+  // child waits for it on a pipe of its own before child_fds.
+  std::function<void()> before_exec;
   ChildPlan child;
 
   // Point the POD view at the owned storage. Call after every mutation.

@@ -47,6 +47,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <optional>
 #include <string>
 
@@ -93,6 +94,8 @@ struct SpawnCtx {
   int report_rd;  // the parent's end, to close in the child
   int sync_rd;    // parent -> child release
   int sync_wr;
+  int go_rd;  // Sandbox::before_exec done: one byte, read before child_fds; -1: none
+  int go_wr;
   int slot_child[3];   // per-spawn stdio pipe ends for the child
   int slot_parent[3];  // the parent's ends, to close in the child
   bool vm;
@@ -290,6 +293,7 @@ WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
   // ever reaching either side.
   sys::call(SYS_close, c->report_rd);
   if (c->sync_wr >= 0) sys::call(SYS_close, c->sync_wr);
+  if (c->go_wr >= 0) sys::call(SYS_close, c->go_wr);
   for (int i = 0; i < 3; ++i)
     if (c->slot_parent[i] >= 0) sys::call(SYS_close, c->slot_parent[i]);
 
@@ -685,6 +689,14 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     r = landlock_restrict_raw(p.landlock_fd, p.landlock_flags);
     if (r < 0) child_report(c, Step::landlock, r, "landlock_restrict_self");
   }
+  if (c->go_rd >= 0) {
+    // Sandbox::before_exec: the parent's part runs meanwhile; nothing of
+    // the program runs before it is done.
+    char go = 0;
+    r = sys::read_full(c->go_rd, &go, 1);
+    if (r != 1) sys::exit_group(127);  // it failed: the parent reports why
+    sys::call(SYS_close, c->go_rd);
+  }
   child_fds(c);
   if (p.terminal) {
     const char* what = "controlling terminal";
@@ -870,6 +882,11 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   UniqueFd report_rd = make_pipe_pair(report_wr, "report pipe");
   UniqueFd sync_rd;
   if (p.need_parent || p.hold) sync_rd = make_pipe_pair(sync_wr, "sync pipe");
+  // Sandbox::before_exec. The parent keeps its read end open until it has
+  // written: a child that died meanwhile must not turn that write into a
+  // SIGPIPE.
+  UniqueFd go_wr, go_rd;
+  if (pd.before_exec) go_rd = make_pipe_pair(go_wr, "before_exec pipe");
 
   bool vm = !pd.fork_mode && WARD_HAVE_RAW_SYSCALL;
   // 64 KiB is several times what the child uses (its largest frame holds a
@@ -904,6 +921,8 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   ctx.report_rd = report_rd.get();
   ctx.sync_rd = sync_rd.get();
   ctx.sync_wr = sync_wr.get();
+  ctx.go_rd = go_rd.get();
+  ctx.go_wr = go_wr.get();
   for (int i = 0; i < 3; ++i) {
     ctx.slot_child[i] = slot_child[i];
     ctx.slot_parent[i] = slot_parent[i];
@@ -991,6 +1010,31 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     }
   }
 
+  // Sandbox::before_exec, while the child sets up; then the byte that lets
+  // it go on. In two stages, once the process that execs is known (so that
+  // a failure kills and reaps it too).
+  bool before_exec_pending = static_cast<bool>(pd.before_exec);
+  std::exception_ptr before_exec_error;
+  auto run_before_exec = [&] {
+    before_exec_pending = false;
+    try {
+      pd.before_exec();
+      char go = 1;
+      if (::write(go_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "before_exec pipe");
+    } catch (...) {
+      before_exec_error = std::current_exception();
+    }
+    go_wr.reset();  // after a failure: EOF, and the child exits without exec
+    go_rd.reset();
+  };
+  if (before_exec_pending && !p.two_stage) {
+    run_before_exec();
+    if (before_exec_error) {
+      kill_and_reap(pidfd.get());
+      std::rethrow_exception(before_exec_error);
+    }
+  }
+
   // Talk to the child until EOF.
   Msg m;
   bool failed = false;
@@ -1001,6 +1045,10 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   UniqueFd listener;
   int pending_listener = -1;
   for (;;) {
+    if (before_exec_pending && final_pidfd) {
+      run_before_exec();
+      if (before_exec_error) break;
+    }
     // The listener comes from the process that execs, so in two stages it
     // waits until stage one has said which process that is.
     if (pending_listener >= 0 && (!p.two_stage || final_pidfd)) {
@@ -1061,9 +1109,10 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     }
   }
 
-  if (parent_error) {
+  if (parent_error || before_exec_error) {
     if (final_pidfd) kill_and_reap(final_pidfd.get());
     kill_and_reap(pidfd.get());
+    if (before_exec_error) std::rethrow_exception(before_exec_error);
     throw *parent_error;
   }
   if (p.two_stage) {
