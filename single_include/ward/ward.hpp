@@ -1605,8 +1605,8 @@ class CgroupV2 {
     // The usual case, a cgroup whose processes have all exited and that has
     // no descendants, goes with one rmdir; the kernel refuses it (EBUSY)
     // while a process is left in it or a descendant exists, and then the
-    // whole procedure below runs. A third of destroy()'s time in a `ward
-    // run` (bench/README.md).
+    // whole procedure below runs. In a `ward run`, destroy() went from ~260
+    // to ~55 us with this (bench/README.md).
     if (::unlinkat(top_parent_.get(), top_name_.c_str(), AT_REMOVEDIR) == 0 || errno == ENOENT) {
       close_all();
       return;
