@@ -32,10 +32,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -484,34 +482,11 @@ void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State
 // Sends the pty master to the engine over the --console-socket (SCM_RIGHTS),
 // as runc does; conmon and the containerd shim wait for it there.
 void send_console(const std::string& socket_path, int master) {
-  int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0) fail("console socket: " + std::string(std::strerror(errno)));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof addr.sun_path) fail("console socket path too long");
-  std::strcpy(addr.sun_path, socket_path.c_str());
-  if (::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    int e = errno;
-    ::close(s);
-    fail("connect console socket " + socket_path + ": " + std::strerror(e));
+  try {
+    ward::send_console(socket_path, master);
+  } catch (const ward::Error& e) {
+    fail(e.what());
   }
-  char name[] = "/dev/ptmx";
-  iovec iov{name, sizeof name - 1};
-  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctrl;
-  msg.msg_controllen = sizeof ctrl;
-  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(cm), &master, sizeof(int));
-  ssize_t n = ::sendmsg(s, &msg, 0);
-  int e = errno;
-  ::close(s);
-  if (n < 0) fail("send pty master to " + socket_path + ": " + std::strerror(e));
 }
 
 // ------------------------------------------------------------------ create / run

@@ -54,6 +54,7 @@ enum class Step : std::uint16_t {
   landlock,
   rootfs,      // preparing the root filesystem (bind onto itself, read-only root)
   pivot_root,  // pivot_root(2), or the MS_MOVE + chroot fallback
+  terminal,    // the sandbox's pseudo-terminal (its /dev/pts/ptmx, /dev/console)
 };
 
 constexpr std::string_view to_string(Step s) noexcept {
@@ -97,6 +98,7 @@ constexpr std::string_view to_string(Step s) noexcept {
     case Step::landlock: return "landlock";
     case Step::rootfs: return "rootfs";
     case Step::pivot_root: return "pivot_root";
+    case Step::terminal: return "terminal";
   }
   return "unknown";
 }

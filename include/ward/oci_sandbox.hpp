@@ -393,8 +393,10 @@ inline std::optional<CapabilitySet> final_effective(const Process& p, bool keep_
 //    absent, `initial` is used for the whole life of the process, which is
 //    what runc's process keeps when its cgroup has no cpuset of its own.
 //  - terminal: a new pty as the controlling terminal and stdio, sized by
-//    consoleSize (else 24x80); its master is Child::terminal(), which the
-//    runtime sends to the console socket.
+//    consoleSize (else 24x80), from the container's own /dev/pts (with a
+//    rootfs or a joined mount namespace: PtySource::automatic) and bound
+//    onto /dev/console of a rootfs, as the spec asks; its master is
+//    Child::terminal(), which the runtime sends to the console socket.
 //  - apparmorProfile, selinuxLabel: errors naming the field (ward has no
 //    LSM support), or warnings with ProcessOptions::ignore_lsm.
 inline void apply_process(Sandbox& sb, const Process& p, const ProcessOptions& o = {}) {

@@ -69,6 +69,20 @@ enum class SpawnMode { automatic, vm, fork };
 // namespace, reachable by a process that can escape a chroot.
 enum class Pivot { pivot_root, move_and_chroot, automatic };
 
+// Where Sandbox::terminal's pseudo-terminal comes from.
+enum class PtySource {
+  // `sandbox` when the child has a rootfs or joins a mount namespace (its
+  // /dev/pts is then not the caller's), else `caller`.
+  automatic,
+  // The caller's /dev/ptmx, opened before the spawn. The child's
+  // ttyname(3) finds /dev/pts/N only if it sees the caller's devpts.
+  caller,
+  // The sandbox's own /dev/pts/ptmx (a devpts mount is required there),
+  // opened by the child in its mount namespace; the master is sent back.
+  // What runc and crun do for a container.
+  sandbox,
+};
+
 // How a seccomp filter is installed in the child.
 struct SeccompOptions {
   // SeccompFlag bits for seccomp(2). new_listener is added by ward when the
@@ -89,7 +103,7 @@ class Plan {
     int child_end[3] = {-1, -1, -1}, parent_end[3] = {-1, -1, -1};
     UniqueFd child_owned[3], parent_owned[3];
     std::optional<PtyPair> pty;
-    if (terminal_) {
+    if (terminal_ && !data_->child.terminal_in_child) {
       pty = Pty::open(*terminal_);
       for (int i = 0; i < 3; ++i) child_end[i] = pty->peer.get();
       parent_end[0] = pty->master.get();  // closed in the child
@@ -115,6 +129,7 @@ class Plan {
       if (fd >= 0) c.watch_oom(UniqueFd(fd), oom_before);
     }
     if (pty) c.terminal_ = std::move(pty->master);
+    if (r.terminal) c.terminal_ = std::move(r.terminal);
     c.stdin_ = std::move(parent_owned[0]);
     c.stdout_ = std::move(parent_owned[1]);
     c.stderr_ = std::move(parent_owned[2]);
@@ -294,8 +309,20 @@ class Sandbox {
   // Give the child a new pseudo-terminal as stdin/stdout/stderr and
   // controlling terminal (in a new session). The master is on the Child
   // (Child::terminal()); this is what a runtime's console socket carries.
-  Sandbox& terminal(unsigned short rows = 24, unsigned short cols = 80) {
+  // `from` says whose devpts it comes from (see PtySource): a container's
+  // own, by default, so that tty(1) inside names it.
+  Sandbox& terminal(unsigned short rows = 24, unsigned short cols = 80,
+                    PtySource from = PtySource::automatic) {
     terminal_ = winsize{rows, cols, 0, 0};
+    pty_source_ = from;
+    return *this;
+  }
+  // Bind the terminal's peer onto /dev/console of the rootfs (created as
+  // an empty file if missing), as the OCI runtime spec asks of a container
+  // with process.terminal. Default: on whenever the terminal comes from
+  // the sandbox's devpts and there is a rootfs.
+  Sandbox& console(bool on = true) {
+    console_ = on;
     return *this;
   }
 
@@ -650,9 +677,22 @@ class Sandbox {
         detail::throw_invalid("no_new_privs",
                               "Landlock needs no_new_privs (landlock_restrict_self(2))");
     }
+    if (console_ && *console_ && !terminal_)
+      detail::throw_invalid("console", "needs a terminal (Sandbox::terminal)");
     if (terminal_) {
       c.terminal = true;
       c.new_session = true;
+      bool joins_mount = false;
+      for (auto& j : joins_) joins_mount = joins_mount || j.kind == NsKind::mount;
+      c.terminal_in_child =
+          pty_source_ == PtySource::sandbox ||
+          (pty_source_ == PtySource::automatic && (!fs_.rootfs.empty() || joins_mount));
+      c.term_rows = terminal_->ws_row;
+      c.term_cols = terminal_->ws_col;
+      c.console = c.terminal_in_child && !fs_.rootfs.empty() && console_.value_or(true);
+      if (console_ && *console_ && !c.console)
+        detail::throw_invalid("console",
+                              "needs a rootfs and the terminal from the sandbox's devpts");
       plan.terminal_ = *terminal_;
       for (auto& m : pd->fds)
         if (m.dst <= 2) m = {-1, m.dst, m.dst, false};
@@ -714,6 +754,8 @@ class Sandbox {
     loopback_ = o.loopback_;
     nnp_ = o.nnp_;
     terminal_ = o.terminal_;
+    pty_source_ = o.pty_source_;
+    console_ = o.console_;
     landlock_fd_ = o.landlock_fd_;
     landlock_flags_ = o.landlock_flags_;
     groups_ = o.groups_;
@@ -1058,6 +1100,8 @@ class Sandbox {
   std::optional<bool> loopback_;
   std::optional<bool> nnp_;
   std::optional<winsize> terminal_;
+  PtySource pty_source_ = PtySource::automatic;
+  std::optional<bool> console_;
   std::shared_ptr<UniqueFd> landlock_fd_;  // shared: copies of the builder share it
   std::uint32_t landlock_flags_ = 0;
   std::vector<std::uint32_t> groups_;

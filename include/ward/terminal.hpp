@@ -13,13 +13,16 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -141,6 +144,65 @@ class Pty {
     return peer;
   }
 };
+
+namespace detail {
+// A message carrying exactly one descriptor (SCM_RIGHTS, unix(7)) and a
+// few bytes of payload: the shape of a console-socket handoff.
+struct OneFdMsg {
+  iovec iov{};
+  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  OneFdMsg(void* data, std::size_t len) : iov{data, len} {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctrl;
+    msg.msg_controllen = sizeof ctrl;
+  }
+  OneFdMsg(const OneFdMsg&) = delete;
+  OneFdMsg& operator=(const OneFdMsg&) = delete;
+  void set_fd(int fd) {
+    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+  }
+  // The descriptor received (-1 if the message carried none, or was cut).
+  int fd() const {
+    const cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    if (cm == nullptr || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+        cm->cmsg_len != CMSG_LEN(sizeof(int)) || (msg.msg_flags & MSG_CTRUNC) != 0)
+      return -1;
+    int fd;
+    std::memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+    return fd;
+  }
+};
+}  // namespace detail
+
+// Hands a pty master to whoever listens on `socket_path`: the console
+// socket of the OCI runtime command line (runc's --console-socket), where
+// conmon or the containerd shim waits for it. One SCM_RIGHTS message whose
+// payload is the master's name, "/dev/ptmx", as runc sends it.
+inline void send_console(const std::string& socket_path, int master) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.empty() || socket_path.size() >= sizeof addr.sun_path)
+    throw Error(Step::terminal, ENAMETOOLONG, socket_path,
+                "console socket path is empty or longer than sun_path");
+  std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
+  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) detail::throw_errno(Step::terminal, socket_path, "console socket");
+  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    detail::throw_errno(Step::terminal, socket_path, "connect to the console socket");
+  char name[] = "/dev/ptmx";
+  detail::OneFdMsg m(name, sizeof name - 1);
+  m.set_fd(master);
+  ssize_t n;
+  do n = ::sendmsg(s.get(), &m.msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) detail::throw_errno(Step::terminal, socket_path, "send the pty master");
+}
 
 // Child-safe: make `peer_fd` the calling process's controlling terminal and
 // its stdin, stdout and stderr. setsid(2) first (EPERM, "already a process

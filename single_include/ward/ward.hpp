@@ -127,6 +127,7 @@ enum class Step : std::uint16_t {
   landlock,
   rootfs,      // preparing the root filesystem (bind onto itself, read-only root)
   pivot_root,  // pivot_root(2), or the MS_MOVE + chroot fallback
+  terminal,    // the sandbox's pseudo-terminal (its /dev/pts/ptmx, /dev/console)
 };
 
 constexpr std::string_view to_string(Step s) noexcept {
@@ -170,6 +171,7 @@ constexpr std::string_view to_string(Step s) noexcept {
     case Step::landlock: return "landlock";
     case Step::rootfs: return "rootfs";
     case Step::pivot_root: return "pivot_root";
+    case Step::terminal: return "terminal";
   }
   return "unknown";
 }
@@ -3834,6 +3836,7 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -4135,6 +4138,13 @@ struct ChildPlan {
 
   // A pseudo-terminal peer is on 0..2: make it the controlling terminal.
   bool terminal = false;
+  // The pseudo-terminal comes from the sandbox's own devpts (/dev/pts/ptmx
+  // in its mount namespace), opened by the child, which sends the master to
+  // the parent; see child_terminal. With `console`, the peer is also bound
+  // onto /dev/console of the rootfs.
+  bool terminal_in_child = false;
+  bool console = false;
+  unsigned short term_rows = 0, term_cols = 0;
   // landlock_restrict_self(2) with this ruleset (-1: none).
   int landlock_fd = -1;
   std::uint32_t landlock_flags = 0;
@@ -4455,13 +4465,16 @@ class StackArea {
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -4580,6 +4593,65 @@ class Pty {
   }
 };
 
+namespace detail {
+// A message carrying exactly one descriptor (SCM_RIGHTS, unix(7)) and a
+// few bytes of payload: the shape of a console-socket handoff.
+struct OneFdMsg {
+  iovec iov{};
+  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  OneFdMsg(void* data, std::size_t len) : iov{data, len} {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctrl;
+    msg.msg_controllen = sizeof ctrl;
+  }
+  OneFdMsg(const OneFdMsg&) = delete;
+  OneFdMsg& operator=(const OneFdMsg&) = delete;
+  void set_fd(int fd) {
+    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+  }
+  // The descriptor received (-1 if the message carried none, or was cut).
+  int fd() const {
+    const cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    if (cm == nullptr || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+        cm->cmsg_len != CMSG_LEN(sizeof(int)) || (msg.msg_flags & MSG_CTRUNC) != 0)
+      return -1;
+    int fd;
+    std::memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+    return fd;
+  }
+};
+}  // namespace detail
+
+// Hands a pty master to whoever listens on `socket_path`: the console
+// socket of the OCI runtime command line (runc's --console-socket), where
+// conmon or the containerd shim waits for it. One SCM_RIGHTS message whose
+// payload is the master's name, "/dev/ptmx", as runc sends it.
+inline void send_console(const std::string& socket_path, int master) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.empty() || socket_path.size() >= sizeof addr.sun_path)
+    throw Error(Step::terminal, ENAMETOOLONG, socket_path,
+                "console socket path is empty or longer than sun_path");
+  std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
+  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) detail::throw_errno(Step::terminal, socket_path, "console socket");
+  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    detail::throw_errno(Step::terminal, socket_path, "connect to the console socket");
+  char name[] = "/dev/ptmx";
+  detail::OneFdMsg m(name, sizeof name - 1);
+  m.set_fd(master);
+  ssize_t n;
+  do n = ::sendmsg(s.get(), &m.msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) detail::throw_errno(Step::terminal, socket_path, "send the pty master");
+}
+
 // Child-safe: make `peer_fd` the calling process's controlling terminal and
 // its stdin, stdout and stderr. setsid(2) first (EPERM, "already a process
 // group leader", is ignored: the caller may already lead its session; if it
@@ -4666,7 +4738,8 @@ struct SpawnCtx {
   // this cgroup first thing, then makes the cgroup namespace it asked for.
   int cgroup_fd;
   bool unshare_cgroup;
-  int gate_fd;  // the start gate, moved above the kept descriptors by child_fds
+  int gate_fd;    // the start gate, moved above the kept descriptors by child_fds
+  int term_sock;  // terminal_in_child: the child sends the pty master here (SCM_RIGHTS)
 };
 
 // ---------------------------------------------------------------- child side
@@ -4932,6 +5005,98 @@ WARD_CHILD_FN inline long child_write_proc(const char* path, const char* text,
   return r < 0 ? r : 0;
 }
 
+// The pseudo-terminal of a sandbox with its own /dev (ChildPlan::
+// terminal_in_child): opened here, in the sandbox's mount namespace, so that
+// the peer is /dev/pts/N of the sandbox's devpts and ttyname(3) finds it
+// there (a pty from the caller's /dev/ptmx works, but names a /dev/pts/N
+// the sandbox does not have). `root` is the sandbox's root: the rootfs
+// before pivot_root, or "/" of a joined mount namespace.
+//  - /dev/pts must be a devpts mount reached without symlinks (fstatfs), and
+//    the master is its own ptmx node, opened beneath that directory with
+//    O_NOFOLLOW: never a /dev/ptmx the rootfs could point elsewhere.
+//  - The peer comes from the master (TIOCGPTPEER, Linux 4.13), no path, and
+//    must be on that same devpts (st_dev).
+//  - The master goes to the parent over c->term_sock (SCM_RIGHTS); ours is
+//    closed. The peer becomes the stdio slots, for child_fds to put on 0..2.
+//  - With `console`, the peer is bound onto /dev/console (created as an
+//    empty file if missing), as the OCI runtime spec asks when
+//    process.terminal is set.
+WARD_CHILD_FN inline void child_terminal(SpawnCtx* c, int root) noexcept {
+  const ChildPlan& p = *c->plan;
+  long pts = open_in_root(root, "dev/pts", O_PATH | O_DIRECTORY, true, p.mount_api);
+  if (pts < 0) child_report(c, Step::terminal, pts, "dev/pts (the sandbox needs a devpts there)");
+  struct statfs sf;
+  long r = sys::call(SYS_fstatfs, pts, &sf);
+  if (r == 0 && static_cast<long>(sf.f_type) != DEVPTS_SUPER_MAGIC) r = -EXDEV;
+  if (r < 0) child_report(c, Step::terminal, r, "dev/pts is not a devpts mount");
+  struct stat pst;
+  r = sys::call(SYS_fstat, pts, &pst);
+  if (r < 0) child_report(c, Step::terminal, r, "fstat dev/pts");
+  long master = sys::call(SYS_openat, pts, "ptmx", O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+  close_fd(pts);
+  if (master < 0) child_report(c, Step::terminal, master, "open dev/pts/ptmx");
+  int unlock = 0;
+  r = sys::call(SYS_ioctl, master, TIOCSPTLCK, &unlock);
+  if (r < 0) child_report(c, Step::terminal, r, "ioctl(TIOCSPTLCK) (unlockpt)");
+  winsize ws{p.term_rows, p.term_cols, 0, 0};
+  r = sys::call(SYS_ioctl, master, TIOCSWINSZ, &ws);
+  if (r < 0) child_report(c, Step::terminal, r, "ioctl(TIOCSWINSZ)");
+  long peer = sys::call(SYS_ioctl, master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (peer < 0) child_report(c, Step::terminal, peer, "ioctl(TIOCGPTPEER)");
+  struct stat st;
+  r = sys::call(SYS_fstat, peer, &st);
+  if (r == 0 && (!S_ISCHR(st.st_mode) || st.st_dev != pst.st_dev)) r = -EXDEV;
+  if (r < 0) child_report(c, Step::terminal, r, "the peer is not on dev/pts's devpts");
+
+  // The master to the parent: one byte with the descriptor attached.
+  char byte = 'T';
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))];
+  for (char& b : ctrl) b = 0;
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctrl;
+  msg.msg_controllen = sizeof ctrl;
+  auto* cm = reinterpret_cast<cmsghdr*>(ctrl);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  int mfd = static_cast<int>(master);
+  const char* src = reinterpret_cast<const char*>(&mfd);
+  unsigned char* dst = CMSG_DATA(cm);
+  for (unsigned long i = 0; i < sizeof mfd; ++i) dst[i] = static_cast<unsigned char>(src[i]);
+  do r = sys::call(SYS_sendmsg, c->term_sock, &msg, MSG_NOSIGNAL);
+  while (r == -EINTR);
+  if (r < 0) child_report(c, Step::terminal, r, "send the pty master to the parent");
+  close_fd(master);
+
+  if (p.console) {
+    MountStep s;
+    s.target = "dev/console";
+    s.target_file = true;
+    s.no_symlinks = true;
+    MountFail f;
+    long tfd = open_target(root, s, true, p.mount_api, f);
+    if (tfd < 0) child_report(c, Step::terminal, tfd, f.text);
+    if (p.mount_api == MountApi::modern) {
+      long mfd2 = sys::call(mnt::nr_open_tree, peer, "",
+                            mnt::kOpenTreeClone | O_CLOEXEC | mnt::kAtEmptyPath);
+      if (mfd2 < 0) child_report(c, Step::terminal, mfd2, "open_tree (the pty peer)");
+      r = sys::call(mnt::nr_move_mount, mfd2, "", tfd, "",
+                    mnt::kMoveFEmptyPath | mnt::kMoveTEmptyPath);
+      close_fd(mfd2);
+    } else {
+      char src_path[32];
+      fd_path(src_path, peer);
+      r = legacy_mount(src_path, tfd, nullptr, MS_BIND, nullptr);
+    }
+    close_fd(tfd);
+    if (r < 0) child_report(c, Step::terminal, r, "bind the pty peer onto dev/console");
+  }
+  for (int i = 0; i < 3; ++i) c->slot_child[i] = static_cast<int>(peer);
+}
+
 // The filesystem view: runs the planned mount steps inside the rootfs and
 // pivots into it. Everything goes through descriptors (see
 // detail/mount_child.hpp); the order follows the kernel's rules:
@@ -4992,6 +5157,9 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
     r = mount_step(static_cast<int>(root), p.mounts[i], api, f);
     if (r < 0) child_report(c, Step::mount, r, f.text);
   }
+  // After the mounts (the sandbox's devpts), before the root turns
+  // read-only (/dev/console may have to be created).
+  if (p.terminal_in_child) child_terminal(c, static_cast<int>(root));
   if (p.readonly_root) {
     if (api == MountApi::modern) {
       mnt::MountAttr a{mnt::kAttrRdonly, 0, 0, 0};
@@ -5217,7 +5385,15 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
                          sys::cstrlen(p.oom_score_adj));
     if (r < 0) child_report(c, Step::validate, r, "/proc/self/oom_score_adj");
   }
-  if (p.mount_setup) child_rootfs(c);
+  if (p.mount_setup) {
+    child_rootfs(c);
+  } else if (p.terminal_in_child) {
+    // A joined mount namespace (a runtime's exec): "/" is its root.
+    long root = sys::call(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) child_report(c, Step::terminal, root, "/");
+    child_terminal(c, static_cast<int>(root));
+    close_fd(root);
+  }
   if (p.hold) {
     // Namespace::create: everything is in place; wait until the parent has
     // opened what it needs and closes the sync pipe.
@@ -5333,6 +5509,7 @@ struct SpawnResult {
   UniqueFd pidfd;
   pid_t pid = -1;
   UniqueFd seccomp_listener;  // when the filter has USER_NOTIF rules
+  UniqueFd terminal;          // ChildPlan::terminal_in_child: the pty master it sent
 };
 
 // Called in hold mode with the pid whose namespaces are ready.
@@ -5402,6 +5579,20 @@ inline UniqueFd take_listener(int pidfd, int fd_no, int report_rd) {
   throw Error(Step::seccomp, ETIMEDOUT, "seccomp listener", "the child never installed its filter");
 }
 
+// The pty master a child sent with child_terminal (SCM_RIGHTS, one byte).
+inline UniqueFd receive_terminal(int sock) {
+  char byte = 0;
+  OneFdMsg m(&byte, 1);
+  ssize_t n;
+  do n = ::recvmsg(sock, &m.msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) throw_errno(Step::terminal, "terminal socket", "receive the pty master");
+  UniqueFd fd(m.fd());
+  if (n != 1 || !fd)
+    throw Error(Step::terminal, EPROTO, "terminal socket", "the child sent no pty master");
+  return fd;
+}
+
 // The exec gate (see Sandbox::plan_seccomp): the child's own execve waits in
 // USER_NOTIF until we answer CONTINUE, once. A later call that reaches the
 // gate gets ENOSYS once the listener is closed, or the caller's answer if
@@ -5447,6 +5638,15 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   // SIGPIPE.
   UniqueFd go_wr, go_rd;
   if (pd.before_exec) go_rd = make_pipe_pair(go_wr, "before_exec pipe");
+  // The sandbox's own pty: the child sends its master over this pair.
+  UniqueFd term_parent, term_child;
+  if (p.terminal_in_child) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+      throw_errno(Step::pipe, "terminal socket pair");
+    term_parent.reset(sv[0]);
+    term_child.reset(sv[1]);
+  }
 
   bool vm = !pd.fork_mode && WARD_HAVE_RAW_SYSCALL;
   // 64 KiB is several times what the child uses (its largest frame holds a
@@ -5489,6 +5689,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   }
   ctx.vm = vm;
   ctx.gate_fd = -1;
+  ctx.term_sock = term_child ? term_child.get() : -1;
   if (vm && p.two_stage) {
     ctx.stage2_stack = stacks->base(1);
     ctx.stage2_stack_size = stacks->size();
@@ -5556,6 +5757,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   UniqueFd pidfd(pidfd_raw);
   report_wr.reset();
   sync_rd.reset();
+  term_child.reset();
   if (p.need_parent && p.ns_at_clone) {
     // The user namespace exists since clone3 returned: write the maps now
     // and release the child, without waiting for it to ask (one wake-up
@@ -5697,8 +5899,19 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
       why = "executable file not found in $PATH";  // runc's words; engines match them
     throw Error(static_cast<Step>(failure.step), failure.err, failure.detail, why);
   }
-  if (p.two_stage) return {std::move(final_pidfd), final_pid, std::move(listener)};
-  return {std::move(pidfd), static_cast<pid_t>(pid), std::move(listener)};
+  UniqueFd terminal;
+  if (term_parent) {
+    // Sent before the child reported ready or exec'd: it is queued by now.
+    try {
+      terminal = receive_terminal(term_parent.get());
+    } catch (...) {
+      kill_and_reap(p.two_stage ? final_pidfd.get() : pidfd.get());
+      throw;
+    }
+  }
+  if (p.two_stage)
+    return {std::move(final_pidfd), final_pid, std::move(listener), std::move(terminal)};
+  return {std::move(pidfd), static_cast<pid_t>(pid), std::move(listener), std::move(terminal)};
 }
 
 }  // namespace ward::detail
@@ -14020,6 +14233,20 @@ enum class SpawnMode { automatic, vm, fork };
 // namespace, reachable by a process that can escape a chroot.
 enum class Pivot { pivot_root, move_and_chroot, automatic };
 
+// Where Sandbox::terminal's pseudo-terminal comes from.
+enum class PtySource {
+  // `sandbox` when the child has a rootfs or joins a mount namespace (its
+  // /dev/pts is then not the caller's), else `caller`.
+  automatic,
+  // The caller's /dev/ptmx, opened before the spawn. The child's
+  // ttyname(3) finds /dev/pts/N only if it sees the caller's devpts.
+  caller,
+  // The sandbox's own /dev/pts/ptmx (a devpts mount is required there),
+  // opened by the child in its mount namespace; the master is sent back.
+  // What runc and crun do for a container.
+  sandbox,
+};
+
 // How a seccomp filter is installed in the child.
 struct SeccompOptions {
   // SeccompFlag bits for seccomp(2). new_listener is added by ward when the
@@ -14040,7 +14267,7 @@ class Plan {
     int child_end[3] = {-1, -1, -1}, parent_end[3] = {-1, -1, -1};
     UniqueFd child_owned[3], parent_owned[3];
     std::optional<PtyPair> pty;
-    if (terminal_) {
+    if (terminal_ && !data_->child.terminal_in_child) {
       pty = Pty::open(*terminal_);
       for (int i = 0; i < 3; ++i) child_end[i] = pty->peer.get();
       parent_end[0] = pty->master.get();  // closed in the child
@@ -14066,6 +14293,7 @@ class Plan {
       if (fd >= 0) c.watch_oom(UniqueFd(fd), oom_before);
     }
     if (pty) c.terminal_ = std::move(pty->master);
+    if (r.terminal) c.terminal_ = std::move(r.terminal);
     c.stdin_ = std::move(parent_owned[0]);
     c.stdout_ = std::move(parent_owned[1]);
     c.stderr_ = std::move(parent_owned[2]);
@@ -14245,8 +14473,20 @@ class Sandbox {
   // Give the child a new pseudo-terminal as stdin/stdout/stderr and
   // controlling terminal (in a new session). The master is on the Child
   // (Child::terminal()); this is what a runtime's console socket carries.
-  Sandbox& terminal(unsigned short rows = 24, unsigned short cols = 80) {
+  // `from` says whose devpts it comes from (see PtySource): a container's
+  // own, by default, so that tty(1) inside names it.
+  Sandbox& terminal(unsigned short rows = 24, unsigned short cols = 80,
+                    PtySource from = PtySource::automatic) {
     terminal_ = winsize{rows, cols, 0, 0};
+    pty_source_ = from;
+    return *this;
+  }
+  // Bind the terminal's peer onto /dev/console of the rootfs (created as
+  // an empty file if missing), as the OCI runtime spec asks of a container
+  // with process.terminal. Default: on whenever the terminal comes from
+  // the sandbox's devpts and there is a rootfs.
+  Sandbox& console(bool on = true) {
+    console_ = on;
     return *this;
   }
 
@@ -14601,9 +14841,22 @@ class Sandbox {
         detail::throw_invalid("no_new_privs",
                               "Landlock needs no_new_privs (landlock_restrict_self(2))");
     }
+    if (console_ && *console_ && !terminal_)
+      detail::throw_invalid("console", "needs a terminal (Sandbox::terminal)");
     if (terminal_) {
       c.terminal = true;
       c.new_session = true;
+      bool joins_mount = false;
+      for (auto& j : joins_) joins_mount = joins_mount || j.kind == NsKind::mount;
+      c.terminal_in_child =
+          pty_source_ == PtySource::sandbox ||
+          (pty_source_ == PtySource::automatic && (!fs_.rootfs.empty() || joins_mount));
+      c.term_rows = terminal_->ws_row;
+      c.term_cols = terminal_->ws_col;
+      c.console = c.terminal_in_child && !fs_.rootfs.empty() && console_.value_or(true);
+      if (console_ && *console_ && !c.console)
+        detail::throw_invalid("console",
+                              "needs a rootfs and the terminal from the sandbox's devpts");
       plan.terminal_ = *terminal_;
       for (auto& m : pd->fds)
         if (m.dst <= 2) m = {-1, m.dst, m.dst, false};
@@ -14665,6 +14918,8 @@ class Sandbox {
     loopback_ = o.loopback_;
     nnp_ = o.nnp_;
     terminal_ = o.terminal_;
+    pty_source_ = o.pty_source_;
+    console_ = o.console_;
     landlock_fd_ = o.landlock_fd_;
     landlock_flags_ = o.landlock_flags_;
     groups_ = o.groups_;
@@ -15009,6 +15264,8 @@ class Sandbox {
   std::optional<bool> loopback_;
   std::optional<bool> nnp_;
   std::optional<winsize> terminal_;
+  PtySource pty_source_ = PtySource::automatic;
+  std::optional<bool> console_;
   std::shared_ptr<UniqueFd> landlock_fd_;  // shared: copies of the builder share it
   std::uint32_t landlock_flags_ = 0;
   std::vector<std::uint32_t> groups_;
@@ -15380,8 +15637,10 @@ inline std::optional<CapabilitySet> final_effective(const Process& p, bool keep_
 //    absent, `initial` is used for the whole life of the process, which is
 //    what runc's process keeps when its cgroup has no cpuset of its own.
 //  - terminal: a new pty as the controlling terminal and stdio, sized by
-//    consoleSize (else 24x80); its master is Child::terminal(), which the
-//    runtime sends to the console socket.
+//    consoleSize (else 24x80), from the container's own /dev/pts (with a
+//    rootfs or a joined mount namespace: PtySource::automatic) and bound
+//    onto /dev/console of a rootfs, as the spec asks; its master is
+//    Child::terminal(), which the runtime sends to the console socket.
 //  - apparmorProfile, selinuxLabel: errors naming the field (ward has no
 //    LSM support), or warnings with ProcessOptions::ignore_lsm.
 inline void apply_process(Sandbox& sb, const Process& p, const ProcessOptions& o = {}) {

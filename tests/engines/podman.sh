@@ -192,18 +192,13 @@ check "rm" 0 "^$name-k$" "$P" rm "$name-k"
 # terminal (/dev/tty opens), and ttyname(3) (what tty(1) prints) must find it
 # in the container's /dev/pts, as with runc.
 section "4. terminals: run -t, exec -t"
-# ward allocates the pty from the host's /dev/ptmx (Sandbox::terminal opens
-# it in the runtime, before the container's mount namespace exists), so the
-# slave is /dev/pts/N of the host's devpts, absent from the container's own
-# devpts: isatty(3) is true but ttyname(3) fails and tty(1) prints "not a
-# tty". runc opens /dev/ptmx inside the container (its /dev/pts/ptmx) and
-# also bind-mounts the slave on /dev/console.
-pty_in_host_devpts="ward opens the pty in the host's devpts, not the container's: ttyname(3) fails"
+# The pty must come from the container's own devpts (ward opens its
+# /dev/pts/ptmx inside, as runc does), or ttyname(3) fails and tty(1)
+# prints "not a tty".
 check "run -t: stdin and stdout are a terminal" 0 '^terminal$' \
   "${run[@]}" --rm -t "$image" sh -c 'test -t 0 && test -t 1 && echo terminal'
 check "run -t: it is the controlling terminal (/dev/tty)" 0 '^ctty$' \
   "${run[@]}" --rm -t "$image" sh -c 'echo ctty >/dev/tty'
-known_failure "$pty_in_host_devpts"
 check "run -t: tty(1) names it, /dev/pts/N of the container" 0 '^/dev/pts/[0-9]+$' \
   "${run[@]}" --rm -t "$image" tty
 check "run -d (for exec -t)" 0 '^[0-9a-f]{64}$' \
@@ -211,7 +206,6 @@ check "run -d (for exec -t)" 0 '^[0-9a-f]{64}$' \
   skip_section "run -d failed"
 check "exec -t: stdin and stdout are a terminal" 0 '^terminal$' \
   "$P" exec -t "$name-t" sh -c 'test -t 0 && test -t 1 && echo terminal'
-known_failure "$pty_in_host_devpts"
 check "exec -t: tty(1) names it, /dev/pts/N of the container" 0 '^/dev/pts/[0-9]+$' \
   "$P" exec -t "$name-t" tty
 check "rm -f" 0 "^$name-t$" "$P" rm -f --time 0 "$name-t"

@@ -699,3 +699,115 @@ TEST_CASE("mount: proc with subset=pid and hidepid, sysfs and cgroup2 inside the
   CHECK(r.out.find("sysfs-ok") != std::string::npos);
   CHECK(r.out.find("cgroup2-ok") != std::string::npos);
 }
+
+// --------------------------------------------------------------- terminal
+
+namespace {
+
+// Everything the child writes to its terminal, until it has gone (EIO).
+std::string read_terminal(Child& c) {
+  std::string out;
+  char buf[256];
+  for (;;) {
+    ssize_t n = ::read(c.terminal().get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  std::erase(out, '\r');
+  return out;
+}
+
+void terminal_from_container_devpts(bool legacy) {
+  std::string bb = ward_test::static_busybox();
+  BusyboxRootfs root(bb);
+  if (legacy) use_legacy_api();
+  auto before = mount_table();
+  // A fresh devpts instance numbers from 0; the host's has its own ptys.
+  // /dev/console must be that same terminal (a bind of the peer).
+  Child c = shell(root.path,
+                  "test -t 0 && test -t 1 && test -t 2 && echo tty-ok; tty; "
+                  "stat -c '%t:%T' /dev/console \"$(tty)\"; stty size; "
+                  "echo ctty >/dev/tty; echo /dev/pts/*")
+                .mount(MountSpec::proc())
+                .standard_dev()
+                .terminal(33, 101)
+                .spawn();
+  REQUIRE(c.terminal());
+  std::string out = read_terminal(c);
+  ExitStatus st = c.wait();
+  ::unsetenv("WARD_MOUNT_API");
+  INFO(out);
+  CHECK(st.exit_code() == 0);
+  CHECK(out.find("tty-ok\n/dev/pts/0\n88:0\n88:0\n33 101\nctty\n/dev/pts/0 /dev/pts/ptmx\n") !=
+        std::string::npos);
+  CHECK(mount_table() == before);
+}
+
+}  // namespace
+
+TEST_CASE("terminal: a container's pty is from its own devpts; tty names it; /dev/console is it") {
+  NEED_BUSYBOX(root);
+  terminal_from_container_devpts(false);
+}
+
+TEST_CASE("terminal: the container's own pty with the legacy mount API") {
+  NEED_BUSYBOX(root);
+  terminal_from_container_devpts(true);
+}
+
+TEST_CASE("terminal: PtySource::caller gives a pty of the caller's devpts, unnamed inside") {
+  NEED_BUSYBOX(root);
+  Child c =
+      shell(root.path, "test -t 0 && echo tty-ok; tty; test -e /dev/console || echo no-console")
+          .mount(MountSpec::proc())
+          .standard_dev()
+          .terminal(24, 80, PtySource::caller)
+          .spawn();
+  std::string out = read_terminal(c);
+  INFO(out);
+  CHECK(c.wait().exit_code() == 0);
+  CHECK(out.find("tty-ok\nnot a tty\nno-console\n") != std::string::npos);
+}
+
+TEST_CASE("terminal: without a devpts in the rootfs, spawn names dev/pts; nothing is left") {
+  NEED_BUSYBOX(root);
+  auto before = mount_table();
+  SECTION("no /dev/pts at all") {
+    try {
+      shell(root.path, "true").terminal().spawn();
+      FAIL("spawned");
+    } catch (const Error& e) {
+      CHECK(e.step() == Step::terminal);
+      CHECK(e.code().value() == ENOENT);
+      CHECK_THAT(e.what(), Catch::Contains("dev/pts"));
+    }
+  }
+  SECTION("/dev/pts is a plain directory") {
+    std::filesystem::create_directories(root / "dev/pts");
+    try {
+      shell(root.path, "true").terminal().spawn();
+      FAIL("spawned");
+    } catch (const Error& e) {
+      CHECK(e.step() == Step::terminal);
+      CHECK(e.code().value() == EXDEV);
+      CHECK_THAT(e.what(), Catch::Contains("not a devpts"));
+    }
+  }
+  SECTION("/dev/pts is a symlink to the host's") {
+    std::filesystem::create_directories(root / "dev");
+    std::filesystem::create_symlink("/dev/pts", root / "dev/pts");
+    try {
+      shell(root.path, "true").terminal().spawn();
+      FAIL("spawned");
+    } catch (const Error& e) {
+      CHECK(e.step() == Step::terminal);
+      CHECK(e.code().value() == ELOOP);
+    }
+  }
+  SECTION("console(true) without a rootfs is refused by the builder") {
+    Sandbox sb({"/bin/true"});
+    CHECK_THROWS_WITH(sb.terminal().console().plan(), Catch::Contains("console"));
+  }
+  CHECK(mount_table() == before);
+}

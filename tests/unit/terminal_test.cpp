@@ -6,14 +6,18 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include <ward/terminal.hpp>
@@ -180,4 +184,45 @@ TEST_CASE("terminal: a child makes the peer its controlling terminal and sees re
   REQUIRE(::waitpid(pid, &st, 0) == pid);
   CHECK(WIFEXITED(st));
   CHECK(WEXITSTATUS(st) == 0);
+}
+
+TEST_CASE("terminal: send_console hands the master to a console socket, as runc does") {
+  char dir[] = "/tmp/ward-console-XXXXXX";
+  REQUIRE(::mkdtemp(dir) != nullptr);
+  const std::string path = std::string(dir) + "/console.sock";
+  UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(listener);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size());
+  REQUIRE(::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(listener.get(), 1) == 0);
+
+  PtyPair pty = Pty::open();
+  send_console(path, pty.master.get());
+  UniqueFd conn(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  REQUIRE(conn);
+  char name[32] = {};
+  detail::OneFdMsg m(name, sizeof name - 1);
+  REQUIRE(::recvmsg(conn.get(), &m.msg, MSG_CMSG_CLOEXEC) == 9);
+  CHECK(std::string(name) == "/dev/ptmx");
+  UniqueFd got(m.fd());
+  REQUIRE(got);
+  struct stat a {
+  }, b{};
+  REQUIRE(::fstat(got.get(), &a) == 0);
+  REQUIRE(::fstat(pty.master.get(), &b) == 0);
+  CHECK((a.st_dev == b.st_dev && a.st_ino == b.st_ino));
+  CHECK(Pty::number(got.get()) == pty.number);  // the very master, not just /dev/ptmx
+
+  ::unlink(path.c_str());
+  try {
+    send_console(path, pty.master.get());
+    FAIL("sent to nobody");
+  } catch (const Error& e) {
+    CHECK(e.step() == Step::terminal);
+    CHECK(e.code().value() == ENOENT);
+    CHECK_THAT(e.what(), Catch::Contains(path));
+  }
+  ::rmdir(dir);
 }

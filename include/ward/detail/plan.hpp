@@ -120,6 +120,13 @@ struct ChildPlan {
 
   // A pseudo-terminal peer is on 0..2: make it the controlling terminal.
   bool terminal = false;
+  // The pseudo-terminal comes from the sandbox's own devpts (/dev/pts/ptmx
+  // in its mount namespace), opened by the child, which sends the master to
+  // the parent; see child_terminal. With `console`, the peer is also bound
+  // onto /dev/console of the rootfs.
+  bool terminal_in_child = false;
+  bool console = false;
+  unsigned short term_rows = 0, term_cols = 0;
   // landlock_restrict_self(2) with this ruleset (-1: none).
   int landlock_fd = -1;
   std::uint32_t landlock_flags = 0;

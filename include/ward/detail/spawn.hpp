@@ -35,6 +35,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -106,7 +107,8 @@ struct SpawnCtx {
   // this cgroup first thing, then makes the cgroup namespace it asked for.
   int cgroup_fd;
   bool unshare_cgroup;
-  int gate_fd;  // the start gate, moved above the kept descriptors by child_fds
+  int gate_fd;    // the start gate, moved above the kept descriptors by child_fds
+  int term_sock;  // terminal_in_child: the child sends the pty master here (SCM_RIGHTS)
 };
 
 // ---------------------------------------------------------------- child side
@@ -372,6 +374,98 @@ WARD_CHILD_FN inline long child_write_proc(const char* path, const char* text,
   return r < 0 ? r : 0;
 }
 
+// The pseudo-terminal of a sandbox with its own /dev (ChildPlan::
+// terminal_in_child): opened here, in the sandbox's mount namespace, so that
+// the peer is /dev/pts/N of the sandbox's devpts and ttyname(3) finds it
+// there (a pty from the caller's /dev/ptmx works, but names a /dev/pts/N
+// the sandbox does not have). `root` is the sandbox's root: the rootfs
+// before pivot_root, or "/" of a joined mount namespace.
+//  - /dev/pts must be a devpts mount reached without symlinks (fstatfs), and
+//    the master is its own ptmx node, opened beneath that directory with
+//    O_NOFOLLOW: never a /dev/ptmx the rootfs could point elsewhere.
+//  - The peer comes from the master (TIOCGPTPEER, Linux 4.13), no path, and
+//    must be on that same devpts (st_dev).
+//  - The master goes to the parent over c->term_sock (SCM_RIGHTS); ours is
+//    closed. The peer becomes the stdio slots, for child_fds to put on 0..2.
+//  - With `console`, the peer is bound onto /dev/console (created as an
+//    empty file if missing), as the OCI runtime spec asks when
+//    process.terminal is set.
+WARD_CHILD_FN inline void child_terminal(SpawnCtx* c, int root) noexcept {
+  const ChildPlan& p = *c->plan;
+  long pts = open_in_root(root, "dev/pts", O_PATH | O_DIRECTORY, true, p.mount_api);
+  if (pts < 0) child_report(c, Step::terminal, pts, "dev/pts (the sandbox needs a devpts there)");
+  struct statfs sf;
+  long r = sys::call(SYS_fstatfs, pts, &sf);
+  if (r == 0 && static_cast<long>(sf.f_type) != DEVPTS_SUPER_MAGIC) r = -EXDEV;
+  if (r < 0) child_report(c, Step::terminal, r, "dev/pts is not a devpts mount");
+  struct stat pst;
+  r = sys::call(SYS_fstat, pts, &pst);
+  if (r < 0) child_report(c, Step::terminal, r, "fstat dev/pts");
+  long master = sys::call(SYS_openat, pts, "ptmx", O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+  close_fd(pts);
+  if (master < 0) child_report(c, Step::terminal, master, "open dev/pts/ptmx");
+  int unlock = 0;
+  r = sys::call(SYS_ioctl, master, TIOCSPTLCK, &unlock);
+  if (r < 0) child_report(c, Step::terminal, r, "ioctl(TIOCSPTLCK) (unlockpt)");
+  winsize ws{p.term_rows, p.term_cols, 0, 0};
+  r = sys::call(SYS_ioctl, master, TIOCSWINSZ, &ws);
+  if (r < 0) child_report(c, Step::terminal, r, "ioctl(TIOCSWINSZ)");
+  long peer = sys::call(SYS_ioctl, master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (peer < 0) child_report(c, Step::terminal, peer, "ioctl(TIOCGPTPEER)");
+  struct stat st;
+  r = sys::call(SYS_fstat, peer, &st);
+  if (r == 0 && (!S_ISCHR(st.st_mode) || st.st_dev != pst.st_dev)) r = -EXDEV;
+  if (r < 0) child_report(c, Step::terminal, r, "the peer is not on dev/pts's devpts");
+
+  // The master to the parent: one byte with the descriptor attached.
+  char byte = 'T';
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))];
+  for (char& b : ctrl) b = 0;
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctrl;
+  msg.msg_controllen = sizeof ctrl;
+  auto* cm = reinterpret_cast<cmsghdr*>(ctrl);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  int mfd = static_cast<int>(master);
+  const char* src = reinterpret_cast<const char*>(&mfd);
+  unsigned char* dst = CMSG_DATA(cm);
+  for (unsigned long i = 0; i < sizeof mfd; ++i) dst[i] = static_cast<unsigned char>(src[i]);
+  do r = sys::call(SYS_sendmsg, c->term_sock, &msg, MSG_NOSIGNAL);
+  while (r == -EINTR);
+  if (r < 0) child_report(c, Step::terminal, r, "send the pty master to the parent");
+  close_fd(master);
+
+  if (p.console) {
+    MountStep s;
+    s.target = "dev/console";
+    s.target_file = true;
+    s.no_symlinks = true;
+    MountFail f;
+    long tfd = open_target(root, s, true, p.mount_api, f);
+    if (tfd < 0) child_report(c, Step::terminal, tfd, f.text);
+    if (p.mount_api == MountApi::modern) {
+      long mfd2 = sys::call(mnt::nr_open_tree, peer, "",
+                            mnt::kOpenTreeClone | O_CLOEXEC | mnt::kAtEmptyPath);
+      if (mfd2 < 0) child_report(c, Step::terminal, mfd2, "open_tree (the pty peer)");
+      r = sys::call(mnt::nr_move_mount, mfd2, "", tfd, "",
+                    mnt::kMoveFEmptyPath | mnt::kMoveTEmptyPath);
+      close_fd(mfd2);
+    } else {
+      char src_path[32];
+      fd_path(src_path, peer);
+      r = legacy_mount(src_path, tfd, nullptr, MS_BIND, nullptr);
+    }
+    close_fd(tfd);
+    if (r < 0) child_report(c, Step::terminal, r, "bind the pty peer onto dev/console");
+  }
+  for (int i = 0; i < 3; ++i) c->slot_child[i] = static_cast<int>(peer);
+}
+
 // The filesystem view: runs the planned mount steps inside the rootfs and
 // pivots into it. Everything goes through descriptors (see
 // detail/mount_child.hpp); the order follows the kernel's rules:
@@ -432,6 +526,9 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
     r = mount_step(static_cast<int>(root), p.mounts[i], api, f);
     if (r < 0) child_report(c, Step::mount, r, f.text);
   }
+  // After the mounts (the sandbox's devpts), before the root turns
+  // read-only (/dev/console may have to be created).
+  if (p.terminal_in_child) child_terminal(c, static_cast<int>(root));
   if (p.readonly_root) {
     if (api == MountApi::modern) {
       mnt::MountAttr a{mnt::kAttrRdonly, 0, 0, 0};
@@ -657,7 +754,15 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
                          sys::cstrlen(p.oom_score_adj));
     if (r < 0) child_report(c, Step::validate, r, "/proc/self/oom_score_adj");
   }
-  if (p.mount_setup) child_rootfs(c);
+  if (p.mount_setup) {
+    child_rootfs(c);
+  } else if (p.terminal_in_child) {
+    // A joined mount namespace (a runtime's exec): "/" is its root.
+    long root = sys::call(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) child_report(c, Step::terminal, root, "/");
+    child_terminal(c, static_cast<int>(root));
+    close_fd(root);
+  }
   if (p.hold) {
     // Namespace::create: everything is in place; wait until the parent has
     // opened what it needs and closes the sync pipe.
@@ -773,6 +878,7 @@ struct SpawnResult {
   UniqueFd pidfd;
   pid_t pid = -1;
   UniqueFd seccomp_listener;  // when the filter has USER_NOTIF rules
+  UniqueFd terminal;          // ChildPlan::terminal_in_child: the pty master it sent
 };
 
 // Called in hold mode with the pid whose namespaces are ready.
@@ -842,6 +948,20 @@ inline UniqueFd take_listener(int pidfd, int fd_no, int report_rd) {
   throw Error(Step::seccomp, ETIMEDOUT, "seccomp listener", "the child never installed its filter");
 }
 
+// The pty master a child sent with child_terminal (SCM_RIGHTS, one byte).
+inline UniqueFd receive_terminal(int sock) {
+  char byte = 0;
+  OneFdMsg m(&byte, 1);
+  ssize_t n;
+  do n = ::recvmsg(sock, &m.msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) throw_errno(Step::terminal, "terminal socket", "receive the pty master");
+  UniqueFd fd(m.fd());
+  if (n != 1 || !fd)
+    throw Error(Step::terminal, EPROTO, "terminal socket", "the child sent no pty master");
+  return fd;
+}
+
 // The exec gate (see Sandbox::plan_seccomp): the child's own execve waits in
 // USER_NOTIF until we answer CONTINUE, once. A later call that reaches the
 // gate gets ENOSYS once the listener is closed, or the caller's answer if
@@ -887,6 +1007,15 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   // SIGPIPE.
   UniqueFd go_wr, go_rd;
   if (pd.before_exec) go_rd = make_pipe_pair(go_wr, "before_exec pipe");
+  // The sandbox's own pty: the child sends its master over this pair.
+  UniqueFd term_parent, term_child;
+  if (p.terminal_in_child) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+      throw_errno(Step::pipe, "terminal socket pair");
+    term_parent.reset(sv[0]);
+    term_child.reset(sv[1]);
+  }
 
   bool vm = !pd.fork_mode && WARD_HAVE_RAW_SYSCALL;
   // 64 KiB is several times what the child uses (its largest frame holds a
@@ -929,6 +1058,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   }
   ctx.vm = vm;
   ctx.gate_fd = -1;
+  ctx.term_sock = term_child ? term_child.get() : -1;
   if (vm && p.two_stage) {
     ctx.stage2_stack = stacks->base(1);
     ctx.stage2_stack_size = stacks->size();
@@ -996,6 +1126,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   UniqueFd pidfd(pidfd_raw);
   report_wr.reset();
   sync_rd.reset();
+  term_child.reset();
   if (p.need_parent && p.ns_at_clone) {
     // The user namespace exists since clone3 returned: write the maps now
     // and release the child, without waiting for it to ask (one wake-up
@@ -1137,8 +1268,19 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
       why = "executable file not found in $PATH";  // runc's words; engines match them
     throw Error(static_cast<Step>(failure.step), failure.err, failure.detail, why);
   }
-  if (p.two_stage) return {std::move(final_pidfd), final_pid, std::move(listener)};
-  return {std::move(pidfd), static_cast<pid_t>(pid), std::move(listener)};
+  UniqueFd terminal;
+  if (term_parent) {
+    // Sent before the child reported ready or exec'd: it is queued by now.
+    try {
+      terminal = receive_terminal(term_parent.get());
+    } catch (...) {
+      kill_and_reap(p.two_stage ? final_pidfd.get() : pidfd.get());
+      throw;
+    }
+  }
+  if (p.two_stage)
+    return {std::move(final_pidfd), final_pid, std::move(listener), std::move(terminal)};
+  return {std::move(pidfd), static_cast<pid_t>(pid), std::move(listener), std::move(terminal)};
 }
 
 }  // namespace ward::detail
