@@ -437,10 +437,29 @@ Container load(const std::string& id) {
 
 // ------------------------------------------------------------------ hooks
 
+// Makes `sb` join every namespace of process `pid` that differs from ours
+// (the builder orders the joins: user first).
+void join_namespaces_of(ward::Sandbox& sb, pid_t pid) {
+  static constexpr std::pair<ward::NsKind, const char*> kinds[] = {
+      {ward::NsKind::user, "user"},     {ward::NsKind::mount, "mnt"}, {ward::NsKind::pid, "pid"},
+      {ward::NsKind::uts, "uts"},       {ward::NsKind::ipc, "ipc"},   {ward::NsKind::net, "net"},
+      {ward::NsKind::cgroup, "cgroup"}, {ward::NsKind::time, "time"}};
+  for (auto& [kind, name] : kinds) {
+    std::string theirs = "/proc/" + std::to_string(pid) + "/ns/" + name;
+    struct stat a1, b1;
+    if (::stat(theirs.c_str(), &a1) != 0) continue;
+    if (::stat((std::string("/proc/self/ns/") + name).c_str(), &b1) == 0 && a1.st_ino == b1.st_ino)
+      continue;
+    sb.join(kind, theirs);
+  }
+}
+
 // Runs hooks with the state on stdin (config.md "POSIX-platform Hooks");
-// a hook that fails or outlives its timeout fails the operation.
+// a hook that fails or outlives its timeout fails the operation. With
+// `in_container`, each hook runs in the namespaces of that process (the
+// createContainer and startContainer hooks, config.md "Lifecycle").
 void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State& st,
-               const char* which) {
+               const char* which, pid_t in_container = 0) {
   std::string state_json = ward::oci::to_json(st);
   for (auto& h : hooks) {
     int in[2];
@@ -448,6 +467,7 @@ void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State
     ward::Sandbox sb;
     std::vector<std::string> args = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
     sb.command(args).executable(h.path).env(h.env).stdin_(ward::Stdio::fd(in[0]));
+    if (in_container > 0) join_namespaces_of(sb, in_container);
     ward::Child child = [&] {
       try {
         return sb.spawn();
@@ -560,6 +580,23 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
     fail("linux.resources: this host has no cgroup v2 hierarchy (ward supports cgroup v2 only)");
   }
 
+  // prestart, createRuntime (in our namespaces) and createContainer (in
+  // the container's) run once its namespaces and mounts exist, before it
+  // pivots into its root (config.md "Lifecycle" 3-6): the child waits.
+  const auto& hk = cfg.hooks;
+  if (!hk.prestart.empty() || !hk.create_runtime.empty() || !hk.create_container.empty()) {
+    sb.before_pivot([&o, &cfg](pid_t pid) {
+      ward::oci::State st;
+      st.id = o.id;
+      st.bundle = o.bundle;
+      st.pid = pid;
+      st.annotations = cfg.annotations;
+      st.status = ward::oci::Status::creating;
+      run_hooks(cfg.hooks.prestart, st, "prestart");
+      run_hooks(cfg.hooks.create_runtime, st, "createRuntime");
+      run_hooks(cfg.hooks.create_container, st, "createContainer", pid);
+    });
+  }
   for (int i = 0; i < o.preserve_fds; ++i) sb.keep_fd(3 + i, 3 + i);
   if (gate_fd >= 0) sb.start_gate(gate_fd);
   // A detached run outlives us before its exec: it must not share our
@@ -604,6 +641,16 @@ int cmd_create_or_run(const CreateOpts& o_in) {
     gate_fd = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);
     if (gate_fd < 0) fail("open " + fifo + ": " + std::strerror(errno));
   }
+  // run with startContainer hooks: they run in the container, after its
+  // setup and before its program (config.md "Lifecycle" 7), so the child
+  // waits at a gate of ours (a pipe) until they are done.
+  ward::UniqueFd run_gate;
+  if (!o.gate && !cfg.hooks.start_container.empty()) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) fail("pipe: " + std::string(std::strerror(errno)));
+    gate_fd = p[0];
+    run_gate.reset(p[1]);
+  }
   ward::Child child = spawn_container(o, c, cfg, cg, gate_fd);
   if (gate_fd >= 0) ::close(gate_fd);
 
@@ -617,13 +664,6 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   c.state.status = o.gate ? ward::oci::Status::created : ward::oci::Status::running;
   c.starttime = start_time(child.pid()).value_or(0);
   c.save();
-  // Hooks that run once the namespaces exist (runtime.md "Lifecycle" 3-5).
-  // prestart and createRuntime run here in the runtime's namespaces;
-  // createContainer too (ward does not enter the container's mount
-  // namespace for it: documented in the README).
-  run_hooks(cfg.hooks.prestart, c.state, "prestart");
-  run_hooks(cfg.hooks.create_runtime, c.state, "createRuntime");
-  run_hooks(cfg.hooks.create_container, c.state, "createContainer");
   if (!o.pid_file.empty()) write_atomic(o.pid_file, std::to_string(child.pid()));
 
   if (o.gate) {
@@ -632,8 +672,14 @@ int cmd_create_or_run(const CreateOpts& o_in) {
     child.detach();
     return 0;
   }
-  // run: started already; wait in the foreground unless detached.
-  run_hooks(cfg.hooks.start_container, c.state, "startContainer");
+  // run: started already (or waiting at run_gate for the startContainer
+  // hooks); wait in the foreground unless detached.
+  if (run_gate) {
+    run_hooks(cfg.hooks.start_container, c.state, "startContainer", child.pid());
+    if (::write(run_gate.get(), "0", 1) != 1)
+      fail("run: start the container: " + std::string(std::strerror(errno)));
+    run_gate.reset();
+  }
   run_hooks(cfg.hooks.poststart, c.state, "poststart");
   if (o.detach) {
     cleanup.armed = false;
@@ -660,12 +706,23 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   return st.shell_status();
 }
 
+void signal_init(const Container& c, int sig);
+
 int cmd_start(const std::string& id) {
   Container c = load(id);
   DirLock lock(c.dir);
   auto status = c.status();
   if (status == ward::oci::Status::stopped) fail("cannot start a container that has stopped");
   if (status != ward::oci::Status::created) fail("cannot start an already running container");
+  auto cfg = ward::oci::load_config(c.state.bundle + "/config.json");
+  // startContainer hooks: in the container, before its program
+  // (config.md "Lifecycle" 7). One that fails stops the container.
+  try {
+    run_hooks(cfg.hooks.start_container, c.current_state(), "startContainer", c.state.pid);
+  } catch (const Fatal&) {
+    signal_init(c, SIGKILL);
+    throw;
+  }
   std::string fifo = c.dir + "/exec.fifo";
   int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) fail("open " + fifo + ": " + std::strerror(errno));
@@ -676,8 +733,6 @@ int cmd_start(const std::string& id) {
   c.state.status = ward::oci::Status::running;
   c.save();
   try {
-    auto cfg = ward::oci::load_config(c.state.bundle + "/config.json");
-    run_hooks(cfg.hooks.start_container, c.current_state(), "startContainer");
     run_hooks(cfg.hooks.poststart, c.current_state(), "poststart");
   } catch (const Fatal& f) {
     log_line("warning", f.msg);
@@ -1061,20 +1116,8 @@ int cmd_exec(const Args& a) {
   }
   ward::Sandbox sb;
   ward::oci::apply_process(sb, proc);
-  // Join every namespace of the container's init that differs from ours,
-  // user first (the builder orders joins).
-  static constexpr std::pair<ward::NsKind, const char*> kinds[] = {
-      {ward::NsKind::user, "user"},     {ward::NsKind::mount, "mnt"}, {ward::NsKind::pid, "pid"},
-      {ward::NsKind::uts, "uts"},       {ward::NsKind::ipc, "ipc"},   {ward::NsKind::net, "net"},
-      {ward::NsKind::cgroup, "cgroup"}, {ward::NsKind::time, "time"}};
-  for (auto& [kind, name] : kinds) {
-    std::string theirs = "/proc/" + std::to_string(c.state.pid) + "/ns/" + name;
-    struct stat a1, b1;
-    if (::stat(theirs.c_str(), &a1) != 0) continue;
-    if (::stat((std::string("/proc/self/ns/") + name).c_str(), &b1) == 0 && a1.st_ino == b1.st_ino)
-      continue;
-    sb.join(kind, theirs);
-  }
+  // Join every namespace of the container's init that differs from ours.
+  join_namespaces_of(sb, c.state.pid);
   std::optional<ward::CgroupV2> cg = c.open_cgroup();
   if (cg) sb.cgroup(*cg);
   // The container's seccomp profile applies to exec'd processes too.

@@ -527,6 +527,22 @@ class Sandbox {
     return *this;
   }
 
+  // Runs `fn(pid)` in the parent once the child has made its namespaces
+  // and carried out its mounts (its /dev, its terminal), right before it
+  // makes the root read-only and pivots into it; the child waits until
+  // `fn` returns. `pid` is the child that is setting up (in our pid
+  // namespace), whose /proc/PID/ns/* a caller can join. This is the OCI
+  // runtime spec's point for the createRuntime and createContainer hooks
+  // ("after the runtime environment has been created ... before
+  // pivot_root"), for which a runtime starts the hook in the child's
+  // namespaces. Without a rootfs, it runs after the mounts all the same.
+  // If `fn` throws, the child is killed and reaped and spawn() throws that
+  // exception.
+  Sandbox& before_pivot(std::function<void(pid_t)> fn) {
+    before_pivot_ = std::move(fn);
+    return *this;
+  }
+
   // Validate everything and resolve it into a Plan. Throws ward::Error
   // (step validate, with the field and the reason) before any process
   // exists.
@@ -709,6 +725,10 @@ class Sandbox {
     }
     c.no_new_privs = nnp_.value_or(has_seccomp_ || landlock_fd_ != nullptr);
     pd->before_exec = before_exec_;
+    if (before_pivot_) {
+      pd->before_pivot = before_pivot_;
+      c.pivot_hook = true;
+    }
     pd->finalize();
     if (has_seccomp_) plan_seccomp(*pd);
     plan.data_ = std::move(pd);
@@ -779,6 +799,7 @@ class Sandbox {
     fs_ = o.fs_;
     start_gate_ = o.start_gate_;
     before_exec_ = o.before_exec_;
+    before_pivot_ = o.before_pivot_;
     return *this;
   }
   Sandbox(Sandbox&&) = default;
@@ -1125,6 +1146,7 @@ class Sandbox {
   FsConfig fs_;
   std::shared_ptr<UniqueFd> start_gate_;  // shared: copies of the builder share it
   std::function<void()> before_exec_;
+  std::function<void(pid_t)> before_pivot_;
 };
 
 }  // namespace ward

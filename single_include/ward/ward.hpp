@@ -4144,6 +4144,9 @@ struct ChildPlan {
   // onto /dev/console of the rootfs.
   bool terminal_in_child = false;
   bool console = false;
+  // Sandbox::before_pivot: after the mounts, tell the parent and wait for
+  // its byte (see child_rootfs).
+  bool pivot_hook = false;
   unsigned short term_rows = 0, term_cols = 0;
   // landlock_restrict_self(2) with this ruleset (-1: none).
   int landlock_fd = -1;
@@ -4208,6 +4211,9 @@ struct PlanData {
   // Sandbox::before_exec: run in the parent while the child sets up; the
   // child waits for it on a pipe of its own before child_fds.
   std::function<void()> before_exec;
+  // Sandbox::before_pivot: run in the parent when the child says its mounts
+  // are done; the child waits for it on a pipe of its own.
+  std::function<void(pid_t)> before_pivot;
   ChildPlan child;
 
   // Point the POD view at the owned storage. Call after every mutation.
@@ -4705,10 +4711,11 @@ namespace ward::detail {
 
 enum MsgKind : std::uint32_t {
   kMsgError = 1,
-  kMsgNeedParent = 2,  // write my id maps, then release me
-  kMsgStage2 = 3,      // value = pid of the second stage (our child via CLONE_PARENT)
-  kMsgReady = 4,       // hold mode: namespaces are set up
-  kMsgListener = 5,    // value = the fd number the seccomp listener will get
+  kMsgNeedParent = 2,   // write my id maps, then release me
+  kMsgStage2 = 3,       // value = pid of the second stage (our child via CLONE_PARENT)
+  kMsgReady = 4,        // hold mode: namespaces are set up
+  kMsgListener = 5,     // value = the fd number the seccomp listener will get
+  kMsgBeforePivot = 6,  // mounts done: run Sandbox::before_pivot, then release me
 };
 
 struct Msg {
@@ -4740,6 +4747,8 @@ struct SpawnCtx {
   bool unshare_cgroup;
   int gate_fd;    // the start gate, moved above the kept descriptors by child_fds
   int term_sock;  // terminal_in_child: the child sends the pty master here (SCM_RIGHTS)
+  int pivot_rd;   // Sandbox::before_pivot done: one byte; -1: none
+  int pivot_wr;   // the parent's end, to close in the child
 };
 
 // ---------------------------------------------------------------- child side
@@ -4927,6 +4936,7 @@ WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
   sys::call(SYS_close, c->report_rd);
   if (c->sync_wr >= 0) sys::call(SYS_close, c->sync_wr);
   if (c->go_wr >= 0) sys::call(SYS_close, c->go_wr);
+  if (c->pivot_wr >= 0) sys::call(SYS_close, c->pivot_wr);
   for (int i = 0; i < 3; ++i)
     if (c->slot_parent[i] >= 0) sys::call(SYS_close, c->slot_parent[i]);
 
@@ -5097,6 +5107,16 @@ WARD_CHILD_FN inline void child_terminal(SpawnCtx* c, int root) noexcept {
   for (int i = 0; i < 3; ++i) c->slot_child[i] = static_cast<int>(peer);
 }
 
+// Sandbox::before_pivot (OCI's createRuntime/createContainer hooks): the
+// parent runs it while we wait; EOF instead of its byte means it failed,
+// and the parent is about to kill us.
+WARD_CHILD_FN inline void child_pivot_pause(SpawnCtx* c) noexcept {
+  if (child_send(c, kMsgBeforePivot, 0) < 0) sys::exit_group(127);
+  char go = 0;
+  if (sys::read_full(c->pivot_rd, &go, 1) != 1) sys::exit_group(127);
+  sys::call(SYS_close, c->pivot_rd);
+}
+
 // The filesystem view: runs the planned mount steps inside the rootfs and
 // pivots into it. Everything goes through descriptors (see
 // detail/mount_child.hpp); the order follows the kernel's rules:
@@ -5160,6 +5180,7 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
   // After the mounts (the sandbox's devpts), before the root turns
   // read-only (/dev/console may have to be created).
   if (p.terminal_in_child) child_terminal(c, static_cast<int>(root));
+  if (p.pivot_hook) child_pivot_pause(c);
   if (p.readonly_root) {
     if (api == MountApi::modern) {
       mnt::MountAttr a{mnt::kAttrRdonly, 0, 0, 0};
@@ -5394,6 +5415,7 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     child_terminal(c, static_cast<int>(root));
     close_fd(root);
   }
+  if (p.pivot_hook && !p.mount_setup) child_pivot_pause(c);
   if (p.hold) {
     // Namespace::create: everything is in place; wait until the parent has
     // opened what it needs and closes the sync pipe.
@@ -5690,6 +5712,10 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   ctx.vm = vm;
   ctx.gate_fd = -1;
   ctx.term_sock = term_child ? term_child.get() : -1;
+  UniqueFd pivot_wr, pivot_rd;
+  if (pd.before_pivot) pivot_rd = make_pipe_pair(pivot_wr, "before_pivot pipe");
+  ctx.pivot_rd = pivot_rd ? pivot_rd.get() : -1;
+  ctx.pivot_wr = pivot_wr ? pivot_wr.get() : -1;
   if (vm && p.two_stage) {
     ctx.stage2_stack = stacks->base(1);
     ctx.stage2_stack_size = stacks->size();
@@ -5859,6 +5885,15 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
       final_pidfd.reset(fd);
     } else if (m.kind == kMsgListener) {
       pending_listener = m.value;
+    } else if (m.kind == kMsgBeforePivot) {
+      try {
+        pd.before_pivot(p.two_stage ? final_pid : static_cast<pid_t>(pid));
+        char go = 1;
+        if (::write(pivot_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "before_pivot pipe");
+      } catch (...) {
+        before_exec_error = std::current_exception();
+        break;
+      }
     } else if (m.kind == kMsgReady && p.start_gate_fd >= 0) {
       break;  // waiting for its start; spawn is done
     } else if (m.kind == kMsgReady) {
@@ -14691,6 +14726,22 @@ class Sandbox {
     return *this;
   }
 
+  // Runs `fn(pid)` in the parent once the child has made its namespaces
+  // and carried out its mounts (its /dev, its terminal), right before it
+  // makes the root read-only and pivots into it; the child waits until
+  // `fn` returns. `pid` is the child that is setting up (in our pid
+  // namespace), whose /proc/PID/ns/* a caller can join. This is the OCI
+  // runtime spec's point for the createRuntime and createContainer hooks
+  // ("after the runtime environment has been created ... before
+  // pivot_root"), for which a runtime starts the hook in the child's
+  // namespaces. Without a rootfs, it runs after the mounts all the same.
+  // If `fn` throws, the child is killed and reaped and spawn() throws that
+  // exception.
+  Sandbox& before_pivot(std::function<void(pid_t)> fn) {
+    before_pivot_ = std::move(fn);
+    return *this;
+  }
+
   // Validate everything and resolve it into a Plan. Throws ward::Error
   // (step validate, with the field and the reason) before any process
   // exists.
@@ -14873,6 +14924,10 @@ class Sandbox {
     }
     c.no_new_privs = nnp_.value_or(has_seccomp_ || landlock_fd_ != nullptr);
     pd->before_exec = before_exec_;
+    if (before_pivot_) {
+      pd->before_pivot = before_pivot_;
+      c.pivot_hook = true;
+    }
     pd->finalize();
     if (has_seccomp_) plan_seccomp(*pd);
     plan.data_ = std::move(pd);
@@ -14943,6 +14998,7 @@ class Sandbox {
     fs_ = o.fs_;
     start_gate_ = o.start_gate_;
     before_exec_ = o.before_exec_;
+    before_pivot_ = o.before_pivot_;
     return *this;
   }
   Sandbox(Sandbox&&) = default;
@@ -15289,6 +15345,7 @@ class Sandbox {
   FsConfig fs_;
   std::shared_ptr<UniqueFd> start_gate_;  // shared: copies of the builder share it
   std::function<void()> before_exec_;
+  std::function<void(pid_t)> before_pivot_;
 };
 
 }  // namespace ward

@@ -811,3 +811,47 @@ TEST_CASE("terminal: without a devpts in the rootfs, spawn names dev/pts; nothin
   }
   CHECK(mount_table() == before);
 }
+
+// --------------------------------------------------------------- before_pivot
+
+TEST_CASE(
+    "mount: before_pivot runs with the child's mounts made, before it pivots; a throw undoes") {
+  NEED_BUSYBOX(root);
+  auto before = mount_table();
+  SECTION("the child waits for it, in its own mount namespace, not yet in its root") {
+    pid_t seen = 0;
+    std::string ns_child, ns_ours, root_link, tmp_mounted;
+    auto sb =
+        shell(root.path, "cat /tmp/from-hook")
+            .mount(MountSpec::tmpfs("/tmp"))
+            .before_pivot([&](pid_t pid) {
+              seen = pid;
+              const std::string proc = "/proc/" + std::to_string(pid);
+              ns_child = std::filesystem::read_symlink(proc + "/ns/mnt").string();
+              ns_ours = std::filesystem::read_symlink("/proc/self/ns/mnt").string();
+              root_link = std::filesystem::read_symlink(proc + "/root").string();
+              // The child's tmpfs, through its root: written here, read inside.
+              ward_test::write_file(proc + "/root" + root.path + "/tmp/from-hook", "hooked\n");
+            });
+    auto r = run_both(sb);
+    INFO(r.out);
+    CHECK(r.status.exit_code() == 0);
+    CHECK(r.out == "hooked\n");
+    CHECK(seen > 0);
+    CHECK(ns_child != ns_ours);
+    CHECK(root_link == "/");
+    CHECK(!std::filesystem::exists(root / "tmp/from-hook"));  // it went to the child's tmpfs
+  }
+  SECTION("a throw kills and reaps the child and comes out of spawn") {
+    pid_t seen = 0;
+    auto sb = shell(root.path, "true").before_pivot([&](pid_t pid) {
+      seen = pid;
+      throw std::runtime_error("hook said no");
+    });
+    CHECK_THROWS_WITH(sb.spawn(), "hook said no");
+    REQUIRE(seen > 0);
+    CHECK(::kill(seen, 0) == -1);
+    CHECK(errno == ESRCH);
+  }
+  CHECK(mount_table() == before);
+}

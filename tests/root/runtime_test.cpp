@@ -288,3 +288,58 @@ TEST_CASE("runtime: hooks get the state on stdin, a failing hook fails create") 
   CHECK_THAT(f.err, Catch::Contains("createRuntime"));
   CHECK(std::filesystem::is_empty(b.state.path));
 }
+
+// createContainer: in the container's namespaces, before pivot_root (its
+// mount lands in the container's root and nowhere else); startContainer:
+// in the container, its path resolved there, before the program runs.
+TEST_CASE("runtime: createContainer and startContainer hooks run inside the container, in order") {
+  NEED_RUNTIME(b);
+  const std::string dir = b.rootfs->path + "/hookdir";
+  std::filesystem::create_directories(dir);
+  auto hooks = [&](const std::string& start_script) {
+    return [&, start_script](json::Value& cfg) {
+      json::Array env{json::Value("PATH=/usr/sbin:/usr/bin:/sbin:/bin")};
+      auto hook = [&](const std::string& path, const std::string& script) {
+        return json::Value::array(
+            {json::Value::object({{"path", path},
+                                  {"args", json::Value::array({"sh", "-c", script})},
+                                  {"env", json::Value(env)}})});
+      };
+      cfg.set("hooks", json::Value::object(
+                           {{"createContainer", hook("/bin/sh", "mount -t tmpfs hooked " + dir +
+                                                                    " && echo cc > " + dir + "/f")},
+                            {"startContainer", hook("/bin/sh", start_script)}}));
+    };
+  };
+  SECTION("run") {
+    b.set({"cat", "/hookdir/f", "/hookdir/started"}, hooks("echo sc > /hookdir/started"));
+    auto r = b.cmd({"run", "--bundle", b.dir.path, b.id("cc")});
+    INFO(r.err);
+    CHECK(r.status == 0);
+    CHECK(r.out == "cc\nsc\n");
+  }
+  SECTION("create, start") {
+    b.set({"cat", "/hookdir/f", "/hookdir/started"}, hooks("echo sc > /hookdir/started"));
+    REQUIRE(b.cmd({"create", "--bundle", b.dir.path, b.id("cs")}).status == 0);
+    auto st = b.cmd({"start", b.id("cs")});
+    INFO(st.err);
+    CHECK(st.status == 0);
+    CHECK(b.cmd({"delete", "--force", b.id("cs")}).status == 0);
+  }
+  SECTION("a failing startContainer hook fails start and stops the container") {
+    b.set({"sleep", "100"}, hooks("exit 3"));
+    REQUIRE(b.cmd({"create", "--bundle", b.dir.path, b.id("sf")}).status == 0);
+    auto st = b.cmd({"start", b.id("sf")});
+    CHECK(st.status == 1);
+    CHECK_THAT(st.err, Catch::Contains("startContainer"));
+    for (int i = 0; i < 200; ++i) {
+      auto s = b.cmd({"state", b.id("sf")});
+      if (s.out.find("\"stopped\"") != std::string::npos) break;
+      ::usleep(10000);
+    }
+    CHECK_THAT(b.cmd({"state", b.id("sf")}).out, Catch::Contains("\"stopped\""));
+    CHECK(b.cmd({"delete", b.id("sf")}).status == 0);
+  }
+  // The tmpfs lived in the container's mount namespace only.
+  CHECK(std::filesystem::is_empty(dir));
+}

@@ -126,6 +126,9 @@ struct ChildPlan {
   // onto /dev/console of the rootfs.
   bool terminal_in_child = false;
   bool console = false;
+  // Sandbox::before_pivot: after the mounts, tell the parent and wait for
+  // its byte (see child_rootfs).
+  bool pivot_hook = false;
   unsigned short term_rows = 0, term_cols = 0;
   // landlock_restrict_self(2) with this ruleset (-1: none).
   int landlock_fd = -1;
@@ -190,6 +193,9 @@ struct PlanData {
   // Sandbox::before_exec: run in the parent while the child sets up; the
   // child waits for it on a pipe of its own before child_fds.
   std::function<void()> before_exec;
+  // Sandbox::before_pivot: run in the parent when the child says its mounts
+  // are done; the child waits for it on a pipe of its own.
+  std::function<void(pid_t)> before_pivot;
   ChildPlan child;
 
   // Point the POD view at the owned storage. Call after every mutation.

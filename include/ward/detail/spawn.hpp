@@ -74,10 +74,11 @@ namespace ward::detail {
 
 enum MsgKind : std::uint32_t {
   kMsgError = 1,
-  kMsgNeedParent = 2,  // write my id maps, then release me
-  kMsgStage2 = 3,      // value = pid of the second stage (our child via CLONE_PARENT)
-  kMsgReady = 4,       // hold mode: namespaces are set up
-  kMsgListener = 5,    // value = the fd number the seccomp listener will get
+  kMsgNeedParent = 2,   // write my id maps, then release me
+  kMsgStage2 = 3,       // value = pid of the second stage (our child via CLONE_PARENT)
+  kMsgReady = 4,        // hold mode: namespaces are set up
+  kMsgListener = 5,     // value = the fd number the seccomp listener will get
+  kMsgBeforePivot = 6,  // mounts done: run Sandbox::before_pivot, then release me
 };
 
 struct Msg {
@@ -109,6 +110,8 @@ struct SpawnCtx {
   bool unshare_cgroup;
   int gate_fd;    // the start gate, moved above the kept descriptors by child_fds
   int term_sock;  // terminal_in_child: the child sends the pty master here (SCM_RIGHTS)
+  int pivot_rd;   // Sandbox::before_pivot done: one byte; -1: none
+  int pivot_wr;   // the parent's end, to close in the child
 };
 
 // ---------------------------------------------------------------- child side
@@ -296,6 +299,7 @@ WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
   sys::call(SYS_close, c->report_rd);
   if (c->sync_wr >= 0) sys::call(SYS_close, c->sync_wr);
   if (c->go_wr >= 0) sys::call(SYS_close, c->go_wr);
+  if (c->pivot_wr >= 0) sys::call(SYS_close, c->pivot_wr);
   for (int i = 0; i < 3; ++i)
     if (c->slot_parent[i] >= 0) sys::call(SYS_close, c->slot_parent[i]);
 
@@ -466,6 +470,16 @@ WARD_CHILD_FN inline void child_terminal(SpawnCtx* c, int root) noexcept {
   for (int i = 0; i < 3; ++i) c->slot_child[i] = static_cast<int>(peer);
 }
 
+// Sandbox::before_pivot (OCI's createRuntime/createContainer hooks): the
+// parent runs it while we wait; EOF instead of its byte means it failed,
+// and the parent is about to kill us.
+WARD_CHILD_FN inline void child_pivot_pause(SpawnCtx* c) noexcept {
+  if (child_send(c, kMsgBeforePivot, 0) < 0) sys::exit_group(127);
+  char go = 0;
+  if (sys::read_full(c->pivot_rd, &go, 1) != 1) sys::exit_group(127);
+  sys::call(SYS_close, c->pivot_rd);
+}
+
 // The filesystem view: runs the planned mount steps inside the rootfs and
 // pivots into it. Everything goes through descriptors (see
 // detail/mount_child.hpp); the order follows the kernel's rules:
@@ -529,6 +543,7 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
   // After the mounts (the sandbox's devpts), before the root turns
   // read-only (/dev/console may have to be created).
   if (p.terminal_in_child) child_terminal(c, static_cast<int>(root));
+  if (p.pivot_hook) child_pivot_pause(c);
   if (p.readonly_root) {
     if (api == MountApi::modern) {
       mnt::MountAttr a{mnt::kAttrRdonly, 0, 0, 0};
@@ -763,6 +778,7 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     child_terminal(c, static_cast<int>(root));
     close_fd(root);
   }
+  if (p.pivot_hook && !p.mount_setup) child_pivot_pause(c);
   if (p.hold) {
     // Namespace::create: everything is in place; wait until the parent has
     // opened what it needs and closes the sync pipe.
@@ -1059,6 +1075,10 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   ctx.vm = vm;
   ctx.gate_fd = -1;
   ctx.term_sock = term_child ? term_child.get() : -1;
+  UniqueFd pivot_wr, pivot_rd;
+  if (pd.before_pivot) pivot_rd = make_pipe_pair(pivot_wr, "before_pivot pipe");
+  ctx.pivot_rd = pivot_rd ? pivot_rd.get() : -1;
+  ctx.pivot_wr = pivot_wr ? pivot_wr.get() : -1;
   if (vm && p.two_stage) {
     ctx.stage2_stack = stacks->base(1);
     ctx.stage2_stack_size = stacks->size();
@@ -1228,6 +1248,15 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
       final_pidfd.reset(fd);
     } else if (m.kind == kMsgListener) {
       pending_listener = m.value;
+    } else if (m.kind == kMsgBeforePivot) {
+      try {
+        pd.before_pivot(p.two_stage ? final_pid : static_cast<pid_t>(pid));
+        char go = 1;
+        if (::write(pivot_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "before_pivot pipe");
+      } catch (...) {
+        before_exec_error = std::current_exception();
+        break;
+      }
     } else if (m.kind == kMsgReady && p.start_gate_fd >= 0) {
       break;  // waiting for its start; spawn is done
     } else if (m.kind == kMsgReady) {
