@@ -499,15 +499,15 @@ inline void apply_process(Sandbox& sb, const Process& p, const ProcessOptions& o
 // The config's linux.seccomp on `sb` (nothing when there is none), for the
 // process `p` (the config's own, or an exec's: call apply_process first).
 // ward installs the filter as the child's last step, after its
-// capabilities are set; without no_new_privs that needs CAP_SYS_ADMIN in
-// the effective set (seccomp(2)). runc loads the filter earlier in that
-// case, before dropping capabilities; Sandbox cannot, so when `p` would
-// lack CAP_SYS_ADMIN and noNewPrivileges is false, this sets no_new_privs
-// anyway and says so in `warnings` (stricter: set-user-ID programs and file
-// capabilities no longer raise privileges; Sandbox::seccomp() alone does the
-// same, silently). With CAP_SYS_ADMIN, noNewPrivileges false is kept. The
-// profile's flags are passed on. A listenerPath is the runtime's to serve:
-// the listener is Child::seccomp_listener().
+// capabilities are set, where that works: with no_new_privs, or with
+// CAP_SYS_ADMIN kept (seccomp(2)). When noNewPrivileges is false and `p`
+// would lack CAP_SYS_ADMIN, the filter goes on before the credentials
+// change instead (SeccompOptions::before_credentials), as runc does, so
+// set-user-ID programs and file capabilities keep working in the
+// container; with USER_NOTIF rules (a listenerPath) that cannot be, and
+// no_new_privs is set anyway, with a warning. The profile's flags are
+// passed on. A listenerPath is the runtime's to serve: the listener is
+// Child::seccomp_listener().
 inline void apply_seccomp(Sandbox& sb, const Config& cfg, const Process& p,
                           const ProcessOptions& o = {}) {
   SeccompProfileOptions so;
@@ -519,24 +519,33 @@ inline void apply_seccomp(Sandbox& sb, const Config& cfg, const Process& p,
     detail::mapping::warn(o.warnings, "linux.seccomp: " + w);
   SeccompOptions opts;
   opts.flags = prof->flags;
-  detail::mapping::at_field("linux.seccomp", [&] { sb.seccomp(prof->filter, opts); });
+  std::vector<sock_filter> prog;
+  detail::mapping::at_field("linux.seccomp", [&] { prog = prof->filter.compile(); });
   if (!p.no_new_privileges) {
     constexpr int kCapSysAdmin = 21;
     auto eff = detail::mapping::final_effective(p, o.keep_capabilities_when_absent);
     const bool admin =
         eff ? eff->contains(kCapSysAdmin)
             : (p.user.uid == 0 && ward::Capabilities::current().effective.contains(kCapSysAdmin));
+    bool notify = false;
+    for (const sock_filter& insn : prog)
+      notify = notify || (insn.code == (BPF_RET | BPF_K) &&
+                          (insn.k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF);
     if (admin) {
-      sb.no_new_privs(false);  // as asked: the filter can go on without it
+      sb.no_new_privs(false);  // as asked: the filter can go on last without it
+    } else if (!notify) {
+      sb.no_new_privs(false);
+      opts.before_credentials = true;  // while the child still has CAP_SYS_ADMIN
     } else {
       sb.no_new_privs(true);
-      detail::mapping::warn(
-          o.warnings, o.field +
-                          ".noNewPrivileges: set anyway: the seccomp filter goes on after the "
-                          "capabilities are dropped, and without CAP_SYS_ADMIN the kernel needs "
-                          "no_new_privs for it");
+      detail::mapping::warn(o.warnings,
+                            o.field +
+                                ".noNewPrivileges: set anyway: SCMP_ACT_NOTIFY rules need the "
+                                "filter installed last, after the capabilities are dropped, and "
+                                "without CAP_SYS_ADMIN the kernel then needs no_new_privs");
     }
   }
+  detail::mapping::at_field("linux.seccomp", [&] { sb.seccomp(std::move(prog), opts); });
 }
 
 // ===========================================================================

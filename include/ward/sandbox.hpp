@@ -93,6 +93,19 @@ struct SeccompOptions {
   // to a USER_NOTIF gate that ward answers CONTINUE once; every other
   // execve is decided by the filter as written.
   bool allow_initial_exec = true;
+  // Install the filter before the child changes its credentials and drops
+  // capabilities, while it still holds CAP_SYS_ADMIN, instead of right
+  // before execve. Without no_new_privs the kernel only lets a process
+  // with CAP_SYS_ADMIN load a filter (seccomp(2)), so this is how a child
+  // that keeps set-user-ID programs working (no_new_privs(false)) and runs
+  // without CAP_SYS_ADMIN gets its filter, as runc does for a container
+  // with noNewPrivileges false. The cost: the filter then also governs the
+  // rest of the child's setup (setresuid, capset, prctl, close_range,
+  // dup3, ioctl, chdir, read, write, execve ...); a profile that refuses
+  // one of those fails the spawn there. allow_initial_exec does not
+  // apply (the filter decides the program's execve too), and USER_NOTIF
+  // rules, which need the late install, are refused.
+  bool before_credentials = false;
 };
 
 // An immutable, resolved spawn plan. Cheap to copy (shared); spawn() may be
@@ -989,11 +1002,15 @@ class Sandbox {
     for (const auto& insn : prog)
       if (insn.code == (BPF_RET | BPF_K) && action(insn.k) == SECCOMP_RET_USER_NOTIF) notif = true;
     bool gate = false;
+    if (seccomp_opts_.before_credentials && notif)
+      detail::throw_invalid("seccomp",
+                            "USER_NOTIF rules need the filter installed last "
+                            "(SeccompOptions::before_credentials is set)");
 #if WARD_NATIVE_ARCH_KNOWN
     const auto arch = detail::audit_arch(detail::native_arch());
     const auto argv_ptr = reinterpret_cast<std::uint64_t>(pd.argv.data());
     const auto envp_ptr = reinterpret_cast<std::uint64_t>(pd.envp.data());
-    if (seccomp_opts_.allow_initial_exec) {
+    if (seccomp_opts_.allow_initial_exec && !seccomp_opts_.before_credentials) {
       for (const char* cand : pd.candidates) {
         if (cand == nullptr) break;
         seccomp_data d{};
@@ -1057,6 +1074,7 @@ class Sandbox {
     pd.seccomp_exec_gate = gate;
     pd.seccomp_keep_listener = notif;
     pd.child.seccomp_listener = notif || gate;
+    pd.child.seccomp_early = seccomp_opts_.before_credentials;
     pd.child.seccomp_flags =
         seccomp_opts_.flags |
         ((notif || gate) ? std::uint32_t{SECCOMP_FILTER_FLAG_NEW_LISTENER} : 0u);

@@ -4173,6 +4173,7 @@ struct ChildPlan {
   const struct sock_fprog* seccomp = nullptr;
   std::uint32_t seccomp_flags = 0;
   bool seccomp_listener = false;  // the parent takes the listener with pidfd_getfd
+  bool seccomp_early = false;     // installed before the credentials (see child_final)
 };
 
 // Owner of everything a ChildPlan points into. Immutable once built; a
@@ -5425,6 +5426,12 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     sys::exit_group(0);
   }
   child_attributes(c);
+  if (p.seccomp != nullptr && p.seccomp_early) {
+    // SeccompOptions::before_credentials: while we still hold
+    // CAP_SYS_ADMIN, which a filter needs without no_new_privs.
+    r = seccomp_install_raw(p.seccomp, p.seccomp_flags);
+    if (r < 0) child_report(c, Step::seccomp, r, "SECCOMP_SET_MODE_FILTER (before credentials)");
+  }
   child_credentials(c);
   if (p.nondumpable_setup) sys::call(SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0);  // exec decides again
   // After the credentials: changing them clears the parent-death signal
@@ -5487,7 +5494,7 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
   std::uint64_t none = 0;
   r = sys::call(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
   if (r < 0) child_report(c, Step::sigmask, r, "unblock signals");
-  if (p.seccomp != nullptr) child_seccomp_exec(c);  // does not return
+  if (p.seccomp != nullptr && !p.seccomp_early) child_seccomp_exec(c);  // does not return
 
   // execvp semantics over the candidates the parent resolved from PATH:
   // ENOENT/ENOTDIR/EACCES move on to the next directory, anything else is
@@ -14292,6 +14299,19 @@ struct SeccompOptions {
   // to a USER_NOTIF gate that ward answers CONTINUE once; every other
   // execve is decided by the filter as written.
   bool allow_initial_exec = true;
+  // Install the filter before the child changes its credentials and drops
+  // capabilities, while it still holds CAP_SYS_ADMIN, instead of right
+  // before execve. Without no_new_privs the kernel only lets a process
+  // with CAP_SYS_ADMIN load a filter (seccomp(2)), so this is how a child
+  // that keeps set-user-ID programs working (no_new_privs(false)) and runs
+  // without CAP_SYS_ADMIN gets its filter, as runc does for a container
+  // with noNewPrivileges false. The cost: the filter then also governs the
+  // rest of the child's setup (setresuid, capset, prctl, close_range,
+  // dup3, ioctl, chdir, read, write, execve ...); a profile that refuses
+  // one of those fails the spawn there. allow_initial_exec does not
+  // apply (the filter decides the program's execve too), and USER_NOTIF
+  // rules, which need the late install, are refused.
+  bool before_credentials = false;
 };
 
 // An immutable, resolved spawn plan. Cheap to copy (shared); spawn() may be
@@ -15188,11 +15208,15 @@ class Sandbox {
     for (const auto& insn : prog)
       if (insn.code == (BPF_RET | BPF_K) && action(insn.k) == SECCOMP_RET_USER_NOTIF) notif = true;
     bool gate = false;
+    if (seccomp_opts_.before_credentials && notif)
+      detail::throw_invalid("seccomp",
+                            "USER_NOTIF rules need the filter installed last "
+                            "(SeccompOptions::before_credentials is set)");
 #if WARD_NATIVE_ARCH_KNOWN
     const auto arch = detail::audit_arch(detail::native_arch());
     const auto argv_ptr = reinterpret_cast<std::uint64_t>(pd.argv.data());
     const auto envp_ptr = reinterpret_cast<std::uint64_t>(pd.envp.data());
-    if (seccomp_opts_.allow_initial_exec) {
+    if (seccomp_opts_.allow_initial_exec && !seccomp_opts_.before_credentials) {
       for (const char* cand : pd.candidates) {
         if (cand == nullptr) break;
         seccomp_data d{};
@@ -15256,6 +15280,7 @@ class Sandbox {
     pd.seccomp_exec_gate = gate;
     pd.seccomp_keep_listener = notif;
     pd.child.seccomp_listener = notif || gate;
+    pd.child.seccomp_early = seccomp_opts_.before_credentials;
     pd.child.seccomp_flags =
         seccomp_opts_.flags |
         ((notif || gate) ? std::uint32_t{SECCOMP_FILTER_FLAG_NEW_LISTENER} : 0u);
@@ -15800,15 +15825,15 @@ inline void apply_process(Sandbox& sb, const Process& p, const ProcessOptions& o
 // The config's linux.seccomp on `sb` (nothing when there is none), for the
 // process `p` (the config's own, or an exec's: call apply_process first).
 // ward installs the filter as the child's last step, after its
-// capabilities are set; without no_new_privs that needs CAP_SYS_ADMIN in
-// the effective set (seccomp(2)). runc loads the filter earlier in that
-// case, before dropping capabilities; Sandbox cannot, so when `p` would
-// lack CAP_SYS_ADMIN and noNewPrivileges is false, this sets no_new_privs
-// anyway and says so in `warnings` (stricter: set-user-ID programs and file
-// capabilities no longer raise privileges; Sandbox::seccomp() alone does the
-// same, silently). With CAP_SYS_ADMIN, noNewPrivileges false is kept. The
-// profile's flags are passed on. A listenerPath is the runtime's to serve:
-// the listener is Child::seccomp_listener().
+// capabilities are set, where that works: with no_new_privs, or with
+// CAP_SYS_ADMIN kept (seccomp(2)). When noNewPrivileges is false and `p`
+// would lack CAP_SYS_ADMIN, the filter goes on before the credentials
+// change instead (SeccompOptions::before_credentials), as runc does, so
+// set-user-ID programs and file capabilities keep working in the
+// container; with USER_NOTIF rules (a listenerPath) that cannot be, and
+// no_new_privs is set anyway, with a warning. The profile's flags are
+// passed on. A listenerPath is the runtime's to serve: the listener is
+// Child::seccomp_listener().
 inline void apply_seccomp(Sandbox& sb, const Config& cfg, const Process& p,
                           const ProcessOptions& o = {}) {
   SeccompProfileOptions so;
@@ -15820,24 +15845,33 @@ inline void apply_seccomp(Sandbox& sb, const Config& cfg, const Process& p,
     detail::mapping::warn(o.warnings, "linux.seccomp: " + w);
   SeccompOptions opts;
   opts.flags = prof->flags;
-  detail::mapping::at_field("linux.seccomp", [&] { sb.seccomp(prof->filter, opts); });
+  std::vector<sock_filter> prog;
+  detail::mapping::at_field("linux.seccomp", [&] { prog = prof->filter.compile(); });
   if (!p.no_new_privileges) {
     constexpr int kCapSysAdmin = 21;
     auto eff = detail::mapping::final_effective(p, o.keep_capabilities_when_absent);
     const bool admin =
         eff ? eff->contains(kCapSysAdmin)
             : (p.user.uid == 0 && ward::Capabilities::current().effective.contains(kCapSysAdmin));
+    bool notify = false;
+    for (const sock_filter& insn : prog)
+      notify = notify || (insn.code == (BPF_RET | BPF_K) &&
+                          (insn.k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF);
     if (admin) {
-      sb.no_new_privs(false);  // as asked: the filter can go on without it
+      sb.no_new_privs(false);  // as asked: the filter can go on last without it
+    } else if (!notify) {
+      sb.no_new_privs(false);
+      opts.before_credentials = true;  // while the child still has CAP_SYS_ADMIN
     } else {
       sb.no_new_privs(true);
-      detail::mapping::warn(
-          o.warnings, o.field +
-                          ".noNewPrivileges: set anyway: the seccomp filter goes on after the "
-                          "capabilities are dropped, and without CAP_SYS_ADMIN the kernel needs "
-                          "no_new_privs for it");
+      detail::mapping::warn(o.warnings,
+                            o.field +
+                                ".noNewPrivileges: set anyway: SCMP_ACT_NOTIFY rules need the "
+                                "filter installed last, after the capabilities are dropped, and "
+                                "without CAP_SYS_ADMIN the kernel then needs no_new_privs");
     }
   }
+  detail::mapping::at_field("linux.seccomp", [&] { sb.seccomp(std::move(prog), opts); });
 }
 
 // ===========================================================================

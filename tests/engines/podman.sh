@@ -156,6 +156,11 @@ check "run --rm: the process's exit status" 7 '^$' \
   "${run[@]}" --rm "$image" sh -c 'exit 7'
 check "run --rm: pid 1, the container's hostname" 0 '^1 [0-9a-f]{12}$' \
   "${run[@]}" --rm "$image" sh -c 'echo $$ $(hostname)'
+# podman's default: its seccomp profile, no CAP_SYS_ADMIN, noNewPrivileges
+# false. The filter must go on before the capabilities are dropped (as with
+# runc), so that no_new_privs stays off and set-user-ID programs work.
+check "run --rm: seccomp filter on, no_new_privs off" 0 '^NoNewPrivs:[[:space:]]+0 Seccomp:[[:space:]]+2$' \
+  "${run[@]}" --rm "$image" sh -c 'echo $(grep -E "^(NoNewPrivs|Seccomp):" /proc/self/status)'
 
 section "2. detached container: exec, ps, logs, stop (SIGTERM handled), rm"
 check "run -d" 0 '^[0-9a-f]{64}$' \

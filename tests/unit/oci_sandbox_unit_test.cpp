@@ -429,7 +429,7 @@ TEST_CASE("oci_sandbox: namespaces, joins, time offsets and the no_pivot option 
   }
 }
 
-TEST_CASE("oci_sandbox: seccomp without noNewPrivileges and without CAP_SYS_ADMIN sets it") {
+TEST_CASE("oci_sandbox: seccomp without noNewPrivileges and without CAP_SYS_ADMIN goes on early") {
   ward_test::ScratchDir bundle("bundle");
   ::mkdir((bundle / "rootfs").c_str(), 0755);
   const std::string seccomp =
@@ -442,8 +442,19 @@ TEST_CASE("oci_sandbox: seccomp without noNewPrivileges and without CAP_SYS_ADMI
   oci::Config cfg = oci::parse_config(config({}, seccomp, R"("capabilities": {
       "bounding": ["CAP_KILL"], "permitted": ["CAP_KILL"], "effective": ["CAP_KILL"]})"));
   CHECK_NOTHROW(oci::to_sandbox(cfg, bundle.path, o).plan());
+  CHECK(w.empty());  // before the credentials change, without no_new_privs (as runc)
+  // SCMP_ACT_NOTIFY rules need the filter installed last: no_new_privs
+  // is set after all, and said.
+  oci::Config notify = oci::parse_config(
+      config({},
+             R"("seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock",
+                     "syscalls": [{"names": ["chmod"], "action": "SCMP_ACT_NOTIFY"}]})",
+             R"("capabilities": {"bounding": ["CAP_KILL"], "permitted": ["CAP_KILL"],
+                          "effective": ["CAP_KILL"]})"));
+  CHECK_NOTHROW(oci::to_sandbox(notify, bundle.path, o).plan());
   CHECK(contains(w, "process.noNewPrivileges: set anyway"));
-  // With CAP_SYS_ADMIN the filter can go on without it: no note.
+  // With CAP_SYS_ADMIN the filter can go on last without it: no note.
+  w.clear();
   w.clear();
   cfg = oci::parse_config(config({}, seccomp, R"("capabilities": {
       "bounding": ["CAP_SYS_ADMIN"], "permitted": ["CAP_SYS_ADMIN"],

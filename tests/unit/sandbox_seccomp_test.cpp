@@ -85,6 +85,43 @@ TEST_CASE("seccomp: no_new_privs is set with a filter, and only then") {
   CHECK_THAT(mode.out, Catch::Contains("2"));  // SECCOMP_MODE_FILTER
 }
 
+TEST_CASE("seccomp: before_credentials loads the filter while CAP_SYS_ADMIN is held, without NNP") {
+  if (!ward_test::userns_allowed()) WARD_SKIP("user namespaces are not allowed here");
+  // In a user namespace the child starts with every capability; it drops
+  // them all and keeps no_new_privs off, so only an early filter can load.
+  auto sb = [](bool early) {
+    SeccompOptions o;
+    o.before_credentials = early;
+    Sandbox s({"/bin/grep", "-E", "^(NoNewPrivs|Seccomp|CapEff):", "/proc/self/status"});
+    s.unshare(NsKind::user)
+        .capabilities(Capabilities{})
+        .no_new_privs(false)
+        .seccomp(one_syscall(SYS_getppid, SECCOMP_RET_ERRNO | 1), o);
+    return s;
+  };
+  auto r = run(sb(true));
+  INFO(r.out);
+  REQUIRE(r.status.success());
+  CHECK_THAT(r.out, Catch::Contains("NoNewPrivs:\t0\n"));
+  CHECK_THAT(r.out, Catch::Contains("Seccomp:\t2\n"));
+  CHECK_THAT(r.out, Catch::Contains("CapEff:\t0000000000000000"));
+  // Installed last, after the drop, the kernel refuses it (seccomp(2): no
+  // CAP_SYS_ADMIN and no no_new_privs).
+  try {
+    run(sb(false));
+    FAIL("spawned");
+  } catch (const Error& e) {
+    CHECK(e.step() == Step::seccomp);
+    CHECK(e.code().value() == EACCES);
+  }
+  // USER_NOTIF needs the late install: refused before any process exists.
+  SeccompOptions o;
+  o.before_credentials = true;
+  CHECK_THROWS_WITH(
+      Sandbox({"/bin/true"}).seccomp(one_syscall(SYS_getppid, SECCOMP_RET_USER_NOTIF), o).plan(),
+      Catch::Contains("before_credentials"));
+}
+
 TEST_CASE("seccomp: a profile that denies execve still starts the program, once") {
   auto deny_exec = one_syscall(SYS_execve, SECCOMP_RET_ERRNO | EPERM);
   // The program starts: ward lets exactly its own execve through ...

@@ -155,6 +155,7 @@ struct ChildPlan {
   const struct sock_fprog* seccomp = nullptr;
   std::uint32_t seccomp_flags = 0;
   bool seccomp_listener = false;  // the parent takes the listener with pidfd_getfd
+  bool seccomp_early = false;     // installed before the credentials (see child_final)
 };
 
 // Owner of everything a ChildPlan points into. Immutable once built; a

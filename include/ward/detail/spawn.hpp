@@ -788,6 +788,12 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     sys::exit_group(0);
   }
   child_attributes(c);
+  if (p.seccomp != nullptr && p.seccomp_early) {
+    // SeccompOptions::before_credentials: while we still hold
+    // CAP_SYS_ADMIN, which a filter needs without no_new_privs.
+    r = seccomp_install_raw(p.seccomp, p.seccomp_flags);
+    if (r < 0) child_report(c, Step::seccomp, r, "SECCOMP_SET_MODE_FILTER (before credentials)");
+  }
   child_credentials(c);
   if (p.nondumpable_setup) sys::call(SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0);  // exec decides again
   // After the credentials: changing them clears the parent-death signal
@@ -850,7 +856,7 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
   std::uint64_t none = 0;
   r = sys::call(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
   if (r < 0) child_report(c, Step::sigmask, r, "unblock signals");
-  if (p.seccomp != nullptr) child_seccomp_exec(c);  // does not return
+  if (p.seccomp != nullptr && !p.seccomp_early) child_seccomp_exec(c);  // does not return
 
   // execvp semantics over the candidates the parent resolved from PATH:
   // ENOENT/ENOTDIR/EACCES move on to the next directory, anything else is
