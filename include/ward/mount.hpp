@@ -23,6 +23,7 @@
 #include <deque>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -381,8 +382,14 @@ struct MountPlanner {
     steps.push_back(s);
   }
 
-  void add_mknod(std::string_view path, unsigned mode, dev_t rdev, std::string host_source) {
+  void add_mknod(std::string_view path, unsigned mode, dev_t rdev, std::string host_source,
+                 std::optional<std::pair<std::uint32_t, std::uint32_t>> owner = std::nullopt) {
     MountStep s;
+    if (owner) {
+      s.chown = true;
+      s.uid = owner->first;
+      s.gid = owner->second;
+    }
     s.op = MountStep::op_mknod;
     std::string rel = normalize_in_root(path, "device");
     s.target = keep(rel);
@@ -391,6 +398,16 @@ struct MountPlanner {
     s.mode = mode;
     s.rdev = rdev;
     if (!host_source.empty()) s.source = keep(std::move(host_source));
+    steps.push_back(s);
+  }
+
+  void add_directory(std::string_view path) {
+    MountStep s;
+    s.op = MountStep::op_mkdir;
+    std::string rel = normalize_in_root(path, "directory");
+    if (rel.empty()) return;  // the root exists
+    s.target = keep(rel);
+    s.no_symlinks = sensitive(rel);
     steps.push_back(s);
   }
 

@@ -466,16 +466,24 @@ inline void apply_process(Sandbox& sb, const Process& p, const ProcessOptions& o
       case SchedPolicy::idle: break;
       case SchedPolicy::iso:
         unsupported(f + ".scheduler.policy", "SCHED_ISO does not exist in mainline Linux");
-      case SchedPolicy::deadline:
-        unsupported(f + ".scheduler.policy",
-                    "SCHED_DEADLINE needs sched_setattr(2), which ward's Sandbox does not offer");
+      case SchedPolicy::deadline: break;
     }
-    if (s.flags != 0)
-      unsupported(f + ".scheduler.flags",
-                  "scheduler flags need sched_setattr(2), which ward's Sandbox does not offer");
-    sb.scheduler(static_cast<int>(s.policy), s.priority);
-    // sched_attr.sched_nice: runc sets it with the policy, 0 included.
-    sb.nice(s.nice);
+    if (s.policy == SchedPolicy::deadline || s.flags != 0) {
+      // What only sched_setattr(2) can say; runc uses it for every policy.
+      SchedAttr a;
+      a.policy = static_cast<std::uint32_t>(s.policy);
+      a.flags = s.flags;
+      a.nice = s.nice;
+      a.priority = static_cast<std::uint32_t>(s.priority);
+      a.runtime = s.runtime;
+      a.deadline = s.deadline;
+      a.period = s.period;
+      sb.scheduler(a);
+    } else {
+      sb.scheduler(static_cast<int>(s.policy), s.priority);
+      // sched_attr.sched_nice: runc sets it with the policy, 0 included.
+      sb.nice(s.nice);
+    }
   }
   if (p.io_priority)
     sb.io_priority(static_cast<int>(p.io_priority->io_class), p.io_priority->priority);
@@ -1179,9 +1187,6 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
   for (std::size_t i = 0; i < l.devices.size(); ++i) {
     const Device& d = l.devices[i];
     const std::string df = idx("linux.devices", i);
-    if (d.uid.value_or(0) != 0 || d.gid.value_or(0) != 0)
-      unsupported(df + (d.uid.value_or(0) != 0 ? ".uid" : ".gid"),
-                  "ward makes device nodes owned by root (Sandbox::device has no owner)");
     if (user_ns) {
       // mknod is refused in a user namespace: bind the host's node.
       detail::mapping::at_field(df, [&] { sb.mount(MountSpec::bind(d.path, d.path)); });
@@ -1196,8 +1201,14 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
     const unsigned mode = d.file_mode ? (*d.file_mode & 07777u) : 0666u;
     // (Not "major"/"minor": glibc defines those as macros.)
     const unsigned maj = num(d.major, 0xfff, "major"), min = num(d.minor, 0xfffff, "minor");
-    detail::mapping::at_field(df, [&] { sb.device(d.path, d.type, maj, min, mode); });
+    detail::mapping::at_field(df, [&] {
+      sb.device(d.path, d.type, maj, min, mode, d.uid.value_or(0), d.gid.value_or(0));
+    });
   }
+  // process.cwd is created when missing, as runc does: after the mounts, in
+  // case it is on one of them.
+  if (cfg.process && !cfg.process->cwd.empty())
+    detail::mapping::at_field("process.cwd", [&] { sb.directory(cfg.process->cwd); });
   if (!l.masked_paths.empty()) sb.masked_paths(l.masked_paths);
   if (!l.readonly_paths.empty()) sb.readonly_paths(l.readonly_paths);
 

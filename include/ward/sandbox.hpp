@@ -83,6 +83,18 @@ enum class PtySource {
   sandbox,
 };
 
+// sched_setattr(2)'s attributes, for what sched_setscheduler(2) cannot
+// say: SCHED_DEADLINE (policy 6, with runtime <= deadline <= period, in
+// nanoseconds) and the SCHED_FLAG_* bits. The kernel checks them when the
+// child applies them; its errno comes back with the step.
+struct SchedAttr {
+  std::uint32_t policy = 0;    // SCHED_OTHER, SCHED_FIFO, ..., SCHED_DEADLINE (6)
+  std::uint64_t flags = 0;     // SCHED_FLAG_RESET_ON_FORK (1), ...
+  std::int32_t nice = 0;       // SCHED_OTHER and SCHED_BATCH
+  std::uint32_t priority = 0;  // SCHED_FIFO and SCHED_RR
+  std::uint64_t runtime = 0, deadline = 0, period = 0;  // SCHED_DEADLINE
+};
+
 // How a seccomp filter is installed in the child.
 struct SeccompOptions {
   // SeccompFlag bits for seccomp(2). new_listener is added by ward when the
@@ -288,6 +300,11 @@ class Sandbox {
     sched_ = {policy, priority};
     return *this;
   }
+  // The same through sched_setattr(2) (see SchedAttr), e.g. SCHED_DEADLINE.
+  Sandbox& scheduler(const SchedAttr& a) {
+    sched_attr_ = a;
+    return *this;
+  }
   // ioprio_set(2) value: (class << 13) | data.
   Sandbox& io_priority(int io_class, int data) {
     ioprio_ = (io_class << 13) | (data & 0x1fff);
@@ -461,9 +478,10 @@ class Sandbox {
     return *this;
   }
   // A device node: type 'c' (character), 'b' (block), 'p' (fifo); mode is
-  // the permission bits (OCI linux.devices).
-  Sandbox& device(std::string path, char type, unsigned major, unsigned minor,
-                  unsigned mode = 0666) {
+  // the permission bits, uid:gid its owner as the child sees ids (OCI
+  // linux.devices).
+  Sandbox& device(std::string path, char type, unsigned major, unsigned minor, unsigned mode = 0666,
+                  std::uint32_t uid = 0, std::uint32_t gid = 0) {
     unsigned fmt = type == 'c' || type == 'u' ? S_IFCHR
                    : type == 'b'              ? S_IFBLK
                    : type == 'p'              ? S_IFIFO
@@ -472,8 +490,16 @@ class Sandbox {
     if ((mode & ~07777u) != 0)
       detail::throw_invalid("device", path + ": mode has non-permission bits");
     fs_.ops.push_back([=](detail::MountPlanner& pl) {
-      pl.add_mknod(path, fmt | mode, makedev(major, minor), {});
+      pl.add_mknod(path, fmt | mode, makedev(major, minor), {},
+                   uid != 0 || gid != 0 ? std::optional(std::pair(uid, gid)) : std::nullopt);
     });
+    return *this;
+  }
+  // `mkdir -p path` inside the rootfs (mode 0755, each component created
+  // beneath its contained parent, like a mount destination), after the
+  // mounts asked for before it: a working directory that must exist.
+  Sandbox& directory(std::string path) {
+    fs_.ops.push_back([=](detail::MountPlanner& pl) { pl.add_directory(path); });
     return *this;
   }
   // A symlink `path` -> `link` inside the rootfs.
@@ -799,6 +825,7 @@ class Sandbox {
     umask_ = o.umask_;
     oom_ = o.oom_;
     nice_ = o.nice_;
+    sched_attr_ = o.sched_attr_;
     ioprio_ = o.ioprio_;
     sched_ = o.sched_;
     cpus_ = o.cpus_;
@@ -932,6 +959,18 @@ class Sandbox {
       c.set_sched = true;
       c.sched_policy = sched_->first;
       c.sched_priority = sched_->second;
+    }
+    if (sched_attr_) {
+      const SchedAttr& a = *sched_attr_;
+      c.set_sched_attr = true;
+      c.sched_attr = {sizeof(detail::KernelSchedAttr),
+                      a.policy,
+                      a.flags,
+                      a.nice,
+                      a.priority,
+                      a.runtime,
+                      a.deadline,
+                      a.period};
     }
     if (ioprio_) {
       c.set_ioprio = true;
@@ -1150,6 +1189,7 @@ class Sandbox {
   std::vector<Rlimit> rlimits_;
   int umask_ = -1;
   std::optional<int> oom_, nice_, ioprio_;
+  std::optional<SchedAttr> sched_attr_;
   std::optional<std::pair<int, int>> sched_;
   std::vector<unsigned> cpus_;
   bool set_cpus_ = false;

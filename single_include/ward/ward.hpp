@@ -3096,6 +3096,7 @@ class LandlockRuleset {
 #include <deque>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -3185,6 +3186,7 @@ struct MountStep {
     op_symlink,   // `target` -> `source`
     op_mask,      // hide `target`: /dev/null over a file, empty ro tmpfs over a dir
     op_readonly,  // bind `target` onto itself read-only, recursively
+    op_mkdir,     // `mkdir -p target` inside the root (mode 0755)
   };
   Op op = op_bind;
   bool recursive = false;       // rbind; attributes applied with AT_RECURSIVE
@@ -3204,6 +3206,8 @@ struct MountStep {
   int userns_fd = -1;             // MOUNT_ATTR_IDMAP with this user namespace
   unsigned mode = 0;              // op_mknod: S_IFCHR|0666 and the like
   std::uint64_t rdev = 0;
+  bool chown = false;  // op_mknod: a new node gets owner uid:gid (else 0:0, ours)
+  std::uint32_t uid = 0, gid = 0;
 };
 
 // What failed, for the error report: a fixed buffer, no allocation.
@@ -3582,6 +3586,14 @@ WARD_CHILD_FN inline long open_parent(int root, const MountStep& s, bool create,
   return open_target(root, ds, create, api, f);
 }
 
+// A node just made in `pfd` gets the owner the step asks for.
+WARD_CHILD_FN inline long chown_node(long pfd, const MountStep& s, unsigned long slash,
+                                     MountFail& f) noexcept {
+  if (!s.chown) return 0;
+  long r = sys::call(SYS_fchownat, pfd, s.target + slash, s.uid, s.gid, AT_SYMLINK_NOFOLLOW);
+  return r < 0 ? mount_fail(f, r, "chown device", s.target) : 0;
+}
+
 // op_mknod when nothing is there yet (a fresh /dev, the usual case): one
 // mknodat in the contained parent, instead of creating an empty file,
 // checking it and replacing it. Where mknod is refused (a user namespace)
@@ -3594,6 +3606,7 @@ WARD_CHILD_FN inline long make_fresh_node(int root, const MountStep& s, MountApi
   long pfd = open_parent(root, s, true, api, f, &slash);
   if (pfd < 0) return pfd;
   long r = sys::call(SYS_mknodat, pfd, s.target + slash, s.mode, s.rdev);
+  if (r == 0) r = chown_node(pfd, s, slash, f);
   if (r == -EPERM && s.source != nullptr) {
     r = sys::call(SYS_mknodat, pfd, s.target + slash, S_IFREG | 0644, 0);
     if (r == 0) {
@@ -3614,6 +3627,12 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
                                      long* mnt_out = nullptr) noexcept {
   long r = 0;
   unsigned long slash = 0;  // where the last component of s.target starts
+  if (s.op == MountStep::op_mkdir) {
+    long fd = open_target(root, s, true, api, f);
+    if (fd < 0) return fd;
+    close_fd(fd);
+    return 0;
+  }
   if (s.op == MountStep::op_symlink) {
     // The link lives in the parent directory of target.
     long pfd = open_parent(root, s, true, api, f, &slash);
@@ -3653,9 +3672,10 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
     sys::call(SYS_unlinkat, pfd, s.target + slash, 0);
     r = sys::call(SYS_mknodat, pfd, s.target + slash, s.mode, s.rdev);
     if (r == 0) {
+      r = chown_node(pfd, s, slash, f);
       close_fd(pfd);
       close_fd(tfd);
-      return 0;
+      return r;
     }
     if (r != -EPERM || s.source == nullptr) {
       close_fd(pfd);
@@ -4068,6 +4088,17 @@ struct SysctlRaw {
   unsigned long len;
 };
 
+// struct sched_attr of sched_setattr(2), SCHED_ATTR_SIZE_VER0 (48 bytes).
+struct KernelSchedAttr {
+  std::uint32_t size;
+  std::uint32_t sched_policy;
+  std::uint64_t sched_flags;
+  std::int32_t sched_nice;
+  std::uint32_t sched_priority;
+  std::uint64_t sched_runtime, sched_deadline, sched_period;
+};
+static_assert(sizeof(KernelSchedAttr) == 48, "SCHED_ATTR_SIZE_VER0");
+
 struct ChildPlan {
   const char* const* argv = nullptr;
   const char* const* envp = nullptr;
@@ -4118,6 +4149,8 @@ struct ChildPlan {
   bool set_sched = false;
   int sched_policy = 0;
   int sched_priority = 0;
+  bool set_sched_attr = false;  // sched_setattr(2) with sched_attr (SCHED_DEADLINE, flags)
+  KernelSchedAttr sched_attr{};
   bool set_ioprio = false;
   int ioprio = 0;
   const std::uint64_t* cpu_mask = nullptr;  // sched_setaffinity(2) bitmap
@@ -5243,6 +5276,14 @@ WARD_CHILD_FN inline void child_attributes(SpawnCtx* c) noexcept {
     sp.sched_priority = p.sched_priority;
     r = sys::call(SYS_sched_setscheduler, 0, p.sched_policy, &sp);
     if (r < 0) child_report(c, Step::validate, r, "sched_setscheduler");
+  }
+  if (p.set_sched_attr) {
+#ifndef SYS_sched_setattr
+#error "SYS_sched_setattr is not defined for this architecture"
+#endif
+    KernelSchedAttr a = p.sched_attr;
+    r = sys::call(SYS_sched_setattr, 0, &a, 0);
+    if (r < 0) child_report(c, Step::validate, r, "sched_setattr");
   }
   if (p.set_ioprio) {
     r = sys::call(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, p.ioprio);
@@ -6677,8 +6718,14 @@ struct MountPlanner {
     steps.push_back(s);
   }
 
-  void add_mknod(std::string_view path, unsigned mode, dev_t rdev, std::string host_source) {
+  void add_mknod(std::string_view path, unsigned mode, dev_t rdev, std::string host_source,
+                 std::optional<std::pair<std::uint32_t, std::uint32_t>> owner = std::nullopt) {
     MountStep s;
+    if (owner) {
+      s.chown = true;
+      s.uid = owner->first;
+      s.gid = owner->second;
+    }
     s.op = MountStep::op_mknod;
     std::string rel = normalize_in_root(path, "device");
     s.target = keep(rel);
@@ -6687,6 +6734,16 @@ struct MountPlanner {
     s.mode = mode;
     s.rdev = rdev;
     if (!host_source.empty()) s.source = keep(std::move(host_source));
+    steps.push_back(s);
+  }
+
+  void add_directory(std::string_view path) {
+    MountStep s;
+    s.op = MountStep::op_mkdir;
+    std::string rel = normalize_in_root(path, "directory");
+    if (rel.empty()) return;  // the root exists
+    s.target = keep(rel);
+    s.no_symlinks = sensitive(rel);
     steps.push_back(s);
   }
 
@@ -14289,6 +14346,18 @@ enum class PtySource {
   sandbox,
 };
 
+// sched_setattr(2)'s attributes, for what sched_setscheduler(2) cannot
+// say: SCHED_DEADLINE (policy 6, with runtime <= deadline <= period, in
+// nanoseconds) and the SCHED_FLAG_* bits. The kernel checks them when the
+// child applies them; its errno comes back with the step.
+struct SchedAttr {
+  std::uint32_t policy = 0;    // SCHED_OTHER, SCHED_FIFO, ..., SCHED_DEADLINE (6)
+  std::uint64_t flags = 0;     // SCHED_FLAG_RESET_ON_FORK (1), ...
+  std::int32_t nice = 0;       // SCHED_OTHER and SCHED_BATCH
+  std::uint32_t priority = 0;  // SCHED_FIFO and SCHED_RR
+  std::uint64_t runtime = 0, deadline = 0, period = 0;  // SCHED_DEADLINE
+};
+
 // How a seccomp filter is installed in the child.
 struct SeccompOptions {
   // SeccompFlag bits for seccomp(2). new_listener is added by ward when the
@@ -14494,6 +14563,11 @@ class Sandbox {
     sched_ = {policy, priority};
     return *this;
   }
+  // The same through sched_setattr(2) (see SchedAttr), e.g. SCHED_DEADLINE.
+  Sandbox& scheduler(const SchedAttr& a) {
+    sched_attr_ = a;
+    return *this;
+  }
   // ioprio_set(2) value: (class << 13) | data.
   Sandbox& io_priority(int io_class, int data) {
     ioprio_ = (io_class << 13) | (data & 0x1fff);
@@ -14667,9 +14741,10 @@ class Sandbox {
     return *this;
   }
   // A device node: type 'c' (character), 'b' (block), 'p' (fifo); mode is
-  // the permission bits (OCI linux.devices).
-  Sandbox& device(std::string path, char type, unsigned major, unsigned minor,
-                  unsigned mode = 0666) {
+  // the permission bits, uid:gid its owner as the child sees ids (OCI
+  // linux.devices).
+  Sandbox& device(std::string path, char type, unsigned major, unsigned minor, unsigned mode = 0666,
+                  std::uint32_t uid = 0, std::uint32_t gid = 0) {
     unsigned fmt = type == 'c' || type == 'u' ? S_IFCHR
                    : type == 'b'              ? S_IFBLK
                    : type == 'p'              ? S_IFIFO
@@ -14678,8 +14753,16 @@ class Sandbox {
     if ((mode & ~07777u) != 0)
       detail::throw_invalid("device", path + ": mode has non-permission bits");
     fs_.ops.push_back([=](detail::MountPlanner& pl) {
-      pl.add_mknod(path, fmt | mode, makedev(major, minor), {});
+      pl.add_mknod(path, fmt | mode, makedev(major, minor), {},
+                   uid != 0 || gid != 0 ? std::optional(std::pair(uid, gid)) : std::nullopt);
     });
+    return *this;
+  }
+  // `mkdir -p path` inside the rootfs (mode 0755, each component created
+  // beneath its contained parent, like a mount destination), after the
+  // mounts asked for before it: a working directory that must exist.
+  Sandbox& directory(std::string path) {
+    fs_.ops.push_back([=](detail::MountPlanner& pl) { pl.add_directory(path); });
     return *this;
   }
   // A symlink `path` -> `link` inside the rootfs.
@@ -15005,6 +15088,7 @@ class Sandbox {
     umask_ = o.umask_;
     oom_ = o.oom_;
     nice_ = o.nice_;
+    sched_attr_ = o.sched_attr_;
     ioprio_ = o.ioprio_;
     sched_ = o.sched_;
     cpus_ = o.cpus_;
@@ -15138,6 +15222,18 @@ class Sandbox {
       c.set_sched = true;
       c.sched_policy = sched_->first;
       c.sched_priority = sched_->second;
+    }
+    if (sched_attr_) {
+      const SchedAttr& a = *sched_attr_;
+      c.set_sched_attr = true;
+      c.sched_attr = {sizeof(detail::KernelSchedAttr),
+                      a.policy,
+                      a.flags,
+                      a.nice,
+                      a.priority,
+                      a.runtime,
+                      a.deadline,
+                      a.period};
     }
     if (ioprio_) {
       c.set_ioprio = true;
@@ -15356,6 +15452,7 @@ class Sandbox {
   std::vector<Rlimit> rlimits_;
   int umask_ = -1;
   std::optional<int> oom_, nice_, ioprio_;
+  std::optional<SchedAttr> sched_attr_;
   std::optional<std::pair<int, int>> sched_;
   std::vector<unsigned> cpus_;
   bool set_cpus_ = false;
@@ -15792,16 +15889,24 @@ inline void apply_process(Sandbox& sb, const Process& p, const ProcessOptions& o
       case SchedPolicy::idle: break;
       case SchedPolicy::iso:
         unsupported(f + ".scheduler.policy", "SCHED_ISO does not exist in mainline Linux");
-      case SchedPolicy::deadline:
-        unsupported(f + ".scheduler.policy",
-                    "SCHED_DEADLINE needs sched_setattr(2), which ward's Sandbox does not offer");
+      case SchedPolicy::deadline: break;
     }
-    if (s.flags != 0)
-      unsupported(f + ".scheduler.flags",
-                  "scheduler flags need sched_setattr(2), which ward's Sandbox does not offer");
-    sb.scheduler(static_cast<int>(s.policy), s.priority);
-    // sched_attr.sched_nice: runc sets it with the policy, 0 included.
-    sb.nice(s.nice);
+    if (s.policy == SchedPolicy::deadline || s.flags != 0) {
+      // What only sched_setattr(2) can say; runc uses it for every policy.
+      SchedAttr a;
+      a.policy = static_cast<std::uint32_t>(s.policy);
+      a.flags = s.flags;
+      a.nice = s.nice;
+      a.priority = static_cast<std::uint32_t>(s.priority);
+      a.runtime = s.runtime;
+      a.deadline = s.deadline;
+      a.period = s.period;
+      sb.scheduler(a);
+    } else {
+      sb.scheduler(static_cast<int>(s.policy), s.priority);
+      // sched_attr.sched_nice: runc sets it with the policy, 0 included.
+      sb.nice(s.nice);
+    }
   }
   if (p.io_priority)
     sb.io_priority(static_cast<int>(p.io_priority->io_class), p.io_priority->priority);
@@ -16505,9 +16610,6 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
   for (std::size_t i = 0; i < l.devices.size(); ++i) {
     const Device& d = l.devices[i];
     const std::string df = idx("linux.devices", i);
-    if (d.uid.value_or(0) != 0 || d.gid.value_or(0) != 0)
-      unsupported(df + (d.uid.value_or(0) != 0 ? ".uid" : ".gid"),
-                  "ward makes device nodes owned by root (Sandbox::device has no owner)");
     if (user_ns) {
       // mknod is refused in a user namespace: bind the host's node.
       detail::mapping::at_field(df, [&] { sb.mount(MountSpec::bind(d.path, d.path)); });
@@ -16522,8 +16624,14 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
     const unsigned mode = d.file_mode ? (*d.file_mode & 07777u) : 0666u;
     // (Not "major"/"minor": glibc defines those as macros.)
     const unsigned maj = num(d.major, 0xfff, "major"), min = num(d.minor, 0xfffff, "minor");
-    detail::mapping::at_field(df, [&] { sb.device(d.path, d.type, maj, min, mode); });
+    detail::mapping::at_field(df, [&] {
+      sb.device(d.path, d.type, maj, min, mode, d.uid.value_or(0), d.gid.value_or(0));
+    });
   }
+  // process.cwd is created when missing, as runc does: after the mounts, in
+  // case it is on one of them.
+  if (cfg.process && !cfg.process->cwd.empty())
+    detail::mapping::at_field("process.cwd", [&] { sb.directory(cfg.process->cwd); });
   if (!l.masked_paths.empty()) sb.masked_paths(l.masked_paths);
   if (!l.readonly_paths.empty()) sb.readonly_paths(l.readonly_paths);
 

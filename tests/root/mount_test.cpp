@@ -855,3 +855,17 @@ TEST_CASE(
   }
   CHECK(mount_table() == before);
 }
+
+TEST_CASE("mount: directory() makes a path inside the rootfs, after the mounts before it") {
+  NEED_BUSYBOX(root);
+  auto before = mount_table();
+  auto r = run_both(shell(root.path, "test -d /tmp/a/b && test -d /made && echo ok")
+                        .mount(MountSpec::tmpfs("/tmp"))
+                        .directory("/tmp/a/b")
+                        .directory("../../made"));
+  INFO(r.out);
+  CHECK(r.out == "ok\n");
+  CHECK(!std::filesystem::exists(root / "tmp/a"));  // on the sandbox's tmpfs
+  CHECK(std::filesystem::is_directory(root / "made"));
+  CHECK(mount_table() == before);
+}

@@ -599,3 +599,62 @@ TEST_CASE("oci_sandbox: apply_resources writes runc's v2 values and names the fi
   CHECK(cg.device_program_fd() == prog);
   cg.destroy();
 }
+
+// ---------------------------------------------------------------------------
+// device owners, a missing cwd, SCHED_DEADLINE
+// ---------------------------------------------------------------------------
+
+TEST_CASE("oci_sandbox: linux.devices owners, and a process.cwd that is created when missing") {
+  NEED_BUSYBOX(root);
+  const std::string text = R"J({
+    "ociVersion": "1.2.0",
+    "process": {"args": ["/bin/sh", "-c",
+                         "echo cwd=$(pwd); echo dev=$(stat -c '%u:%g %a %t:%T' /dev/full2)"],
+                "cwd": "/not/there/yet", "env": ["PATH=/bin"]},
+    "root": {"path": "@ROOT@"},
+    "mounts": [{"destination": "/dev", "type": "tmpfs", "source": "tmpfs"}],
+    "linux": {"namespaces": [{"type": "mount"}, {"type": "pid"}],
+              "devices": [{"type": "c", "path": "/dev/full2", "major": 1, "minor": 7,
+                           "fileMode": 416, "uid": 1000, "gid": 2000}]}
+  })J";
+  Facts f = run_sandbox(
+      oci::to_sandbox(oci::parse_config(fill(text, {{"@ROOT@", root.path}})), root.path));
+  INFO(f.out);
+  CHECK(f.status.exit_code() == 0);
+  CHECK(f["cwd"] == "/not/there/yet");
+  CHECK(f["dev"] == "1000:2000 640 1:7");
+  CHECK(std::filesystem::is_directory(root / "not/there/yet"));  // (the rootfs is the host's dir)
+}
+
+TEST_CASE("oci_sandbox: SCHED_DEADLINE through sched_setattr") {
+  NEED_BUSYBOX(root);
+  // cat, exec'd directly: a SCHED_DEADLINE task may not fork (sched(7)).
+  const std::string text = R"({
+    "ociVersion": "1.2.0",
+    "process": {"args": ["/bin/cat", "/proc/self/stat"], "cwd": "/", "env": ["PATH=/bin"],
+                "scheduler": {"policy": "SCHED_DEADLINE", "runtime": 1000000,
+                              "deadline": 10000000, "period": 10000000}},
+    "root": {"path": "@ROOT@"},
+    "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+    "linux": {"namespaces": [{"type": "mount"}, {"type": "pid"}]}
+  })";
+  Facts f;
+  try {
+    f = run_sandbox(
+        oci::to_sandbox(oci::parse_config(fill(text, {{"@ROOT@", root.path}})), root.path));
+  } catch (const Error& e) {
+    // The kernel refuses a deadline task where its bandwidth cannot be
+    // admitted (EBUSY) or the cpuset is not a whole root domain (EPERM).
+    if (e.code().value() == EBUSY || e.code().value() == EPERM)
+      WARD_SKIP("this host does not admit SCHED_DEADLINE tasks here: " << e.what());
+    throw;
+  }
+  INFO(f.out);
+  CHECK(f.status.exit_code() == 0);
+  // /proc/self/stat after "(comm)": field 41 (policy) is the 39th word.
+  std::istringstream st(f.out.substr(f.out.rfind(')') + 1));
+  std::vector<std::string> w;
+  for (std::string x; st >> x;) w.push_back(x);
+  REQUIRE(w.size() > 39);
+  CHECK(w[38] == "6");  // SCHED_DEADLINE
+}

@@ -85,6 +85,7 @@ struct MountStep {
     op_symlink,   // `target` -> `source`
     op_mask,      // hide `target`: /dev/null over a file, empty ro tmpfs over a dir
     op_readonly,  // bind `target` onto itself read-only, recursively
+    op_mkdir,     // `mkdir -p target` inside the root (mode 0755)
   };
   Op op = op_bind;
   bool recursive = false;       // rbind; attributes applied with AT_RECURSIVE
@@ -104,6 +105,8 @@ struct MountStep {
   int userns_fd = -1;             // MOUNT_ATTR_IDMAP with this user namespace
   unsigned mode = 0;              // op_mknod: S_IFCHR|0666 and the like
   std::uint64_t rdev = 0;
+  bool chown = false;  // op_mknod: a new node gets owner uid:gid (else 0:0, ours)
+  std::uint32_t uid = 0, gid = 0;
 };
 
 // What failed, for the error report: a fixed buffer, no allocation.
@@ -482,6 +485,14 @@ WARD_CHILD_FN inline long open_parent(int root, const MountStep& s, bool create,
   return open_target(root, ds, create, api, f);
 }
 
+// A node just made in `pfd` gets the owner the step asks for.
+WARD_CHILD_FN inline long chown_node(long pfd, const MountStep& s, unsigned long slash,
+                                     MountFail& f) noexcept {
+  if (!s.chown) return 0;
+  long r = sys::call(SYS_fchownat, pfd, s.target + slash, s.uid, s.gid, AT_SYMLINK_NOFOLLOW);
+  return r < 0 ? mount_fail(f, r, "chown device", s.target) : 0;
+}
+
 // op_mknod when nothing is there yet (a fresh /dev, the usual case): one
 // mknodat in the contained parent, instead of creating an empty file,
 // checking it and replacing it. Where mknod is refused (a user namespace)
@@ -494,6 +505,7 @@ WARD_CHILD_FN inline long make_fresh_node(int root, const MountStep& s, MountApi
   long pfd = open_parent(root, s, true, api, f, &slash);
   if (pfd < 0) return pfd;
   long r = sys::call(SYS_mknodat, pfd, s.target + slash, s.mode, s.rdev);
+  if (r == 0) r = chown_node(pfd, s, slash, f);
   if (r == -EPERM && s.source != nullptr) {
     r = sys::call(SYS_mknodat, pfd, s.target + slash, S_IFREG | 0644, 0);
     if (r == 0) {
@@ -514,6 +526,12 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
                                      long* mnt_out = nullptr) noexcept {
   long r = 0;
   unsigned long slash = 0;  // where the last component of s.target starts
+  if (s.op == MountStep::op_mkdir) {
+    long fd = open_target(root, s, true, api, f);
+    if (fd < 0) return fd;
+    close_fd(fd);
+    return 0;
+  }
   if (s.op == MountStep::op_symlink) {
     // The link lives in the parent directory of target.
     long pfd = open_parent(root, s, true, api, f, &slash);
@@ -553,9 +571,10 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
     sys::call(SYS_unlinkat, pfd, s.target + slash, 0);
     r = sys::call(SYS_mknodat, pfd, s.target + slash, s.mode, s.rdev);
     if (r == 0) {
+      r = chown_node(pfd, s, slash, f);
       close_fd(pfd);
       close_fd(tfd);
-      return 0;
+      return r;
     }
     if (r != -EPERM || s.source == nullptr) {
       close_fd(pfd);

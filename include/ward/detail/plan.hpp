@@ -50,6 +50,17 @@ struct SysctlRaw {
   unsigned long len;
 };
 
+// struct sched_attr of sched_setattr(2), SCHED_ATTR_SIZE_VER0 (48 bytes).
+struct KernelSchedAttr {
+  std::uint32_t size;
+  std::uint32_t sched_policy;
+  std::uint64_t sched_flags;
+  std::int32_t sched_nice;
+  std::uint32_t sched_priority;
+  std::uint64_t sched_runtime, sched_deadline, sched_period;
+};
+static_assert(sizeof(KernelSchedAttr) == 48, "SCHED_ATTR_SIZE_VER0");
+
 struct ChildPlan {
   const char* const* argv = nullptr;
   const char* const* envp = nullptr;
@@ -100,6 +111,8 @@ struct ChildPlan {
   bool set_sched = false;
   int sched_policy = 0;
   int sched_priority = 0;
+  bool set_sched_attr = false;  // sched_setattr(2) with sched_attr (SCHED_DEADLINE, flags)
+  KernelSchedAttr sched_attr{};
   bool set_ioprio = false;
   int ioprio = 0;
   const std::uint64_t* cpu_mask = nullptr;  // sched_setaffinity(2) bitmap

@@ -606,6 +606,14 @@ WARD_CHILD_FN inline void child_attributes(SpawnCtx* c) noexcept {
     r = sys::call(SYS_sched_setscheduler, 0, p.sched_policy, &sp);
     if (r < 0) child_report(c, Step::validate, r, "sched_setscheduler");
   }
+  if (p.set_sched_attr) {
+#ifndef SYS_sched_setattr
+#error "SYS_sched_setattr is not defined for this architecture"
+#endif
+    KernelSchedAttr a = p.sched_attr;
+    r = sys::call(SYS_sched_setattr, 0, &a, 0);
+    if (r < 0) child_report(c, Step::validate, r, "sched_setattr");
+  }
   if (p.set_ioprio) {
     r = sys::call(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, p.ioprio);
     if (r < 0) child_report(c, Step::validate, r, "ioprio_set");
