@@ -32,6 +32,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -460,27 +461,30 @@ void join_namespaces_of(ward::Sandbox& sb, pid_t pid) {
 // createContainer and startContainer hooks, config.md "Lifecycle").
 void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State& st,
                const char* which, pid_t in_container = 0) {
-  std::string state_json = ward::oci::to_json(st);
+  if (hooks.empty()) return;
+  // The state goes to each hook's stdin from a memory file (memfd), not a
+  // pipe: a hook may exit without reading it, and our write into a pipe
+  // whose reader is gone would be a SIGPIPE.
+  const std::string state_json = ward::oci::to_json(st);
   for (auto& h : hooks) {
-    int in[2];
-    if (::pipe2(in, O_CLOEXEC) != 0) fail(std::string(which) + " hook: pipe");
+    ward::UniqueFd in(::memfd_create("ward-hook-state", MFD_CLOEXEC));
+    if (!in) fail(std::string(which) + " hook: memfd_create: " + std::strerror(errno));
+    if (::write(in.get(), state_json.data(), state_json.size()) !=
+            static_cast<ssize_t>(state_json.size()) ||
+        ::lseek(in.get(), 0, SEEK_SET) != 0)
+      fail(std::string(which) + " hook: writing the state: " + std::strerror(errno));
     ward::Sandbox sb;
     std::vector<std::string> args = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
-    sb.command(args).executable(h.path).env(h.env).stdin_(ward::Stdio::fd(in[0]));
+    sb.command(args).executable(h.path).env(h.env).stdin_(ward::Stdio::fd(in.get()));
     if (in_container > 0) join_namespaces_of(sb, in_container);
     ward::Child child = [&] {
       try {
         return sb.spawn();
       } catch (const Error& e) {
-        ::close(in[0]);
-        ::close(in[1]);
         fail(std::string(which) + " hook " + h.path + ": " + e.what());
       }
     }();
-    ::close(in[0]);
-    if (::write(in[1], state_json.data(), state_json.size()) < 0) {
-    }  // a hook need not read it
-    ::close(in[1]);
+    in.reset();
     std::optional<ward::ExitStatus> es;
     if (h.timeout) {
       es = child.wait_for(std::chrono::seconds(*h.timeout));

@@ -746,7 +746,7 @@ void terminal_from_container_devpts(bool legacy) {
 
 }  // namespace
 
-TEST_CASE("terminal: a container's pty is from its own devpts; tty names it; /dev/console is it") {
+TEST_CASE("terminal: a container's pty is from its own devpts, tty names it, /dev/console is it") {
   NEED_BUSYBOX(root);
   terminal_from_container_devpts(false);
 }
@@ -770,7 +770,7 @@ TEST_CASE("terminal: PtySource::caller gives a pty of the caller's devpts, unnam
   CHECK(out.find("tty-ok\nnot a tty\nno-console\n") != std::string::npos);
 }
 
-TEST_CASE("terminal: without a devpts in the rootfs, spawn names dev/pts; nothing is left") {
+TEST_CASE("terminal: without a devpts in the rootfs, spawn names dev/pts and leaves nothing") {
   NEED_BUSYBOX(root);
   auto before = mount_table();
   SECTION("no /dev/pts at all") {
@@ -815,7 +815,7 @@ TEST_CASE("terminal: without a devpts in the rootfs, spawn names dev/pts; nothin
 // --------------------------------------------------------------- before_pivot
 
 TEST_CASE(
-    "mount: before_pivot runs with the child's mounts made, before it pivots; a throw undoes") {
+    "mount: before_pivot runs after the child's mounts, before it pivots, and a throw undoes") {
   NEED_BUSYBOX(root);
   auto before = mount_table();
   SECTION("the child waits for it, in its own mount namespace, not yet in its root") {
