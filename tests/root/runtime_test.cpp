@@ -166,6 +166,13 @@ TEST_CASE("runtime: create, state, start, kill, delete") {
   INFO(c.err);
   REQUIRE(c.status == 0);
   auto st = ward::oci::parse_state(b.cmd({"state", b.id("box")}).out);
+  // (Once, in the VM tier, state said "stopped" right after create: what
+  // the container's process looked like then, should it happen again.)
+  const std::string created_pid = ward_test::read_file(pidd / "pid");
+  const std::string proc_stat = "/proc/" + created_pid + "/stat";
+  INFO("pid file: " << created_pid << "; " << proc_stat << ": "
+                    << (std::filesystem::exists(proc_stat) ? ward_test::read_file(proc_stat)
+                                                           : std::string("gone")));
   CHECK(st.status == ward::oci::Status::created);
   CHECK(st.pid > 0);
   CHECK(ward_test::read_file(pidd / "pid") == std::to_string(st.pid));
