@@ -441,16 +441,12 @@ Container load(const std::string& id) {
 // Makes `sb` join every namespace of process `pid` that differs from ours
 // (the builder orders the joins: user first).
 void join_namespaces_of(ward::Sandbox& sb, pid_t pid) {
-  static constexpr std::pair<ward::NsKind, const char*> kinds[] = {
-      {ward::NsKind::user, "user"},     {ward::NsKind::mount, "mnt"}, {ward::NsKind::pid, "pid"},
-      {ward::NsKind::uts, "uts"},       {ward::NsKind::ipc, "ipc"},   {ward::NsKind::net, "net"},
-      {ward::NsKind::cgroup, "cgroup"}, {ward::NsKind::time, "time"}};
-  for (auto& [kind, name] : kinds) {
+  for (ward::NsKind kind : ward::all_ns_kinds) {
+    const std::string name(ward::proc_name(kind));
     std::string theirs = "/proc/" + std::to_string(pid) + "/ns/" + name;
     struct stat a1, b1;
     if (::stat(theirs.c_str(), &a1) != 0) continue;
-    if (::stat((std::string("/proc/self/ns/") + name).c_str(), &b1) == 0 && a1.st_ino == b1.st_ino)
-      continue;
+    if (::stat(("/proc/self/ns/" + name).c_str(), &b1) == 0 && a1.st_ino == b1.st_ino) continue;
     sb.join(kind, theirs);
   }
 }

@@ -535,10 +535,7 @@ inline void apply_seccomp(Sandbox& sb, const Config& cfg, const Process& p,
     const bool admin =
         eff ? eff->contains(kCapSysAdmin)
             : (p.user.uid == 0 && ward::Capabilities::current().effective.contains(kCapSysAdmin));
-    bool notify = false;
-    for (const sock_filter& insn : prog)
-      notify = notify || (insn.code == (BPF_RET | BPF_K) &&
-                          (insn.k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF);
+    const bool notify = ward::detail::returns_user_notif(prog);
     if (admin) {
       sb.no_new_privs(false);  // as asked: the filter can go on last without it
     } else if (!notify) {

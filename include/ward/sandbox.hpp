@@ -764,10 +764,7 @@ class Sandbox {
     }
     c.no_new_privs = nnp_.value_or(has_seccomp_ || landlock_fd_ != nullptr);
     pd->before_exec = before_exec_;
-    if (before_pivot_) {
-      pd->before_pivot = before_pivot_;
-      c.pivot_hook = true;
-    }
+    pd->before_pivot = before_pivot_;
     pd->finalize();
     if (has_seccomp_) plan_seccomp(*pd);
     plan.data_ = std::move(pd);
@@ -1037,9 +1034,7 @@ class Sandbox {
     detail::bpf_validate(prog);  // Error(Step::seccomp) naming the instruction
     detail::check_seccomp_flags(seccomp_opts_.flags);
     auto action = [](std::uint32_t ret) { return ret & SECCOMP_RET_ACTION_FULL; };
-    bool notif = false;
-    for (const auto& insn : prog)
-      if (insn.code == (BPF_RET | BPF_K) && action(insn.k) == SECCOMP_RET_USER_NOTIF) notif = true;
+    const bool notif = detail::returns_user_notif(prog);
     bool gate = false;
     if (seccomp_opts_.before_credentials && notif)
       detail::throw_invalid("seccomp",

@@ -147,12 +147,14 @@ class Pty {
 
 namespace detail {
 // A message carrying exactly one descriptor (SCM_RIGHTS, unix(7)) and a
-// few bytes of payload: the shape of a console-socket handoff.
+// few bytes of payload: the shape of a console-socket handoff. Building and
+// filling one is child-safe (no library call), so the sandbox child sends
+// its pty master with it too.
 struct OneFdMsg {
   iovec iov{};
   alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))] = {};
   msghdr msg{};
-  OneFdMsg(void* data, std::size_t len) : iov{data, len} {
+  WARD_CHILD_INLINE OneFdMsg(void* data, std::size_t len) noexcept : iov{data, len} {
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     msg.msg_control = ctrl;
@@ -160,12 +162,14 @@ struct OneFdMsg {
   }
   OneFdMsg(const OneFdMsg&) = delete;
   OneFdMsg& operator=(const OneFdMsg&) = delete;
-  void set_fd(int fd) {
+  WARD_CHILD_INLINE void set_fd(int fd) noexcept {
     cmsghdr* cm = CMSG_FIRSTHDR(&msg);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    const auto* src = reinterpret_cast<const unsigned char*>(&fd);
+    unsigned char* dst = CMSG_DATA(cm);
+    for (std::size_t i = 0; i < sizeof fd; ++i) dst[i] = src[i];
   }
   // The descriptor received (-1 if the message carried none, or was cut).
   int fd() const {

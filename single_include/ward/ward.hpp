@@ -3606,7 +3606,11 @@ WARD_CHILD_FN inline long make_fresh_node(int root, const MountStep& s, MountApi
   long pfd = open_parent(root, s, true, api, f, &slash);
   if (pfd < 0) return pfd;
   long r = sys::call(SYS_mknodat, pfd, s.target + slash, s.mode, s.rdev);
-  if (r == 0) r = chown_node(pfd, s, slash, f);
+  if (r == 0) {
+    r = chown_node(pfd, s, slash, f);
+    close_fd(pfd);
+    return r;
+  }
   if (r == -EPERM && s.source != nullptr) {
     r = sys::call(SYS_mknodat, pfd, s.target + slash, S_IFREG | 0644, 0);
     if (r == 0) {
@@ -4177,9 +4181,6 @@ struct ChildPlan {
   // onto /dev/console of the rootfs.
   bool terminal_in_child = false;
   bool console = false;
-  // Sandbox::before_pivot: after the mounts, tell the parent and wait for
-  // its byte (see child_rootfs).
-  bool pivot_hook = false;
   unsigned short term_rows = 0, term_cols = 0;
   // landlock_restrict_self(2) with this ruleset (-1: none).
   int landlock_fd = -1;
@@ -4635,12 +4636,14 @@ class Pty {
 
 namespace detail {
 // A message carrying exactly one descriptor (SCM_RIGHTS, unix(7)) and a
-// few bytes of payload: the shape of a console-socket handoff.
+// few bytes of payload: the shape of a console-socket handoff. Building and
+// filling one is child-safe (no library call), so the sandbox child sends
+// its pty master with it too.
 struct OneFdMsg {
   iovec iov{};
   alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))] = {};
   msghdr msg{};
-  OneFdMsg(void* data, std::size_t len) : iov{data, len} {
+  WARD_CHILD_INLINE OneFdMsg(void* data, std::size_t len) noexcept : iov{data, len} {
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     msg.msg_control = ctrl;
@@ -4648,12 +4651,14 @@ struct OneFdMsg {
   }
   OneFdMsg(const OneFdMsg&) = delete;
   OneFdMsg& operator=(const OneFdMsg&) = delete;
-  void set_fd(int fd) {
+  WARD_CHILD_INLINE void set_fd(int fd) noexcept {
     cmsghdr* cm = CMSG_FIRSTHDR(&msg);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    const auto* src = reinterpret_cast<const unsigned char*>(&fd);
+    unsigned char* dst = CMSG_DATA(cm);
+    for (std::size_t i = 0; i < sizeof fd; ++i) dst[i] = src[i];
   }
   // The descriptor received (-1 if the message carried none, or was cut).
   int fd() const {
@@ -5094,23 +5099,9 @@ WARD_CHILD_FN inline void child_terminal(SpawnCtx* c, int root) noexcept {
 
   // The master to the parent: one byte with the descriptor attached.
   char byte = 'T';
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))];
-  for (char& b : ctrl) b = 0;
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctrl;
-  msg.msg_controllen = sizeof ctrl;
-  auto* cm = reinterpret_cast<cmsghdr*>(ctrl);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  int mfd = static_cast<int>(master);
-  const char* src = reinterpret_cast<const char*>(&mfd);
-  unsigned char* dst = CMSG_DATA(cm);
-  for (unsigned long i = 0; i < sizeof mfd; ++i) dst[i] = static_cast<unsigned char>(src[i]);
-  do r = sys::call(SYS_sendmsg, c->term_sock, &msg, MSG_NOSIGNAL);
+  OneFdMsg m(&byte, 1);
+  m.set_fd(static_cast<int>(master));
+  do r = sys::call(SYS_sendmsg, c->term_sock, &m.msg, MSG_NOSIGNAL);
   while (r == -EINTR);
   if (r < 0) child_report(c, Step::terminal, r, "send the pty master to the parent");
   close_fd(master);
@@ -5214,7 +5205,7 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
   // After the mounts (the sandbox's devpts), before the root turns
   // read-only (/dev/console may have to be created).
   if (p.terminal_in_child) child_terminal(c, static_cast<int>(root));
-  if (p.pivot_hook) child_pivot_pause(c);
+  if (c->pivot_rd >= 0) child_pivot_pause(c);
   if (p.readonly_root) {
     if (api == MountApi::modern) {
       mnt::MountAttr a{mnt::kAttrRdonly, 0, 0, 0};
@@ -5457,7 +5448,7 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     child_terminal(c, static_cast<int>(root));
     close_fd(root);
   }
-  if (p.pivot_hook && !p.mount_setup) child_pivot_pause(c);
+  if (c->pivot_rd >= 0 && !p.mount_setup) child_pivot_pause(c);
   if (p.hold) {
     // Namespace::create: everything is in place; wait until the parent has
     // opened what it needs and closes the sync pipe.
@@ -5850,7 +5841,9 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   // it go on. In two stages, once the process that execs is known (so that
   // a failure kills and reaps it too).
   bool before_exec_pending = static_cast<bool>(pd.before_exec);
-  std::exception_ptr before_exec_error;
+  // What Sandbox::before_exec or before_pivot threw: the child is killed
+  // and reaped, then it is rethrown.
+  std::exception_ptr callback_error;
   auto run_before_exec = [&] {
     before_exec_pending = false;
     try {
@@ -5858,16 +5851,16 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
       char go = 1;
       if (::write(go_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "before_exec pipe");
     } catch (...) {
-      before_exec_error = std::current_exception();
+      callback_error = std::current_exception();
     }
     go_wr.reset();  // after a failure: EOF, and the child exits without exec
     go_rd.reset();
   };
   if (before_exec_pending && !p.two_stage) {
     run_before_exec();
-    if (before_exec_error) {
+    if (callback_error) {
       kill_and_reap(pidfd.get());
-      std::rethrow_exception(before_exec_error);
+      std::rethrow_exception(callback_error);
     }
   }
 
@@ -5883,7 +5876,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   for (;;) {
     if (before_exec_pending && final_pidfd) {
       run_before_exec();
-      if (before_exec_error) break;
+      if (callback_error) break;
     }
     // The listener comes from the process that execs, so in two stages it
     // waits until stage one has said which process that is.
@@ -5939,7 +5932,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
         char go = 1;
         if (::write(pivot_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "before_pivot pipe");
       } catch (...) {
-        before_exec_error = std::current_exception();
+        callback_error = std::current_exception();
         break;
       }
     } else if (m.kind == kMsgReady && p.start_gate_fd >= 0) {
@@ -5954,10 +5947,10 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     }
   }
 
-  if (parent_error || before_exec_error) {
+  if (parent_error || callback_error) {
     if (final_pidfd) kill_and_reap(final_pidfd.get());
     kill_and_reap(pidfd.get());
-    if (before_exec_error) std::rethrow_exception(before_exec_error);
+    if (callback_error) std::rethrow_exception(callback_error);
     throw *parent_error;
   }
   if (p.two_stage) {
@@ -11328,6 +11321,16 @@ inline std::uint32_t bpf_run(std::span<const sock_filter> prog, const seccomp_da
 
 // "ALLOW", "ERRNO(1)", "KILL_PROCESS", ...: a SECCOMP_RET_* value the way
 // seccomp(2) names the actions.
+// Whether any return of `prog` is SECCOMP_RET_USER_NOTIF: such a filter
+// needs a listener, and so the install as the child's last step.
+inline bool returns_user_notif(std::span<const sock_filter> prog) noexcept {
+  for (const sock_filter& insn : prog)
+    if (insn.code == (BPF_RET | BPF_K) &&
+        (insn.k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF)
+      return true;
+  return false;
+}
+
 inline std::string seccomp_action_string(std::uint32_t ret) {
   const std::uint32_t data = ret & SECCOMP_RET_DATA;
   switch (ret & SECCOMP_RET_ACTION_FULL) {
@@ -15027,10 +15030,7 @@ class Sandbox {
     }
     c.no_new_privs = nnp_.value_or(has_seccomp_ || landlock_fd_ != nullptr);
     pd->before_exec = before_exec_;
-    if (before_pivot_) {
-      pd->before_pivot = before_pivot_;
-      c.pivot_hook = true;
-    }
+    pd->before_pivot = before_pivot_;
     pd->finalize();
     if (has_seccomp_) plan_seccomp(*pd);
     plan.data_ = std::move(pd);
@@ -15300,9 +15300,7 @@ class Sandbox {
     detail::bpf_validate(prog);  // Error(Step::seccomp) naming the instruction
     detail::check_seccomp_flags(seccomp_opts_.flags);
     auto action = [](std::uint32_t ret) { return ret & SECCOMP_RET_ACTION_FULL; };
-    bool notif = false;
-    for (const auto& insn : prog)
-      if (insn.code == (BPF_RET | BPF_K) && action(insn.k) == SECCOMP_RET_USER_NOTIF) notif = true;
+    const bool notif = detail::returns_user_notif(prog);
     bool gate = false;
     if (seccomp_opts_.before_credentials && notif)
       detail::throw_invalid("seccomp",
@@ -15958,10 +15956,7 @@ inline void apply_seccomp(Sandbox& sb, const Config& cfg, const Process& p,
     const bool admin =
         eff ? eff->contains(kCapSysAdmin)
             : (p.user.uid == 0 && ward::Capabilities::current().effective.contains(kCapSysAdmin));
-    bool notify = false;
-    for (const sock_filter& insn : prog)
-      notify = notify || (insn.code == (BPF_RET | BPF_K) &&
-                          (insn.k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF);
+    const bool notify = ward::detail::returns_user_notif(prog);
     if (admin) {
       sb.no_new_privs(false);  // as asked: the filter can go on last without it
     } else if (!notify) {

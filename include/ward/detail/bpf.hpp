@@ -287,6 +287,16 @@ inline std::uint32_t bpf_run(std::span<const sock_filter> prog, const seccomp_da
 
 // "ALLOW", "ERRNO(1)", "KILL_PROCESS", ...: a SECCOMP_RET_* value the way
 // seccomp(2) names the actions.
+// Whether any return of `prog` is SECCOMP_RET_USER_NOTIF: such a filter
+// needs a listener, and so the install as the child's last step.
+inline bool returns_user_notif(std::span<const sock_filter> prog) noexcept {
+  for (const sock_filter& insn : prog)
+    if (insn.code == (BPF_RET | BPF_K) &&
+        (insn.k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF)
+      return true;
+  return false;
+}
+
 inline std::string seccomp_action_string(std::uint32_t ret) {
   const std::uint32_t data = ret & SECCOMP_RET_DATA;
   switch (ret & SECCOMP_RET_ACTION_FULL) {

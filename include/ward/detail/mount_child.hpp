@@ -505,7 +505,11 @@ WARD_CHILD_FN inline long make_fresh_node(int root, const MountStep& s, MountApi
   long pfd = open_parent(root, s, true, api, f, &slash);
   if (pfd < 0) return pfd;
   long r = sys::call(SYS_mknodat, pfd, s.target + slash, s.mode, s.rdev);
-  if (r == 0) r = chown_node(pfd, s, slash, f);
+  if (r == 0) {
+    r = chown_node(pfd, s, slash, f);
+    close_fd(pfd);
+    return r;
+  }
   if (r == -EPERM && s.source != nullptr) {
     r = sys::call(SYS_mknodat, pfd, s.target + slash, S_IFREG | 0644, 0);
     if (r == 0) {

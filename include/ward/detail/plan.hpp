@@ -139,9 +139,6 @@ struct ChildPlan {
   // onto /dev/console of the rootfs.
   bool terminal_in_child = false;
   bool console = false;
-  // Sandbox::before_pivot: after the mounts, tell the parent and wait for
-  // its byte (see child_rootfs).
-  bool pivot_hook = false;
   unsigned short term_rows = 0, term_cols = 0;
   // landlock_restrict_self(2) with this ruleset (-1: none).
   int landlock_fd = -1;

@@ -423,23 +423,9 @@ WARD_CHILD_FN inline void child_terminal(SpawnCtx* c, int root) noexcept {
 
   // The master to the parent: one byte with the descriptor attached.
   char byte = 'T';
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))];
-  for (char& b : ctrl) b = 0;
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctrl;
-  msg.msg_controllen = sizeof ctrl;
-  auto* cm = reinterpret_cast<cmsghdr*>(ctrl);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  int mfd = static_cast<int>(master);
-  const char* src = reinterpret_cast<const char*>(&mfd);
-  unsigned char* dst = CMSG_DATA(cm);
-  for (unsigned long i = 0; i < sizeof mfd; ++i) dst[i] = static_cast<unsigned char>(src[i]);
-  do r = sys::call(SYS_sendmsg, c->term_sock, &msg, MSG_NOSIGNAL);
+  OneFdMsg m(&byte, 1);
+  m.set_fd(static_cast<int>(master));
+  do r = sys::call(SYS_sendmsg, c->term_sock, &m.msg, MSG_NOSIGNAL);
   while (r == -EINTR);
   if (r < 0) child_report(c, Step::terminal, r, "send the pty master to the parent");
   close_fd(master);
@@ -543,7 +529,7 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
   // After the mounts (the sandbox's devpts), before the root turns
   // read-only (/dev/console may have to be created).
   if (p.terminal_in_child) child_terminal(c, static_cast<int>(root));
-  if (p.pivot_hook) child_pivot_pause(c);
+  if (c->pivot_rd >= 0) child_pivot_pause(c);
   if (p.readonly_root) {
     if (api == MountApi::modern) {
       mnt::MountAttr a{mnt::kAttrRdonly, 0, 0, 0};
@@ -786,7 +772,7 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     child_terminal(c, static_cast<int>(root));
     close_fd(root);
   }
-  if (p.pivot_hook && !p.mount_setup) child_pivot_pause(c);
+  if (c->pivot_rd >= 0 && !p.mount_setup) child_pivot_pause(c);
   if (p.hold) {
     // Namespace::create: everything is in place; wait until the parent has
     // opened what it needs and closes the sync pipe.
@@ -1179,7 +1165,9 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   // it go on. In two stages, once the process that execs is known (so that
   // a failure kills and reaps it too).
   bool before_exec_pending = static_cast<bool>(pd.before_exec);
-  std::exception_ptr before_exec_error;
+  // What Sandbox::before_exec or before_pivot threw: the child is killed
+  // and reaped, then it is rethrown.
+  std::exception_ptr callback_error;
   auto run_before_exec = [&] {
     before_exec_pending = false;
     try {
@@ -1187,16 +1175,16 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
       char go = 1;
       if (::write(go_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "before_exec pipe");
     } catch (...) {
-      before_exec_error = std::current_exception();
+      callback_error = std::current_exception();
     }
     go_wr.reset();  // after a failure: EOF, and the child exits without exec
     go_rd.reset();
   };
   if (before_exec_pending && !p.two_stage) {
     run_before_exec();
-    if (before_exec_error) {
+    if (callback_error) {
       kill_and_reap(pidfd.get());
-      std::rethrow_exception(before_exec_error);
+      std::rethrow_exception(callback_error);
     }
   }
 
@@ -1212,7 +1200,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   for (;;) {
     if (before_exec_pending && final_pidfd) {
       run_before_exec();
-      if (before_exec_error) break;
+      if (callback_error) break;
     }
     // The listener comes from the process that execs, so in two stages it
     // waits until stage one has said which process that is.
@@ -1268,7 +1256,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
         char go = 1;
         if (::write(pivot_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "before_pivot pipe");
       } catch (...) {
-        before_exec_error = std::current_exception();
+        callback_error = std::current_exception();
         break;
       }
     } else if (m.kind == kMsgReady && p.start_gate_fd >= 0) {
@@ -1283,10 +1271,10 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     }
   }
 
-  if (parent_error || before_exec_error) {
+  if (parent_error || callback_error) {
     if (final_pidfd) kill_and_reap(final_pidfd.get());
     kill_and_reap(pidfd.get());
-    if (before_exec_error) std::rethrow_exception(before_exec_error);
+    if (callback_error) std::rethrow_exception(callback_error);
     throw *parent_error;
   }
   if (p.two_stage) {
