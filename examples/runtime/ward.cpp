@@ -662,7 +662,14 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   c.state.created = now_rfc3339();
   c.state.owner = "";
   c.state.status = o.gate ? ward::oci::Status::created : ward::oci::Status::running;
-  c.starttime = start_time(child.pid()).value_or(0);
+  // With the pid, the start time is how later commands know the process is
+  // still this container's; without it every state would say "stopped".
+  auto started = start_time(child.pid());
+  if (!started)
+    fail("the container's process " + std::to_string(child.pid()) +
+         " is gone or a zombie right after its spawn (/proc/" + std::to_string(child.pid()) +
+         "/stat)");
+  c.starttime = *started;
   c.save();
   if (!o.pid_file.empty()) write_atomic(o.pid_file, std::to_string(child.pid()));
 

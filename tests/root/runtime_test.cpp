@@ -221,9 +221,11 @@ TEST_CASE("runtime: exec joins the container") {
   auto d = b.cmd({"run", "-d", "--bundle", b.dir.path, b.id("box")});
   INFO(d.err);
   REQUIRE(d.status == 0);
-  ::usleep(100000);
-  auto e =
-      b.cmd({"exec", b.id("box"), "sh", "-c", "cat /dev/shm/marker; hostname; echo $$; exit 3"});
+  // run -d returns once the program was exec'd, not once it wrote the
+  // marker: the exec'd shell waits for it (up to 10 s, for TCG in the VM).
+  auto e = b.cmd({"exec", b.id("box"), "sh", "-c",
+                  "i=0; while [ ! -s /dev/shm/marker ] && [ $i -lt 200 ]; do sleep 0.05; "
+                  "i=$((i+1)); done; cat /dev/shm/marker; hostname; echo $$; exit 3"});
   INFO(e.err);
   CHECK(e.status == 3);
   CHECK(e.out.find("inside\nward\n") == 0);

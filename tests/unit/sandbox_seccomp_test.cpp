@@ -2,11 +2,14 @@
 // Seccomp filters installed by Sandbox, on the live kernel. The programs are
 // written by hand here (the compiler has its own tests), so these check the
 // installation path: order, no_new_privs, the exec gate, the listener.
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -120,6 +123,30 @@ TEST_CASE("seccomp: before_credentials loads the filter while CAP_SYS_ADMIN is h
   CHECK_THROWS_WITH(
       Sandbox({"/bin/true"}).seccomp(one_syscall(SYS_getppid, SECCOMP_RET_USER_NOTIF), o).plan(),
       Catch::Contains("before_credentials"));
+}
+
+TEST_CASE("start_gate: a child killed on its way to the gate fails spawn, naming the signal") {
+  // A gated child reports "ready" right after it checks its executable with
+  // faccessat(2). An early filter that kills on faccessat kills it there,
+  // without a step to report: spawn() must not hand back a dead child.
+  int gate[2];
+  REQUIRE(::pipe2(gate, O_CLOEXEC) == 0);
+  SeccompOptions o;
+  o.before_credentials = true;
+  try {
+    Sandbox({"/bin/true"})
+        .seccomp(one_syscall(SYS_faccessat, SECCOMP_RET_KILL_PROCESS), o)
+        .start_gate(gate[0])
+        .spawn();
+    FAIL("spawned");
+  } catch (const Error& e) {
+    CHECK(e.step() == Step::sync);
+    CHECK_THAT(e.what(),
+               Catch::Contains("start gate") && Catch::Contains("killed by signal 31 (SIGSYS)"));
+  }
+  CHECK(::waitpid(-1, nullptr, WNOHANG) == -1);  // reaped, not left a zombie
+  ::close(gate[0]);
+  ::close(gate[1]);
 }
 
 TEST_CASE("seccomp: a profile that denies execve still starts the program, once") {

@@ -1191,6 +1191,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   // Talk to the child until EOF.
   Msg m;
   bool failed = false;
+  bool at_gate = false;  // a gated child said it waits for its start
   Msg failure{};
   std::optional<Error> parent_error;
   UniqueFd final_pidfd;
@@ -1260,6 +1261,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
         break;
       }
     } else if (m.kind == kMsgReady && p.start_gate_fd >= 0) {
+      at_gate = true;
       break;  // waiting for its start; spawn is done
     } else if (m.kind == kMsgReady) {
       try {
@@ -1288,6 +1290,23 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
       throw Error(Step::clone, ECHILD, "first stage",
                   "it ended (status " + std::to_string(info.si_status) +
                       ") before starting the pid-namespace child");
+  }
+  if (p.start_gate_fd >= 0 && !at_gate && !failed) {
+    // The pipe closed without "ready" and without a failed step: the child
+    // died on its way to the gate (a signal; it cannot have exec'd). A
+    // `create` must not report a container that is not there.
+    int target = p.two_stage ? final_pidfd.get() : pidfd.get();
+    siginfo_t info{};
+    while (::syscall(SYS_waitid, P_PIDFD, target, &info, WEXITED, nullptr) < 0 && errno == EINTR) {
+    }
+    std::string how = "exited with status " + std::to_string(info.si_status);
+    if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) {
+      how = "was killed by signal " + std::to_string(info.si_status);
+      if (const char* abbrev = ::sigabbrev_np(info.si_status))
+        how += std::string(" (SIG") + abbrev + ")";
+    }
+    throw Error(Step::sync, ECHILD, "start gate",
+                "the child " + how + " before it reached its start gate");
   }
   if (failed) {
     if (final_pidfd) kill_and_reap(final_pidfd.get());
