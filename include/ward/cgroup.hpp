@@ -584,6 +584,7 @@ class CgroupV2 {
       boundary_ = std::move(o.boundary_);
       dir_ = std::move(o.dir_);
       top_parent_ = std::move(o.top_parent_);
+      made_parents_ = std::move(o.made_parents_);
       events_fd_ = std::move(o.events_fd_);
       dev_prog_ = std::move(o.dev_prog_);
       owned_ = std::exchange(o.owned_, false);
@@ -601,15 +602,35 @@ class CgroupV2 {
   // An explicit parent is also the delegation boundary: enable_controllers()
   // writes nothing above it (cgroup-v2.rst, "Delegation").
   // name: one or more components ("job" or "jobs/job-1"); missing
-  // intermediate cgroups are made too, and the topmost one this call made
-  // is what destroy() removes. If any step fails, everything this call made
-  // is removed again before the error is thrown.
+  // intermediate cgroups are made too. They are shared: another create()
+  // may put its cgroup beside ours in them ("jobs/job-2"). So destroy()
+  // kills and removes only this cgroup and its descendants, then removes
+  // the intermediates this call made while they are empty, and never kills
+  // in them; one still in use stays. If any step fails, everything this
+  // call made is removed again before the error is thrown. An intermediate
+  // that another destroy() removes while this call walks through it is
+  // made again (up to a few times).
   static CgroupV2 create(std::string_view name, std::string_view parent = {}) {
     const CgroupHost& host = require_v2();
-    CgroupV2 cg;
     std::string parent_path = parent.empty() ? fs_path(host, own_cgroup()) : fs_path(host, parent);
-    cg.boundary_ = parent.empty() ? host.unified_mount : parent_path;
     auto comps = name_components(name);
+    for (int attempt = 1;; ++attempt) {
+      bool vanished = false;
+      CgroupV2 cg = create_once(parent_path, comps, attempt < 8 ? &vanished : nullptr);
+      if (!vanished) {
+        cg.boundary_ = parent.empty() ? host.unified_mount : parent_path;
+        return cg;
+      }
+    }
+  }
+
+ private:
+  // One walk of create(). With `vanished`, an intermediate that disappears
+  // under us (ENOENT below the parent) sets it and returns an empty object,
+  // everything made so far undone, so the caller walks again.
+  static CgroupV2 create_once(const std::string& parent_path, const std::vector<std::string>& comps,
+                              bool* vanished) {
+    CgroupV2 cg;
     UniqueFd cur(::open(parent_path.c_str(), detail::cg::kPathFlags));
     if (!cur) detail::throw_errno(Step::cgroup, parent_path, "opening the parent cgroup");
     if (!detail::cg::is_cgroup2(cur.get()))
@@ -626,6 +647,11 @@ class CgroupV2 {
       for (auto it = made.rbegin(); it != made.rend(); ++it)
         ::unlinkat(it->parent_fd, it->name.c_str(), AT_REMOVEDIR);
     };
+    auto dup_dir = [](int fd, const std::string& path) {
+      int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+      if (d < 0) detail::throw_errno(Step::cgroup, path, "dup");
+      return UniqueFd(d);
+    };
     try {
       for (std::size_t i = 0; i < comps.size(); ++i) {
         const std::string& c = comps[i];
@@ -634,7 +660,11 @@ class CgroupV2 {
         bool made_now = false;
         if (::mkdirat(cur.get(), c.c_str(), 0755) == 0) {
           made.push_back({cur.get(), c});
-          made_now = made.size() == 1;
+          made_now = true;
+        } else if (errno == ENOENT && i > 0 && vanished != nullptr) {
+          undo();  // an intermediate was removed under us: walk again
+          *vanished = true;
+          return CgroupV2();
         } else if (errno != EEXIST || last) {
           int e = errno;
           std::string why = "mkdir";
@@ -645,13 +675,18 @@ class CgroupV2 {
           throw Error(Step::cgroup, e, p, why);
         }
         UniqueFd next(::openat(cur.get(), c.c_str(), detail::cg::kPathFlags));
+        if (!next && errno == ENOENT && !last && vanished != nullptr) {
+          undo();
+          *vanished = true;
+          return CgroupV2();
+        }
         if (!next) detail::throw_errno(Step::cgroup, p, "opening the new cgroup");
-        if (made_now) {  // the topmost cgroup this call made: what destroy() removes
-          int d = ::fcntl(cur.get(), F_DUPFD_CLOEXEC, 3);
-          if (d < 0) detail::throw_errno(Step::cgroup, cur_path, "dup");
-          cg.top_parent_.reset(d);
+        if (last) {  // this cgroup: what destroy() kills and removes
+          cg.top_parent_ = dup_dir(cur.get(), cur_path);
           cg.top_path_ = p;
           cg.top_name_ = c;
+        } else if (made_now) {  // an intermediate of ours: removed while empty
+          cg.made_parents_.push_back({dup_dir(cur.get(), cur_path), c, p});
         }
         chain.push_back(std::move(cur));
         cur = std::move(next);
@@ -667,6 +702,7 @@ class CgroupV2 {
     return cg;
   }
 
+ public:
   // Takes over an existing cgroup (same path forms as create's parent):
   // destroying the object removes it. The hierarchy's root is never
   // removed. enable_controllers() may write from the hierarchy's root down.
@@ -1053,34 +1089,40 @@ class CgroupV2 {
 
   // Kills every process of the cgroup and its descendants, waits until
   // they are gone (cgroup.events "populated 0"), removes the descendant
-  // cgroups depth-first, then the cgroup (for a create() with several
-  // components: the topmost one it made). Idempotent: a cgroup already
-  // removed (by us or anyone) is fine. Throws if it cannot finish.
+  // cgroups depth-first, then the cgroup. Then the intermediates create()
+  // made for it, deepest first, each only if it is empty: another cgroup
+  // may have been made beside ours meanwhile, and what is in there is not
+  // ours to kill. Idempotent: a cgroup already removed (by us or anyone)
+  // is fine. Throws if it cannot finish.
   void destroy(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     if (!owned_ || !top_parent_) {
       close_all();
       return;
     }
+    destroy_own(timeout);
+    remove_made_parents();
+    close_all();
+  }
+
+ private:
+  void destroy_own(std::chrono::milliseconds timeout) {
     // The usual case, a cgroup whose processes have all exited and that has
     // no descendants, goes with one rmdir; the kernel refuses it (EBUSY)
     // while a process is left in it or a descendant exists, and then the
     // whole procedure below runs. In a `ward run`, destroy() went from ~260
     // to ~55 us with this (bench/README.md).
     if (::unlinkat(top_parent_.get(), top_name_.c_str(), AT_REMOVEDIR) == 0 || errno == ENOENT) {
-      close_all();
       return;
     }
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     UniqueFd top(::openat(top_parent_.get(), top_name_.c_str(), detail::cg::kPathFlags));
     if (!top) {
       if (errno != ENOENT) detail::throw_errno(Step::cgroup, top_path_, "opening to destroy");
-      close_all();  // already gone
-      return;
+      return;  // already gone
     }
     std::string ev;
     int e = detail::cg::read_at(top.get(), "cgroup.events", ev);
     if (e == ENOENT) {  // removed: the descriptor points at a dead directory
-      close_all();
       return;
     }
     if (e != 0) throw Error(Step::cgroup, e, top_path_ + "/cgroup.events", "reading");
@@ -1091,10 +1133,17 @@ class CgroupV2 {
       throw Error(Step::cgroup, ETIMEDOUT, top_path_ + "/cgroup.events",
                   "processes still alive " + detail::cg::ms(timeout) + " after SIGKILL");
     remove_tree(top_parent_.get(), top_name_, top_path_, deadline);
-    close_all();
   }
 
- private:
+  // Best effort: a plain rmdir of each intermediate create() made, deepest
+  // first, stopping at the first one that is in use (EBUSY, ENOTEMPTY).
+  void remove_made_parents() noexcept {
+    for (auto it = made_parents_.rbegin(); it != made_parents_.rend(); ++it)
+      if (::unlinkat(it->parent.get(), it->name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+        break;
+    made_parents_.clear();
+  }
+
   static const CgroupHost& require_v2() {
     const CgroupHost& host = cgroup_host();
     if (host.unified_mount.empty())
@@ -1323,6 +1372,7 @@ class CgroupV2 {
     events_fd_.reset();
     dir_.reset();
     top_parent_.reset();
+    made_parents_.clear();
     owned_ = false;
   }
 
@@ -1335,11 +1385,17 @@ class CgroupV2 {
   }
 
   std::string path_;      // this cgroup, under the mount
-  std::string top_path_;  // what destroy() removes (== path_ unless create made parents)
+  std::string top_path_;  // what destroy() kills and removes (== path_)
   std::string top_name_;  // its last component
   std::string boundary_;  // enable_controllers() writes nothing above this
   UniqueFd dir_;          // O_PATH, this cgroup
   UniqueFd top_parent_;   // O_PATH, the directory holding top_name_
+  // Intermediates create() made, topmost first: removed while empty.
+  struct MadeParent {
+    UniqueFd parent;  // O_PATH, the directory holding it
+    std::string name, path;
+  };
+  std::vector<MadeParent> made_parents_;
   mutable UniqueFd events_fd_;
   UniqueFd dev_prog_;
   bool owned_ = false;

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include <ward/cgroup.hpp>
@@ -491,6 +492,38 @@ TEST_CASE("cgroup: a failure mid-create leaves nothing behind") {
     INFO(bad);
     CHECK_THROWS_AS(CgroupV2::create(bad, parent.path()), Error);
   }
+}
+
+TEST_CASE("cgroup: an intermediate two creates share is not the first one's to kill") {
+  WARD_SKIP_UNLESS_CGROUP2();
+  // Like a runtime's containers under "ward/<id>": the first create makes
+  // the shared parent. Destroying it must leave the second cgroup, and the
+  // process in it, alone; the parent goes with its maker only if empty.
+  const std::string shared = test_name();
+  const std::string shared_path = cgroup_parent_dir() + "/" + shared;
+  std::optional<CgroupV2> first = CgroupV2::create(shared + "/a", cgroup_parent());
+  CgroupV2 second = CgroupV2::create(shared + "/b", cgroup_parent());
+  Child c = Sandbox({"/bin/sleep", "100"}).into_cgroup(second.dir_fd()).spawn();
+  first->destroy();
+  first.reset();
+  CHECK(fs::exists(second.path()));
+  CHECK_FALSE(fs::exists(shared_path + "/a"));
+  CHECK_FALSE(c.try_wait());  // still running
+  // `first` made the parent and is gone: `second` did not make it, so it
+  // stays after `second` (an intermediate's maker removes it while empty).
+  second.destroy();
+  CHECK(c.wait().signal() == SIGKILL);
+  CHECK_FALSE(fs::exists(shared_path + "/b"));
+  CHECK(fs::exists(shared_path));
+  CHECK(::rmdir(shared_path.c_str()) == 0);
+
+  // The maker outliving the other: its destroy removes the emptied parent.
+  {
+    auto a = CgroupV2::create(shared + "/a", cgroup_parent());
+    { auto b = CgroupV2::create(shared + "/b", cgroup_parent()); }
+    CHECK(fs::exists(shared_path + "/a"));
+  }
+  CHECK_FALSE(fs::exists(shared_path));
 }
 
 TEST_CASE("cgroup: destroy removes everything and is idempotent") {

@@ -97,6 +97,20 @@ struct Bundle {
     args.insert(args.begin(), {"--root", state.path});
     return ward_cmd(args, input);
   }
+  // `run` in the background, stdin from /dev/null; returns once state
+  // says the container runs (up to about 5 s, more under TCG).
+  ward::Child run_in_background(const std::string& id) {
+    ward::Sandbox runner({WARD_RUNTIME_BIN, "--root", state.path, "run", "--bundle", dir.path, id});
+    ward::Child bg = runner.stdin_(ward::Stdio::null()).spawn();
+    bool running = false;
+    for (int i = 0; i < 500 && !running; ++i) {
+      auto s = cmd({"state", id});
+      running = s.status == 0 && ward::oci::parse_state(s.out).status == ward::oci::Status::running;
+      if (!running) ::usleep(10000);
+    }
+    REQUIRE(running);
+    return bg;
+  }
 };
 
 #define NEED_RUNTIME(bundle)                                                                \
@@ -140,16 +154,7 @@ TEST_CASE("runtime: run exits with the process's status, 128+signal when killed"
   CHECK(r.out == "hello from ward\n");
   // A signal from outside: the container's init is killed, run says 128+9.
   b.set({"sleep", "100"});
-  ward::Sandbox runner(
-      {WARD_RUNTIME_BIN, "--root", b.state.path, "run", "--bundle", b.dir.path, b.id("c2")});
-  ward::Child bg = runner.stdin_(ward::Stdio::null()).spawn();
-  bool running = false;
-  for (int i = 0; i < 200 && !running; ++i) {
-    auto s = b.cmd({"state", b.id("c2")});
-    running = s.status == 0 && ward::oci::parse_state(s.out).status == ward::oci::Status::running;
-    if (!running) ::usleep(10000);
-  }
-  REQUIRE(running);
+  ward::Child bg = b.run_in_background(b.id("c2"));
   CHECK(b.cmd({"kill", b.id("c2"), "9"}).status == 0);
   CHECK(bg.wait().shell_status() == 128 + SIGKILL);
   // Nothing is left: no state, no container.
@@ -212,6 +217,28 @@ TEST_CASE("runtime: create, state, start, kill, delete") {
   CHECK_THAT(k.err, Catch::Contains("container not running"));
   CHECK(b.cmd({"delete", b.id("box")}).status == 0);
   CHECK(std::filesystem::is_empty(b.state.path));
+}
+
+TEST_CASE("runtime: a run that ends leaves the other containers under /ward alone") {
+  NEED_RUNTIME(b);
+  const std::string& unified = ward::cgroup_host().unified_mount;
+  if (unified.empty()) WARD_SKIP("no cgroup2 hierarchy");
+  // The first container made the shared parent /ward. Its cgroup went with
+  // it when its run ended, and once took /ward with it: cgroup.kill there
+  // killed every other container (seen as a created container that state
+  // called stopped). Have `first` make /ward, if nothing else holds it.
+  ::rmdir((unified + "/ward").c_str());
+  b.set({"sleep", "2"});
+  ward::Child first = b.run_in_background(b.id("first"));
+  b.set({"sleep", "100"});
+  auto c = b.cmd({"create", "--bundle", b.dir.path, b.id("second")});
+  INFO(c.err);
+  REQUIRE(c.status == 0);
+  CHECK(first.wait().shell_status() == 0);
+  auto st = ward::oci::parse_state(b.cmd({"state", b.id("second")}).out);
+  CHECK(st.status == ward::oci::Status::created);
+  CHECK(std::filesystem::exists(unified + "/ward/" + b.id("second")));
+  CHECK(b.cmd({"delete", "--force", b.id("second")}).status == 0);
 }
 
 TEST_CASE("runtime: exec joins the container") {
