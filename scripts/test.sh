@@ -57,65 +57,53 @@ section() {
   echo "================================================================================"
 }
 
-# count_junit <junit.xml>: prints "passed failed skipped".
-count_junit() {
-  python3 - "$1" <<'PY'
-import sys
-import xml.etree.ElementTree as ET
-passed = failed = skipped = 0
-for tc in ET.parse(sys.argv[1]).getroot().iter("testcase"):
-    status = tc.get("status")
-    skip = tc.find("skipped")
-    if status == "run":
-        passed += 1
-    elif status == "disabled" or (
-            status == "notrun" and skip is not None
-            and skip.get("message", "").startswith("SKIP_")):
-        skipped += 1  # WARD_SKIP (SKIP_REGULAR_EXPRESSION_MATCHED) or disabled
-    else:
-        failed += 1   # failed, timed out, crashed, or could not run at all
-print(passed, failed, skipped)
-PY
-}
-
-# digest_junit <build> <junit.xml>: appends to $digest, for each failed test,
-# its name and the part of its output that says why. The summary prints this
-# last, so whoever reads only the tail of a long CI log still sees the cause.
-# For the vm tier (one test wrapping a whole ctest run in the VM), that is the
-# inner run's failing tests and the output printed with each of them.
-digest_junit() {
-  python3 - "$1" "$2" >>"$digest" <<'PY'
+# junit_report <build> <junit.xml>: prints "passed failed skipped", and
+# appends to $digest, for each failed test, its name and the part of its
+# output that says why. The summary prints the digest last, so whoever reads
+# only the tail of a long CI log still sees the cause. For the vm tier (one
+# test wrapping a whole ctest run in the VM), that is the inner run's failing
+# tests and the output printed with each of them.
+junit_report() {
+  python3 - "$1" "$2" "$digest" <<'PY'
 import re
 import sys
 import xml.etree.ElementTree as ET
-build, path = sys.argv[1], sys.argv[2]
+build, path, digest = sys.argv[1], sys.argv[2], sys.argv[3]
 MAX = 80  # lines per failed test
-for tc in ET.parse(path).getroot().iter("testcase"):
-    status = tc.get("status")
-    skip = tc.find("skipped")
-    if status in ("run", "disabled") or (
-            status == "notrun" and skip is not None
-            and skip.get("message", "").startswith("SKIP_")):
-        continue
-    out = (tc.findtext("system-out") or "").splitlines()
-    print(f"--- {build}: {tc.get('name')} ({status})")
-    bad = [i for i, l in enumerate(out)
-           if re.search(r"\*\*\*(Failed|Timeout|Exception)|Not Run", l)]
-    if bad:
-        # A wrapped ctest run: each failing inner test and what followed it
-        # up to the next test result line.
-        shown = []
-        for i in bad:
-            j = i + 1
-            while j < len(out) and not re.match(r"\s*\d+/\d+ Test +#", out[j]):
-                j += 1
-            shown += out[i:j]
-        out = shown
-    if len(out) > MAX:
-        print(f"    ({len(out) - MAX} earlier lines left out)")
-        out = out[-MAX:]
-    for line in out:
-        print("    " + line)
+passed = failed = skipped = 0
+with open(digest, "a") as why:
+    for tc in ET.parse(path).getroot().iter("testcase"):
+        status = tc.get("status")
+        skip = tc.find("skipped")
+        if status == "run":
+            passed += 1
+            continue
+        if status == "disabled" or (
+                status == "notrun" and skip is not None
+                and skip.get("message", "").startswith("SKIP_")):
+            skipped += 1  # WARD_SKIP (SKIP_REGULAR_EXPRESSION_MATCHED) or disabled
+            continue
+        failed += 1  # failed, timed out, crashed, or could not run at all
+        out = (tc.findtext("system-out") or "").splitlines()
+        print(f"--- {build}: {tc.get('name')} ({status})", file=why)
+        bad = [i for i, l in enumerate(out)
+               if re.search(r"\*\*\*(Failed|Timeout|Exception)|Not Run", l)]
+        if bad:
+            # A wrapped ctest run: each failing inner test and what followed
+            # it up to the next test result line.
+            shown = []
+            for i in bad:
+                j = i + 1
+                while j < len(out) and not re.match(r"\s*\d+/\d+ Test +#", out[j]):
+                    j += 1
+                shown += out[i:j]
+            out = shown
+        if len(out) > MAX:
+            print(f"    ({len(out) - MAX} earlier lines left out)", file=why)
+            out = out[-MAX:]
+        for line in out:
+            print("    " + line, file=why)
+print(passed, failed, skipped)
 PY
 }
 
@@ -171,8 +159,7 @@ run_build() {
 
   local p=0 f=0 s=0
   if [[ -f $junit ]]; then
-    read -r p f s < <(count_junit "$junit") || { p=0 f=0 s=0; }
-    [[ $f -ne 0 ]] && digest_junit "$name" "$junit"
+    read -r p f s < <(junit_report "$name" "$junit") || { p=0 f=0 s=0; }
   fi
   if [[ $rc -ne 0 && $f -eq 0 ]]; then
     f=1  # ctest failed without a failing test (no tests found, crash, ...)

@@ -663,13 +663,16 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   c.state.owner = "";
   c.state.status = o.gate ? ward::oci::Status::created : ward::oci::Status::running;
   // With the pid, the start time is how later commands know the process is
-  // still this container's; without it every state would say "stopped".
+  // still this container's; without it every state says "stopped". A
+  // created container waits at its gate, so it must be there; a run's
+  // program may already have ended (a zombie until we reap it), and then
+  // "stopped" is the truth.
   auto started = start_time(child.pid());
-  if (!started)
+  if (!started && o.gate)
     fail("the container's process " + std::to_string(child.pid()) +
          " is gone or a zombie right after its spawn (/proc/" + std::to_string(child.pid()) +
          "/stat)");
-  c.starttime = *started;
+  c.starttime = started.value_or(0);
   c.save();
   if (!o.pid_file.empty()) write_atomic(o.pid_file, std::to_string(child.pid()));
 

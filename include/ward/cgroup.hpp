@@ -647,6 +647,11 @@ class CgroupV2 {
       for (auto it = made.rbegin(); it != made.rend(); ++it)
         ::unlinkat(it->parent_fd, it->name.c_str(), AT_REMOVEDIR);
     };
+    auto walk_again = [&] {  // an intermediate was removed under us
+      undo();
+      *vanished = true;
+      return CgroupV2();
+    };
     auto dup_dir = [](int fd, const std::string& path) {
       int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
       if (d < 0) detail::throw_errno(Step::cgroup, path, "dup");
@@ -662,9 +667,7 @@ class CgroupV2 {
           made.push_back({cur.get(), c});
           made_now = true;
         } else if (errno == ENOENT && i > 0 && vanished != nullptr) {
-          undo();  // an intermediate was removed under us: walk again
-          *vanished = true;
-          return CgroupV2();
+          return walk_again();
         } else if (errno != EEXIST || last) {
           int e = errno;
           std::string why = "mkdir";
@@ -675,11 +678,7 @@ class CgroupV2 {
           throw Error(Step::cgroup, e, p, why);
         }
         UniqueFd next(::openat(cur.get(), c.c_str(), detail::cg::kPathFlags));
-        if (!next && errno == ENOENT && !last && vanished != nullptr) {
-          undo();
-          *vanished = true;
-          return CgroupV2();
-        }
+        if (!next && errno == ENOENT && !last && vanished != nullptr) return walk_again();
         if (!next) detail::throw_errno(Step::cgroup, p, "opening the new cgroup");
         if (last) {  // this cgroup: what destroy() kills and removes
           cg.top_parent_ = dup_dir(cur.get(), cur_path);

@@ -55,6 +55,15 @@ struct ExitStatus {
   // The status a shell (and runc) reports: the exit code, or 128+signal.
   int shell_status() const noexcept { return exited() ? code : 128 + code; }
 
+  // From waitid(2)'s answer for a child that ended (rusage left empty).
+  static ExitStatus from(const siginfo_t& info) noexcept {
+    ExitStatus s;
+    s.kind = info.si_code == CLD_EXITED ? Kind::exited : Kind::signaled;
+    s.code = info.si_status;
+    s.core_dumped = info.si_code == CLD_DUMPED;
+    return s;
+  }
+
   std::string describe() const {
     if (exited()) return "exited with status " + std::to_string(code);
     std::string s = "killed by signal " + std::to_string(code);
@@ -193,16 +202,8 @@ class Child {
       break;
     }
     if (info.si_pid == 0) return std::nullopt;  // WNOHANG and still running
-    ExitStatus s;
+    ExitStatus s = ExitStatus::from(info);
     s.usage = ru;
-    if (info.si_code == CLD_EXITED) {
-      s.kind = ExitStatus::Kind::exited;
-      s.code = info.si_status;
-    } else {
-      s.kind = ExitStatus::Kind::signaled;
-      s.code = info.si_status;
-      s.core_dumped = info.si_code == CLD_DUMPED;
-    }
     if (s.signaled() && s.code == SIGKILL && oom_dir_ && oom_kills(oom_dir_.get()) > oom_before_)
       s.oom_killed = true;
     status_ = s;

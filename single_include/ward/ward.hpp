@@ -1190,6 +1190,11 @@ class CgroupV2 {
       for (auto it = made.rbegin(); it != made.rend(); ++it)
         ::unlinkat(it->parent_fd, it->name.c_str(), AT_REMOVEDIR);
     };
+    auto walk_again = [&] {  // an intermediate was removed under us
+      undo();
+      *vanished = true;
+      return CgroupV2();
+    };
     auto dup_dir = [](int fd, const std::string& path) {
       int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
       if (d < 0) detail::throw_errno(Step::cgroup, path, "dup");
@@ -1205,9 +1210,7 @@ class CgroupV2 {
           made.push_back({cur.get(), c});
           made_now = true;
         } else if (errno == ENOENT && i > 0 && vanished != nullptr) {
-          undo();  // an intermediate was removed under us: walk again
-          *vanished = true;
-          return CgroupV2();
+          return walk_again();
         } else if (errno != EEXIST || last) {
           int e = errno;
           std::string why = "mkdir";
@@ -1218,11 +1221,7 @@ class CgroupV2 {
           throw Error(Step::cgroup, e, p, why);
         }
         UniqueFd next(::openat(cur.get(), c.c_str(), detail::cg::kPathFlags));
-        if (!next && errno == ENOENT && !last && vanished != nullptr) {
-          undo();
-          *vanished = true;
-          return CgroupV2();
-        }
+        if (!next && errno == ENOENT && !last && vanished != nullptr) return walk_again();
         if (!next) detail::throw_errno(Step::cgroup, p, "opening the new cgroup");
         if (last) {  // this cgroup: what destroy() kills and removes
           cg.top_parent_ = dup_dir(cur.get(), cur_path);
@@ -2169,6 +2168,15 @@ struct ExitStatus {
   // The status a shell (and runc) reports: the exit code, or 128+signal.
   int shell_status() const noexcept { return exited() ? code : 128 + code; }
 
+  // From waitid(2)'s answer for a child that ended (rusage left empty).
+  static ExitStatus from(const siginfo_t& info) noexcept {
+    ExitStatus s;
+    s.kind = info.si_code == CLD_EXITED ? Kind::exited : Kind::signaled;
+    s.code = info.si_status;
+    s.core_dumped = info.si_code == CLD_DUMPED;
+    return s;
+  }
+
   std::string describe() const {
     if (exited()) return "exited with status " + std::to_string(code);
     std::string s = "killed by signal " + std::to_string(code);
@@ -2307,16 +2315,8 @@ class Child {
       break;
     }
     if (info.si_pid == 0) return std::nullopt;  // WNOHANG and still running
-    ExitStatus s;
+    ExitStatus s = ExitStatus::from(info);
     s.usage = ru;
-    if (info.si_code == CLD_EXITED) {
-      s.kind = ExitStatus::Kind::exited;
-      s.code = info.si_status;
-    } else {
-      s.kind = ExitStatus::Kind::signaled;
-      s.code = info.si_status;
-      s.core_dumped = info.si_code == CLD_DUMPED;
-    }
     if (s.signaled() && s.code == SIGKILL && oom_dir_ && oom_kills(oom_dir_.get()) > oom_before_)
       s.oom_killed = true;
     status_ = s;
@@ -6020,7 +6020,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     }
     if (!final_pidfd && !failed)
       throw Error(Step::clone, ECHILD, "first stage",
-                  "it ended (status " + std::to_string(info.si_status) +
+                  "it ended (" + ExitStatus::from(info).describe() +
                       ") before starting the pid-namespace child");
   }
   if (p.start_gate_fd >= 0 && !at_gate && !failed) {
@@ -6031,14 +6031,9 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     siginfo_t info{};
     while (::syscall(SYS_waitid, P_PIDFD, target, &info, WEXITED, nullptr) < 0 && errno == EINTR) {
     }
-    std::string how = "exited with status " + std::to_string(info.si_status);
-    if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) {
-      how = "was killed by signal " + std::to_string(info.si_status);
-      if (const char* abbrev = ::sigabbrev_np(info.si_status))
-        how += std::string(" (SIG") + abbrev + ")";
-    }
     throw Error(Step::sync, ECHILD, "start gate",
-                "the child " + how + " before it reached its start gate");
+                "the child ended (" + ExitStatus::from(info).describe() +
+                    ") before it reached its start gate");
   }
   if (failed) {
     if (final_pidfd) kill_and_reap(final_pidfd.get());
@@ -11394,8 +11389,6 @@ inline std::uint32_t bpf_run(std::span<const sock_filter> prog, const seccomp_da
   return bpf_run_validated(prog, data);
 }
 
-// "ALLOW", "ERRNO(1)", "KILL_PROCESS", ...: a SECCOMP_RET_* value the way
-// seccomp(2) names the actions.
 // Whether any return of `prog` is SECCOMP_RET_USER_NOTIF: such a filter
 // needs a listener, and so the install as the child's last step.
 inline bool returns_user_notif(std::span<const sock_filter> prog) noexcept {
@@ -11406,6 +11399,8 @@ inline bool returns_user_notif(std::span<const sock_filter> prog) noexcept {
   return false;
 }
 
+// "ALLOW", "ERRNO(1)", "KILL_PROCESS", ...: a SECCOMP_RET_* value the way
+// seccomp(2) names the actions.
 inline std::string seccomp_action_string(std::uint32_t ret) {
   const std::uint32_t data = ret & SECCOMP_RET_DATA;
   switch (ret & SECCOMP_RET_ACTION_FULL) {

@@ -171,8 +171,9 @@ TEST_CASE("runtime: create, state, start, kill, delete") {
   INFO(c.err);
   REQUIRE(c.status == 0);
   auto st = ward::oci::parse_state(b.cmd({"state", b.id("box")}).out);
-  // (Once, in the VM tier, state said "stopped" right after create: what
-  // the container's process looked like then, should it happen again.)
+  // Should state not say created: what the container's process looked
+  // like. (It said stopped when another container's end killed this one
+  // through their shared parent cgroup /ward, fixed since.)
   const std::string created_pid = ward_test::read_file(pidd / "pid");
   const std::string proc_stat = "/proc/" + created_pid + "/stat";
   INFO("pid file: " << created_pid << "; " << proc_stat << ": "

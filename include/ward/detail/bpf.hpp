@@ -285,8 +285,6 @@ inline std::uint32_t bpf_run(std::span<const sock_filter> prog, const seccomp_da
   return bpf_run_validated(prog, data);
 }
 
-// "ALLOW", "ERRNO(1)", "KILL_PROCESS", ...: a SECCOMP_RET_* value the way
-// seccomp(2) names the actions.
 // Whether any return of `prog` is SECCOMP_RET_USER_NOTIF: such a filter
 // needs a listener, and so the install as the child's last step.
 inline bool returns_user_notif(std::span<const sock_filter> prog) noexcept {
@@ -297,6 +295,8 @@ inline bool returns_user_notif(std::span<const sock_filter> prog) noexcept {
   return false;
 }
 
+// "ALLOW", "ERRNO(1)", "KILL_PROCESS", ...: a SECCOMP_RET_* value the way
+// seccomp(2) names the actions.
 inline std::string seccomp_action_string(std::uint32_t ret) {
   const std::uint32_t data = ret & SECCOMP_RET_DATA;
   switch (ret & SECCOMP_RET_ACTION_FULL) {

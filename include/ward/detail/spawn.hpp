@@ -1288,7 +1288,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     }
     if (!final_pidfd && !failed)
       throw Error(Step::clone, ECHILD, "first stage",
-                  "it ended (status " + std::to_string(info.si_status) +
+                  "it ended (" + ExitStatus::from(info).describe() +
                       ") before starting the pid-namespace child");
   }
   if (p.start_gate_fd >= 0 && !at_gate && !failed) {
@@ -1299,14 +1299,9 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     siginfo_t info{};
     while (::syscall(SYS_waitid, P_PIDFD, target, &info, WEXITED, nullptr) < 0 && errno == EINTR) {
     }
-    std::string how = "exited with status " + std::to_string(info.si_status);
-    if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) {
-      how = "was killed by signal " + std::to_string(info.si_status);
-      if (const char* abbrev = ::sigabbrev_np(info.si_status))
-        how += std::string(" (SIG") + abbrev + ")";
-    }
     throw Error(Step::sync, ECHILD, "start gate",
-                "the child " + how + " before it reached its start gate");
+                "the child ended (" + ExitStatus::from(info).describe() +
+                    ") before it reached its start gate");
   }
   if (failed) {
     if (final_pidfd) kill_and_reap(final_pidfd.get());
