@@ -10,7 +10,7 @@
 # summed over the three builds. Exit status is non-zero if anything failed.
 #
 # Environment:
-#   WARD_TEST_LABELS  tiers to run (default "unit root rootless vm")
+#   WARD_TEST_LABELS  tiers to run (default "unit root rootless attack vm")
 #   WARD_VM_BUILDS    builds that run the vm tier (default "gcc")
 #   WARD_JOBS         parallelism of builds and ctest (default 2)
 #   WARD_BUILDS       subset of builds to run (default "gcc clang asan")
@@ -26,7 +26,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 root=$(pwd)
 
-labels=${WARD_TEST_LABELS:-"unit root rootless vm"}
+labels=${WARD_TEST_LABELS:-"unit root rootless attack vm"}
 vm_builds=${WARD_VM_BUILDS:-gcc}
 jobs=${WARD_JOBS:-2}
 builds=${WARD_BUILDS:-"gcc clang asan"}

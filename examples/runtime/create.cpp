@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: Apache-2.0
+// create, run and start.
+#include "runtime.hpp"
+
+namespace wardrt {
+
+namespace {
+
+ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config& cfg,
+                            std::optional<ward::CgroupV2>& cg, int gate_fd) {
+  if (!cfg.process) fail("config.json: process: required to create a container");
+  if (cfg.process->terminal && o.console_socket.empty()) {
+    if (o.gate || o.detach)
+      fail("cannot allocate tty if ward will detach without setting console socket");
+    // A foreground run without a socket: the child gets our own stdio
+    // (a terminal already, when ward runs in one).
+    cfg.process->terminal = false;
+  }
+  ward::oci::ToSandboxOptions tso;
+  tso.no_pivot = o.no_pivot;
+  tso.rootless = g.rootless;
+  tso.warnings = &cfg.warnings;
+  ward::Sandbox sb = ward::oci::to_sandbox(cfg, o.bundle, tso);
+  for (auto& w : cfg.warnings) log_line("warning", w);
+  for (auto& u : ward::oci::unsupported(cfg)) log_line("warning", u.path + ": " + u.reason);
+
+  // The cgroup: born inside it (CLONE_INTO_CGROUP), limits first.
+  std::string cgpath = ward::oci::cgroup_path_for(cfg, o.id);
+  if (ward::cgroup_mode() != ward::CgroupMode::none) {
+    if (g.systemd_cgroup)
+      log_line("info", "--systemd-cgroup: ward manages cgroupfs paths itself (" + cgpath + ")");
+    std::string rel = cgpath;
+    while (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
+    try {
+      cg.emplace(ward::CgroupV2::create(rel, "/"));
+    } catch (const Error& e) {
+      // What a crashed container left: take an empty one over, as runc
+      // does; one with processes in it belongs to someone.
+      if (e.code().value() != EEXIST) throw;
+      cg.emplace(ward::CgroupV2::adopt(cgpath));
+      if (cg->events().populated) {
+        cg->release();
+        fail("cgroup " + cgpath + " already has processes in it");
+      }
+    }
+    if (cfg.linux_ && cfg.linux_->resources) {
+      // The limits now: the child is born under them. The device program
+      // (deny by default, plus the defaults, as runc does at create) while
+      // the child sets itself up (Sandbox::before_exec): loading it is ~5 %
+      // of a `ward run`, and it only has to be in place before the
+      // container's program runs (bench/README.md, "ward run against runc
+      // and crun").
+      ward::oci::Resources limits = *cfg.linux_->resources;
+      limits.devices.clear();
+      ward::oci::apply_resources(*cg, limits);
+      sb.before_exec([&cg, &cfg] {
+        ward::oci::ResourcesOptions ro;
+        ro.always_device_program = true;
+        ward::oci::Resources devices;
+        devices.devices = cfg.linux_->resources->devices;
+        ward::oci::apply_resources(*cg, devices, ro);
+      });
+    }
+    sb.cgroup(*cg);
+    c.cgroup = cg->path();
+  } else if (cfg.linux_ && cfg.linux_->resources) {
+    fail("linux.resources: this host has no cgroup v2 hierarchy (ward supports cgroup v2 only)");
+  }
+
+  // prestart, createRuntime (in our namespaces) and createContainer (in
+  // the container's) run once its namespaces and mounts exist, before it
+  // pivots into its root (config.md "Lifecycle" 3-6): the child waits.
+  const auto& hk = cfg.hooks;
+  if (!hk.prestart.empty() || !hk.create_runtime.empty() || !hk.create_container.empty()) {
+    sb.before_pivot([&o, &cfg](pid_t pid) {
+      ward::oci::State st;
+      st.id = o.id;
+      st.bundle = o.bundle;
+      st.pid = pid;
+      st.annotations = cfg.annotations;
+      st.status = ward::oci::Status::creating;
+      run_hooks(cfg.hooks.prestart, st, "prestart");
+      run_hooks(cfg.hooks.create_runtime, st, "createRuntime");
+      run_hooks(cfg.hooks.create_container, st, "createContainer", pid);
+    });
+  }
+  for (int i = 0; i < o.preserve_fds; ++i) sb.keep_fd(3 + i, 3 + i);
+  if (gate_fd >= 0) sb.start_gate(gate_fd);
+  // A detached run outlives us before its exec: it must not share our
+  // memory (the default spawn does, until exec).
+  if (o.detach) sb.spawn_mode(ward::SpawnMode::fork);
+  bool tty = cfg.process->terminal;
+  ward::Child child = sb.spawn();
+  if (tty) send_console(o.console_socket, child.terminal().get());
+  return child;
+}
+
+}  // namespace
+
+int cmd_create_or_run(const CreateOpts& o_in) {
+  CreateOpts o = o_in;
+  check_id(o.id);
+  o.bundle = fs::absolute(o.bundle.empty() ? "." : o.bundle).lexically_normal().string();
+  while (o.bundle.size() > 1 && o.bundle.back() == '/') o.bundle.pop_back();
+  ::mkdir(g.root.c_str(), 0711);
+  Container c;
+  c.id = o.id;
+  c.dir = container_dir(o.id);
+  if (::mkdir(c.dir.c_str(), 0711) != 0) {
+    if (errno == EEXIST) fail("container with id exists: " + o.id);
+    fail("mkdir " + c.dir + ": " + std::strerror(errno));
+  }
+  DirLock lock(c.dir);
+  // Anything that fails from here on removes what was made: the state
+  // directory, the cgroup (CgroupV2's destructor) and the child (Child's).
+  struct Cleanup {
+    std::string dir;
+    bool armed = true;
+    ~Cleanup() {
+      if (armed) remove_state_dir(dir);
+    }
+  } cleanup{c.dir};
+
+  ward::oci::Config cfg = ward::oci::load_config(o.bundle + "/config.json");
+  std::optional<ward::CgroupV2> cg;
+  int gate_fd = -1;
+  if (o.gate) {
+    std::string fifo = c.dir + "/exec.fifo";
+    if (::mkfifo(fifo.c_str(), 0600) != 0) fail("mkfifo " + fifo + ": " + std::strerror(errno));
+    gate_fd = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);
+    if (gate_fd < 0) fail("open " + fifo + ": " + std::strerror(errno));
+  }
+  // run with startContainer hooks: they run in the container, after its
+  // setup and before its program (config.md "Lifecycle" 7), so the child
+  // waits at a gate of ours (a pipe) until they are done.
+  ward::UniqueFd run_gate;
+  if (!o.gate && !cfg.hooks.start_container.empty()) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) fail("pipe: " + std::string(std::strerror(errno)));
+    gate_fd = p[0];
+    run_gate.reset(p[1]);
+  }
+  ward::Child child = spawn_container(o, c, cfg, cg, gate_fd);
+  if (gate_fd >= 0) ::close(gate_fd);
+
+  c.state.id = o.id;
+  c.state.bundle = o.bundle;
+  c.state.pid = child.pid();
+  c.state.annotations = cfg.annotations;
+  c.state.rootfs = (fs::path(o.bundle) / cfg.root.path).lexically_normal().string();
+  c.state.created = now_rfc3339();
+  c.state.owner = "";
+  c.state.status = o.gate ? ward::oci::Status::created : ward::oci::Status::running;
+  // With the pid, the start time is how later commands know the process is
+  // still this container's; without it every state says "stopped". A
+  // created container waits at its gate, so it must be there; a run's
+  // program may already have ended (a zombie until we reap it), and then
+  // "stopped" is the truth.
+  auto started = start_time(child.pid());
+  if (!started && o.gate)
+    fail("the container's process " + std::to_string(child.pid()) +
+         " is gone or a zombie right after its spawn (/proc/" + std::to_string(child.pid()) +
+         "/stat)");
+  c.starttime = started.value_or(0);
+  c.save();
+  if (!o.pid_file.empty()) write_atomic(o.pid_file, std::to_string(child.pid()));
+
+  if (o.gate) {
+    cleanup.armed = false;
+    if (cg) cg->release();
+    child.detach();
+    return 0;
+  }
+  // run: started already (or waiting at run_gate for the startContainer
+  // hooks); wait in the foreground unless detached.
+  if (run_gate) {
+    run_hooks(cfg.hooks.start_container, c.state, "startContainer", child.pid());
+    if (::write(run_gate.get(), "0", 1) != 1)
+      fail("run: start the container: " + std::string(std::strerror(errno)));
+    run_gate.reset();
+  }
+  run_hooks(cfg.hooks.poststart, c.state, "poststart");
+  if (o.detach) {
+    cleanup.armed = false;
+    if (cg) cg->release();
+    child.detach();
+    return 0;
+  }
+  ward::ExitStatus st = child.wait();
+  if (cg) {
+    try {
+      cg->destroy();
+    } catch (const Error& e) {
+      log_line("warning", e.what());
+    }
+  }
+  ward::oci::State final_state = c.state;
+  final_state.status = ward::oci::Status::stopped;
+  final_state.pid = 0;
+  try {
+    run_hooks(cfg.hooks.poststop, final_state, "poststop");
+  } catch (const Fatal& f) {
+    log_line("warning", f.msg);  // poststop failures are logged only (runtime.md)
+  }
+  return st.shell_status();
+}
+
+void signal_init(const Container& c, int sig);
+
+int cmd_start(const std::string& id) {
+  Container c = load(id);
+  DirLock lock(c.dir);
+  auto status = c.status();
+  if (status == ward::oci::Status::stopped) fail("cannot start a container that has stopped");
+  if (status != ward::oci::Status::created) fail("cannot start an already running container");
+  auto cfg = ward::oci::load_config(c.state.bundle + "/config.json");
+  // startContainer hooks: in the container, before its program
+  // (config.md "Lifecycle" 7). One that fails stops the container.
+  try {
+    run_hooks(cfg.hooks.start_container, c.current_state(), "startContainer", c.state.pid);
+  } catch (const Fatal&) {
+    signal_init(c, SIGKILL);
+    throw;
+  }
+  std::string fifo = c.dir + "/exec.fifo";
+  int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) fail("open " + fifo + ": " + std::strerror(errno));
+  bool ok = ::write(fd, "0", 1) == 1;
+  ::close(fd);
+  ::unlink(fifo.c_str());
+  if (!ok) fail("start: write exec.fifo: " + std::string(std::strerror(errno)));
+  c.state.status = ward::oci::Status::running;
+  c.save();
+  try {
+    run_hooks(cfg.hooks.poststart, c.current_state(), "poststart");
+  } catch (const Fatal& f) {
+    log_line("warning", f.msg);
+  }
+  return 0;
+}
+
+}  // namespace wardrt

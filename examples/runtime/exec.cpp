@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+// exec: a new process in a running container.
+#include "runtime.hpp"
+
+namespace wardrt {
+
+// ------------------------------------------------------------------ exec
+
+int cmd_exec(const Args& a) {
+  if (a.pos.empty()) fail("exec: container id required");
+  Container c = load(a.pos[0]);
+  if (c.status() != ward::oci::Status::running && c.status() != ward::oci::Status::created)
+    fail("cannot exec in a stopped container");
+  auto cfg = ward::oci::load_config(c.state.bundle + "/config.json");
+  ward::oci::Process proc;
+  std::string pfile = a.get("process", a.get("p"));
+  if (!pfile.empty()) {
+    proc = ward::oci::parse_process(read_text(pfile), pfile);
+  } else {
+    if (a.pos.size() < 2) fail("exec: command required");
+    proc = cfg.process ? *cfg.process : ward::oci::Process{};
+    proc.args.assign(a.pos.begin() + 1, a.pos.end());
+    proc.terminal = a.has("tty") || a.has("t");
+    if (a.has("cwd")) proc.cwd = a.get("cwd");
+    for (auto& e : a.all("env")) proc.env.push_back(e);
+    for (auto& e : a.all("e")) proc.env.push_back(e);
+    std::string user = a.get("user", a.get("u"));
+    if (!user.empty()) {
+      auto colon = user.find(':');
+      proc.user.uid = static_cast<std::uint32_t>(std::stoul(user.substr(0, colon)));
+      if (colon != std::string::npos)
+        proc.user.gid = static_cast<std::uint32_t>(std::stoul(user.substr(colon + 1)));
+    }
+    auto caps = a.all("cap");
+    for (auto& x : a.all("c")) caps.push_back(x);
+    if (!caps.empty()) {
+      // --cap adds to bounding, effective, permitted and ambient: never to
+      // inheritable (CVE-2022-29162).
+      if (!proc.capabilities) proc.capabilities.emplace();
+      for (auto& cap : caps) {
+        proc.capabilities->bounding.push_back(cap);
+        proc.capabilities->effective.push_back(cap);
+        proc.capabilities->permitted.push_back(cap);
+        proc.capabilities->ambient.push_back(cap);
+      }
+    }
+  }
+  ward::Sandbox sb;
+  ward::oci::apply_process(sb, proc);
+  // Join every namespace of the container's init that differs from ours.
+  join_namespaces_of(sb, c.state.pid);
+  std::optional<ward::CgroupV2> cg = c.open_cgroup();
+  if (cg) sb.cgroup(*cg);
+  // The container's seccomp profile applies to exec'd processes too.
+  ward::oci::apply_seccomp(sb, cfg, proc);
+  int preserve = a.has("preserve-fds") ? std::stoi(a.get("preserve-fds")) : 0;
+  for (int i = 0; i < preserve; ++i) sb.keep_fd(3 + i, 3 + i);
+  std::string console = a.get("console-socket");
+  bool detach = a.has("detach") || a.has("d");
+  if (proc.terminal && console.empty() && detach)
+    fail("cannot allocate tty if ward will detach without setting console socket");
+  ward::Child child = sb.spawn();
+  if (proc.terminal && !console.empty()) send_console(console, child.terminal().get());
+  if (a.has("pid-file")) write_atomic(a.get("pid-file"), std::to_string(child.pid()));
+  if (detach) {
+    child.detach();
+    return 0;
+  }
+  return child.wait().shell_status();
+}
+
+}  // namespace wardrt

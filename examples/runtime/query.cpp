@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: Apache-2.0
+// Commands that only look: state, list, ps, events.
+#include "runtime.hpp"
+
+namespace wardrt {
+
+// ------------------------------------------------------------------ queries
+
+int cmd_state(const std::string& id) {
+  Container c = load(id);
+  out(ward::oci::to_json(c.current_state(), 2) + "\n");
+  return 0;
+}
+
+int cmd_list(const std::string& format, bool quiet) {
+  std::vector<Container> cs;
+  if (DIR* d = ::opendir(g.root.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n == "." || n == "..") continue;
+      try {
+        cs.push_back(load(n));
+      } catch (...) {
+      }
+    }
+    ::closedir(d);
+  }
+  if (quiet) {
+    for (auto& c : cs) out(c.id + "\n");
+    return 0;
+  }
+  if (format == "json") {
+    json::Array arr;
+    for (auto& c : cs) {
+      auto s = c.current_state();
+      arr.push_back(json::Value::object({{"ociVersion", s.oci_version},
+                                         {"id", s.id},
+                                         {"pid", s.pid},
+                                         {"status", std::string(ward::oci::to_string(s.status))},
+                                         {"bundle", s.bundle},
+                                         {"rootfs", s.rootfs},
+                                         {"created", s.created},
+                                         {"owner", s.owner}}));
+    }
+    out(json::dump(json::Value(std::move(arr))) + "\n");
+    return 0;
+  }
+  std::printf("%-12s %-8s %-10s %-40s %-32s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED",
+              "OWNER");
+  for (auto& c : cs) {
+    auto s = c.current_state();
+    std::printf("%-12s %-8d %-10s %-40s %-32s %s\n", s.id.c_str(), s.pid,
+                std::string(ward::oci::to_string(s.status)).c_str(), s.bundle.c_str(),
+                s.created.c_str(), s.owner.empty() ? "root" : s.owner.c_str());
+  }
+  return 0;
+}
+
+std::vector<pid_t> container_pids(const Container& c) {
+  if (auto cg = c.open_cgroup()) return cg->procs();
+  if (c.alive()) return {c.state.pid};
+  return {};
+}
+
+int cmd_ps(const std::string& id, const std::string& format,
+           const std::vector<std::string>& ps_args) {
+  Container c = load(id);
+  auto pids = container_pids(c);
+  if (format == "json") {
+    json::Array arr;
+    for (pid_t p : pids) arr.emplace_back(static_cast<std::int64_t>(p));
+    out(json::dump(json::Value(std::move(arr))) + "\n");
+    return 0;
+  }
+  // The table: ps(1)'s own output, filtered to the container's pids (runc
+  // does the same).
+  std::string cmd = "ps " + (ps_args.empty() ? std::string("-ef") : [&] {
+                      std::string a;
+                      for (auto& x : ps_args) a += (a.empty() ? "" : " ") + x;
+                      return a;
+                    }());
+  FILE* f = ::popen(cmd.c_str(), "r");
+  if (!f) fail("ps: " + std::string(std::strerror(errno)));
+  char line[4096];
+  int pid_col = -1;
+  bool header = true;
+  while (std::fgets(line, sizeof line, f)) {
+    std::vector<std::string> cols;
+    for (std::size_t p = 0, n = std::strlen(line); p < n;) {
+      while (p < n && std::isspace(static_cast<unsigned char>(line[p]))) ++p;
+      std::size_t e = p;
+      while (e < n && !std::isspace(static_cast<unsigned char>(line[e]))) ++e;
+      if (e > p) cols.emplace_back(line + p, e - p);
+      p = e;
+    }
+    if (header) {
+      for (std::size_t i = 0; i < cols.size(); ++i)
+        if (cols[i] == "PID") pid_col = static_cast<int>(i);
+      out(line);
+      header = false;
+      continue;
+    }
+    if (pid_col < 0 || pid_col >= static_cast<int>(cols.size())) continue;
+    pid_t p = std::atoi(cols[static_cast<std::size_t>(pid_col)].c_str());
+    if (std::find(pids.begin(), pids.end(), p) != pids.end()) out(line);
+  }
+  ::pclose(f);
+  return 0;
+}
+
+json::Value stats_json(const Container& c) {
+  json::Value data = json::Value::object();
+  if (auto cg = c.open_cgroup()) {
+    auto s = cg->stats();
+    if (s.cpu)
+      data.set("cpu",
+               json::Value::object(
+                   {{"usage", json::Value::object({{"total", s.cpu->usage_usec * 1000},
+                                                   {"user", s.cpu->user_usec * 1000},
+                                                   {"kernel", s.cpu->system_usec * 1000}})}}));
+    json::Value mem = json::Value::object();
+    if (s.memory_current)
+      mem.set("usage", json::Value::object(
+                           {{"usage", *s.memory_current}, {"max", s.memory_peak.value_or(0)}}));
+    data.set("memory", std::move(mem));
+    data.set("pids",
+             json::Value::object({{"current", s.pids_current.value_or(container_pids(c).size())}}));
+  }
+  return json::Value::object({{"type", "stats"}, {"id", c.id}, {"data", std::move(data)}});
+}
+
+int cmd_events(const std::string& id, bool stats, const std::string& interval) {
+  Container c = load(id);
+  if (stats) {
+    out(json::dump(stats_json(c)) + "\n");
+    return 0;
+  }
+  double secs = 5;
+  if (!interval.empty()) {
+    secs = std::atof(interval.c_str());
+    if (interval.back() == 'm' && interval.find("ms") == std::string::npos) secs *= 60;
+    if (interval.find("ms") != std::string::npos) secs /= 1000;
+    if (secs <= 0) fail("invalid interval: " + interval);
+  }
+  while (c.alive()) {
+    out(json::dump(stats_json(c)) + "\n");
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::duration<double>(secs));
+  }
+  return 0;
+}
+
+}  // namespace wardrt

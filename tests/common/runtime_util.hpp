@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: Apache-2.0
+// Driving the `ward` runtime binary from tests the way engines do: a busybox
+// bundle from `ward spec`, commands under a private --root, output to files.
+// Used by tests/root/runtime_test.cpp and the attack tier (tests/attack/).
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ward/oci.hpp>
+#include <ward/ward.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "rootfs_util.hpp"
+#include "run_util.hpp"
+#include "test_util.hpp"
+
+#ifndef WARD_RUNTIME_BIN
+#define WARD_RUNTIME_BIN ""
+#endif
+
+namespace ward_test {
+
+namespace json = ward::detail::json;
+
+struct Out {
+  int status = -1;
+  std::string out, err;
+};
+
+// Runs the runtime with `args`, stdin from `input`. Output goes to files,
+// not pipes: a container that create or run -d leaves behind keeps the
+// runtime's stdio, so a pipe would not see EOF until it exits.
+inline Out ward_cmd(const std::vector<std::string>& args, const std::string& input = {}) {
+  std::vector<std::string> argv = {WARD_RUNTIME_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  int in[2];
+  REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
+  char on[] = "/tmp/ward-rt-out-XXXXXX", en[] = "/tmp/ward-rt-err-XXXXXX";
+  int of = ::mkostemp(on, O_CLOEXEC), ef = ::mkostemp(en, O_CLOEXEC);
+  REQUIRE((of >= 0 && ef >= 0));
+  ::unlink(on);
+  ::unlink(en);
+  ward::Sandbox sb(argv);
+  sb.stdin_(ward::Stdio::fd(in[0])).stdout_(ward::Stdio::fd(of)).stderr_(ward::Stdio::fd(ef));
+  ward::Child c = sb.spawn();
+  ::close(in[0]);
+  if (!input.empty() && ::write(in[1], input.data(), input.size()) < 0) {
+  }
+  ::close(in[1]);
+  Out o;
+  o.status = c.wait().shell_status();
+  ::lseek(of, 0, SEEK_SET);
+  ::lseek(ef, 0, SEEK_SET);
+  o.out = ward_test::read_all(of);
+  o.err = ward_test::read_all(ef);
+  ::close(of);
+  ::close(ef);
+  return o;
+}
+
+// A bundle: a busybox rootfs and `ward spec`'s config, edited.
+struct Bundle {
+  ScratchDir dir{"bundle"};
+  ScratchDir state{"state"};
+  std::unique_ptr<ward_test::BusyboxRootfs> rootfs;
+  explicit Bundle(const std::string& busybox) {
+    rootfs = std::make_unique<ward_test::BusyboxRootfs>(busybox);
+    std::filesystem::create_directory_symlink(rootfs->path, dir / "rootfs");
+    auto r = ward_cmd({"spec", "--bundle", dir.path});
+    REQUIRE(r.status == 0);
+  }
+  // Rewrites config.json: args, terminal off, and whatever `edit` does.
+  void set(const std::vector<std::string>& args,
+           const std::function<void(json::Value&)>& edit = {}) {
+    json::Value cfg = json::parse(ward_test::read_file(dir / "config.json"));
+    json::Array a;
+    for (auto& s : args) a.emplace_back(s);
+    json::Value* proc = cfg.find("process");
+    proc->set("args", json::Value(std::move(a)));
+    proc->set("terminal", false);
+    if (edit) edit(cfg);
+    ward_test::write_file(dir / "config.json", json::dump(cfg, {.indent = 2}));
+  }
+  // A failed check must not leave containers behind: delete whatever the
+  // state directory still lists.
+  ~Bundle() {
+    for (auto& e : std::filesystem::directory_iterator(state.path))
+      ward_cmd({"--root", state.path, "delete", "--force", e.path().filename().string()});
+  }
+  // Container ids are global (their cgroup is /ward/<id>): one per test process.
+  static std::string id(const std::string& name) { return name + "-" + std::to_string(::getpid()); }
+  Out cmd(std::vector<std::string> args, const std::string& input = {}) {
+    args.insert(args.begin(), {"--root", state.path});
+    return ward_cmd(args, input);
+  }
+  // `run` in the background, stdin from /dev/null; returns once state
+  // says the container runs (up to about 5 s, more under TCG).
+  ward::Child run_in_background(const std::string& id) {
+    ward::Sandbox runner({WARD_RUNTIME_BIN, "--root", state.path, "run", "--bundle", dir.path, id});
+    ward::Child bg = runner.stdin_(ward::Stdio::null()).spawn();
+    bool running = false;
+    for (int i = 0; i < 500 && !running; ++i) {
+      auto s = cmd({"state", id});
+      running = s.status == 0 && ward::oci::parse_state(s.out).status == ward::oci::Status::running;
+      if (!running) ::usleep(10000);
+    }
+    REQUIRE(running);
+    return bg;
+  }
+};
+
+#define NEED_RUNTIME(bundle)                                                                \
+  WARD_SKIP_UNLESS_ROOT();                                                                  \
+  if (std::string(WARD_RUNTIME_BIN).empty()) WARD_SKIP("built without examples");           \
+  std::string bundle##_bb = ward_test::static_busybox();                                    \
+  if (bundle##_bb.empty()) WARD_SKIP("no static busybox (apt-get install busybox-static)"); \
+  ward_test::Bundle bundle(bundle##_bb)
+
+}  // namespace ward_test
