@@ -4531,6 +4531,10 @@ class StackArea {
 
   int count() const noexcept { return count_; }
 
+  // Gives the mapping up without unmapping it: for stacks a child may still
+  // run on (detail/spawn.hpp, spawn_plan's unwind guard). Never reused.
+  void leak() noexcept { base_ = nullptr; }
+
   // Lowest usable address of stack i (what clone_args.stack wants).
   std::uint64_t base(int i) const noexcept {
     return reinterpret_cast<std::uint64_t>(base_ + static_cast<std::size_t>(i) * (size_ + kGuard) +
@@ -5876,6 +5880,34 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     throw Error(Step::clone, e, "child", why);
   }
   UniqueFd pidfd(pidfd_raw);
+  UniqueFd final_pidfd;  // two stages: the process that execs
+  pid_t final_pid = -1;
+  // From here on, whatever leaves this function before the child has
+  // exec'd or reached its start gate, however it leaves (a failed step, an
+  // exception of any type from a callback or an allocation, the forced
+  // unwind of pthread_cancel(3)), passes through this guard: it kills and
+  // reaps every process of this spawn, so none is left behind and none
+  // runs on the stacks that go back to the thread's cache. A second stage
+  // that stage one cloned but could not name before it was killed may
+  // still run on its stack: then the stacks are never reused nor unmapped
+  // (leaked), which is safe. Tests: unit.spawn "... any unwind ..." cases.
+  struct UnwindGuard {
+    UniqueFd& first;
+    UniqueFd& final;
+    std::optional<StackArea>& stacks;
+    bool two_stage;
+    bool armed = true;
+    bool all_closed = false;  // EOF on the report pipe: no process of ours uses the stacks
+    ~UnwindGuard() {
+      if (!armed) return;
+      if (final) kill_and_reap(final.get());
+      kill_and_reap(first.get());
+      if (two_stage && !final && !all_closed && stacks) {
+        stacks->leak();
+        stacks.reset();  // nothing goes back to the cache
+      }
+    }
+  } guard{pidfd, final_pidfd, stacks, p.two_stage};
   report_wr.reset();
   sync_rd.reset();
   term_child.reset();
@@ -5883,134 +5915,87 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     // The user namespace exists since clone3 returned: write the maps now
     // and release the child, without waiting for it to ask (one wake-up
     // fewer; measured ~20-40 us here).
-    try {
-      write_id_maps(static_cast<pid_t>(pid), pd);
-      char go = 1;
-      if (::write(sync_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "sync pipe");
-    } catch (...) {
-      kill_and_reap(pidfd.get());
-      throw;
-    }
+    write_id_maps(static_cast<pid_t>(pid), pd);
+    char go = 1;
+    if (::write(sync_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "sync pipe");
   }
 
   // Sandbox::before_exec, while the child sets up; then the byte that lets
   // it go on. In two stages, once the process that execs is known (so that
-  // a failure kills and reaps it too).
+  // a failure kills and reaps it too). What it throws leaves through the
+  // guard: the child is killed and reaped, then the exception goes on.
   bool before_exec_pending = static_cast<bool>(pd.before_exec);
-  // What Sandbox::before_exec or before_pivot threw: the child is killed
-  // and reaped, then it is rethrown.
-  std::exception_ptr callback_error;
   auto run_before_exec = [&] {
     before_exec_pending = false;
-    try {
-      pd.before_exec();
-      char go = 1;
-      if (::write(go_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "before_exec pipe");
-    } catch (...) {
-      callback_error = std::current_exception();
-    }
-    go_wr.reset();  // after a failure: EOF, and the child exits without exec
+    pd.before_exec();
+    char go = 1;
+    if (::write(go_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "before_exec pipe");
+    go_wr.reset();
     go_rd.reset();
   };
-  if (before_exec_pending && !p.two_stage) {
-    run_before_exec();
-    if (callback_error) {
-      kill_and_reap(pidfd.get());
-      std::rethrow_exception(callback_error);
-    }
-  }
+  if (before_exec_pending && !p.two_stage) run_before_exec();
 
   // Talk to the child until EOF.
   Msg m;
   bool failed = false;
   bool at_gate = false;  // a gated child said it waits for its start
   Msg failure{};
-  std::optional<Error> parent_error;
-  UniqueFd final_pidfd;
-  pid_t final_pid = -1;
   UniqueFd listener;
   int pending_listener = -1;
   for (;;) {
-    if (before_exec_pending && final_pidfd) {
-      run_before_exec();
-      if (callback_error) break;
-    }
+    if (before_exec_pending && final_pidfd) run_before_exec();
     // The listener comes from the process that execs, so in two stages it
     // waits until stage one has said which process that is.
     if (pending_listener >= 0 && (!p.two_stage || final_pidfd)) {
-      try {
-        int target = p.two_stage ? final_pidfd.get() : pidfd.get();
-        listener = take_listener(target, pending_listener, report_rd.get());
-        pending_listener = -1;
-        if (listener && pd.seccomp_exec_gate)
-          pass_first_exec(listener.get(), p.two_stage ? final_pid : static_cast<pid_t>(pid),
-                          report_rd.get());
-        if (!pd.seccomp_keep_listener) listener.reset();
-      } catch (Error& e) {
-        parent_error.emplace(e);
-        break;
-      }
+      int target = p.two_stage ? final_pidfd.get() : pidfd.get();
+      listener = take_listener(target, pending_listener, report_rd.get());
+      pending_listener = -1;
+      if (listener && pd.seccomp_exec_gate)
+        pass_first_exec(listener.get(), p.two_stage ? final_pid : static_cast<pid_t>(pid),
+                        report_rd.get());
+      if (!pd.seccomp_keep_listener) listener.reset();
     }
     long n = sys::read_full(report_rd.get(), &m, sizeof m);
-    if (n == 0) break;
-    if (n != static_cast<long>(sizeof m)) {
-      parent_error.emplace(Step::sync, n < 0 ? static_cast<int>(-n) : EPROTO, "report pipe",
-                           "short message from the child");
+    if (n == 0) {
+      guard.all_closed = true;  // every process of the spawn exec'd or ended
       break;
     }
+    if (n != static_cast<long>(sizeof m))
+      throw Error(Step::sync, n < 0 ? static_cast<int>(-n) : EPROTO, "report pipe",
+                  "short message from the child");
     if (m.kind == kMsgError) {
       failed = true;
       failure = m;
     } else if (m.kind == kMsgNeedParent) {
-      try {
-        write_id_maps(static_cast<pid_t>(pid), pd);
-        char go = 1;
-        if (::write(sync_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "sync pipe");
-      } catch (Error& e) {
-        parent_error.emplace(e);
-        break;
-      }
+      write_id_maps(static_cast<pid_t>(pid), pd);
+      char go = 1;
+      if (::write(sync_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "sync pipe");
     } else if (m.kind == kMsgStage2) {
       final_pid = m.value;
       int fd = static_cast<int>(::syscall(sys::nr_pidfd_open, final_pid, 0));
       if (fd < 0) {
-        parent_error.emplace(Step::pidfd, errno, "second stage pid " + std::to_string(final_pid));
+        int e = errno;
         ::kill(final_pid, SIGKILL);  // our child (CLONE_PARENT) and unreaped: pid is stable
         ::waitpid(final_pid, nullptr, __WALL);
-        final_pid = -1;
-        break;
+        guard.all_closed = true;  // stage two is reaped; the guard reaps stage one
+        throw Error(Step::pidfd, e, "second stage pid " + std::to_string(final_pid));
       }
       final_pidfd.reset(fd);
     } else if (m.kind == kMsgListener) {
       pending_listener = m.value;
     } else if (m.kind == kMsgBeforePivot) {
-      try {
-        pd.before_pivot(p.two_stage ? final_pid : static_cast<pid_t>(pid));
-        char go = 1;
-        if (::write(pivot_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "before_pivot pipe");
-      } catch (...) {
-        callback_error = std::current_exception();
-        break;
-      }
+      pd.before_pivot(p.two_stage ? final_pid : static_cast<pid_t>(pid));
+      char go = 1;
+      if (::write(pivot_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "before_pivot pipe");
     } else if (m.kind == kMsgReady && p.start_gate_fd >= 0) {
       at_gate = true;
       break;  // waiting for its start; spawn is done
     } else if (m.kind == kMsgReady) {
-      try {
-        if (hold) hold(p.two_stage ? final_pid : static_cast<pid_t>(pid), hold_ctx);
-      } catch (Error& e) {
-        parent_error.emplace(e);
-      }
+      if (hold) hold(p.two_stage ? final_pid : static_cast<pid_t>(pid), hold_ctx);
       sync_wr.reset();  // releases the holder
     }
   }
 
-  if (parent_error || callback_error) {
-    if (final_pidfd) kill_and_reap(final_pidfd.get());
-    kill_and_reap(pidfd.get());
-    if (callback_error) std::rethrow_exception(callback_error);
-    throw *parent_error;
-  }
   if (p.two_stage) {
     // Stage one has exited (or will): reap it. Its status tells whether it
     // died before handing over a second stage.
@@ -6036,8 +6021,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
                     ") before it reached its start gate");
   }
   if (failed) {
-    if (final_pidfd) kill_and_reap(final_pidfd.get());
-    if (!p.two_stage) kill_and_reap(pidfd.get());
+    // The guard kills and reaps what is left as this throws.
     failure.detail[sizeof failure.detail - 1] = '\0';
     std::string why;
     if (failure.step == static_cast<std::uint32_t>(Step::exec) && failure.err == ENOENT &&
@@ -6046,15 +6030,9 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     throw Error(static_cast<Step>(failure.step), failure.err, failure.detail, why);
   }
   UniqueFd terminal;
-  if (term_parent) {
-    // Sent before the child reported ready or exec'd: it is queued by now.
-    try {
-      terminal = receive_terminal(term_parent.get());
-    } catch (...) {
-      kill_and_reap(p.two_stage ? final_pidfd.get() : pidfd.get());
-      throw;
-    }
-  }
+  // Sent before the child reported ready or exec'd: it is queued by now.
+  if (term_parent) terminal = receive_terminal(term_parent.get());
+  guard.armed = false;
   if (p.two_stage)
     return {std::move(final_pidfd), final_pid, std::move(listener), std::move(terminal)};
   return {std::move(pidfd), static_cast<pid_t>(pid), std::move(listener), std::move(terminal)};

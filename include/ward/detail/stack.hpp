@@ -50,6 +50,10 @@ class StackArea {
 
   int count() const noexcept { return count_; }
 
+  // Gives the mapping up without unmapping it: for stacks a child may still
+  // run on (detail/spawn.hpp, spawn_plan's unwind guard). Never reused.
+  void leak() noexcept { base_ = nullptr; }
+
   // Lowest usable address of stack i (what clone_args.stack wants).
   std::uint64_t base(int i) const noexcept {
     return reinterpret_cast<std::uint64_t>(base_ + static_cast<std::size_t>(i) * (size_ + kGuard) +
