@@ -8,10 +8,13 @@
 // inside the root (openat2 RESOLVE_IN_ROOT).
 #pragma once
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -80,6 +83,26 @@ inline ward::MountApi sandbox_api_that_runs(const std::string& rootfs) {
   } catch (const ward::Error& e) {
     return detail_api::from_error(e);
   }
+}
+
+// Why this kernel cannot make an idmapped mount of `dir` ("" when it can),
+// asked of the kernel directly with open_tree + mount_setattr
+// (MOUNT_ATTR_IDMAP): a test skips only for that, never for an error that
+// came out of ward (which must fail it).
+inline std::string idmap_unsupported(const std::string& dir) {
+  namespace mnt = ward::detail::mnt;
+  ward::UserNsOptions opts;
+  opts.uid_map = ward::IdMap::single(1000, 2000);
+  opts.gid_map = ward::IdMap::single(1000, 3000);
+  ward::Namespace userns =
+      std::move(ward::Namespace::create_set(ward::NsSet{ward::NsKind::user}, opts).front());
+  long t = ::syscall(mnt::nr_open_tree, AT_FDCWD, dir.c_str(), mnt::kOpenTreeClone | O_CLOEXEC);
+  if (t < 0) return std::string("open_tree: ") + std::strerror(errno);
+  mnt::MountAttr a{mnt::kAttrIdmap, 0, 0, static_cast<std::uint64_t>(userns.fd())};
+  long r = ::syscall(mnt::nr_mount_setattr, t, "", mnt::kAtEmptyPath, &a, sizeof a);
+  int e = errno;
+  ::close(static_cast<int>(t));
+  return r == 0 ? "" : std::string("mount_setattr(MOUNT_ATTR_IDMAP): ") + std::strerror(e);
 }
 
 }  // namespace ward_test

@@ -268,11 +268,14 @@ WARD_CHILD_FN inline long open_in_root(int root, const char* path, std::uint64_t
 
 // Opens the destination of `s` inside root as O_PATH, creating missing
 // components (directories, and the last one as a file when target_file).
-// Legacy: legacy_walk. Modern: each component is created through the descriptor of its resolved
-// parent and then reopened from the root, so whatever a racing process does, the result lies inside
-// the root. A component that exists but does not resolve is a dangling symlink: its text replaces
-// it in the path (an absolute one counts from the root) and the walk starts over, at most 40 times
-// (ELOOP), like the kernel's own limit. This is `mkdir -p` with the rootfs as "/".
+// Legacy: legacy_walk. Modern: each component is created through the
+// descriptor of its resolved parent and then reopened from the root, so
+// whatever a racing process does, the result lies inside the root. A
+// component that exists but does not resolve is a dangling symlink: its
+// text replaces it in the path (an absolute one counts from the root) and
+// the walk starts over, at most 40 times (ELOOP), like the kernel's own
+// limit; the reopen with RESOLVE_IN_ROOT keeps even its ".." inside. This
+// is `mkdir -p` with the rootfs as "/".
 WARD_CHILD_FN inline long open_target(int root, const MountStep& s, bool create, MountApi api,
                                       MountFail& f) noexcept {
   if (api == MountApi::legacy) {  // never follows a symlink, so none of the below
