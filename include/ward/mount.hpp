@@ -234,12 +234,9 @@ namespace detail {
 
 // The mount API this kernel offers, probed once. Modern needs openat2
 // (5.6) and mount_setattr (5.12); fsopen/open_tree/move_mount (5.2) come
-// with them. WARD_MOUNT_API=legacy in the environment forces the fallback
-// (the tests run both paths on one kernel).
-inline MountApi mount_api() {
+// with them.
+inline MountApi probe_mount_api() {
   static const MountApi api = [] {
-    const char* force = ::getenv("WARD_MOUNT_API");
-    if (force != nullptr && std::string_view(force) == "legacy") return MountApi::legacy;
     long r = ::syscall(mnt::nr_mount_setattr, -1, "", 0, nullptr, 0);
     if (r < 0 && errno == ENOSYS) return MountApi::legacy;
     mnt::OpenHow how{O_PATH | O_CLOEXEC, 0, 0};
@@ -249,6 +246,24 @@ inline MountApi mount_api() {
     return MountApi::modern;
   }();
   return api;
+}
+
+// -1: nothing forced; else the MountApi given to ward::force_mount_api.
+inline std::atomic<int>& forced_mount_api() noexcept {
+  static std::atomic<int> forced{-1};
+  return forced;
+}
+
+// The API the next plan or MountGuard uses: the one forced with
+// ward::force_mount_api, else WARD_MOUNT_API=legacy in the environment
+// (read at every call, not cached with the probe, so setting it late still
+// counts), else what the kernel offers.
+inline MountApi mount_api() {
+  int forced = forced_mount_api().load(std::memory_order_relaxed);
+  if (forced >= 0) return static_cast<MountApi>(forced);
+  const char* env = ::getenv("WARD_MOUNT_API");
+  if (env != nullptr && std::string_view(env) == "legacy") return MountApi::legacy;
+  return probe_mount_api();
 }
 
 // MS_PRIVATE and friends, as mount(2) and mount_setattr(2) take them.
@@ -443,6 +458,19 @@ struct MountPlanner {
 };
 
 }  // namespace detail
+
+using MountApi = detail::MountApi;
+
+// Makes every Sandbox::plan() and MountGuard::mount() from now on, in this
+// process, use `api` (std::nullopt: back to WARD_MOUNT_API and the probe).
+// A plan keeps the API it was built with. For tests that must run the
+// legacy mount(2) path on a kernel that has the modern one (the attack
+// tests in tests/attack/legacy_mount_attack_test.cpp), and for a kernel
+// whose modern API misbehaves. Forcing `modern` where the kernel lacks it
+// makes mounts fail with ENOSYS.
+inline void force_mount_api(std::optional<MountApi> api) noexcept {
+  detail::forced_mount_api().store(api ? static_cast<int>(*api) : -1, std::memory_order_relaxed);
+}
 
 // A mount in the caller's mount namespace, unmounted (MNT_DETACH) when the
 // guard goes out of scope unless released. Move-only.

@@ -3328,22 +3328,41 @@ WARD_CHILD_FN inline void read_fs_log(long fsfd, char (&buf)[160]) noexcept {
 
 // ------------------------------------------------------------ path resolution
 
-// Opens `path` (relative, normalized) inside `root`. Modern: openat2 with
-// RESOLVE_IN_ROOT (symlinks resolve within root). Legacy: a component walk
-// that refuses symlinks outright (ELOOP), which is exact because the planner
-// already removed every "..".
-WARD_CHILD_FN inline long open_in_root(int root, const char* path, std::uint64_t flags,
-                                       bool no_symlinks, MountApi api) noexcept {
-  if (path[0] == '\0') path = ".";
-  if (api == MountApi::modern) {
-    mnt::OpenHow how{flags | O_CLOEXEC, 0,
-                     mnt::kResolveInRoot | mnt::kResolveNoMagiclinks |
-                         (no_symlinks ? mnt::kResolveNoSymlinks : 0)};
-    long r;
-    do r = sys::call(sys::nr_openat2, root, path, &how, sizeof how);
-    while (r == -EAGAIN || r == -EINTR);  // a concurrent rename: try again
+// The legacy walk (no openat2): one component at a time, each opened
+// relative to the descriptor of its verified parent with O_NOFOLLOW and
+// fstat-checked, so a symlink anywhere on the way is refused (ELOOP) rather
+// than resolved, and "." / ".." (which the planner never makes) are refused
+// too: nothing a racing process does can lead the walk out of `root`.
+// Missing components are made with mkdirat (mknodat for a file) in that
+// parent descriptor and then opened the same way; EEXIST (someone else made
+// something there) just opens what is there now, which is refused if it is
+// a symlink. Never a path string resolved from the root, never a symlink
+// read and followed (the code that did so let a component flipped between
+// missing and "../outside" escape the root: the tests
+// "legacy mount API: ..." in tests/attack/legacy_mount_attack_test.cpp).
+
+// One component `name` in directory `dir`, not followed: -ELOOP for a
+// symlink, -ENOTDIR when `dir_only` and it is something else.
+WARD_CHILD_FN inline long legacy_open_component(long dir, const char* name,
+                                                bool dir_only) noexcept {
+  long fd = sys::call(SYS_openat, dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return fd;
+  struct stat st;
+  long r = sys::call(SYS_fstat, fd, &st);
+  if (r == 0 && S_ISLNK(st.st_mode)) r = -ELOOP;  // O_PATH|O_NOFOLLOW opened the link itself
+  if (r == 0 && dir_only && !S_ISDIR(st.st_mode)) r = -ENOTDIR;
+  if (r < 0) {
+    close_fd(fd);
     return r;
   }
+  return fd;
+}
+
+// Opens `path` (relative) inside `root` as O_PATH, creating what is missing
+// when `create` (directories, the last component a file when
+// `target_file`). `last_dir`: the last component must be a directory.
+WARD_CHILD_FN inline long legacy_walk(int root, const char* path, bool create, bool target_file,
+                                      bool last_dir) noexcept {
   long cur = sys::call(SYS_openat, root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (cur < 0) return cur;
   char comp[256];
@@ -3351,42 +3370,75 @@ WARD_CHILD_FN inline long open_in_root(int root, const char* path, std::uint64_t
   while (*p != '\0') {
     unsigned long n = 0;
     while (p[n] != '\0' && p[n] != '/') ++n;
-    if (n >= sizeof comp) {
+    long err = 0;
+    if (n >= sizeof comp) err = -ENAMETOOLONG;
+    if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) err = -EINVAL;
+    if (err != 0) {
       close_fd(cur);
-      return -ENAMETOOLONG;
+      return err;
     }
     for (unsigned long i = 0; i < n; ++i) comp[i] = p[i];
     comp[n] = '\0';
     p += n;
     if (*p == '/') ++p;
-    bool last = *p == '\0';
-    std::uint64_t f = (last ? flags : O_PATH) | O_NOFOLLOW | O_CLOEXEC;
-    long next = sys::call(SYS_openat, cur, comp, f);
+    const bool last = *p == '\0';
+    long next = legacy_open_component(cur, comp, !last || last_dir);
+    // A racing process may remove what we made before we open it: make it
+    // again, a bounded number of times.
+    for (int tries = 0; next == -ENOENT && create; ++tries) {
+      if (tries == 40) {
+        next = -EAGAIN;
+        break;
+      }
+      long r = (last && target_file) ? sys::call(SYS_mknodat, cur, comp, S_IFREG | 0644, 0)
+                                     : sys::call(SYS_mkdirat, cur, comp, 0755);
+      if (r < 0 && r != -EEXIST) {
+        next = r;
+        break;
+      }
+      next = legacy_open_component(cur, comp, !last || last_dir);
+    }
     close_fd(cur);
     if (next < 0) return next;
-    struct stat st;
-    long r = sys::call(SYS_fstat, next, &st);
-    if (r == 0 && S_ISLNK(st.st_mode)) r = -ELOOP;  // O_PATH|O_NOFOLLOW opened the link itself
-    if (r < 0) {
-      close_fd(next);
-      return r;
-    }
     cur = next;
   }
   return cur;
 }
 
+// Opens `path` (relative, normalized) inside `root`, as O_PATH (`flags`
+// may add O_DIRECTORY). Modern: openat2 with RESOLVE_IN_ROOT (symlinks
+// resolve within root). Legacy: legacy_walk, which refuses symlinks
+// outright (ELOOP).
+WARD_CHILD_FN inline long open_in_root(int root, const char* path, std::uint64_t flags,
+                                       bool no_symlinks, MountApi api) noexcept {
+  if (api == MountApi::legacy)
+    return legacy_walk(root, path, false, false, (flags & O_DIRECTORY) != 0);
+  if (path[0] == '\0') path = ".";
+  mnt::OpenHow how{flags | O_CLOEXEC, 0,
+                   mnt::kResolveInRoot | mnt::kResolveNoMagiclinks |
+                       (no_symlinks ? mnt::kResolveNoSymlinks : 0)};
+  long r;
+  do r = sys::call(sys::nr_openat2, root, path, &how, sizeof how);
+  while (r == -EAGAIN || r == -EINTR);  // a concurrent rename: try again
+  return r;
+}
+
 // Opens the destination of `s` inside root as O_PATH, creating missing
 // components (directories, and the last one as a file when target_file).
-// Each component is created through the descriptor of its resolved parent
-// and then reopened from the root, so whatever a racing process does, the
-// result lies inside the root. A component that exists but does not
-// resolve is a dangling symlink: its text replaces it in the path (an
-// absolute one counts from the root) and the walk starts over, at most 40
-// times (ELOOP), like the kernel's own limit. This is `mkdir -p` with the
-// rootfs as "/".
+// Legacy: legacy_walk. Modern: each component is created through the
+// descriptor of its resolved parent and then reopened from the root, so
+// whatever a racing process does, the result lies inside the root. A
+// component that exists but does not resolve is a dangling symlink: its
+// text replaces it in the path (an absolute one counts from the root) and
+// the walk starts over, at most 40 times (ELOOP), like the kernel's own
+// limit; the reopen with RESOLVE_IN_ROOT keeps even its ".." inside. This
+// is `mkdir -p` with the rootfs as "/".
 WARD_CHILD_FN inline long open_target(int root, const MountStep& s, bool create, MountApi api,
                                       MountFail& f) noexcept {
+  if (api == MountApi::legacy) {  // never follows a symlink, so none of the below
+    long fd = legacy_walk(root, s.target, create, s.target_file, false);
+    return fd < 0 ? mount_fail(f, fd, "open destination", s.target) : fd;
+  }
   long fd = open_in_root(root, s.target, O_PATH, s.no_symlinks, api);
   if (fd != -ENOENT || !create) {
     if (fd < 0) return mount_fail(f, fd, "open destination", s.target);
@@ -3507,35 +3559,46 @@ WARD_CHILD_FN inline unsigned long locked_flags(long fd) noexcept {
   return f;
 }
 
-// Applies attributes and propagation to the mount now on top of `target`
-// (legacy path: reopen so the descriptor refers to the new mount).
-WARD_CHILD_FN inline long legacy_finish(int root, const MountStep& s, MountApi api,
-                                        MountFail& f) noexcept {
-  if (s.attr_set == 0 && s.propagation == 0) return 0;
-  long fd = open_in_root(root, s.target, O_PATH, s.no_symlinks, api);
-  if (fd < 0) return mount_fail(f, fd, "reopen", s.target);
+// Applies attributes and propagation to the new mount, `fd` (legacy path).
+WARD_CHILD_FN inline long legacy_finish(long fd, const MountStep& s, MountFail& f) noexcept {
   long r = 0;
   if (s.attr_set != 0) {
     unsigned long fl = (locked_flags(fd) & ~static_cast<unsigned long>(MS_RELATIME)) |
                        legacy_attr_flags(s.attr_set);
     r = legacy_mount(nullptr, fd, nullptr, MS_BIND | MS_REMOUNT | fl, nullptr);
-    if (r < 0) {
-      close_fd(fd);
-      return mount_fail(f, r, "remount (flags)", s.target);
-    }
+    if (r < 0) return mount_fail(f, r, "remount (flags)", s.target);
     // A non-recursive remount leaves submounts of an rbind as they were:
     // the legacy API has no AT_RECURSIVE (documented in ward/mount.hpp).
   }
   if (s.propagation != 0) {
     r = legacy_mount(nullptr, fd, nullptr, s.propagation | (s.prop_recursive ? MS_REC : 0),
                      nullptr);
-    if (r < 0) {
-      close_fd(fd);
-      return mount_fail(f, r, "propagation", s.target);
-    }
+    if (r < 0) return mount_fail(f, r, "propagation", s.target);
   }
-  close_fd(fd);
   return 0;
+}
+
+// After mount(2) onto /proc/self/fd/N of `target` (whose inode was
+// `before`): opens the new mount, which a lookup of the destination finds
+// on top of it. The magic link itself would name the directory under the
+// mount, so the destination is walked again (legacy_walk: inside the root,
+// no symlinks) and must no longer be the inode mounted over; else someone
+// replaced it meanwhile and the flags would go to the wrong place.
+WARD_CHILD_FN inline long legacy_reopen(int root, const MountStep& s, const struct stat& before,
+                                        MountFail& f) noexcept {
+  long fd = legacy_walk(root, s.target, false, false, false);
+  if (fd < 0) return mount_fail(f, fd, "reopen", s.target);
+  struct stat st;
+  long r = sys::call(SYS_fstat, fd, &st);
+  // A bind onto itself (op_readonly) shows the same inode: nothing to compare.
+  if (r == 0 && s.op != MountStep::op_readonly && st.st_dev == before.st_dev &&
+      st.st_ino == before.st_ino)
+    r = -ESTALE;
+  if (r < 0) {
+    close_fd(fd);
+    return mount_fail(f, r, "reopen", s.target, "destination replaced during mount");
+  }
+  return fd;
 }
 
 // Opens the container's /dev/null for masking and checks that it is the
@@ -3783,7 +3846,24 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
       return mount_fail(f, -EOPNOTSUPP, "idmapped mount", s.target,
                         "needs mount_setattr(2), Linux 5.12");
     }
-    if (s.op == MountStep::op_bind || s.op == MountStep::op_mknod) {
+    struct stat before;
+    r = sys::call(SYS_fstat, tfd, &before);
+    if (r < 0) {
+      close_fd(tfd);
+      close_fd(src_null);
+      return mount_fail(f, r, "stat destination", s.target);
+    }
+    if (s.op == MountStep::op_bind && s.source_in_root) {
+      long src = legacy_walk(root, s.source, false, false, false);
+      if (src < 0) {
+        close_fd(tfd);
+        return mount_fail(f, src, "open bind source", s.target, s.source);
+      }
+      char p[32];
+      fd_path(p, src);
+      r = legacy_mount(p, tfd, nullptr, MS_BIND | (s.recursive ? MS_REC : 0), nullptr);
+      close_fd(src);
+    } else if (s.op == MountStep::op_bind || s.op == MountStep::op_mknod) {
       r = legacy_mount(s.source, tfd, nullptr, MS_BIND | (s.recursive ? MS_REC : 0), nullptr);
     } else if (s.op == MountStep::op_readonly) {
       char p[32];
@@ -3808,9 +3888,14 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
     if (s.op == MountStep::op_readonly || s.op == MountStep::op_mask)
       fin.attr_set |= mnt::kAttrRdonly;
     if (s.op == MountStep::op_fs) fin.attr_set = 0;  // given to mount(2) already
-    r = legacy_finish(root, fin, api, f);
+    if (fin.attr_set == 0 && fin.propagation == 0 && mnt_out == nullptr) return 0;
+    long nfd = legacy_reopen(root, fin, before, f);
+    if (nfd < 0) return nfd;
+    r = legacy_finish(nfd, fin, f);
     if (r == 0 && mnt_out != nullptr)
-      *mnt_out = open_in_root(root, s.target, O_PATH, s.no_symlinks, api);
+      *mnt_out = nfd;
+    else
+      close_fd(nfd);
     return r;
   }
 
@@ -6611,12 +6696,9 @@ namespace detail {
 
 // The mount API this kernel offers, probed once. Modern needs openat2
 // (5.6) and mount_setattr (5.12); fsopen/open_tree/move_mount (5.2) come
-// with them. WARD_MOUNT_API=legacy in the environment forces the fallback
-// (the tests run both paths on one kernel).
-inline MountApi mount_api() {
+// with them.
+inline MountApi probe_mount_api() {
   static const MountApi api = [] {
-    const char* force = ::getenv("WARD_MOUNT_API");
-    if (force != nullptr && std::string_view(force) == "legacy") return MountApi::legacy;
     long r = ::syscall(mnt::nr_mount_setattr, -1, "", 0, nullptr, 0);
     if (r < 0 && errno == ENOSYS) return MountApi::legacy;
     mnt::OpenHow how{O_PATH | O_CLOEXEC, 0, 0};
@@ -6626,6 +6708,24 @@ inline MountApi mount_api() {
     return MountApi::modern;
   }();
   return api;
+}
+
+// -1: nothing forced; else the MountApi given to ward::force_mount_api.
+inline std::atomic<int>& forced_mount_api() noexcept {
+  static std::atomic<int> forced{-1};
+  return forced;
+}
+
+// The API the next plan or MountGuard uses: the one forced with
+// ward::force_mount_api, else WARD_MOUNT_API=legacy in the environment
+// (read at every call, not cached with the probe, so setting it late still
+// counts), else what the kernel offers.
+inline MountApi mount_api() {
+  int forced = forced_mount_api().load(std::memory_order_relaxed);
+  if (forced >= 0) return static_cast<MountApi>(forced);
+  const char* env = ::getenv("WARD_MOUNT_API");
+  if (env != nullptr && std::string_view(env) == "legacy") return MountApi::legacy;
+  return probe_mount_api();
 }
 
 // MS_PRIVATE and friends, as mount(2) and mount_setattr(2) take them.
@@ -6820,6 +6920,19 @@ struct MountPlanner {
 };
 
 }  // namespace detail
+
+using MountApi = detail::MountApi;
+
+// Makes every Sandbox::plan() and MountGuard::mount() from now on, in this
+// process, use `api` (std::nullopt: back to WARD_MOUNT_API and the probe).
+// A plan keeps the API it was built with. For tests that must run the
+// legacy mount(2) path on a kernel that has the modern one (the attack
+// tests in tests/attack/legacy_mount_attack_test.cpp), and for a kernel
+// whose modern API misbehaves. Forcing `modern` where the kernel lacks it
+// makes mounts fail with ENOSYS.
+inline void force_mount_api(std::optional<MountApi> api) noexcept {
+  detail::forced_mount_api().store(api ? static_cast<int>(*api) : -1, std::memory_order_relaxed);
+}
 
 // A mount in the caller's mount namespace, unmounted (MNT_DETACH) when the
 // guard goes out of scope unless released. Move-only.
