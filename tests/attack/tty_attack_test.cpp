@@ -300,21 +300,31 @@ TEST_CASE(
           cfg.set("mounts", json::Value(std::move(kept)));
         });
   auto before = ward_test::mount_table();
-  CallerPty t;
-  TermRun r = run_on_terminal(b, t, {"run", "--bundle", b.dir.path, Bundle::id("tty-" + which)});
-  INFO(which << " screen:\n" << r.screen);
-  CHECK(ward_test::read_file(canary) == "canary\n");
-  CHECK(ward_test::mount_table() == before);
-  CHECK(same_termios(r.before, r.after));
-  if (refused.empty()) {
-    // Ran: the console is the container's pty, bound inside its rootfs.
-    CHECK(r.status == 0);
-    CHECK(r.screen.find("hi\r\n") != std::string::npos);
-    CHECK(r.screen.find("end-of-script") != std::string::npos);
-    check_container_terminal(r.screen, true);
-  } else {
-    CHECK(r.status != 0);
-    CHECK(r.screen.find(refused) != std::string::npos);
+  // Both ways of binding the console: open_tree + move_mount of the peer,
+  // and (WARD_MOUNT_API=legacy, mount.hpp) mount(2) of /proc/self/fd/N.
+  for (const char* api : {"modern", "legacy"}) {
+    if (std::string(api) == "legacy")
+      ::setenv("WARD_MOUNT_API", "legacy", 1);
+    else
+      ::unsetenv("WARD_MOUNT_API");
+    CallerPty t;
+    TermRun r =
+        run_on_terminal(b, t, {"run", "--bundle", b.dir.path, Bundle::id("tty-" + which + api)});
+    ::unsetenv("WARD_MOUNT_API");
+    INFO(which << " " << api << " screen:\n" << r.screen);
+    CHECK(ward_test::read_file(canary) == "canary\n");
+    CHECK(ward_test::mount_table() == before);
+    CHECK(same_termios(r.before, r.after));
+    if (refused.empty()) {
+      // Ran: the console is the container's pty, bound inside its rootfs.
+      CHECK(r.status == 0);
+      CHECK(r.screen.find("hi\r\n") != std::string::npos);
+      CHECK(r.screen.find("end-of-script") != std::string::npos);
+      check_container_terminal(r.screen, true);
+    } else {
+      CHECK(r.status != 0);
+      CHECK(r.screen.find(refused) != std::string::npos);
+    }
   }
   if (which == "pts") CHECK(ward_test::read_file(scratch / "ptmx") == "canary\n");
 }
@@ -346,6 +356,25 @@ TEST_CASE("tty: a foreground run keeps the exit status and the output and restor
     CHECK((r.during.c_lflag & (ICANON | ECHO | ISIG)) == 0);
     CHECK(r.status == 9);
     CHECK(same_termios(r.before, r.after));
+  }
+  SECTION("the pty's window size follows the caller's (SIGWINCH)") {
+    b.set({"sh", "-c",
+           "trap '/bin/busybox stty size; exit 5' WINCH; echo ready; "
+           "while true; do sleep 0.05; done"},
+          with_tty);
+    CallerPty t;
+    TermRun r = run_on_terminal(b, t, {"run", "--bundle", b.dir.path, id},
+                                [&t](const std::string& screen, pid_t) {
+                                  if (screen.find("ready") == std::string::npos) return false;
+                                  winsize ws{};
+                                  ws.ws_row = 50;
+                                  ws.ws_col = 160;
+                                  ::ioctl(t.master, TIOCSWINSZ, &ws);  // SIGWINCH to ward
+                                  return true;
+                                });
+    INFO(r.screen);
+    CHECK(r.status == 5);
+    CHECK(r.screen.find("50 160") != std::string::npos);
   }
   SECTION("SIGHUP, SIGINT, SIGQUIT are forwarded too") {
     for (int sig : {SIGHUP, SIGINT, SIGQUIT}) {
