@@ -138,6 +138,16 @@ TermRun run_on_terminal(Bundle& b, CallerPty& t, const std::vector<std::string>&
   return r;
 }
 
+// An on_screen hook for run_on_terminal: once the container has said
+// "ready", `act` (given ward's pid), once.
+std::function<bool(const std::string&, pid_t)> once_ready(std::function<void(pid_t)> act) {
+  return [act](const std::string& screen, pid_t ward) {
+    if (screen.find("ready") == std::string::npos) return false;
+    act(ward);
+    return true;
+  };
+}
+
 bool same_termios(const termios& x, const termios& y) {
   return x.c_iflag == y.c_iflag && x.c_oflag == y.c_oflag && x.c_cflag == y.c_cflag &&
          x.c_lflag == y.c_lflag && std::memcmp(x.c_cc, y.c_cc, sizeof x.c_cc) == 0;
@@ -341,56 +351,35 @@ TEST_CASE("tty: a foreground run keeps the exit status and the output and restor
     CHECK(r.screen.find("\n29999\r\n30000\r\nlast-line\r\n") != std::string::npos);
     CHECK(same_termios(r.before, r.after));
   }
-  SECTION("raw while it runs; SIGTERM to ward is forwarded and the terminal restored") {
-    b.set({"sh", "-c", "trap 'exit 9' TERM; echo ready; while true; do sleep 0.05; done"},
-          with_tty);
-    CallerPty t;
-    TermRun r = run_on_terminal(b, t, {"run", "--bundle", b.dir.path, id},
-                                [](const std::string& screen, pid_t ward) {
-                                  if (screen.find("ready") == std::string::npos) return false;
-                                  ::kill(ward, SIGTERM);
-                                  return true;
-                                });
-    INFO(r.screen);
-    REQUIRE(r.saw_during);
-    CHECK((r.during.c_lflag & (ICANON | ECHO | ISIG)) == 0);
-    CHECK(r.status == 9);
-    CHECK(same_termios(r.before, r.after));
-  }
   SECTION("the pty's window size follows the caller's (SIGWINCH)") {
     b.set({"sh", "-c",
            "trap '/bin/busybox stty size; exit 5' WINCH; echo ready; "
            "while true; do sleep 0.05; done"},
           with_tty);
     CallerPty t;
-    TermRun r = run_on_terminal(b, t, {"run", "--bundle", b.dir.path, id},
-                                [&t](const std::string& screen, pid_t) {
-                                  if (screen.find("ready") == std::string::npos) return false;
+    TermRun r = run_on_terminal(b, t, {"run", "--bundle", b.dir.path, id}, once_ready([&t](pid_t) {
                                   winsize ws{};
                                   ws.ws_row = 50;
                                   ws.ws_col = 160;
                                   ::ioctl(t.master, TIOCSWINSZ, &ws);  // SIGWINCH to ward
-                                  return true;
-                                });
+                                }));
     INFO(r.screen);
     CHECK(r.status == 5);
     CHECK(r.screen.find("50 160") != std::string::npos);
   }
-  SECTION("SIGHUP, SIGINT, SIGQUIT are forwarded too") {
-    for (int sig : {SIGHUP, SIGINT, SIGQUIT}) {
+  SECTION("raw while it runs; SIGTERM, SIGHUP, SIGINT, SIGQUIT are forwarded; modes restored") {
+    for (int sig : {SIGTERM, SIGHUP, SIGINT, SIGQUIT}) {
       b.set({"sh", "-c",
-             "trap 'exit 11' HUP; trap 'exit 12' INT; trap 'exit 13' QUIT; echo ready; "
-             "while true; do sleep 0.05; done"},
+             "trap 'exit 10' TERM; trap 'exit 11' HUP; trap 'exit 12' INT; trap 'exit 13' QUIT; "
+             "echo ready; while true; do sleep 0.05; done"},
             with_tty);
       CallerPty t;
       TermRun r = run_on_terminal(b, t, {"run", "--bundle", b.dir.path, id},
-                                  [sig](const std::string& screen, pid_t ward) {
-                                    if (screen.find("ready") == std::string::npos) return false;
-                                    ::kill(ward, sig);
-                                    return true;
-                                  });
+                                  once_ready([sig](pid_t ward) { ::kill(ward, sig); }));
       INFO(sig << ": " << r.screen);
-      CHECK(r.status == (sig == SIGHUP ? 11 : sig == SIGINT ? 12 : 13));
+      REQUIRE(r.saw_during);
+      CHECK((r.during.c_lflag & (ICANON | ECHO | ISIG)) == 0);
+      CHECK(r.status == (sig == SIGTERM ? 10 : sig == SIGHUP ? 11 : sig == SIGINT ? 12 : 13));
       CHECK(same_termios(r.before, r.after));
     }
   }
