@@ -12,9 +12,11 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   if (cfg.process->terminal && o.console_socket.empty()) {
     if (o.gate || o.detach)
       fail("cannot allocate tty if ward will detach without setting console socket");
-    // A foreground run without a socket: the child gets our own stdio
-    // (a terminal already, when ward runs in one).
-    cfg.process->terminal = false;
+    // A foreground run without a socket: a pty of the container's own,
+    // sized like ours, relayed by us (tty.cpp). Never our own terminal: a
+    // process that has it as its controlling terminal can type into it
+    // with TIOCSTI (tests/attack/tty_attack_test.cpp).
+    size_from_caller(*cfg.process);
   }
   ward::oci::ToSandboxOptions tso;
   tso.no_pivot = o.no_pivot;
@@ -23,6 +25,10 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   ward::Sandbox sb = ward::oci::to_sandbox(cfg, o.bundle, tso);
   for (auto& w : cfg.warnings) log_line("warning", w);
   for (auto& u : ward::oci::unsupported(cfg)) log_line("warning", u.path + ": " + u.reason);
+  // A session of its own, as runc's (nsexec's setsid): a terminal of ours
+  // passed as its stdio is then not its controlling terminal, and TIOCSTI
+  // on it needs CAP_SYS_ADMIN (ioctl_tty(2); tests/attack/tty_attack_test.cpp).
+  sb.new_session();
 
   // The cgroup: born inside it (CLONE_INTO_CGROUP), limits first.
   std::string cgpath = ward::oci::cgroup_path_for(cfg, o.id);
@@ -91,7 +97,7 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   if (o.detach) sb.spawn_mode(ward::SpawnMode::fork);
   bool tty = cfg.process->terminal;
   ward::Child child = sb.spawn();
-  if (tty) send_console(o.console_socket, child.terminal().get());
+  if (tty && !o.console_socket.empty()) send_console(o.console_socket, child.terminal().get());
   return child;
 }
 
@@ -186,7 +192,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
     child.detach();
     return 0;
   }
-  ward::ExitStatus st = child.wait();
+  ward::ExitStatus st = wait_foreground(child, cfg.process->terminal && o.console_socket.empty());
   if (cg) {
     try {
       cg->destroy();

@@ -45,8 +45,14 @@ int cmd_exec(const Args& a) {
       }
     }
   }
+  std::string console = a.get("console-socket");
+  bool detach = a.has("detach") || a.has("d");
+  // In the foreground without a socket, ward relays the pty (tty.cpp).
+  const bool relay = proc.terminal && console.empty() && !detach;
+  if (relay) size_from_caller(proc);
   ward::Sandbox sb;
   ward::oci::apply_process(sb, proc);
+  sb.new_session();  // as in create.cpp's spawn_container
   // Join every namespace of the container's init that differs from ours.
   join_namespaces_of(sb, c.state.pid);
   std::optional<ward::CgroupV2> cg = c.open_cgroup();
@@ -55,8 +61,6 @@ int cmd_exec(const Args& a) {
   ward::oci::apply_seccomp(sb, cfg, proc);
   int preserve = a.has("preserve-fds") ? std::stoi(a.get("preserve-fds")) : 0;
   for (int i = 0; i < preserve; ++i) sb.keep_fd(3 + i, 3 + i);
-  std::string console = a.get("console-socket");
-  bool detach = a.has("detach") || a.has("d");
   if (proc.terminal && console.empty() && detach)
     fail("cannot allocate tty if ward will detach without setting console socket");
   ward::Child child = sb.spawn();
@@ -66,7 +70,7 @@ int cmd_exec(const Args& a) {
     child.detach();
     return 0;
   }
-  return child.wait().shell_status();
+  return wait_foreground(child, relay).shell_status();
 }
 
 }  // namespace wardrt

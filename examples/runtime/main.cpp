@@ -39,6 +39,7 @@
 //   control.cpp  kill, delete, pause, resume, update
 //   query.cpp    state, list, ps, events
 //   spec.cpp     spec
+//   tty.cpp      the foreground: signals forwarded, the terminal relayed
 #include "runtime.hpp"
 
 namespace wardrt {

@@ -208,5 +208,11 @@ int cmd_events(const std::string& id, bool stats, const std::string& interval);
 int cmd_exec(const Args& a);
 // spec.cpp
 int cmd_spec(const std::string& bundle, bool rootless);
+// tty.cpp
+// A foreground run or exec: process.terminal's pty sized like the
+// caller's terminal; the wait, with the caller's signals forwarded and,
+// with `relay_terminal`, the pty (Child::terminal()) relayed to our stdio.
+void size_from_caller(ward::oci::Process& p);
+ward::ExitStatus wait_foreground(ward::Child& child, bool relay_terminal);
 
 }  // namespace wardrt
