@@ -103,7 +103,7 @@ int cmd_delete(const std::string& id, bool force) {
   final_state.status = ward::oci::Status::stopped;
   final_state.pid = 0;
   try {
-    auto cfg = ward::oci::load_config(c.state.bundle + "/config.json");
+    auto cfg = saved_config(c);
     run_hooks(cfg.hooks.poststop, final_state, "poststop");
   } catch (const Fatal& f) {
     log_line("warning", f.msg);

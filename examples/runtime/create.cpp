@@ -78,7 +78,7 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   // pivots into its root (config.md "Lifecycle" 3-6): the child waits.
   const auto& hk = cfg.hooks;
   if (!hk.prestart.empty() || !hk.create_runtime.empty() || !hk.create_container.empty()) {
-    sb.before_pivot([&o, &cfg](pid_t pid) {
+    sb.before_pivot([&o, &cfg, &cg](pid_t pid) {
       ward::oci::State st;
       st.id = o.id;
       st.bundle = o.bundle;
@@ -87,7 +87,12 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
       st.status = ward::oci::Status::creating;
       run_hooks(cfg.hooks.prestart, st, "prestart");
       run_hooks(cfg.hooks.create_runtime, st, "createRuntime");
-      run_hooks(cfg.hooks.create_container, st, "createContainer", pid);
+      if (!cfg.hooks.create_container.empty()) {
+        // Our child, not reaped: its pid is its own (starttime 0).
+        ward::UniqueFd pfd = open_container_pidfd(pid, 0);
+        HookTarget in{pfd.get(), cg ? &*cg : nullptr, nullptr};
+        run_hooks(cfg.hooks.create_container, st, "createContainer", &in);
+      }
     });
   }
   for (int i = 0; i < o.preserve_fds; ++i) sb.keep_fd(3 + i, 3 + i);
@@ -127,7 +132,9 @@ int cmd_create_or_run(const CreateOpts& o_in) {
     }
   } cleanup{c.dir};
 
-  ward::oci::Config cfg = ward::oci::load_config(o.bundle + "/config.json");
+  std::string cfg_bytes;
+  ward::oci::Config cfg = read_config(o.bundle + "/config.json", cfg_bytes);
+  save_config(c.dir, cfg_bytes);
   std::optional<ward::CgroupV2> cg;
   int gate_fd = -1;
   if (o.gate) {
@@ -180,7 +187,8 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   // run: started already (or waiting at run_gate for the startContainer
   // hooks); wait in the foreground unless detached.
   if (run_gate) {
-    run_hooks(cfg.hooks.start_container, c.state, "startContainer", child.pid());
+    HookTarget in{child.pidfd(), cg ? &*cg : nullptr, &cfg};
+    run_hooks(cfg.hooks.start_container, c.state, "startContainer", &in);
     if (::write(run_gate.get(), "0", 1) != 1)
       fail("run: start the container: " + std::string(std::strerror(errno)));
     run_gate.reset();
@@ -219,11 +227,16 @@ int cmd_start(const std::string& id) {
   auto status = c.status();
   if (status == ward::oci::Status::stopped) fail("cannot start a container that has stopped");
   if (status != ward::oci::Status::created) fail("cannot start an already running container");
-  auto cfg = ward::oci::load_config(c.state.bundle + "/config.json");
-  // startContainer hooks: in the container, before its program
-  // (config.md "Lifecycle" 7). One that fails stops the container.
+  auto cfg = saved_config(c);
+  // startContainer hooks: in the container, as its process, before its
+  // program (config.md "Lifecycle" 7). One that fails stops the container.
   try {
-    run_hooks(cfg.hooks.start_container, c.current_state(), "startContainer", c.state.pid);
+    if (!cfg.hooks.start_container.empty()) {
+      ward::UniqueFd pfd = open_container_pidfd(c.state.pid, c.starttime);
+      auto cg = c.open_cgroup();
+      HookTarget in{pfd.get(), cg ? &*cg : nullptr, &cfg};
+      run_hooks(cfg.hooks.start_container, c.current_state(), "startContainer", &in);
+    }
   } catch (const Fatal&) {
     signal_init(c, SIGKILL);
     throw;

@@ -11,7 +11,7 @@ int cmd_exec(const Args& a) {
   Container c = load(a.pos[0]);
   if (c.status() != ward::oci::Status::running && c.status() != ward::oci::Status::created)
     fail("cannot exec in a stopped container");
-  auto cfg = ward::oci::load_config(c.state.bundle + "/config.json");
+  auto cfg = saved_config(c);
   ward::oci::Process proc;
   std::string pfile = a.get("process", a.get("p"));
   if (!pfile.empty()) {
@@ -53,8 +53,10 @@ int cmd_exec(const Args& a) {
   ward::Sandbox sb;
   ward::oci::apply_process(sb, proc);
   sb.new_session();  // as in create.cpp's spawn_container
-  // Join every namespace of the container's init that differs from ours.
-  join_namespaces_of(sb, c.state.pid);
+  // Join every namespace of the container's init that differs from ours,
+  // through a pidfd checked to be the init (not whoever has its pid now).
+  ward::UniqueFd pfd = open_container_pidfd(c.state.pid, c.starttime);
+  join_namespaces_of(sb, pfd.get());
   std::optional<ward::CgroupV2> cg = c.open_cgroup();
   if (cg) sb.cgroup(*cg);
   // The container's seccomp profile applies to exec'd processes too.

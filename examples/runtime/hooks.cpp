@@ -4,25 +4,60 @@
 
 namespace wardrt {
 
-// Makes `sb` join every namespace of process `pid` that differs from ours
-// (the builder orders the joins: user first).
-void join_namespaces_of(ward::Sandbox& sb, pid_t pid) {
+// A pidfd on the container's process `pid`, or "container not running".
+// The pidfd pins the process, not its number: the start time is checked
+// AFTER it is open, so a pid that the kernel gave to another process
+// between our look at the state and pidfd_open(2) is refused, and what the
+// pidfd names from then on is the container's process or nothing.
+// `starttime` 0: `pid` is our own child, not yet reaped, whose number
+// cannot be reused (wait(2)). Proof: attack "exec at a pid reused by a host
+// process" (tests/attack/config_attack_test.cpp).
+ward::UniqueFd open_container_pidfd(pid_t pid, std::uint64_t starttime) {
+  if (pid <= 0) fail("container not running");
+  ward::UniqueFd pfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pfd)
+    fail(errno == ESRCH ? "container not running"
+                        : "pidfd_open " + std::to_string(pid) + ": " + std::strerror(errno));
+  if (starttime != 0) {
+    auto st = start_time(pid);
+    if (!st || *st != starttime) fail("container not running");
+  }
+  return pfd;
+}
+
+// Makes `sb` join every namespace of the pidfd's process that differs from
+// ours (the builder orders the joins: user first). Each /proc/PID/ns file
+// is opened by number and the pidfd checked alive after it
+// (Namespace::open_pidfd): while the process lives its pid is not reused,
+// so the file was its own.
+void join_namespaces_of(ward::Sandbox& sb, int pidfd) {
   for (ward::NsKind kind : ward::all_ns_kinds) {
-    const std::string name(ward::proc_name(kind));
-    std::string theirs = "/proc/" + std::to_string(pid) + "/ns/" + name;
-    struct stat a1, b1;
-    if (::stat(theirs.c_str(), &a1) != 0) continue;
-    if (::stat(("/proc/self/ns/" + name).c_str(), &b1) == 0 && a1.st_ino == b1.st_ino) continue;
-    sb.join(kind, theirs);
+    if (::access(("/proc/self/ns/" + std::string(ward::proc_name(kind))).c_str(), F_OK) != 0)
+      continue;  // a kind this kernel does not have
+    try {
+      ward::Namespace theirs = ward::Namespace::open_pidfd(kind, pidfd);
+      if (theirs.id() == ward::Namespace::current(kind).id()) continue;
+      sb.join(theirs);
+    } catch (const Error& e) {
+      fail(e.code().value() == ESRCH || e.code().value() == ENOENT
+               ? std::string("container not running")
+               : std::string("join the container's namespaces: ") + e.what());
+    }
   }
 }
 
 // Runs hooks with the state on stdin (config.md "POSIX-platform Hooks");
 // a hook that fails or outlives its timeout fails the operation. With
-// `in_container`, each hook runs in the namespaces of that process (the
-// createContainer and startContainer hooks, config.md "Lifecycle").
+// `target`, each hook runs in the namespaces and cgroup of the container's
+// process (the createContainer and startContainer hooks, config.md
+// "Lifecycle"); with `target->as_process` also AS that process: the config's
+// user, groups, capabilities, no_new_privs, rlimits and seccomp filter,
+// the hook's path, args and env (startContainer: runc runs those from its
+// init, right before the program, so they get what the program gets; a
+// binary taken from the container must not run as host root). Proof:
+// attack "a startContainer hook runs as the container's process".
 void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State& st,
-               const char* which, pid_t in_container) {
+               const char* which, const HookTarget* target) {
   if (hooks.empty()) return;
   // The state goes to each hook's stdin from a memory file (memfd), not a
   // pipe: a hook may exit without reading it, and our write into a pipe
@@ -37,10 +72,23 @@ void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State
       fail(std::string(which) + " hook: writing the state: " + std::strerror(errno));
     ward::Sandbox sb;
     std::vector<std::string> args = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
-    sb.command(args).executable(h.path).env(h.env).stdin_(ward::Stdio::fd(in.get()));
-    if (in_container > 0) join_namespaces_of(sb, in_container);
     ward::Child child = [&] {
       try {
+        if (target && target->as_process && target->as_process->process) {
+          ward::oci::Process p = *target->as_process->process;
+          p.args = args;
+          p.env = h.env;
+          p.terminal = false;
+          ward::oci::ProcessOptions po;
+          po.ignore_lsm = true;  // ward has no LSM support; the container runs without too
+          ward::oci::apply_process(sb, p, po);
+          ward::oci::apply_seccomp(sb, *target->as_process, p, po);
+        }
+        sb.command(args).executable(h.path).env(h.env).stdin_(ward::Stdio::fd(in.get()));
+        if (target) {
+          join_namespaces_of(sb, target->pidfd);
+          if (target->cgroup) sb.cgroup(*target->cgroup);
+        }
         return sb.spawn();
       } catch (const Error& e) {
         fail(std::string(which) + " hook " + h.path + ": " + e.what());

@@ -172,9 +172,25 @@ Container load(const std::string& id);
 
 // ------------------------------------------------------------------ hooks.cpp
 
-void join_namespaces_of(ward::Sandbox& sb, pid_t pid);
+ward::UniqueFd open_container_pidfd(pid_t pid, std::uint64_t starttime);
+void join_namespaces_of(ward::Sandbox& sb, int pidfd);
+// Where in-container hooks run (see run_hooks).
+struct HookTarget {
+  int pidfd = -1;                                 // the container's process
+  const ward::CgroupV2* cgroup = nullptr;         // its cgroup, if any
+  const ward::oci::Config* as_process = nullptr;  // run as its process
+};
 void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State& st,
-               const char* which, pid_t in_container = 0);
+               const char* which, const HookTarget* target = nullptr);
+
+// ------------------------------------------------------------------ config.cpp
+
+// What create read is what the container keeps: create stores the bytes of
+// config.json it parsed in the state directory, start/exec/delete use
+// only those.
+ward::oci::Config read_config(const std::string& file, std::string& bytes);
+void save_config(const std::string& dir, const std::string& bytes);
+ward::oci::Config saved_config(const Container& c);
 void send_console(const std::string& socket_path, int master);
 
 // ------------------------------------------------------------------ commands
