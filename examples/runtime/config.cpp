@@ -14,11 +14,11 @@ namespace {
 
 constexpr const char* kSaved = "config.json";
 
-std::string read_all(const std::string& path, int flags) {
-  ward::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | flags));
-  if (!fd) ward::detail::throw_errno(ward::Step::io, path, "open");
+std::string read_all(const std::string& path) {
+  ward::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) fail("open " + path + ": " + std::strerror(errno));
   std::string text;
-  if (!read_fd(fd.get(), text)) ward::detail::throw_errno(ward::Step::io, path, "read");
+  if (!read_fd(fd.get(), text)) fail("read " + path + ": " + std::strerror(errno));
   return text;
 }
 
@@ -27,51 +27,30 @@ std::string read_all(const std::string& path, int flags) {
 // The bundle's config.json, read once: its bytes (for save_config) and
 // what they parse to.
 ward::oci::Config read_config(const std::string& file, std::string& bytes) {
-  bytes = read_all(file, 0);
+  bytes = read_all(file);
   return ward::oci::parse_config(bytes, file);
 }
 
-// Into the state directory: a new file (O_EXCL, O_NOFOLLOW: nothing that
-// is already there, a symlink least of all, is written through), 0600,
-// renamed over the name only once it is whole.
-void save_config(const std::string& dir, const std::string& bytes) {
-  ward::UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!d) fail("open " + dir + ": " + std::strerror(errno));
-  const std::string tmp = std::string(kSaved) + ".tmp";
-  ward::UniqueFd fd(
-      ::openat(d.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!fd) fail("open " + dir + "/" + tmp + ": " + std::strerror(errno));
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int e = n < 0 ? errno : EIO;
-      ::unlinkat(d.get(), tmp.c_str(), 0);
-      fail("write " + dir + "/" + tmp + ": " + std::strerror(e));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::close(fd.release()) != 0 || ::renameat(d.get(), tmp.c_str(), d.get(), kSaved) != 0) {
-    int e = errno;
-    ::unlinkat(d.get(), tmp.c_str(), 0);
-    fail("write " + dir + "/" + kSaved + ": " + std::strerror(e));
-  }
+// Into the state directory, 0600, atomically (write_atomic_at: a new
+// O_EXCL|O_NOFOLLOW file renamed over the name once it is whole).
+void save_config(const Container& c, const std::string& bytes) {
+  write_atomic_at(c.dfd.get(), kSaved, bytes, 0600, c.dir + "/" + kSaved);
 }
 
 // What create stored; never the bundle's file, which may have changed.
+// Read below the container's directory descriptor, never through a symlink.
 ward::oci::Config saved_config(const Container& c) {
-  const std::string path = c.dir + "/" + kSaved;
-  std::string bytes;
-  try {
-    bytes = read_all(path, O_NOFOLLOW);
-  } catch (const Error& e) {
-    if (e.code().value() == ENOENT)
-      fail("container " + c.id + ": no config saved at create (" + path +
+  const std::string shown = c.dir + "/" + kSaved;
+  ward::UniqueFd fd(::openat(c.dfd.get(), kSaved, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT)
+      fail("container " + c.id + ": no config saved at create (" + shown +
            "): created by an older ward? delete and create it again");
-    throw;
+    fail("open " + shown + ": " + std::strerror(errno));
   }
-  return ward::oci::parse_config(bytes, path);
+  std::string bytes;
+  if (!read_fd(fd.get(), bytes)) fail("read " + shown + ": " + std::strerror(errno));
+  return ward::oci::parse_config(bytes, shown);
 }
 
 }  // namespace wardrt

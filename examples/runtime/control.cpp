@@ -67,18 +67,56 @@ int cmd_kill(const std::string& id, const std::string& sig_s, bool all) {
   return 0;
 }
 
+namespace {
+
+// The cgroup a container's create made or was about to make: the recorded
+// one, else, when the record is missing or unreadable, the one create
+// derives from the config it saved before the record (config.cpp; never
+// the bundle's file, which whoever owns the bundle could point at another
+// cgroup). No saved config: create died before it made a cgroup.
+std::string cgroup_of(const Container& c) {
+  if (!c.cgroup.empty() || c.recorded) return c.cgroup;
+  if (ward::cgroup_mode() == ward::CgroupMode::none) return "";
+  try {
+    return ward::oci::cgroup_path_for(saved_config(c), c.id);
+  } catch (const std::exception& e) {
+    log_line("warning", e.what());
+    return "";
+  }
+}
+
+}  // namespace
+
+// Whatever a create, run, exec or delete left (a runtime killed at any
+// point), `delete --force` removes: the processes (the cgroup's, and the
+// recorded init), the cgroup and the state directory, all reached below
+// the --root descriptor (tests/attack/state_attack_test.cpp "crash",
+// "delete of a planted symlink").
 int cmd_delete(const std::string& id, bool force) {
-  std::string dir = container_dir(id);
-  if (::access((dir + "/state.json").c_str(), F_OK) != 0) {
-    if (force) {
-      // A container whose create crashed may have left only a directory.
-      remove_state_dir(dir);
-      return 0;
+  check_id(id);
+  ward::UniqueFd probe = open_container_dir(id);
+  if (!probe) {
+    int e = errno;
+    if (e == ELOOP || e == ENOTDIR) {
+      // Not a directory (a symlink or file planted in --root): removed
+      // itself, never what it points to.
+      if (::unlinkat(root_fd(), id.c_str(), 0) != 0 && errno != ENOENT)
+        fail("remove " + container_dir(id) + ": " + std::strerror(errno));
+      e = ENOENT;
     }
+    if (e != ENOENT) fail("open " + container_dir(id) + ": " + std::strerror(e));
+    if (force) return 0;
     fail("container does not exist");
   }
-  Container c = load(id);
-  DirLock lock(c.dir);
+  probe.reset();
+  Container c = load(id, true);
+  DirLock lock(c);
+  if (!c.recorded && !force) {
+    // runc does the same: a directory without its record goes, and the
+    // container "does not exist".
+    remove_state_dir(id);
+    fail("container does not exist");
+  }
   auto st = c.status();
   if (st != ward::oci::Status::stopped && st != ward::oci::Status::created && !force)
     fail("cannot delete container " + id +
@@ -92,31 +130,37 @@ int cmd_delete(const std::string& id, bool force) {
     }
     if (pfd >= 0) ::close(pfd);
   }
+  // The cgroup: killed, emptied and removed (CgroupV2::destroy). If that
+  // fails the state stays, so the container stays listed and a later
+  // delete can finish.
+  c.cgroup = cgroup_of(c);
   if (auto cg = c.adopt_cgroup()) {
     try {
       cg->destroy();
     } catch (const Error& e) {
-      log_line("warning", e.what());
+      fail("delete " + id + ": " + e.what());
     }
   }
   ward::oci::State final_state = c.state;
   final_state.status = ward::oci::Status::stopped;
   final_state.pid = 0;
-  try {
-    auto cfg = saved_config(c);
-    run_hooks(cfg.hooks.poststop, final_state, "poststop");
-  } catch (const Fatal& f) {
-    log_line("warning", f.msg);
-  } catch (const std::exception& e) {
-    log_line("warning", e.what());
+  if (c.recorded) {
+    try {
+      auto cfg = saved_config(c);
+      run_hooks(cfg.hooks.poststop, final_state, "poststop");
+    } catch (const Fatal& f) {
+      log_line("warning", f.msg);
+    } catch (const std::exception& e) {
+      log_line("warning", e.what());
+    }
   }
-  remove_state_dir(c.dir);
+  remove_state_dir(id);
   return 0;
 }
 
 int cmd_pause(const std::string& id, bool pause) {
   Container c = load(id);
-  DirLock lock(c.dir);
+  DirLock lock(c);
   if (!c.alive()) fail("container not running");
   auto cg = c.open_cgroup();
   if (!cg) fail("pause needs the container's cgroup (cgroup v2)");
@@ -129,7 +173,7 @@ int cmd_pause(const std::string& id, bool pause) {
 
 int cmd_update(const std::string& id, const Args& a) {
   Container c = load(id);
-  DirLock lock(c.dir);
+  DirLock lock(c);
   auto cg = c.open_cgroup();
   if (!cg) fail("update needs the container's cgroup (cgroup v2)");
   ward::oci::Resources r;

@@ -113,34 +113,57 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   check_id(o.id);
   o.bundle = fs::absolute(o.bundle.empty() ? "." : o.bundle).lexically_normal().string();
   while (o.bundle.size() > 1 && o.bundle.back() == '/') o.bundle.pop_back();
-  ::mkdir(g.root.c_str(), 0711);
   Container c;
   c.id = o.id;
   c.dir = container_dir(o.id);
-  if (::mkdir(c.dir.c_str(), 0711) != 0) {
+  if (::mkdirat(root_fd(true), o.id.c_str(), 0700) != 0) {
     if (errno == EEXIST) fail("container with id exists: " + o.id);
     fail("mkdir " + c.dir + ": " + std::strerror(errno));
   }
-  DirLock lock(c.dir);
+  c.dfd = open_container_dir(o.id);
+  if (!c.dfd) fail("open " + c.dir + ": " + std::strerror(errno));
+  // Held until we return: `list` shows "creating" meanwhile, and a record
+  // left "creating" with the lock free was left by a runtime that died.
+  DirLock lock(c);
   // Anything that fails from here on removes what was made: the state
   // directory, the cgroup (CgroupV2's destructor) and the child (Child's).
   struct Cleanup {
-    std::string dir;
+    std::string id;
     bool armed = true;
     ~Cleanup() {
-      if (armed) remove_state_dir(dir);
+      if (!armed) return;
+      try {
+        remove_state_dir(id);
+      } catch (const Fatal& f) {
+        log_line("warning", f.msg);
+      }
     }
-  } cleanup{c.dir};
+  } cleanup{o.id};
 
+  // What create reads is what the container keeps (config.cpp), saved
+  // before anything is made, so that whatever a killed runtime leaves is
+  // described by it.
   std::string cfg_bytes;
   ward::oci::Config cfg = read_config(o.bundle + "/config.json", cfg_bytes);
-  save_config(c.dir, cfg_bytes);
+  save_config(c, cfg_bytes);
+  // The first record, before the cgroup and the child exist: whatever a
+  // runtime killed from here on leaves is findable. `list` shows it and
+  // `delete --force` kills the recorded cgroup, into which the child is
+  // born (CLONE_INTO_CGROUP), even before its pid is recorded
+  // (tests/attack/state_attack_test.cpp "crash").
+  c.state.id = o.id;
+  c.state.bundle = o.bundle;
+  c.state.status = ward::oci::Status::creating;
+  if (ward::cgroup_mode() != ward::CgroupMode::none)
+    c.cgroup = ward::oci::cgroup_path_for(cfg, o.id);
+  c.save();
   std::optional<ward::CgroupV2> cg;
   int gate_fd = -1;
   if (o.gate) {
     std::string fifo = c.dir + "/exec.fifo";
-    if (::mkfifo(fifo.c_str(), 0600) != 0) fail("mkfifo " + fifo + ": " + std::strerror(errno));
-    gate_fd = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);
+    if (::mkfifoat(c.dfd.get(), "exec.fifo", 0600) != 0)
+      fail("mkfifo " + fifo + ": " + std::strerror(errno));
+    gate_fd = ::openat(c.dfd.get(), "exec.fifo", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (gate_fd < 0) fail("open " + fifo + ": " + std::strerror(errno));
   }
   // run with startContainer hooks: they run in the container, after its
@@ -223,7 +246,7 @@ void signal_init(const Container& c, int sig);
 
 int cmd_start(const std::string& id) {
   Container c = load(id);
-  DirLock lock(c.dir);
+  DirLock lock(c);
   auto status = c.status();
   if (status == ward::oci::Status::stopped) fail("cannot start a container that has stopped");
   if (status != ward::oci::Status::created) fail("cannot start an already running container");
@@ -242,14 +265,21 @@ int cmd_start(const std::string& id) {
     throw;
   }
   std::string fifo = c.dir + "/exec.fifo";
-  int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  int fd = ::openat(c.dfd.get(), "exec.fifo", O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ENXIO) {
+    // No reader: the process is past its gate already (a start killed
+    // before it removed the fifo). The fifo's existence is the status.
+    ::unlinkat(c.dfd.get(), "exec.fifo", 0);
+    fail("cannot start an already running container");
+  }
   if (fd < 0) fail("open " + fifo + ": " + std::strerror(errno));
   bool ok = ::write(fd, "0", 1) == 1;
   ::close(fd);
-  ::unlink(fifo.c_str());
+  // No state write after the byte: the status is derived (exec.fifo gone
+  // and the process alive: running), so a full state filesystem cannot
+  // make a start that happened fail (tests/root/runtime_state_test.cpp).
+  ::unlinkat(c.dfd.get(), "exec.fifo", 0);
   if (!ok) fail("start: write exec.fifo: " + std::string(std::strerror(errno)));
-  c.state.status = ward::oci::Status::running;
-  c.save();
   try {
     run_hooks(cfg.hooks.poststart, c.current_state(), "poststart");
   } catch (const Fatal& f) {

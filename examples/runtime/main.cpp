@@ -15,9 +15,10 @@
 //   pid recorded in state.json (checked against its start time, so a
 //   recycled pid is never signalled).
 //
-// State lives in <root>/<id>/ (root: --root, /run/ward by default): state.json
-// and runtime.json written atomically (temp file + rename), exec.fifo while
-// created, and a lock (flock on the directory) around every change.
+// State lives in <root>/<id>/ (root: --root, /run/ward by default; 0700):
+// one record, state.json (0600), written atomically (a fresh temp file +
+// renameat, below a descriptor of --root), exec.fifo while created, and a
+// lock (flock on the directory) around every change.
 //
 // Start-up cost matters (an engine runs the runtime several times per
 // container; bench/README.md, "ward run against runc and crun"): no
@@ -34,6 +35,8 @@
 //   log.cpp      --log/--log-format, output helpers
 //   state.cpp    the state store under --root
 //   hooks.cpp    OCI hooks, console socket
+//   config.cpp   the config create read, kept in the state directory
+//   tty.cpp      a foreground container's pty, relayed to ward's stdio
 //   create.cpp   create, run, start
 //   exec.cpp     exec
 //   control.cpp  kill, delete, pause, resume, update
@@ -83,12 +86,16 @@ int dispatch(const std::vector<std::string>& argv) {
   debug("command: " + cmd);
   if (cmd == "exec") {
     Args a = parse_args(argv, i, false, 1);
+    if (!a.pos.empty()) check_id(a.pos[0]);
     // Everything after the id is the command (flags included).
     return cmd_exec(a);
   }
   Args a = parse_args(argv, i, false);
   auto id = [&]() -> std::string {
     if (a.pos.empty()) fail(cmd + ": container id required");
+    // Checked before anything touches the state store (runc's rule,
+    // state.cpp check_id; tests/attack/state_attack_test.cpp "ids").
+    check_id(a.pos[0]);
     return a.pos[0];
   };
   if (cmd == "create" || cmd == "run") {

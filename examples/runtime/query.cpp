@@ -13,18 +13,27 @@ int cmd_state(const std::string& id) {
 }
 
 int cmd_list(const std::string& format, bool quiet) {
+  // Every container directory, a record or not: what a crashed create or
+  // delete left shows until `delete --force` removes it. Entries that are
+  // not a valid id or not a real directory (a planted symlink) are not ours.
   std::vector<Container> cs;
-  if (DIR* d = ::opendir(g.root.c_str())) {
+  int root = root_fd();
+  int dfd = root >= 0 ? ::openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  if (DIR* d = dfd >= 0 ? ::fdopendir(dfd) : nullptr) {
     while (dirent* e = ::readdir(d)) {
       std::string n = e->d_name;
-      if (n == "." || n == "..") continue;
+      if (n.empty() || n[0] == '.') continue;
       try {
-        cs.push_back(load(n));
+        cs.push_back(load(n, true));
       } catch (...) {
       }
     }
     ::closedir(d);
+  } else if (dfd >= 0) {
+    ::close(dfd);
   }
+  std::sort(cs.begin(), cs.end(),
+            [](const Container& a, const Container& b) { return a.id < b.id; });
   if (quiet) {
     for (auto& c : cs) out(c.id + "\n");
     return 0;

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -86,23 +88,46 @@ Args parse_args(const std::vector<std::string>& in, std::size_t& i, bool stop_at
                 std::size_t max_pos = ~std::size_t{0});
 
 // ------------------------------------------------------------------ state.cpp
+//
+// Every file of the state store is reached below a descriptor of --root
+// (openat and friends, O_NOFOLLOW, never a joined path string), so an entry
+// planted there (a symlink as an id, a symlink as a temporary file) is
+// never followed; tests/attack/state_attack_test.cpp proves it.
 
 bool read_fd(int fd, std::string& text);
 std::string read_text(const std::string& path);
+// Atomic replacement: a temporary file made O_CREAT|O_EXCL|O_NOFOLLOW with
+// an unpredictable name in the target's directory, then renameat(2) over
+// the target (which replaces a symlink there instead of following it).
+void write_atomic_at(int dirfd, const std::string& name, const std::string& text, mode_t mode,
+                     const std::string& shown);
 void write_atomic(const std::string& path, const std::string& text, mode_t mode = 0644);
-void remove_state_dir(const std::string& dir);
+// runc's id rule (libcontainer validateID): ^[a-zA-Z0-9_+-][a-zA-Z0-9_+.-]*$,
+// at most NAME_MAX bytes; anything else fails with "invalid id format".
 void check_id(const std::string& id);
-std::string container_dir(const std::string& id);
+// --root, opened once; with `create`, made 0700 when missing. -1 (errno
+// set) when it does not exist and `create` is false.
+int root_fd(bool create = false);
+// <root>/<id> as a directory descriptor, never through a symlink (O_NOFOLLOW):
+// invalid (errno set) if missing, or ELOOP/ENOTDIR if the entry is not a
+// real directory.
+ward::UniqueFd open_container_dir(const std::string& id);
+// Removes <root>/<id> and everything in it, below the --root descriptor;
+// the record (state.json) goes last, so a removal cut short leaves a
+// directory that `list` still shows and `delete --force` finishes.
+void remove_state_dir(const std::string& id);
+std::string container_dir(const std::string& id);  // for messages only
 std::optional<std::uint64_t> start_time(pid_t pid);
 
+struct Container;
+
 // flock(2) on the container's directory: one runtime process changes a
-// container at a time.
+// container at a time. A `create` holds it from mkdir until it returns, so
+// a container whose record says "creating" and whose lock is free was left
+// by a runtime that died.
 struct DirLock {
   int fd = -1;
-  explicit DirLock(const std::string& dir) {
-    fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) ::flock(fd, LOCK_EX);
-  }
+  explicit DirLock(const Container& c);
   ~DirLock() {
     // Unlock explicitly: a child forked while we held the lock shares the
     // open file description until it execs, and close() alone would leave
@@ -117,10 +142,13 @@ struct DirLock {
 };
 
 struct Container {
-  std::string id, dir;
+  std::string id, dir;  // dir: <root>/<id>, for messages only
+  ward::UniqueFd dfd;   // <root>/<id>, opened O_NOFOLLOW below --root
   ward::oci::State state;
   std::uint64_t starttime = 0;
-  std::string cgroup;  // path inside the cgroup2 hierarchy, "" if none
+  std::string cgroup;           // path of its cgroup (v2 hierarchy), "" if none
+  bool recorded = false;        // a readable state.json was found
+  mutable bool locked = false;  // this process holds its DirLock
 
   bool alive() const {
     if (state.pid <= 0) return false;
@@ -142,33 +170,28 @@ struct Container {
       return std::nullopt;
     }
   }
-  // The status now: stored "created" until started, then running or
-  // paused while the process lives, stopped after.
-  ward::oci::Status status() const {
-    if (!alive()) return ward::oci::Status::stopped;
-    if (::access((dir + "/exec.fifo").c_str(), F_OK) == 0) return ward::oci::Status::created;
-    if (auto cg = open_cgroup()) {
-      try {
-        if (cg->events().frozen) return ward::oci::Status::paused;
-      } catch (const Error&) {
-      }
-    }
-    return ward::oci::Status::running;
-  }
+  // Whether another runtime process holds the container's lock now.
+  bool busy() const;
+  // The status now, derived, never stored after create: "creating" while
+  // the creating runtime lives (stopped if it died first); then created
+  // while the process waits at its gate (exec.fifo exists), running or
+  // paused while it lives, stopped after.
+  ward::oci::Status status() const;
   ward::oci::State current_state() const {
     ward::oci::State s = state;
     s.status = status();
     if (s.status == ward::oci::Status::stopped) s.pid = 0;
     return s;
   }
-  void save() const {
-    write_atomic(dir + "/state.json", ward::oci::to_json(state, 2));
-    write_atomic(dir + "/runtime.json",
-                 json::dump(json::Value::object({{"starttime", starttime}, {"cgroup", cgroup}})));
-  }
+  // The one record (state.json, 0600): the OCI state plus ward's own
+  // fields, written atomically as one file so no crash leaves half of it.
+  void save() const;
 };
 
-Container load(const std::string& id);
+// The container `id`; fails with "container does not exist" unless its
+// directory holds a record. `lenient` (list, delete) also accepts a
+// directory whose record is missing or unreadable: what a crash left.
+Container load(const std::string& id, bool lenient = false);
 
 // ------------------------------------------------------------------ hooks.cpp
 
@@ -189,7 +212,7 @@ void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State
 // config.json it parsed in the state directory, start/exec/delete use
 // only those.
 ward::oci::Config read_config(const std::string& file, std::string& bytes);
-void save_config(const std::string& dir, const std::string& bytes);
+void save_config(const Container& c, const std::string& bytes);
 ward::oci::Config saved_config(const Container& c);
 void send_console(const std::string& socket_path, int master);
 
