@@ -95,7 +95,7 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
       }
     });
   }
-  for (int i = 0; i < o.preserve_fds; ++i) sb.keep_fd(3 + i, 3 + i);
+  keep_preserved_fds(sb, o.preserve_fds);
   if (gate_fd >= 0) sb.start_gate(gate_fd);
   // A detached run outlives us before its exec: it must not share our
   // memory (the default spawn does, until exec).

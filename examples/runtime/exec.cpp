@@ -62,7 +62,7 @@ int cmd_exec(const Args& a) {
   // The container's seccomp profile applies to exec'd processes too.
   ward::oci::apply_seccomp(sb, cfg, proc);
   int preserve = a.has("preserve-fds") ? std::stoi(a.get("preserve-fds")) : 0;
-  for (int i = 0; i < preserve; ++i) sb.keep_fd(3 + i, 3 + i);
+  keep_preserved_fds(sb, preserve);
   if (proc.terminal && console.empty() && detach)
     fail("cannot allocate tty if ward will detach without setting console socket");
   ward::Child child = sb.spawn();

@@ -36,7 +36,6 @@
 //   state.cpp    the state store under --root
 //   hooks.cpp    OCI hooks, console socket
 //   config.cpp   the config create read, kept in the state directory
-//   tty.cpp      a foreground container's pty, relayed to ward's stdio
 //   create.cpp   create, run, start
 //   exec.cpp     exec
 //   control.cpp  kill, delete, pause, resume, update
@@ -135,6 +134,39 @@ int dispatch(const std::vector<std::string>& argv) {
   fail("unknown command: " + cmd);
 }
 
+// --preserve-fds N hands descriptors 3..3+N-1 to the container, but only
+// those that were open when ward started: a hole in that range would
+// otherwise be filled by whatever ward itself opened meanwhile (the state
+// directory, a lock, a cgroup, a pipe to the child) and let a runtime
+// descriptor into the container. So main() looks, before anything opens a
+// descriptor, at every fd a --preserve-fds in argv could name (the largest
+// N anywhere in argv: a false match only looks at more). Test:
+// attack.preserve-fds-hole-passes-no-runtime-fd (proc_attack_test.cpp).
+namespace {
+std::vector<bool> g_open_at_start;  // [i]: fd 3 + i was open at start
+
+void note_open_fds(int argc, char** argv) {
+  long most = 0;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view s = argv[i];
+    while (!s.empty() && s.front() == '-') s.remove_prefix(1);
+    const char* v = nullptr;
+    if (s == "preserve-fds" && i + 1 < argc) v = argv[i + 1];
+    if (s.rfind("preserve-fds=", 0) == 0) v = s.data() + 13;  // argv[i]'s own tail
+    if (v != nullptr) most = std::max(most, std::strtol(v, nullptr, 10));
+  }
+  // Sandbox::keep_fd takes at most 250 descriptors: more is an error there.
+  most = std::min(most, 1024L);
+  for (long fd = 3; fd < 3 + most; ++fd) g_open_at_start.push_back(::fcntl(fd, F_GETFD) >= 0);
+}
+}  // namespace
+
+void keep_preserved_fds(ward::Sandbox& sb, int n) {
+  for (int i = 0; i < n; ++i)
+    if (static_cast<std::size_t>(i) < g_open_at_start.size() && g_open_at_start[i])
+      sb.keep_fd(3 + i, 3 + i);
+}
+
 // dispatch() has destroyed everything it made when it returns; _exit skips
 // only the static and thread-local destructors (see the top of the file).
 [[noreturn]] void finish(int code) {
@@ -148,6 +180,7 @@ int dispatch(const std::vector<std::string>& argv) {
 int main(int argc, char** argv) {
   int code = 1;
   using namespace wardrt;
+  note_open_fds(argc, argv);  // first: before anything opens a descriptor
   try {
     std::vector<std::string> args(argv, argv + argc);
     code = dispatch(args);

@@ -82,13 +82,15 @@ int cmd_ps(const std::string& id, const std::string& format,
     return 0;
   }
   // The table: ps(1)'s own output, filtered to the container's pids (runc
-  // does the same).
-  std::string cmd = "ps " + (ps_args.empty() ? std::string("-ef") : [&] {
-                      std::string a;
-                      for (auto& x : ps_args) a += (a.empty() ? "" : " ") + x;
-                      return a;
-                    }());
-  FILE* f = ::popen(cmd.c_str(), "r");
+  // does the same). ps runs with the caller's arguments as its argv, never
+  // through a shell: "-ef; touch x" or "$(...)" must reach ps as text
+  // (test: attack.ps-arguments-reach-no-shell, proc_attack_test.cpp).
+  std::vector<std::string> argv = {"ps"};
+  if (ps_args.empty()) argv.emplace_back("-ef");
+  argv.insert(argv.end(), ps_args.begin(), ps_args.end());
+  ward::Sandbox ps_sb(argv);
+  ward::Child ps = ps_sb.stdin_(ward::Stdio::null()).stdout_(ward::Stdio::pipe()).spawn();
+  FILE* f = ::fdopen(ps.stdout_pipe().release(), "r");
   if (!f) fail("ps: " + std::string(std::strerror(errno)));
   char line[4096];
   int pid_col = -1;
@@ -113,7 +115,9 @@ int cmd_ps(const std::string& id, const std::string& format,
     pid_t p = std::atoi(cols[static_cast<std::size_t>(pid_col)].c_str());
     if (std::find(pids.begin(), pids.end(), p) != pids.end()) out(line);
   }
-  ::pclose(f);
+  std::fclose(f);
+  ward::ExitStatus st = ps.wait();
+  if (st.shell_status() != 0) fail("ps: " + st.describe());
   return 0;
 }
 

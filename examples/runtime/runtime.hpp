@@ -226,6 +226,8 @@ struct CreateOpts {
   bool gate = true;  // create (true) or run in the foreground (false)
 };
 
+// main.cpp: --preserve-fds N, keeping only the fds open when ward started
+void keep_preserved_fds(ward::Sandbox& sb, int n);
 // create.cpp
 int cmd_create_or_run(const CreateOpts& o);
 int cmd_start(const std::string& id);

@@ -25,7 +25,10 @@
 #pragma once
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/personality.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -188,6 +191,62 @@ inline void warn(std::vector<std::string>* w, std::string msg) {
 // values are encountered").
 [[noreturn]] inline void unsupported(const std::string& field, const std::string& why) {
   throw Error(Step::validate, EOPNOTSUPP, field, "unsupported: " + why);
+}
+
+// Mounts over /proc, as runc's checkProcMount (libcontainer/rootfs_linux.go)
+// allows them: at /proc itself only a procfs (type "proc", or a bind whose
+// source is on procfs); beneath /proc only the few files lxcfs emulates,
+// from a source that is not procfs. Anything else could put a file of the
+// mount's choosing where the runtime or the container's tools write
+// (/proc/self/oom_score_adj, /proc/sys/..., /proc/self/attr/...: runc's
+// CVE-2025-52881, CVE-2019-16884). `dest` is the lexically normalized
+// destination; `src` the bind source (absolute). A rootfs symlink that
+// leads a destination into /proc is not seen here: ward's own /proc writes
+// do not rely on this check (detail/spawn.hpp, child_write_proc).
+// Tests: attack.proc-mount-* (tests/attack/proc_attack_test.cpp).
+inline void check_proc_mount(const std::string& field, const std::string& dest, bool bind,
+                             const std::string& type, const std::string& src,
+                             std::vector<std::string>* warnings) {
+  if (dest != "/proc" && dest.rfind("/proc/", 0) != 0) return;
+  auto src_fs = [&]() -> std::optional<struct statfs> {
+    struct statfs sf;
+    if (!bind || ::statfs(src.c_str(), &sf) != 0) return std::nullopt;
+    return sf;
+  };
+  if (dest == "/proc") {
+    if (!bind && type == "proc") return;
+    if (bind) {
+      auto sf = src_fs();
+      if (!sf) ward::detail::throw_errno(Step::validate, field + ".source", src);
+      struct stat st;
+      if (sf->f_type == PROC_SUPER_MAGIC && ::stat(src.c_str(), &st) == 0) {
+        if (st.st_ino != 1)
+          warn(warnings,
+               field + ": the source " + src + " is on procfs but is not the root of a procfs");
+        return;
+      }
+    }
+    ward::detail::throw_invalid(field,
+                                "\"/proc\" cannot be mounted because it is not of type proc");
+  }
+  static constexpr std::string_view kAllowed[] = {"/proc/cpuinfo",
+                                                  "/proc/diskstats",
+                                                  "/proc/meminfo",
+                                                  "/proc/stat",
+                                                  "/proc/swaps",
+                                                  "/proc/uptime",
+                                                  "/proc/loadavg",
+                                                  "/proc/slabinfo",
+                                                  "/proc/sys/kernel/ns_last_pid",
+                                                  "/proc/sys/crypto/fips_enabled"};
+  bool allowed = std::find(std::begin(kAllowed), std::end(kAllowed), dest) != std::end(kAllowed);
+  if (allowed && type != "proc") {
+    auto sf = src_fs();
+    if (!bind || (sf && sf->f_type != PROC_SUPER_MAGIC)) return;
+  }
+  ward::detail::throw_invalid(field,
+                              "\"" + dest + "\" cannot be mounted because it is inside /proc" +
+                                  (allowed ? " (only from a source that is not procfs)" : ""));
 }
 
 // Runs `f`; a ward::Error from it is thrown again with `field` in front of
@@ -1155,6 +1214,8 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
       detail::mapping::sb_flags(*spec, o);
       for (const std::string& d : o.data) detail::mapping::data_option(*spec, d);
     }
+    detail::mapping::check_proc_mount(mf, dest_clean, bind, m.type,
+                                      bind ? abs_source(m.source) : m.source, opts.warnings);
     detail::mapping::set_attrs(*spec, set, clear);
     const Atime at = o.recursive_atime != Atime::unchanged ? o.recursive_atime : o.atime;
     if (at != Atime::unchanged) spec->atime(detail::mapping::atime(at));
