@@ -79,10 +79,12 @@ std::string cgroup_of(const Container& c) {
   if (ward::cgroup_mode() == ward::CgroupMode::none) return "";
   try {
     return ward::oci::cgroup_path_for(saved_config(c), c.id);
+  } catch (const Fatal& f) {
+    log_line("warning", f.msg);
   } catch (const std::exception& e) {
     log_line("warning", e.what());
-    return "";
   }
+  return "";
 }
 
 }  // namespace

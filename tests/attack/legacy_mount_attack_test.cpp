@@ -80,6 +80,8 @@ TEST_CASE("legacy mount API: a sandbox destination flipped to an escaping symlin
   ward_test::BusyboxRootfs root(bb);
   ScratchDir canary("canary");
   REQUIRE(::mkdir((root / "race").c_str(), 0755) == 0);
+  // Its own mount table: other tests (engines, runtimes) mount meanwhile.
+  ward_test::isolate_mounts();
   ward_test::ForceMountApi legacy(MountApi::legacy);
   REQUIRE(ward_test::sandbox_api_that_runs(root.path) == MountApi::legacy);
   auto before = ward_test::mount_table();
@@ -116,6 +118,8 @@ TEST_CASE("legacy mount API: MountGuard racing an escaping symlink mounts only i
   ward_test::isolate_mounts();
   ScratchDir root("race-root"), canary("canary");
   REQUIRE(::mkdir((root / "race").c_str(), 0755) == 0);
+  // Its own mount table: other tests (engines, runtimes) mount meanwhile.
+  ward_test::isolate_mounts();
   ward_test::ForceMountApi legacy(MountApi::legacy);
   REQUIRE(ward_test::mount_guard_api_that_runs() == MountApi::legacy);
   auto before = ward_test::mount_table();
