@@ -5454,10 +5454,18 @@ WARD_CHILD_FN inline void child_trampoline_prepare(SpawnCtx* c) noexcept {
   if (r < 0) child_report(c, Step::exec, r, "report pipe for the exec trampoline");
 }
 
-// Part two: tell the parent that only failures can follow (a message after
-// this one comes from the trampoline, or from someone who took its
-// descriptor), then exec the trampoline. /proc/self/exe is the sealed memfd
-// from here on (detail/exec_trampoline.hpp).
+// Between the parts: tell the parent that only failures can follow (see
+// spawn_plan). Not after a start gate: spawn returned at kMsgReady and
+// nobody reads the pipe any more (the write would raise SIGPIPE).
+WARD_CHILD_FN inline void child_announce_exec(SpawnCtx* c) noexcept {
+  if (c->plan->start_gate_fd >= 0) return;
+  if (child_send(c, kMsgExecing, 0) < 0) sys::exit_group(127);
+}
+
+// Part two (a message after the announcement comes from the trampoline, or
+// from someone who took its descriptor): exec the trampoline.
+// /proc/self/exe is the sealed memfd from here on
+// (detail/exec_trampoline.hpp).
 [[noreturn]] WARD_CHILD_FN inline void child_trampoline_exec(SpawnCtx* c) noexcept {
   const ChildPlan& p = *c->plan;
   long r = sys::call(SYS_execveat, c->tramp_fd, "", p.trampoline_argv, p.envp, AT_EMPTY_PATH);
@@ -5494,7 +5502,7 @@ WARD_CHILD_FN inline void child_trampoline_prepare(SpawnCtx* c) noexcept {
     while (sys::call(SYS_fcntl, fd, F_GETFD) != -EBADF) ++fd;
     if (child_send(c, kMsgListener, fd) < 0) sys::exit_group(127);
   }
-  if (c->tramp_fd >= 0 && child_send(c, kMsgExecing, 0) < 0) sys::exit_group(127);
+  if (c->tramp_fd >= 0) child_announce_exec(c);
   long r = seccomp_install_raw(p.seccomp, p.seccomp_flags);
   if (r < 0) child_report(c, Step::seccomp, r, "SECCOMP_SET_MODE_FILTER");
   if (c->tramp_fd >= 0) child_trampoline_exec(c);
@@ -5653,7 +5661,7 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
   if (p.seccomp != nullptr && !p.seccomp_early) child_seccomp_exec(c);  // does not return
   if (c->tramp_fd >= 0) {
     child_trampoline_prepare(c);
-    if (child_send(c, kMsgExecing, 0) < 0) sys::exit_group(127);
+    child_announce_exec(c);
     child_trampoline_exec(c);
   }
 
