@@ -100,6 +100,7 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   // A detached run outlives us before its exec: it must not share our
   // memory (the default spawn does, until exec).
   if (o.detach) sb.spawn_mode(ward::SpawnMode::fork);
+  guard_runtime(sb);
   bool tty = cfg.process->terminal;
   ward::Child child = sb.spawn();
   if (tty && !o.console_socket.empty()) send_console(o.console_socket, child.terminal().get());

@@ -65,6 +65,7 @@ int cmd_exec(const Args& a) {
   keep_preserved_fds(sb, preserve);
   if (proc.terminal && console.empty() && detach)
     fail("cannot allocate tty if ward will detach without setting console socket");
+  guard_runtime(sb);
   ward::Child child = sb.spawn();
   if (proc.terminal && !console.empty()) send_console(console, child.terminal().get());
   if (a.has("pid-file")) write_atomic(a.get("pid-file"), std::to_string(child.pid()));

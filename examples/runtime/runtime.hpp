@@ -216,6 +216,23 @@ void save_config(const Container& c, const std::string& bytes);
 ward::oci::Config saved_config(const Container& c);
 void send_console(const std::string& socket_path, int master);
 
+// What every process ward puts into a container gets (create, run, exec):
+//  - the program is exec'd through the sealed-memfd trampoline
+//    (Sandbox::sealed_exec): a "#!/proc/self/exe" image never runs ward's
+//    own binary in the container, so none of its processes can hold and
+//    write it (CVE-2019-5736);
+//  - ward makes itself non-dumpable before it spawns
+//    (Nondumpable::caller), so the setup process, which shares or copies
+//    our memory and descriptors while it is still ward, cannot be opened
+//    through /proc/PID/{exe,mem,fd} by the container's processes, which
+//    lack CAP_SYS_PTRACE in our user namespace (CVE-2016-9962). Not
+//    rootless: our children's uid_map would then be root's to write.
+// tests/attack/exe_attack_test.cpp attacks both.
+inline void guard_runtime(ward::Sandbox& sb) {
+  if (ward::Sandbox::sealed_exec_supported()) sb.sealed_exec();
+  if (::geteuid() == 0 && !g.rootless) sb.nondumpable_setup(ward::Nondumpable::caller);
+}
+
 // ------------------------------------------------------------------ commands
 
 struct CreateOpts {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include <ward/cgroup.hpp>
 #include <ward/child.hpp>
 #include <ward/detail/bpf.hpp>
+#include <ward/detail/exec_trampoline.hpp>
 #include <ward/detail/plan.hpp>
 #include <ward/detail/seccomp_load.hpp>
 #include <ward/detail/spawn.hpp>
@@ -62,6 +64,23 @@ class Stdio {
 // independent of the parent's memory) unless the plan needs fork semantics
 // (joining a time namespace); fork: always a copy-on-write child.
 enum class SpawnMode { automatic, vm, fork };
+
+// Sandbox::nondumpable_setup: who is made non-dumpable (prctl(2)
+// PR_SET_DUMPABLE) so that no other process without CAP_SYS_PTRACE reaches
+// the child's /proc/PID/{exe,mem,fd/*} while it is still the caller's
+// program (ptrace(2), "Ptrace access mode checking"; CVE-2016-9962).
+//  - own_mm: the child alone, after clone; needs fork mode, since
+//    dumpability belongs to the mm and a CLONE_VM child shares the caller's.
+//  - caller: spawn() makes the CALLER non-dumpable, for good, before clone3,
+//    so the child is born so whether it shares the mm (the fast CLONE_VM
+//    path) or copies it (fork). Ask for it only in a program that wants that
+//    for itself, as a container runtime does. For the caller this means: no
+//    core dumps, /proc/self/* owned by root (a non-root caller can no longer
+//    write its children's uid_map, so do not use it rootless), and only
+//    CAP_SYS_PTRACE holders (in its mm's user namespace) can ptrace it or
+//    take descriptors from it or from its children before they exec
+//    (pidfd_getfd(2): the seccomp listener, which ward takes as root only).
+enum class Nondumpable { off, own_mm, caller };
 
 // How the child switches to its rootfs. pivot_root(2) detaches the old
 // root entirely; MS_MOVE + chroot(2) works where pivot_root cannot (a
@@ -331,9 +350,30 @@ class Sandbox {
   // execve then decides dumpability as usual. Uses fork mode: dumpable is
   // a property of the address space, shared with us under CLONE_VM.
   Sandbox& nondumpable_setup(bool on = true) {
-    nondumpable_ = on;
+    nondumpable_ = on ? Nondumpable::own_mm : Nondumpable::off;
     return *this;
   }
+  Sandbox& nondumpable_setup(Nondumpable how) {
+    nondumpable_ = how;
+    return *this;
+  }
+  // Exec the program through the exec trampoline, a tiny program run from a
+  // sealed memfd (detail/exec_trampoline.hpp), so that during the program's
+  // execve /proc/self/exe is never the caller's binary: a
+  // "#!/proc/self/exe" program would otherwise run the caller's binary in
+  // the sandbox, whose processes could then write it (CVE-2019-5736).
+  // Costs one memfd per plan and one exec of ~700 bytes per spawn. Not
+  // with a Landlock ruleset (it would have to let the memfd execute), and
+  // only where sealed_exec_supported() (x86_64 for now). With a seccomp
+  // filter, the trampoline's execveat is the exec the filter's gate
+  // (SeccompOptions::allow_initial_exec) lets through; a filter that would
+  // refuse the program's own execve (which the trampoline makes) gets the
+  // direct exec instead, as without sealed_exec.
+  Sandbox& sealed_exec(bool on = true) {
+    sealed_exec_ = on;
+    return *this;
+  }
+  static constexpr bool sealed_exec_supported() noexcept { return detail::kHaveExecTrampoline; }
 
   // ---- terminal
   // Give the child a new pseudo-terminal as stdin/stdout/stderr and
@@ -765,6 +805,7 @@ class Sandbox {
     c.no_new_privs = nnp_.value_or(has_seccomp_ || landlock_fd_ != nullptr);
     pd->before_exec = before_exec_;
     pd->before_pivot = before_pivot_;
+    if (sealed_exec_) plan_sealed_exec(*pd);
     pd->finalize();
     if (has_seccomp_) plan_seccomp(*pd);
     plan.data_ = std::move(pd);
@@ -830,6 +871,7 @@ class Sandbox {
     personality_ = o.personality_;
     sysctls_ = o.sysctls_;
     nondumpable_ = o.nondumpable_;
+    sealed_exec_ = o.sealed_exec_;
     seccomp_ = o.seccomp_;
     has_seccomp_ = o.has_seccomp_;
     seccomp_opts_ = o.seccomp_opts_;
@@ -987,10 +1029,11 @@ class Sandbox {
     }
     for (const auto& [key, value] : sysctls_)
       pd.sysctl_s.emplace_back(sysctl_path(key, joined), value);
-    if (nondumpable_) {
+    if (nondumpable_ == Nondumpable::own_mm) {
       c.nondumpable_setup = true;
       pd.fork_mode = true;
     }
+    pd.nondumpable_caller = nondumpable_ == Nondumpable::caller;
   }
 
   // The namespaced sysctls (runc's list): each needs its namespace to be
@@ -1026,6 +1069,38 @@ class Sandbox {
     return path;
   }
 
+  // Sandbox::sealed_exec: the trampoline in a sealed memfd, and its argv.
+  void plan_sealed_exec(detail::PlanData& pd) const {
+    if (!detail::kHaveExecTrampoline)
+      detail::throw_invalid("sealed_exec", "no exec trampoline for this architecture");
+    if (landlock_fd_)
+      detail::throw_invalid("sealed_exec", "not with a Landlock ruleset (the memfd must execute)");
+    constexpr unsigned kMfdExec = 0x10U;  // MFD_EXEC (Linux 6.3): vm.memfd_noexec may demand it
+    int fd = static_cast<int>(::syscall(SYS_memfd_create, "ward-exec-trampoline",
+                                        MFD_CLOEXEC | MFD_ALLOW_SEALING | kMfdExec));
+    if (fd < 0 && errno == EINVAL)
+      fd = static_cast<int>(
+          ::syscall(SYS_memfd_create, "ward-exec-trampoline", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (fd < 0)
+      detail::throw_errno(Step::validate, "memfd_create", "sealed_exec (see vm.memfd_noexec)");
+    pd.trampoline.reset(fd);
+    const auto& t = detail::kExecTrampoline;
+    if (::write(fd, t, sizeof t) != static_cast<ssize_t>(sizeof t))
+      detail::throw_errno(Step::validate, "memfd", "sealed_exec: write the trampoline");
+    // Sealed: nobody, through any descriptor or /proc/PID/exe, can change
+    // it again (memfd_create(2), "File sealing").
+    if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+      detail::throw_errno(Step::validate, "memfd", "sealed_exec: F_ADD_SEALS");
+    int hi = 3;
+    for (auto& m : pd.fds) hi = std::max(hi, m.dst + 1);
+    pd.child.trampoline_report_fd = hi;
+    auto& a = pd.trampoline_argv_s;
+    a = {"", std::to_string(hi)};
+    a.insert(a.end(), pd.candidates_s.begin(), pd.candidates_s.end());
+    a.emplace_back();
+    a.insert(a.end(), pd.argv_s.begin(), pd.argv_s.end());
+  }
+
   // Validate the program, decide the listener and the exec gate. Runs after
   // finalize(): the gate test evaluates the filter on the very pointers the
   // child will pass to execve (the child shares or copies our memory).
@@ -1042,9 +1117,39 @@ class Sandbox {
                             "(SeccompOptions::before_credentials is set)");
 #if WARD_NATIVE_ARCH_KNOWN
     const auto arch = detail::audit_arch(detail::native_arch());
-    const auto argv_ptr = reinterpret_cast<std::uint64_t>(pd.argv.data());
+    if (pd.trampoline) {
+      // The trampoline's execve of the program runs under the filter as
+      // written: where the filter would refuse it, exec directly instead.
+      seccomp_data d{};
+      d.nr = SYS_execve;
+      d.arch = arch;
+      auto a = action(detail::bpf_run(prog, d));
+      if (seccomp_opts_.before_credentials || (a != SECCOMP_RET_ALLOW && a != SECCOMP_RET_LOG)) {
+        pd.trampoline.reset();
+        pd.finalize();
+      }
+    }
+    const bool tramp = static_cast<bool>(pd.trampoline);
+    // The exec the gate is about: execveat(trampoline, "", argv, envp) or
+    // execve(candidate, argv, envp); argv and envp are args 2, 3 or 1, 2.
+    const long gate_nr = tramp ? SYS_execveat : SYS_execve;
+    const unsigned argi = tramp ? 2 : 1;
+    const auto argv_ptr =
+        reinterpret_cast<std::uint64_t>(tramp ? pd.trampoline_argv.data() : pd.argv.data());
     const auto envp_ptr = reinterpret_cast<std::uint64_t>(pd.envp.data());
-    if (seccomp_opts_.allow_initial_exec && !seccomp_opts_.before_credentials) {
+    if (tramp && seccomp_opts_.allow_initial_exec) {
+      seccomp_data d{};
+      d.nr = SYS_execveat;
+      d.arch = arch;
+      d.args[0] = static_cast<std::uint64_t>(pd.trampoline.get());
+      d.args[1] = reinterpret_cast<std::uint64_t>("");
+      d.args[2] = argv_ptr;
+      d.args[3] = envp_ptr;
+      d.args[4] = AT_EMPTY_PATH;
+      auto a = action(detail::bpf_run(prog, d));
+      if (a != SECCOMP_RET_ALLOW && a != SECCOMP_RET_LOG) gate = true;
+    }
+    if (!tramp && seccomp_opts_.allow_initial_exec && !seccomp_opts_.before_credentials) {
       for (const char* cand : pd.candidates) {
         if (cand == nullptr) break;
         seccomp_data d{};
@@ -1078,14 +1183,14 @@ class Sandbox {
           bpf_stmt(ld, detail::seccomp_data_arch),
           bpf_jump(jeq, arch, 0, 11),
           bpf_stmt(ld, detail::seccomp_data_nr),
-          bpf_jump(jeq, SYS_execve, 0, 9),
-          bpf_stmt(ld, detail::seccomp_data_arg_lo(1)),
+          bpf_jump(jeq, static_cast<std::uint32_t>(gate_nr), 0, 9),
+          bpf_stmt(ld, detail::seccomp_data_arg_lo(argi)),
           bpf_jump(jeq, lo(argv_ptr), 0, 7),
-          bpf_stmt(ld, detail::seccomp_data_arg_hi(1)),
+          bpf_stmt(ld, detail::seccomp_data_arg_hi(argi)),
           bpf_jump(jeq, hi(argv_ptr), 0, 5),
-          bpf_stmt(ld, detail::seccomp_data_arg_lo(2)),
+          bpf_stmt(ld, detail::seccomp_data_arg_lo(argi + 1)),
           bpf_jump(jeq, lo(envp_ptr), 0, 3),
-          bpf_stmt(ld, detail::seccomp_data_arg_hi(2)),
+          bpf_stmt(ld, detail::seccomp_data_arg_hi(argi + 1)),
           bpf_jump(jeq, hi(envp_ptr), 0, 1),
           bpf_stmt(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
       };
@@ -1190,7 +1295,8 @@ class Sandbox {
   bool set_cpus_ = false;
   std::optional<unsigned long> personality_;
   std::vector<std::pair<std::string, std::string>> sysctls_;
-  bool nondumpable_ = false;
+  Nondumpable nondumpable_ = Nondumpable::off;
+  bool sealed_exec_ = false;
   // (A vector and a flag, not std::optional<vector>: g++ 12 warns about the
   // latter's move with a false maybe-uninitialized.)
   std::vector<sock_filter> seccomp_;

@@ -99,7 +99,7 @@ struct ChildPlan {
   bool hold = false;  // Namespace::create: stop before exec and wait
 
   // Process attributes (see child_attributes).
-  bool nondumpable_setup = false;
+  bool nondumpable_setup = false;  // fork mode: the child makes its own mm non-dumpable
   const RlimitRaw* rlimits = nullptr;
   int n_rlimits = 0;
   const SysctlRaw* sysctls = nullptr;
@@ -166,6 +166,13 @@ struct ChildPlan {
   std::uint32_t seccomp_flags = 0;
   bool seccomp_listener = false;  // the parent takes the listener with pidfd_getfd
   bool seccomp_early = false;     // installed before the credentials (see child_final)
+
+  // Sandbox::sealed_exec: execveat(2) this sealed memfd, the exec trampoline
+  // (detail/exec_trampoline.hpp), with trampoline_argv ("" <report fd>
+  // <candidates> "" <argv>); the report pipe goes on trampoline_report_fd.
+  int trampoline_fd = -1;
+  const char* const* trampoline_argv = nullptr;
+  int trampoline_report_fd = -1;
 };
 
 // Owner of everything a ChildPlan points into. Immutable once built; a
@@ -188,6 +195,12 @@ struct PlanData {
   bool setgroups_deny = false;
   bool new_user = false;
   bool fork_mode = false;
+  // Sandbox::nondumpable_setup(Nondumpable::caller): spawn makes the caller
+  // non-dumpable before clone3 (the child shares or copies its mm).
+  bool nondumpable_caller = false;
+  UniqueFd trampoline;  // the sealed memfd of Sandbox::sealed_exec
+  std::vector<std::string> trampoline_argv_s;
+  std::vector<const char*> trampoline_argv;
   std::uint64_t clone_flags = 0;  // CLONE_NEW* passed to clone3
   UniqueFd cgroup_fd;             // CLONE_INTO_CGROUP target, if any
   std::vector<sock_filter> seccomp_prog;
@@ -219,6 +232,9 @@ struct PlanData {
     cstrs(argv_s, argv);
     cstrs(env_s, envp);
     cstrs(candidates_s, candidates);
+    cstrs(trampoline_argv_s, trampoline_argv);
+    child.trampoline_fd = trampoline ? trampoline.get() : -1;
+    child.trampoline_argv = trampoline ? trampoline_argv.data() : nullptr;
     child.argv = argv.data();
     child.envp = envp.data();
     child.exec_candidates = candidates.data();

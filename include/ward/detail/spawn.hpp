@@ -79,6 +79,13 @@ enum MsgKind : std::uint32_t {
   kMsgReady = 4,        // hold mode: namespaces are set up
   kMsgListener = 5,     // value = the fd number the seccomp listener will get
   kMsgBeforePivot = 6,  // mounts done: run Sandbox::before_pivot, then release me
+  // Sandbox::sealed_exec. kMsgExecFailed {0, errno, 0, path} is what the exec
+  // trampoline writes when no candidate could be exec'd (the number is
+  // written in scripts/trampoline/*.S). kMsgExecing: the child is about to
+  // exec the trampoline; from then on only failures may come (see
+  // spawn_plan).
+  kMsgExecFailed = 7,
+  kMsgExecing = 8,
 };
 
 struct Msg {
@@ -112,6 +119,7 @@ struct SpawnCtx {
   int term_sock;  // terminal_in_child: the child sends the pty master here (SCM_RIGHTS)
   int pivot_rd;   // Sandbox::before_pivot done: one byte; -1: none
   int pivot_wr;   // the parent's end, to close in the child
+  int tramp_fd;   // Sandbox::sealed_exec's memfd, moved above the kept descriptors by child_fds
 };
 
 // ---------------------------------------------------------------- child side
@@ -182,14 +190,18 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
   if (r < 0) child_report(c, Step::fds, r, "move report pipe");
   int report = static_cast<int>(r);
   c->report_wr = report;  // the old number is closed below with the rest
-  // The start gate survives too (it is waited on after this), also above.
-  int gate = -1;
-  if (p.start_gate_fd >= 0) {
-    r = sys::call(SYS_fcntl, p.start_gate_fd, F_DUPFD_CLOEXEC, hi);
-    if (r < 0) child_report(c, Step::fds, r, "move start gate");
-    gate = static_cast<int>(r);
-  }
+  // The start gate survives too (it is waited on after this), and the exec
+  // trampoline (Sandbox::sealed_exec, exec'd last of all), also above.
+  auto move_up = [&](int fd, const char* what) -> int {
+    if (fd < 0) return -1;
+    long m = sys::call(SYS_fcntl, fd, F_DUPFD_CLOEXEC, hi);
+    if (m < 0) child_report(c, Step::fds, m, what);
+    return static_cast<int>(m);
+  };
+  const int gate = move_up(p.start_gate_fd, "move start gate");
+  const int tramp = move_up(p.trampoline_fd, "move the exec trampoline");
   c->gate_fd = gate;
+  c->tramp_fd = tramp;
 
   // 2. Copy every source above the targets, then into place: a source may
   //    itself be another mapping's target.
@@ -217,16 +229,18 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
   //    sorted targets (the builder sorts them), then everything above.
   // Never close the report pipe early: EOF on it tells the parent that
   // this process no longer uses the shared memory.
-  // Closes [lo, hi_incl] except the report pipe and the gate.
-  unsigned keep_a = static_cast<unsigned>(report),
-           keep_b = gate < 0 ? ~0U : static_cast<unsigned>(gate);
-  if (keep_b < keep_a) {
-    unsigned t = keep_a;
-    keep_a = keep_b;
-    keep_b = t;
-  }
+  // Closes [lo, hi_incl] except the report pipe, the gate and the
+  // trampoline (sorted; ~0U: none).
+  unsigned keeps[3] = {static_cast<unsigned>(report), gate < 0 ? ~0U : static_cast<unsigned>(gate),
+                       tramp < 0 ? ~0U : static_cast<unsigned>(tramp)};
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2 - i; ++j)
+      if (keeps[j] > keeps[j + 1]) {
+        unsigned t = keeps[j];
+        keeps[j] = keeps[j + 1];
+        keeps[j + 1] = t;
+      }
   auto close_range = [&](unsigned lo, unsigned hi_incl) -> long {
-    const unsigned keeps[2] = {keep_a, keep_b};
     for (unsigned k : keeps) {
       if (lo > hi_incl) return 0;
       if (k < lo || k > hi_incl) continue;
@@ -271,7 +285,7 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
           if (*s < '0' || *s > '9') num = false;
           fd = fd * 10 + (*s - '0');
         }
-        if (!num || fd == dir || fd == report || fd == gate) continue;
+        if (!num || fd == dir || fd == report || fd == gate || fd == tramp) continue;
         bool keep = false;
         for (int i = 0; i < p.n_fds; ++i)
           if (p.fds[i].dst == fd) keep = true;
@@ -776,6 +790,48 @@ WARD_CHILD_FN inline void child_credentials(SpawnCtx* c) noexcept {
   }
 }
 
+// Sandbox::sealed_exec, part one: the report pipe onto the number the
+// trampoline's argv names (trampoline_report_fd, above every kept
+// descriptor), inherited: the trampoline marks it close-on-exec itself and
+// reports there if no candidate execs.
+WARD_CHILD_FN inline void child_trampoline_prepare(SpawnCtx* c) noexcept {
+  const int want = c->plan->trampoline_report_fd;
+  long r;
+  if (c->tramp_fd == want) {
+    r = sys::call(SYS_fcntl, want, F_DUPFD_CLOEXEC, want + 1);
+    if (r < 0) child_report(c, Step::exec, r, "move the exec trampoline");
+    c->tramp_fd = static_cast<int>(r);  // dup3 below replaces the old number
+  }
+  if (c->report_wr == want) {
+    r = sys::call(SYS_fcntl, want, F_SETFD, 0);
+  } else {
+    r = sys::call(SYS_dup3, c->report_wr, want, 0);
+    if (r >= 0) {
+      sys::call(SYS_close, c->report_wr);
+      c->report_wr = want;
+    }
+  }
+  if (r < 0) child_report(c, Step::exec, r, "report pipe for the exec trampoline");
+}
+
+// Between the parts: tell the parent that only failures can follow (see
+// spawn_plan). Not after a start gate: spawn returned at kMsgReady and
+// nobody reads the pipe any more (the write would raise SIGPIPE).
+WARD_CHILD_FN inline void child_announce_exec(SpawnCtx* c) noexcept {
+  if (c->plan->start_gate_fd >= 0) return;
+  if (child_send(c, kMsgExecing, 0) < 0) sys::exit_group(127);
+}
+
+// Part two (a message after the announcement comes from the trampoline, or
+// from someone who took its descriptor): exec the trampoline.
+// /proc/self/exe is the sealed memfd from here on
+// (detail/exec_trampoline.hpp).
+[[noreturn]] WARD_CHILD_FN inline void child_trampoline_exec(SpawnCtx* c) noexcept {
+  const ChildPlan& p = *c->plan;
+  long r = sys::call(SYS_execveat, c->tramp_fd, "", p.trampoline_argv, p.envp, AT_EMPTY_PATH);
+  child_report(c, Step::exec, r, "execveat of the exec trampoline (a sealed memfd)");
+}
+
 // With a seccomp filter, the filter is the very last thing installed, and
 // from then on every system call of ours passes through it: a strict
 // profile may deny even the write(2) that reports a failure. So the
@@ -797,6 +853,7 @@ WARD_CHILD_FN inline void child_credentials(SpawnCtx* c) noexcept {
     }
   }
   if (chosen == nullptr) child_report(c, Step::exec, err, p.argv[0]);
+  if (c->tramp_fd >= 0) child_trampoline_prepare(c);  // before the listener takes a number
   if (p.seccomp_listener) {
     // The listener will take the lowest free descriptor: everything below
     // the report pipe that is not a kept fd. Tell the parent which, so it
@@ -805,8 +862,10 @@ WARD_CHILD_FN inline void child_credentials(SpawnCtx* c) noexcept {
     while (sys::call(SYS_fcntl, fd, F_GETFD) != -EBADF) ++fd;
     if (child_send(c, kMsgListener, fd) < 0) sys::exit_group(127);
   }
+  if (c->tramp_fd >= 0) child_announce_exec(c);
   long r = seccomp_install_raw(p.seccomp, p.seccomp_flags);
   if (r < 0) child_report(c, Step::seccomp, r, "SECCOMP_SET_MODE_FILTER");
+  if (c->tramp_fd >= 0) child_trampoline_exec(c);
   r = sys::call(SYS_execve, chosen, p.argv, p.envp);
   child_report(c, Step::exec, r, chosen);  // best effort: the filter may deny it
 }
@@ -821,7 +880,9 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
 
   if (p.nondumpable_setup) {
     // Only in fork mode (the builder ensures it): dumpable is a property of
-    // the mm, which a CLONE_VM child shares with its parent.
+    // the mm, which a CLONE_VM child shares with its parent (for that, see
+    // Nondumpable::caller). It stays so until execve, which decides again
+    // (prctl(2) PR_SET_DUMPABLE), the start gate's wait included.
     r = sys::call(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (r < 0) child_report(c, Step::capabilities, r, "PR_SET_DUMPABLE 0");
   }
@@ -897,7 +958,6 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     if (r < 0) child_report(c, Step::seccomp, r, "SECCOMP_SET_MODE_FILTER (before credentials)");
   }
   child_credentials(c);
-  if (p.nondumpable_setup) sys::call(SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0);  // exec decides again
   // After the credentials: changing them clears the parent-death signal
   // (prctl(2), PR_SET_PDEATHSIG).
   if (p.pdeathsig != 0) {
@@ -972,6 +1032,11 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
   r = sys::call(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
   if (r < 0) child_report(c, Step::sigmask, r, "unblock signals");
   if (p.seccomp != nullptr && !p.seccomp_early) child_seccomp_exec(c);  // does not return
+  if (c->tramp_fd >= 0) {
+    child_trampoline_prepare(c);
+    child_announce_exec(c);
+    child_trampoline_exec(c);
+  }
 
   // execvp semantics over the candidates the parent resolved from PATH:
   // ENOENT/ENOTDIR/EACCES move on to the next directory, anything else is
@@ -1103,7 +1168,9 @@ inline UniqueFd receive_terminal(int sock) {
 // USER_NOTIF until we answer CONTINUE, once. A later call that reaches the
 // gate gets ENOSYS once the listener is closed, or the caller's answer if
 // the caller keeps the listener.
-inline void pass_first_exec(int listener, pid_t child, int report_rd) {
+// `nr`: SYS_execve, or SYS_execveat when the first exec is the trampoline's
+// (Sandbox::sealed_exec).
+inline void pass_first_exec(int listener, pid_t child, int report_rd, long nr) {
   for (;;) {
     pollfd pf[2] = {{listener, POLLIN, 0}, {report_rd, POLLIN, 0}};
     int r = ::poll(pf, 2, -1);
@@ -1119,7 +1186,7 @@ inline void pass_first_exec(int listener, pid_t child, int report_rd) {
     }
     seccomp_notif_resp resp{};
     resp.id = n.id;
-    bool ours = static_cast<pid_t>(n.pid) == child && n.data.nr == SYS_execve;
+    bool ours = static_cast<pid_t>(n.pid) == child && n.data.nr == nr;
     if (ours) {
       resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
     } else {
@@ -1195,6 +1262,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   }
   ctx.vm = vm;
   ctx.gate_fd = -1;
+  ctx.tramp_fd = -1;
   ctx.term_sock = term_child ? term_child.get() : -1;
   UniqueFd pivot_wr, pivot_rd;
   if (pd.before_pivot) pivot_rd = make_pipe_pair(pivot_wr, "before_pivot pipe");
@@ -1205,6 +1273,9 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     ctx.stage2_stack_size = stacks->size();
   }
 
+  if (pd.nondumpable_caller && ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0 &&
+      ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+    throw_errno(Step::capabilities, "prctl(PR_SET_DUMPABLE, 0)", "nondumpable_setup: the caller");
   int pidfd_raw = -1;
   long pid;
   for (;;) {
@@ -1324,6 +1395,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   Msg m;
   bool failed = false;
   bool at_gate = false;  // a gated child said it waits for its start
+  bool execing = false;  // kMsgExecing came: only failures may follow
   Msg failure{};
   UniqueFd listener;
   int pending_listener = -1;
@@ -1337,7 +1409,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
       pending_listener = -1;
       if (listener && pd.seccomp_exec_gate)
         pass_first_exec(listener.get(), p.two_stage ? final_pid : static_cast<pid_t>(pid),
-                        report_rd.get());
+                        report_rd.get(), p.trampoline_fd >= 0 ? SYS_execveat : SYS_execve);
       if (!pd.seccomp_keep_listener) listener.reset();
     }
     long n = sys::read_full(report_rd.get(), &m, sizeof m);
@@ -1348,19 +1420,50 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     if (n != static_cast<long>(sizeof m))
       throw Error(Step::sync, n < 0 ? static_cast<int>(-n) : EPROTO, "report pipe",
                   "short message from the child");
+    // In two stages, stage one's kMsgStage2 may come after the second
+    // stage's kMsgExecing (they run at once); it is checked below.
+    bool stage2 = m.kind == kMsgStage2 && p.two_stage && !final_pidfd;
+    // The trampoline holds the report pipe for a few instructions while
+    // still dumpable (until its PR_SET_DUMPABLE 0): a sandbox process that
+    // took the descriptor then could send anything. Nothing but a failure
+    // is believed.
+    if (execing && m.kind != kMsgError && m.kind != kMsgExecFailed && !stage2)
+      throw Error(Step::sync, EPROTO, "report pipe",
+                  "a message other than a failure after the exec began");
     if (m.kind == kMsgError) {
       failed = true;
       failure = m;
+    } else if (m.kind == kMsgExecing) {
+      execing = true;
+    } else if (m.kind == kMsgExecFailed) {
+      // From the trampoline: the last candidate it tried, or with a PATH
+      // search the name searched for (as child_final reports it).
+      failed = true;
+      failure = m;
+      failure.step = static_cast<std::uint32_t>(Step::exec);
+      if (pd.candidates_s.size() > 1) {
+        std::size_t len = pd.argv_s[0].copy(failure.detail, sizeof failure.detail - 1);
+        failure.detail[len] = '\0';
+      }
     } else if (m.kind == kMsgNeedParent) {
       write_id_maps(static_cast<pid_t>(pid), pd);
       char go = 1;
       if (::write(sync_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "sync pipe");
     } else if (m.kind == kMsgStage2) {
+      if (!stage2) throw Error(Step::sync, EPROTO, "report pipe", "a second stage announced twice");
       final_pid = m.value;
+      // It must be our child (CLONE_PARENT) and not reaped yet, so its pid
+      // is stable: waitid says ECHILD otherwise, and then it is nobody we
+      // may signal (a forged announcement, see above).
+      siginfo_t probe{};
+      if (::waitid(P_PID, static_cast<id_t>(final_pid), &probe,
+                   WEXITED | WNOHANG | WNOWAIT | __WALL) != 0)
+        throw Error(Step::pidfd, ECHILD, "second stage pid " + std::to_string(final_pid),
+                    "not a child of this process");
       int fd = static_cast<int>(::syscall(sys::nr_pidfd_open, final_pid, 0));
       if (fd < 0) {
         int e = errno;
-        ::kill(final_pid, SIGKILL);  // our child (CLONE_PARENT) and unreaped: pid is stable
+        ::kill(final_pid, SIGKILL);
         ::waitpid(final_pid, nullptr, __WALL);
         guard.all_closed = true;  // stage two is reaped; the guard reaps stage one
         throw Error(Step::pidfd, e, "second stage pid " + std::to_string(final_pid));
