@@ -4,7 +4,7 @@
 // whoever could write the bundle could then drop an exec'd process's
 // seccomp filter, raise its capabilities or add hooks that run as host
 // root (runc and crun keep what create parsed too). Proof: attack
-// "config.json rewritten after create changes nothing"
+// "config: a config.json rewritten after create changes nothing"
 // (tests/attack/config_attack_test.cpp).
 #include "runtime.hpp"
 

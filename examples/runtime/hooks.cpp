@@ -10,8 +10,8 @@ namespace wardrt {
 // between our look at the state and pidfd_open(2) is refused, and what the
 // pidfd names from then on is the container's process or nothing.
 // `starttime` 0: `pid` is our own child, not yet reaped, whose number
-// cannot be reused (wait(2)). Proof: attack "exec at a pid reused by a host
-// process" (tests/attack/config_attack_test.cpp).
+// cannot be reused (wait(2)). Proof: attack "exec: a pid reused by a host
+// process is never joined" (tests/attack/config_attack_test.cpp).
 ward::UniqueFd open_container_pidfd(pid_t pid, std::uint64_t starttime) {
   if (pid <= 0) fail("container not running");
   ward::UniqueFd pfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
@@ -55,7 +55,7 @@ void join_namespaces_of(ward::Sandbox& sb, int pidfd) {
 // the hook's path, args and env (startContainer: runc runs those from its
 // init, right before the program, so they get what the program gets; a
 // binary taken from the container must not run as host root). Proof:
-// attack "a startContainer hook runs as the container's process".
+// attack "hooks: a startContainer hook runs as the container's process".
 void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State& st,
                const char* which, const HookTarget* target) {
   if (hooks.empty()) return;

@@ -141,7 +141,7 @@ int dispatch(const std::vector<std::string>& argv) {
 // descriptor into the container. So main() looks, before anything opens a
 // descriptor, at every fd a --preserve-fds in argv could name (the largest
 // N anywhere in argv: a false match only looks at more). Test:
-// attack.preserve-fds-hole-passes-no-runtime-fd (proc_attack_test.cpp).
+// attack."preserve-fds: a hole below N passes no runtime descriptor" (proc_attack_test.cpp).
 namespace {
 std::vector<bool> g_open_at_start;  // [i]: fd 3 + i was open at start
 

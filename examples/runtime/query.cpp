@@ -84,7 +84,7 @@ int cmd_ps(const std::string& id, const std::string& format,
   // The table: ps(1)'s own output, filtered to the container's pids (runc
   // does the same). ps runs with the caller's arguments as its argv, never
   // through a shell: "-ef; touch x" or "$(...)" must reach ps as text
-  // (test: attack.ps-arguments-reach-no-shell, proc_attack_test.cpp).
+  // (test: attack."ps: its arguments never reach a shell", proc_attack_test.cpp).
   std::vector<std::string> argv = {"ps"};
   if (ps_args.empty()) argv.emplace_back("-ef");
   argv.insert(argv.end(), ps_args.begin(), ps_args.end());

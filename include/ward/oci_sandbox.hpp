@@ -203,7 +203,8 @@ inline void warn(std::vector<std::string>* w, std::string msg) {
 // destination; `src` the bind source (absolute). A rootfs symlink that
 // leads a destination into /proc is not seen here: ward's own /proc writes
 // do not rely on this check (detail/spawn.hpp, child_write_proc).
-// Tests: attack.proc-mount-* (tests/attack/proc_attack_test.cpp).
+// Test: attack."proc: config mounts over /proc paths are refused as runc refuses them"
+// (tests/attack/proc_attack_test.cpp).
 inline void check_proc_mount(const std::string& field, const std::string& dest, bool bind,
                              const std::string& type, const std::string& src,
                              std::vector<std::string>* warnings) {

@@ -5244,8 +5244,8 @@ WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
 // /proc/sys resolves against the writer's namespaces (proc_sys_lookup uses
 // current->nsproxy), whichever instance it is reached through.
 // Tests (tests/attack/cve_attack_test.cpp):
-// attack.cve-2025-52881-exec-oom-score-adj-redirect,
-// attack.cve-2019-16884-proc-symlink-or-volume.
+// attack."CVE-2025-52881: mounts over /proc never redirect exec's oom_score_adj write",
+// attack."CVE-2019-16884 and CVE-2023-27561/28642: ...".
 //
 // Not a private procfs (fsopen("proc") + fsmount) every time: each is a new
 // superblock, measured at 200-460 us per write here against ~20 us for the
@@ -5839,7 +5839,7 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     // directory descriptor as process.cwd left the process outside the
     // container's root). getcwd(2): a directory not reachable from the
     // root comes back as "(unreachable)/..." (Linux 2.6.36), an unlinked
-    // one as ENOENT. Test: attack.cve-2024-21626-* (cve_attack_test.cpp).
+    // one as ENOENT. Test: attack."CVE-2024-21626: ..." (cve_attack_test.cpp).
     char cwd[4096];
     r = sys::call(SYS_getcwd, cwd, sizeof cwd);
     if (r >= 0 && (r == 0 || cwd[0] != '/')) r = -EXDEV;
@@ -16227,7 +16227,8 @@ inline void warn(std::vector<std::string>* w, std::string msg) {
 // destination; `src` the bind source (absolute). A rootfs symlink that
 // leads a destination into /proc is not seen here: ward's own /proc writes
 // do not rely on this check (detail/spawn.hpp, child_write_proc).
-// Tests: attack.proc-mount-* (tests/attack/proc_attack_test.cpp).
+// Test: attack."proc: config mounts over /proc paths are refused as runc refuses them"
+// (tests/attack/proc_attack_test.cpp).
 inline void check_proc_mount(const std::string& field, const std::string& dest, bool bind,
                              const std::string& type, const std::string& src,
                              std::vector<std::string>* warnings) {

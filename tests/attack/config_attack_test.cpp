@@ -147,7 +147,7 @@ void check_probe(const ward_test::Out& e) {
 // Item 4: start, exec and delete read the bundle's config.json again; an
 // attacker rewriting it after create drops the exec'd process's seccomp
 // filter, raises its capabilities and adds hooks that run as host root.
-TEST_CASE("attack: config.json rewritten after create changes nothing") {
+TEST_CASE("config: a config.json rewritten after create changes nothing") {
   NEED_RUNTIME(b);
   ScratchDir canary("canary");
   b.set({"sleep", "100"}, [](json::Value& cfg) {
@@ -186,7 +186,7 @@ TEST_CASE("attack: config.json rewritten after create changes nothing") {
 // "startContainer Hooks": in the container; runc runs them from its init,
 // right before the program): its user, capabilities, no_new_privs, seccomp
 // filter and cgroup, not host root's.
-TEST_CASE("attack: a startContainer hook runs as the container's process") {
+TEST_CASE("hooks: a startContainer hook runs as the container's process") {
   NEED_RUNTIME(b);
   const std::string out = b.rootfs->path + "/out";
   std::filesystem::create_directories(out);
@@ -308,7 +308,7 @@ void kill_and_reap(pid_t pid) {
 // host process gets its pid, exec joins the host process's namespaces.
 // The bundle's config.json, which exec read in between, was a way for the
 // bundle's owner to hold that window open as long as needed (a FIFO).
-TEST_CASE("attack: exec at a pid reused by a host process") {
+TEST_CASE("exec: a pid reused by a host process is never joined") {
   NEED_RUNTIME(b);
   ScratchDir canary("canary");
   const std::string mark = canary / "mntns";

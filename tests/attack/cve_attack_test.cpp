@@ -62,7 +62,7 @@ void privileged(json::Value& cfg) {
 // before chdir; beyond that, the working directory must be inside the root
 // even when the directory came in on purpose (--preserve-fds): the process
 // must not start there.
-TEST_CASE("cve-2024-21626-cwd-outside-root-run") {
+TEST_CASE("CVE-2024-21626: run never starts with its cwd outside the rootfs") {
   NEED_RUNTIME(b);
   ward_test::ScratchDir canary("canary");
   const std::vector<std::string> escape = {"sh", "-c", "touch escaped; pwd"};
@@ -89,7 +89,7 @@ TEST_CASE("cve-2024-21626-cwd-outside-root-run") {
   CHECK(fs::is_empty(b.state.path));
 }
 
-TEST_CASE("cve-2024-21626-cwd-outside-root-exec") {
+TEST_CASE("CVE-2024-21626: exec never starts with its cwd outside the rootfs") {
   NEED_RUNTIME(b);
   ward_test::ScratchDir canary("canary");
   const std::string id = run_detached(b, {"sleep", "100"}, "cwdx");
@@ -119,7 +119,9 @@ TEST_CASE("cve-2024-21626-cwd-outside-root-exec") {
 // that is not procfs at /proc, so that the runtime's later /proc writes
 // (sysctl, oom_score_adj) land in those files. Refused, or written to the
 // real procfs: the canary files keep their text, for run and for exec.
-TEST_CASE("cve-2019-16884-proc-symlink-or-volume") {
+TEST_CASE(
+    "CVE-2019-16884 and CVE-2023-27561/28642: a /proc symlink or volume never receives ward's "
+    "writes") {
   NEED_RUNTIME(b);
   const std::string root = b.rootfs->path;
   // Look-alike files for every write ward makes: sysctl, oom_score_adj of
@@ -178,7 +180,7 @@ TEST_CASE("cve-2019-16884-proc-symlink-or-volume") {
 // procfs file (/proc/sys/kernel/domainname of a procfs it mounted: every
 // check that only asks "is it on procfs?" passes). `ward exec` with
 // oomScoreAdj must not write into it: the container's domainname stays.
-TEST_CASE("cve-2025-52881-exec-oom-score-adj-redirect") {
+TEST_CASE("CVE-2025-52881: mounts over /proc never redirect exec's oom_score_adj write") {
   NEED_RUNTIME(b);
   const std::string setup =
       "mkdir /dev/shm/p && mount -t proc proc /dev/shm/p && "
@@ -206,7 +208,7 @@ TEST_CASE("cve-2025-52881-exec-oom-score-adj-redirect") {
 // image's choosing; masking a path (linux.maskedPaths) binds "/dev/null"
 // over it, so the masked /proc file would become that file (runc: a
 // writable /proc/sys/kernel/core_pattern). The mask must not bind it.
-TEST_CASE("cve-2025-31133-dev-null-symlink-mask") {
+TEST_CASE("CVE-2025-31133: a /dev/null symlink never becomes what masks a path") {
   NEED_RUNTIME(b);
   const std::string root = b.rootfs->path;
   ward_test::write_file(root + "/canary", "canary-content\n");
@@ -242,7 +244,7 @@ TEST_CASE("cve-2025-31133-dev-null-symlink-mask") {
 // change, and every container sees its tmpfs exactly once (at /vol/sub/t,
 // or, when the symlink was there, at the canary's path inside the rootfs:
 // the link resolves in the root).
-TEST_CASE("cve-2021-30465-symlink-exchange-race") {
+TEST_CASE("CVE-2021-30465: a volume swapped for a symlink never mounts outside the rootfs") {
   NEED_RUNTIME(b);
   ward_test::ScratchDir vol("vol"), canary("canary");
   fs::create_directories(vol / "sub/t");

@@ -29,7 +29,7 @@ namespace json = ward::detail::json;
 // at /proc (CVE-2023-27561), a procfs file over one of lxcfs's files. Each
 // must be refused before anything runs, naming the mount; lxcfs's own kind of
 // mount (a plain file over /proc/meminfo) still works.
-TEST_CASE("proc-mount-over-proc-paths-refused") {
+TEST_CASE("proc: config mounts over /proc paths are refused as runc refuses them") {
   NEED_RUNTIME(b);
   ward_test::ScratchDir host("host");
   ward_test::write_file(host / "meminfo", "canary-meminfo\n");
@@ -81,7 +81,7 @@ TEST_CASE("proc-mount-over-proc-paths-refused") {
 
 // `ward ps ID ARGS...` ran "ps ARGS" through popen(3), a shell: an argument
 // with shell syntax ran a command on the host as the runtime's user.
-TEST_CASE("ps-arguments-reach-no-shell") {
+TEST_CASE("ps: its arguments never reach a shell") {
   NEED_RUNTIME(b);
   ward_test::ScratchDir canary("canary");
   const std::string id = run_detached(b, {"sleep", "100"}, "ps");
@@ -108,7 +108,7 @@ TEST_CASE("ps-arguments-reach-no-shell") {
 // the container gets fd 3 and nothing at 4 (the runtime opens descriptors of
 // its own before it spawns; one of them must not fill the hole), for run and
 // for exec.
-TEST_CASE("preserve-fds-hole-passes-no-runtime-fd") {
+TEST_CASE("preserve-fds: a hole below N passes no runtime descriptor") {
   NEED_RUNTIME(b);
   ward_test::ScratchDir host("host");
   ward_test::write_file(host / "passed", "passed\n");

@@ -51,7 +51,7 @@ struct CanaryDir {
 
 }  // namespace
 
-TEST_CASE("attack: ids that climb out of --root are refused by every command") {
+TEST_CASE("state: ids that climb out of --root are refused by every command") {
   NEED_RUNTIME(b);
   b.set({"true"});
   // The root two levels down in a scratch dir, so that "..", "../x" and
@@ -95,7 +95,8 @@ TEST_CASE("attack: ids that climb out of --root are refused by every command") {
   }
 }
 
-TEST_CASE("attack: delete of an id whose entry in --root is a planted symlink") {
+TEST_CASE(
+    "state: delete of an id whose entry in --root is a planted symlink removes only the link") {
   NEED_RUNTIME(b);
   ScratchDir top("state-link");
   const std::string root = top / "root";
@@ -130,7 +131,7 @@ TEST_CASE("attack: delete of an id whose entry in --root is a planted symlink") 
   CHECK(!exists_nofollow(root + "/evil"));
 }
 
-TEST_CASE("attack: --pid-file does not follow a planted temporary or final symlink") {
+TEST_CASE("state: --pid-file follows no planted temporary or final symlink") {
   NEED_RUNTIME(b);
   b.set({"sleep", "100"});
   ScratchDir top("state-pid");
@@ -158,7 +159,7 @@ TEST_CASE("attack: --pid-file does not follow a planted temporary or final symli
   CHECK(b.cmd({"delete", "--force", b.id("pid")}).status == 0);
 }
 
-TEST_CASE("attack: the state store is readable by root only") {
+TEST_CASE("state: the state store is readable by root only") {
   NEED_RUNTIME(b);
   b.set({"sleep", "100"});
   ScratchDir top("state-mode");
@@ -249,7 +250,7 @@ std::multiset<std::string> mounts_of(const std::vector<std::string>& paths) {
 // container, and `delete --force` exits 0 and leaves no state directory,
 // no cgroup, no live process of the container and no mount.
 TEST_CASE(
-    "attack: crash: a runtime killed at any point leaves nothing delete --force cannot "
+    "crash: a runtime killed at any point leaves nothing delete --force cannot "
     "remove") {
   NEED_RUNTIME(b);
   if (ward::cgroup_mode() == ward::CgroupMode::none) WARD_SKIP("no cgroup v2 hierarchy");

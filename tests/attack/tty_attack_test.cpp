@@ -192,7 +192,7 @@ void check_container_terminal(const std::string& screen, bool console) {
 
 }  // namespace
 
-TEST_CASE("tty attack: TIOCSTI from a foreground run reaches the caller's terminal") {
+TEST_CASE("tty: TIOCSTI from a foreground run never reaches the caller's terminal") {
   NEED_RUNTIME(b);
   add_attacker(b);
   ward_test::ScratchDir scratch("tty-canary");
@@ -212,7 +212,7 @@ TEST_CASE("tty attack: TIOCSTI from a foreground run reaches the caller's termin
   CHECK(same_termios(r.before, r.after));
 }
 
-TEST_CASE("tty attack: TIOCSTI through the caller's terminal as plain stdio (terminal false)") {
+TEST_CASE("tty: TIOCSTI through the caller's terminal as plain stdio (terminal false) is refused") {
   // Without process.terminal the caller's stdio is passed through, as runc
   // does; the container's process then leads a session of its own
   // (setsid, as runc's nsexec does), so the caller's terminal is not its
@@ -230,7 +230,7 @@ TEST_CASE("tty attack: TIOCSTI through the caller's terminal as plain stdio (ter
   CHECK(r.queued.empty());
 }
 
-TEST_CASE("tty attack: TIOCSTI from exec -t in the foreground reaches the caller's terminal") {
+TEST_CASE("tty: TIOCSTI from exec -t in the foreground never reaches the caller's terminal") {
   NEED_RUNTIME(b);
   add_attacker(b);
   ward_test::ScratchDir scratch("tty-canary");
@@ -262,8 +262,8 @@ TEST_CASE("tty attack: TIOCSTI from exec -t in the foreground reaches the caller
 }
 
 TEST_CASE(
-    "tty attack: a hostile image's /dev/console or /dev/pts or /dev/ptmx symlink "
-    "(CVE-2025-52565)") {
+    "tty: a hostile image's /dev/console, /dev/pts or /dev/ptmx symlink binds nothing "
+    "outside the rootfs (CVE-2025-52565)") {
   // The image brings its own /dev (the config mounts no tmpfs there), with
   // symlinks that climb out of the rootfs to a canary of the test's. The
   // console bind must land inside the rootfs or not at all.
