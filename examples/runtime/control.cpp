@@ -69,22 +69,18 @@ int cmd_kill(const std::string& id, const std::string& sig_s, bool all) {
 
 namespace {
 
-// The cgroup a container's create made or was about to make: the recorded
-// one, else, when the record is missing or unreadable, the one create
-// derives from the config it saved before the record (config.cpp; never
-// the bundle's file, which whoever owns the bundle could point at another
-// cgroup). No saved config: create died before it made a cgroup.
-std::string cgroup_of(const Container& c) {
-  if (!c.cgroup.empty() || c.recorded) return c.cgroup;
-  if (ward::cgroup_mode() == ward::CgroupMode::none) return "";
-  try {
-    return ward::oci::cgroup_path_for(saved_config(c), c.id);
-  } catch (const Fatal& f) {
-    log_line("warning", f.msg);
-  } catch (const std::exception& e) {
-    log_line("warning", e.what());
-  }
-  return "";
+// A cgroup the record names but ward never owned (create died between
+// naming it and making it or finding it empty): only an empty directory
+// create may have just made is removed, with rmdir(2), which the kernel
+// refuses for a cgroup with processes or children. Never a kill: the path
+// came from the config (attack "state: a hostile cgroupsPath ...").
+void remove_unowned_cgroup(const Container& c) {
+  if (c.cgroup.empty() || c.cgroup_owned || c.cgroup.find("..") != std::string::npos) return;
+  const std::string& mnt = ward::cgroup_host().unified_mount;
+  if (mnt.empty()) return;
+  std::string path = mnt + "/" + c.cgroup;
+  if (::rmdir(path.c_str()) != 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY)
+    log_line("warning", "rmdir " + path + ": " + std::strerror(errno));
 }
 
 }  // namespace
@@ -135,7 +131,7 @@ int cmd_delete(const std::string& id, bool force) {
   // The cgroup: killed, emptied and removed (CgroupV2::destroy). If that
   // fails the state stays, so the container stays listed and a later
   // delete can finish.
-  c.cgroup = cgroup_of(c);
+  remove_unowned_cgroup(c);
   if (auto cg = c.adopt_cgroup()) {
     try {
       cg->destroy();

@@ -49,6 +49,11 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
         fail("cgroup " + cgpath + " already has processes in it");
       }
     }
+    // Ours now (made, or found empty): only from here on may delete --force
+    // kill in it. Recorded before the child is born into it.
+    c.cgroup = cg->path();
+    c.cgroup_owned = true;
+    c.save();
     if (cfg.linux_ && cfg.linux_->resources) {
       // The limits now: the child is born under them. The device program
       // (deny by default, plus the defaults, as runc does at create) while

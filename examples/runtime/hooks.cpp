@@ -85,6 +85,10 @@ void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State
           ward::oci::apply_seccomp(sb, *target->as_process, p, po);
         }
         sb.command(args).executable(h.path).env(h.env).stdin_(ward::Stdio::fd(in.get()));
+        // A hook in the container runs a binary the image chose (a
+        // `#!/proc/self/exe` script would otherwise run this very binary
+        // in there): the same guard as the container's own processes.
+        guard_runtime(sb);
         if (target) {
           join_namespaces_of(sb, target->pidfd);
           if (target->cgroup) sb.cgroup(*target->cgroup);

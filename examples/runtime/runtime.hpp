@@ -146,7 +146,12 @@ struct Container {
   ward::UniqueFd dfd;   // <root>/<id>, opened O_NOFOLLOW below --root
   ward::oci::State state;
   std::uint64_t starttime = 0;
-  std::string cgroup;           // path of its cgroup (v2 hierarchy), "" if none
+  std::string cgroup;  // path of its cgroup (v2 hierarchy), "" if none
+  // Whether ward made that cgroup, or found it empty and took it over. Until
+  // then the path is only what the config named (cgroupsPath: anything,
+  // /system.slice included): nothing acts on it but an rmdir of what create
+  // may have just made (tests/attack/state_attack_test.cpp "cgroupsPath").
+  bool cgroup_owned = false;
   bool recorded = false;        // a readable state.json was found
   mutable bool locked = false;  // this process holds its DirLock
 
@@ -163,7 +168,7 @@ struct Container {
   }
   // Owned: destroying the object removes the cgroup (delete).
   std::optional<ward::CgroupV2> adopt_cgroup() const {
-    if (cgroup.empty()) return std::nullopt;
+    if (cgroup.empty() || !cgroup_owned) return std::nullopt;
     try {
       return ward::CgroupV2::adopt(cgroup);
     } catch (const Error&) {

@@ -267,6 +267,7 @@ void Container::save() const {
   json::Value v = json::parse(ward::oci::to_json(state));
   v.set("wardStarttime", starttime);
   v.set("wardCgroup", cgroup);
+  v.set("wardCgroupOwned", cgroup_owned);
   write_atomic_at(dfd.get(), "state.json", json::dump(v, {.indent = 2}), 0600, dir + "/state.json");
 }
 
@@ -296,16 +297,19 @@ Container load(const std::string& id, bool lenient) {
     auto rt = json::parse(text);
     if (auto* v = rt.find("wardStarttime")) c.starttime = v->as_uint64();
     if (auto* v = rt.find("wardCgroup")) c.cgroup = v->as_string();
+    if (auto* v = rt.find("wardCgroupOwned")) c.cgroup_owned = v->as_bool();
     c.recorded = true;
   } catch (const std::exception&) {
     if (!lenient) throw;
     c.state = ward::oci::State{};
     c.state.id = id;
-    // What can still be read of it: the bundle leads to the cgroup.
+    // What can still be read of it (records are written atomically, so
+    // this is someone else's file or an older ward's).
     try {
       auto rt = json::parse(text);
       if (auto* v = rt.find("bundle")) c.state.bundle = v->as_string();
       if (auto* v = rt.find("wardCgroup")) c.cgroup = v->as_string();
+      if (auto* v = rt.find("wardCgroupOwned")) c.cgroup_owned = v->as_bool();
     } catch (const std::exception&) {
     }
   }

@@ -157,6 +157,40 @@ TEST_CASE("exe: a #!/proc/self/exe program never hands the runtime's binary to t
     CHECK(r.find("HELD") == std::string::npos);
     CHECK(c.intact());
   }
+  SECTION("a startContainer hook /evil, in the attacker's pid namespace") {
+    // The hook's binary comes from the image and runs in the container: it
+    // gets the same guard as the container's own processes (hooks.cpp).
+    NEED_RUNTIME(b2);
+    pid_t pid = init_pid(c, b, id);
+    std::string id2 = Bundle::id("exe-hook");
+    arm(b2, {"/bin/true"}, [&](json::Value& cfg) {
+      json::Value* ns = cfg.find("linux")->find("namespaces");
+      json::Array keep;
+      for (auto& n : ns->as_array()) {
+        if (n.find("type")->as_string() == "pid") continue;
+        keep.push_back(n);
+      }
+      keep.push_back(json::Value::object(
+          {{"type", "pid"}, {"path", "/proc/" + std::to_string(pid) + "/ns/pid"}}));
+      *ns = json::Value(std::move(keep));
+      cfg.set("hooks", json::Value::object(
+                           {{"startContainer",
+                             json::Value::array({json::Value::object({{"path", "/evil"}})})}}));
+    });
+    std::string path = b.rootfs->path + "/result-exec";
+    Out r2;
+    for (int i = 0; i < 10 && ::access(path.c_str(), F_OK) != 0; ++i) {
+      r2 = rt(c, b2, {"run", "--bundle", b2.dir.path, id2});
+      b2.cmd({"delete", "--force", id2});
+    }
+    INFO("run: " << r2.status << " " << r2.out);
+    std::string r = report(b, "result-exec", 10);
+    INFO("attacker: " << r);
+    b.cmd({"delete", "--force", id});
+    CHECK(r.find("WROTE") == std::string::npos);
+    CHECK(r.find("HELD") == std::string::npos);
+    CHECK(c.intact());
+  }
 }
 
 // 2. Between create and start the container's init waits at its gate, still

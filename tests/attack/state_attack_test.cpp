@@ -378,3 +378,55 @@ TEST_CASE(
   std::fflush(stdout);
   CHECK(total >= 200);
 }
+
+// A hostile config names someone else's cgroup (cgroupsPath: any path of
+// the hierarchy, /system.slice included) and makes create hang before it
+// has made or checked that cgroup (a network namespace "path" that is a
+// FIFO: opening it blocks). The engine kills the runtime and cleans up with
+// kill --all and delete --force. Those must never kill or remove a cgroup
+// ward did not make or find empty: the victim's process lives on.
+// (Found by review: the first record named the config's cgroup, and delete
+// --force killed everything in it.)
+TEST_CASE("state: a hostile cgroupsPath never makes kill --all or delete --force act on it") {
+  NEED_RUNTIME(b);
+  if (ward::cgroup_mode() == ward::CgroupMode::none) WARD_SKIP("no cgroup v2 hierarchy");
+  const std::string victim_name = "ward-victim-" + std::to_string(::getpid());
+  ward::CgroupV2 victim = ward::CgroupV2::create(victim_name, "/");
+  ward::Child sleeper = ward::Sandbox({"sleep", "1000"}).cgroup(victim).spawn();
+  ScratchDir scratch("cgpath");
+  const std::string fifo = scratch.path + "/netns";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  b.set({"true"}, [&](ward_test::json::Value& cfg) {
+    ward_test::json::Value* lx = cfg.find("linux");
+    lx->set("cgroupsPath", "/" + victim_name);
+    ward_test::json::Array keep;
+    for (auto& n : lx->find("namespaces")->as_array())
+      if (n.find("type")->as_string() != "network") keep.push_back(n);
+    keep.push_back(ward_test::json::Value::object({{"type", "network"}, {"path", fifo}}));
+    lx->set("namespaces", ward_test::json::Value(std::move(keep)));
+  });
+  const std::string id = Bundle::id("cgpath");
+  ward::Child creator = ward::Sandbox({WARD_RUNTIME_BIN, "--root", b.state.path, "create",
+                                       "--bundle", b.dir.path, id})
+                            .stdin_(ward::Stdio::null())
+                            .spawn();
+  // Wait for its first record, then kill it as an engine's timeout would.
+  const std::string record = b.state.path + "/" + id + "/state.json";
+  for (int i = 0; i < 500 && ::access(record.c_str(), F_OK) != 0; ++i) ::usleep(10000);
+  REQUIRE(::access(record.c_str(), F_OK) == 0);
+  ::usleep(50000);  // blocked in the FIFO's open by now
+  creator.kill(SIGKILL);
+  creator.wait();
+  INFO("record: " << ward_test::read_file(record));
+  auto k = b.cmd({"kill", "--all", id, "KILL"});
+  INFO("kill --all: " << k.status << " " << k.err);
+  auto d = b.cmd({"delete", "--force", id});
+  INFO("delete --force: " << d.status << " " << d.err);
+  CHECK(d.status == 0);
+  CHECK_FALSE(sleeper.try_wait().has_value());  // alive: nothing was killed
+  CHECK(fs::exists(ward::cgroup_host().unified_mount + "/" + victim_name));
+  CHECK_FALSE(victim.events().frozen);
+  sleeper.kill(SIGKILL);
+  sleeper.wait();
+  victim.destroy();
+}
