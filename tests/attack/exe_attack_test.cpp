@@ -92,6 +92,19 @@ std::string report(const Bundle& b, const std::string& name, double seconds) {
   return "(no report)";
 }
 
+// The config joins the pid namespace of process `pid` (the attacker's).
+void join_pid_ns(json::Value& cfg, pid_t pid) {
+  json::Value* ns = cfg.find("linux")->find("namespaces");
+  json::Array keep;
+  for (auto& n : ns->as_array()) {
+    if (n.find("type")->as_string() == "pid") continue;
+    keep.push_back(n);
+  }
+  keep.push_back(
+      json::Value::object({{"type", "pid"}, {"path", "/proc/" + std::to_string(pid) + "/ns/pid"}}));
+  *ns = json::Value(std::move(keep));
+}
+
 pid_t init_pid(const Canary& c, const Bundle& b, const std::string& id) {
   Out s = rt(c, b, {"state", id});
   REQUIRE(s.status == 0);
@@ -136,17 +149,7 @@ TEST_CASE("exe: a #!/proc/self/exe program never hands the runtime's binary to t
     NEED_RUNTIME(b2);
     pid_t pid = init_pid(c, b, id);
     std::string id2 = Bundle::id("exe-sh2");
-    arm(b2, {"/evil"}, [&](json::Value& cfg) {
-      json::Value* ns = cfg.find("linux")->find("namespaces");
-      json::Array keep;
-      for (auto& n : ns->as_array()) {
-        if (n.find("type")->as_string() == "pid") continue;
-        keep.push_back(n);
-      }
-      keep.push_back(json::Value::object(
-          {{"type", "pid"}, {"path", "/proc/" + std::to_string(pid) + "/ns/pid"}}));
-      *ns = json::Value(std::move(keep));
-    });
+    arm(b2, {"/evil"}, [&](json::Value& cfg) { join_pid_ns(cfg, pid); });
     Out r2 = rt(c, b2, {"run", "--bundle", b2.dir.path, id2});
     INFO("run: " << r2.status << " " << r2.out);
     std::string r = report(b, "result-exec", 10);
@@ -164,15 +167,7 @@ TEST_CASE("exe: a #!/proc/self/exe program never hands the runtime's binary to t
     pid_t pid = init_pid(c, b, id);
     std::string id2 = Bundle::id("exe-hook");
     arm(b2, {"/bin/true"}, [&](json::Value& cfg) {
-      json::Value* ns = cfg.find("linux")->find("namespaces");
-      json::Array keep;
-      for (auto& n : ns->as_array()) {
-        if (n.find("type")->as_string() == "pid") continue;
-        keep.push_back(n);
-      }
-      keep.push_back(json::Value::object(
-          {{"type", "pid"}, {"path", "/proc/" + std::to_string(pid) + "/ns/pid"}}));
-      *ns = json::Value(std::move(keep));
+      join_pid_ns(cfg, pid);
       cfg.set("hooks", json::Value::object(
                            {{"startContainer",
                              json::Value::array({json::Value::object({{"path", "/evil"}})})}}));
