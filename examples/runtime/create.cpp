@@ -261,7 +261,7 @@ int cmd_start(const std::string& id) {
   // program (config.md "Lifecycle" 7). One that fails stops the container.
   try {
     if (!cfg.hooks.start_container.empty()) {
-      ward::UniqueFd pfd = open_container_pidfd(c.state.pid, c.starttime);
+      ward::UniqueFd pfd = open_container_pidfd(c.state.pid, c.starttime, &c);
       auto cg = c.open_cgroup();
       HookTarget in{pfd.get(), cg ? &*cg : nullptr, &cfg};
       run_hooks(cfg.hooks.start_container, c.current_state(), "startContainer", &in);

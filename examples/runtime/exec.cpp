@@ -55,7 +55,7 @@ int cmd_exec(const Args& a) {
   sb.new_session();  // as in create.cpp's spawn_container
   // Join every namespace of the container's init that differs from ours,
   // through a pidfd checked to be the init (not whoever has its pid now).
-  ward::UniqueFd pfd = open_container_pidfd(c.state.pid, c.starttime);
+  ward::UniqueFd pfd = open_container_pidfd(c.state.pid, c.starttime, &c);
   join_namespaces_of(sb, pfd.get());
   std::optional<ward::CgroupV2> cg = c.open_cgroup();
   if (cg) sb.cgroup(*cg);

@@ -12,7 +12,7 @@ namespace wardrt {
 // `starttime` 0: `pid` is our own child, not yet reaped, whose number
 // cannot be reused (wait(2)). Proof: attack "exec: a pid reused by a host
 // process is never joined" (tests/attack/config_attack_test.cpp).
-ward::UniqueFd open_container_pidfd(pid_t pid, std::uint64_t starttime) {
+ward::UniqueFd open_container_pidfd(pid_t pid, std::uint64_t starttime, const Container* c) {
   if (pid <= 0) fail("container not running");
   ward::UniqueFd pfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   if (!pfd)
@@ -22,6 +22,8 @@ ward::UniqueFd open_container_pidfd(pid_t pid, std::uint64_t starttime) {
     auto st = start_time(pid);
     if (!st || *st != starttime) fail("container not running");
   }
+  // The start time alone is one clock tick coarse (Container::alive).
+  if (c != nullptr && !c->in_own_cgroup(pid)) fail("container not running");
   return pfd;
 }
 

@@ -155,11 +155,18 @@ struct Container {
   bool recorded = false;        // a readable state.json was found
   mutable bool locked = false;  // this process holds its DirLock
 
+  // The start time has the resolution of a clock tick (proc(5): 1/100 s):
+  // a host process given the container's pid within that tick passes for
+  // it. It is not in the container's cgroup, which the runtime owns
+  // (attack "exec: a pid reused by a host process is never joined").
   bool alive() const {
     if (state.pid <= 0) return false;
     auto st = start_time(state.pid);
-    return st && *st == starttime;
+    return st && *st == starttime && in_own_cgroup(state.pid);
   }
+  // Whether process `pid` is in the container's cgroup (or below it); true
+  // when the container has no cgroup of its own.
+  bool in_own_cgroup(pid_t pid) const;
   // The container's cgroup, not owned: queries and signals only.
   std::optional<ward::CgroupV2> open_cgroup() const {
     auto cg = adopt_cgroup();
@@ -200,7 +207,8 @@ Container load(const std::string& id, bool lenient = false);
 
 // ------------------------------------------------------------------ hooks.cpp
 
-ward::UniqueFd open_container_pidfd(pid_t pid, std::uint64_t starttime);
+ward::UniqueFd open_container_pidfd(pid_t pid, std::uint64_t starttime,
+                                    const Container* c = nullptr);
 void join_namespaces_of(ward::Sandbox& sb, int pidfd);
 // Where in-container hooks run (see run_hooks).
 struct HookTarget {

@@ -237,6 +237,28 @@ DirLock::DirLock(const Container& c) {
   c.locked = true;
 }
 
+bool Container::in_own_cgroup(pid_t pid) const {
+  if (cgroup.empty() || !cgroup_owned) return true;
+  std::string rel = cgroup;  // absolute under the unified mount, or relative to it
+  const std::string& mnt = ward::cgroup_host().unified_mount;
+  if (!mnt.empty() && rel.rfind(mnt, 0) == 0) rel = rel.substr(mnt.size());
+  if (rel.empty() || rel[0] != '/') rel = "/" + rel;
+  int fd = ::open(("/proc/" + std::to_string(pid) + "/cgroup").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  std::string text;
+  bool ok = read_fd(fd, text);
+  ::close(fd);
+  if (!ok) return false;
+  // cgroups(7): the v2 line is "0::PATH".
+  std::size_t at = text.find("0::");
+  while (at != std::string::npos && at != 0 && text[at - 1] != '\n') at = text.find("0::", at + 1);
+  if (at == std::string::npos) return false;
+  std::size_t end = text.find('\n', at);
+  std::string path =
+      text.substr(at + 3, end == std::string::npos ? std::string::npos : end - at - 3);
+  return path == rel || path.rfind(rel + "/", 0) == 0;
+}
+
 bool Container::busy() const {
   if (locked) return false;
   ward::UniqueFd fd(::openat(dfd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
