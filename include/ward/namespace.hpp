@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include <array>
+#include <charconv>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -373,20 +373,36 @@ class Namespace {
   }
 
  private:
+  // The "Pid:" line of the pidfd's fdinfo (-1 once the process was reaped,
+  // 0 when it is in no pid namespace of ours). Plain read(2), no
+  // std::ifstream, for the reason cap_last_cap() gives.
   static pid_t pid_of_pidfd(int pidfd) {
-    std::ifstream in("/proc/self/fdinfo/" + std::to_string(pidfd));
-    std::string key;
-    while (in >> key) {
-      if (key == "Pid:") {
-        long pid = -1;
-        in >> pid;
-        if (pid <= 0)
-          throw Error(Step::open_namespace, ESRCH, "pidfd " + std::to_string(pidfd),
-                      "the process has ended");
-        return static_cast<pid_t>(pid);
-      }
+    const std::string path = "/proc/self/fdinfo/" + std::to_string(pidfd);
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) detail::throw_errno(Step::open_namespace, path);
+    char buf[1024];
+    std::size_t len = 0;
+    for (ssize_t n;
+         len < sizeof buf - 1 && (n = ::read(fd.get(), buf + len, sizeof buf - 1 - len)) != 0;) {
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) detail::throw_errno(Step::open_namespace, path);
+      len += static_cast<std::size_t>(n);
     }
-    throw Error(Step::open_namespace, EBADF, "pidfd " + std::to_string(pidfd), "not a pidfd");
+    std::string_view text(buf, len);
+    auto at = text.find("\nPid:");
+    if (at == std::string_view::npos)
+      throw Error(Step::open_namespace, EBADF, "pidfd " + std::to_string(pidfd), "not a pidfd");
+    text.remove_prefix(at + 5);
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+    long pid = 0;
+    bool negative = !text.empty() && text.front() == '-';
+    if (negative) text.remove_prefix(1);
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
+    (void)end;
+    if (ec != std::errc() || negative || pid <= 0)
+      throw Error(Step::open_namespace, ESRCH, "pidfd " + std::to_string(pidfd),
+                  "the process has ended");
+    return static_cast<pid_t>(pid);
   }
 
   UniqueFd fd_;
