@@ -3956,9 +3956,9 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
 #include <unistd.h>
 
 #include <array>
+#include <charconv>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -4015,6 +4015,7 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -4254,8 +4255,11 @@ struct ChildPlan {
   bool ns_at_clone = true;  // namespaces came with clone3, nothing to join
   const NsJoin* joins = nullptr;
   int n_joins = 0;
-  int unshare_flags = 0;     // created after the joins
-  bool two_stage = false;    // a pid-namespace change needs a second clone
+  int unshare_flags = 0;   // created after the joins
+  bool two_stage = false;  // a pid-namespace change needs a second clone
+  // The second stage is a CLONE_VFORK child, so that its oom_score_adj is
+  // its own (Sandbox::plan; see child_entry). Implies two_stage.
+  bool vfork_stage2 = false;
   bool need_parent = false;  // wait for the parent to write id maps
 
   bool set_ids = false;
@@ -4957,6 +4961,10 @@ struct SpawnCtx {
   int pivot_rd;   // Sandbox::before_pivot done: one byte; -1: none
   int pivot_wr;   // the parent's end, to close in the child
   int tramp_fd;   // Sandbox::sealed_exec's memfd, moved above the kept descriptors by child_fds
+  // A CLONE_VFORK second stage names itself (its stage one is suspended
+  // until it execs): the kernel wrote its pid here (CLONE_PARENT_SETTID)
+  // before it ran. Null otherwise.
+  const int* stage2_pid;
 };
 
 // ---------------------------------------------------------------- child side
@@ -5205,9 +5213,22 @@ WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
       a.stack = c->stage2_stack;
       a.stack_size = c->stage2_stack_size;
     }
+    // With CLONE_VFORK (ChildPlan::vfork_stage2) the kernel gives the
+    // second stage an oom_score_adj of its own: an oom_score_adj write is
+    // applied to every process sharing the writer's mm, the caller among
+    // them, unless the writer is a vfork child (fs/proc/base.c,
+    // __set_oom_adj). We are suspended until it execs or dies, so it
+    // announces itself, with the pid the kernel stores here before it runs.
+    int stage2_pid = 0;
+    bool vfork = c->vm && p.vfork_stage2;
+    if (vfork) {
+      a.flags |= CLONE_VFORK | CLONE_PARENT_SETTID;
+      a.parent_tid = reinterpret_cast<std::uint64_t>(&stage2_pid);
+      c->stage2_pid = &stage2_pid;
+    }
     long pid = clone3_run(&a, &child_final, c);
-    if (pid < 0) child_report(c, Step::clone, pid, "second stage (pid namespace)");
-    child_send(c, kMsgStage2, static_cast<int>(pid));
+    if (pid < 0) child_report(c, Step::clone, pid, "second stage");
+    if (!vfork) child_send(c, kMsgStage2, static_cast<int>(pid));
     sys::exit_group(0);
   }
   return child_final(c);
@@ -5715,6 +5736,8 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
   const ChildPlan& p = *c->plan;
   long r;
 
+  if (c->stage2_pid != nullptr && child_send(c, kMsgStage2, *c->stage2_pid) < 0)
+    sys::exit_group(127);
   if (p.nondumpable_setup) {
     // Only in fork mode (the builder ensures it): dumpable is a property of
     // the mm, which a CLONE_VM child shares with its parent (for that, see
@@ -5913,6 +5936,67 @@ inline std::atomic<int>& into_cgroup_supported() {
   return v;
 }
 
+// The caller's "dumpable" flag across CLONE_VM spawns. It belongs to the
+// mm, which our child shares until execve, and a credential change marks
+// the mm with fs.suid_dumpable (kernel/cred.c, commit_creds; prctl(2)
+// PR_SET_DUMPABLE): a child that takes another uid (Sandbox::user, or a
+// user namespace whose root is not the caller) leaves the CALLER
+// non-dumpable: no core dumps, /proc/self owned by root, no ptrace by its
+// own user. That mark is also what keeps the caller's memory from that
+// other uid while the child runs with it and still shares the mm
+// (ptrace(2), "Ptrace access mode checking"), so it may only be undone
+// once no child of ours shares the mm any more: the last spawn in flight
+// puts back what the caller had before the first one began. A caller that
+// sets its own dumpable while spawns run may see that undone; it asks for
+// Nondumpable::caller instead, which is kept. Test: root "caller: no
+// builder option changes the caller's observable state" (user, uid_map...).
+class CallerDumpable {
+ public:
+  // Called before clone3. nondumpable_caller: Nondumpable::caller, which
+  // makes the caller non-dumpable for good.
+  static void enter(bool nondumpable_caller) {
+    auto& s = state();
+    std::lock_guard lock(s.mu);
+    if (s.in_flight++ == 0) s.saved = ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+    if (nondumpable_caller) {
+      s.saved = 0;
+      if (::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0 && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        --s.in_flight;
+        throw_errno(Step::capabilities, "prctl(PR_SET_DUMPABLE, 0)",
+                    "nondumpable_setup: the caller");
+      }
+    }
+  }
+  // Called once no process of the spawn shares the mm (exec'd or reaped).
+  // still_shared: a process of it may still run on our mm (an unwound
+  // spawn whose second stage could not be reaped): then nothing is undone,
+  // ever, which is the safe side.
+  static void leave(bool still_shared) noexcept {
+    auto& s = state();
+    std::lock_guard lock(s.mu);
+    if (still_shared) {
+      s.poisoned = true;
+      return;
+    }
+    // PR_SET_DUMPABLE takes 0 or 1 only; a 2 (suid_dumpable) stays as is.
+    if (--s.in_flight == 0 && !s.poisoned && (s.saved == 0 || s.saved == 1) &&
+        ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != s.saved)
+      ::prctl(PR_SET_DUMPABLE, s.saved, 0, 0, 0);
+  }
+
+ private:
+  struct State {
+    std::mutex mu;
+    int in_flight = 0;
+    int saved = 1;
+    bool poisoned = false;
+  };
+  static State& state() {
+    static State s;
+    return s;
+  }
+};
+
 struct SpawnResult {
   UniqueFd pidfd;
   pid_t pid = -1;
@@ -6110,9 +6194,23 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     ctx.stage2_stack_size = stacks->size();
   }
 
-  if (pd.nondumpable_caller && ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0 &&
-      ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+  // CLONE_VM: the child's credential change marks our mm (CallerDumpable).
+  // Declared before the UnwindGuard so that it leaves after the guard has
+  // killed and reaped.
+  struct DumpableScope {
+    bool active;
+    bool still_shared = false;
+    ~DumpableScope() {
+      if (active) CallerDumpable::leave(still_shared);
+    }
+  } dumpable_scope{false};
+  if (vm) {
+    CallerDumpable::enter(pd.nondumpable_caller);
+    dumpable_scope.active = true;
+  } else if (pd.nondumpable_caller && ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0 &&
+             ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
     throw_errno(Step::capabilities, "prctl(PR_SET_DUMPABLE, 0)", "nondumpable_setup: the caller");
+  }
   int pidfd_raw = -1;
   long pid;
   for (;;) {
@@ -6189,6 +6287,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     UniqueFd& final;
     std::optional<StackArea>& stacks;
     bool two_stage;
+    bool& still_shared;
     bool armed = true;
     bool all_closed = false;  // EOF on the report pipe: no process of ours uses the stacks
     ~UnwindGuard() {
@@ -6198,9 +6297,10 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
       if (two_stage && !final && !all_closed && stacks) {
         stacks->leak();
         stacks.reset();  // nothing goes back to the cache
+        still_shared = true;
       }
     }
-  } guard{pidfd, final_pidfd, stacks, p.two_stage};
+  } guard{pidfd, final_pidfd, stacks, p.two_stage, dumpable_scope.still_shared};
   report_wr.reset();
   sync_rd.reset();
   term_child.reset();
@@ -6713,20 +6813,36 @@ class Namespace {
   }
 
  private:
+  // The "Pid:" line of the pidfd's fdinfo (-1 once the process was reaped,
+  // 0 when it is in no pid namespace of ours). Plain read(2), no
+  // std::ifstream, for the reason cap_last_cap() gives.
   static pid_t pid_of_pidfd(int pidfd) {
-    std::ifstream in("/proc/self/fdinfo/" + std::to_string(pidfd));
-    std::string key;
-    while (in >> key) {
-      if (key == "Pid:") {
-        long pid = -1;
-        in >> pid;
-        if (pid <= 0)
-          throw Error(Step::open_namespace, ESRCH, "pidfd " + std::to_string(pidfd),
-                      "the process has ended");
-        return static_cast<pid_t>(pid);
-      }
+    const std::string path = "/proc/self/fdinfo/" + std::to_string(pidfd);
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) detail::throw_errno(Step::open_namespace, path);
+    char buf[1024];
+    std::size_t len = 0;
+    for (ssize_t n;
+         len < sizeof buf - 1 && (n = ::read(fd.get(), buf + len, sizeof buf - 1 - len)) != 0;) {
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) detail::throw_errno(Step::open_namespace, path);
+      len += static_cast<std::size_t>(n);
     }
-    throw Error(Step::open_namespace, EBADF, "pidfd " + std::to_string(pidfd), "not a pidfd");
+    std::string_view text(buf, len);
+    auto at = text.find("\nPid:");
+    if (at == std::string_view::npos)
+      throw Error(Step::open_namespace, EBADF, "pidfd " + std::to_string(pidfd), "not a pidfd");
+    text.remove_prefix(at + 5);
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+    long pid = 0;
+    bool negative = !text.empty() && text.front() == '-';
+    if (negative) text.remove_prefix(1);
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
+    (void)end;
+    if (ec != std::errc() || negative || pid <= 0)
+      throw Error(Step::open_namespace, ESRCH, "pidfd " + std::to_string(pidfd),
+                  "the process has ended");
+    return static_cast<pid_t>(pid);
   }
 
   UniqueFd fd_;
@@ -15572,6 +15688,16 @@ class Sandbox {
     pd->before_exec = before_exec_;
     pd->before_pivot = before_pivot_;
     if (sealed_exec_) plan_sealed_exec(*pd);
+    if (oom_ && !pd->fork_mode) {
+      // The kernel gives an oom_score_adj write to every process that shares
+      // the writer's mm unless the writer is a vfork child (fs/proc/base.c,
+      // __set_oom_adj): from our CLONE_VM child it would set the caller's.
+      // So the process that writes it and execs is a CLONE_VFORK second
+      // stage (one more clone, ~30 us, only with this option).
+      // Test: root "caller: no builder option changes ..." oom_score_adj.
+      c.two_stage = true;
+      c.vfork_stage2 = true;
+    }
     pd->finalize();
     if (has_seccomp_) plan_seccomp(*pd);
     plan.data_ = std::move(pd);

@@ -71,8 +71,11 @@ struct ChildPlan {
   bool ns_at_clone = true;  // namespaces came with clone3, nothing to join
   const NsJoin* joins = nullptr;
   int n_joins = 0;
-  int unshare_flags = 0;     // created after the joins
-  bool two_stage = false;    // a pid-namespace change needs a second clone
+  int unshare_flags = 0;   // created after the joins
+  bool two_stage = false;  // a pid-namespace change needs a second clone
+  // The second stage is a CLONE_VFORK child, so that its oom_score_adj is
+  // its own (Sandbox::plan; see child_entry). Implies two_stage.
+  bool vfork_stage2 = false;
   bool need_parent = false;  // wait for the parent to write id maps
 
   bool set_ids = false;

@@ -49,6 +49,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -120,6 +121,10 @@ struct SpawnCtx {
   int pivot_rd;   // Sandbox::before_pivot done: one byte; -1: none
   int pivot_wr;   // the parent's end, to close in the child
   int tramp_fd;   // Sandbox::sealed_exec's memfd, moved above the kept descriptors by child_fds
+  // A CLONE_VFORK second stage names itself (its stage one is suspended
+  // until it execs): the kernel wrote its pid here (CLONE_PARENT_SETTID)
+  // before it ran. Null otherwise.
+  const int* stage2_pid;
 };
 
 // ---------------------------------------------------------------- child side
@@ -368,9 +373,22 @@ WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
       a.stack = c->stage2_stack;
       a.stack_size = c->stage2_stack_size;
     }
+    // With CLONE_VFORK (ChildPlan::vfork_stage2) the kernel gives the
+    // second stage an oom_score_adj of its own: an oom_score_adj write is
+    // applied to every process sharing the writer's mm, the caller among
+    // them, unless the writer is a vfork child (fs/proc/base.c,
+    // __set_oom_adj). We are suspended until it execs or dies, so it
+    // announces itself, with the pid the kernel stores here before it runs.
+    int stage2_pid = 0;
+    bool vfork = c->vm && p.vfork_stage2;
+    if (vfork) {
+      a.flags |= CLONE_VFORK | CLONE_PARENT_SETTID;
+      a.parent_tid = reinterpret_cast<std::uint64_t>(&stage2_pid);
+      c->stage2_pid = &stage2_pid;
+    }
     long pid = clone3_run(&a, &child_final, c);
-    if (pid < 0) child_report(c, Step::clone, pid, "second stage (pid namespace)");
-    child_send(c, kMsgStage2, static_cast<int>(pid));
+    if (pid < 0) child_report(c, Step::clone, pid, "second stage");
+    if (!vfork) child_send(c, kMsgStage2, static_cast<int>(pid));
     sys::exit_group(0);
   }
   return child_final(c);
@@ -878,6 +896,8 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
   const ChildPlan& p = *c->plan;
   long r;
 
+  if (c->stage2_pid != nullptr && child_send(c, kMsgStage2, *c->stage2_pid) < 0)
+    sys::exit_group(127);
   if (p.nondumpable_setup) {
     // Only in fork mode (the builder ensures it): dumpable is a property of
     // the mm, which a CLONE_VM child shares with its parent (for that, see
@@ -1076,6 +1096,67 @@ inline std::atomic<int>& into_cgroup_supported() {
   return v;
 }
 
+// The caller's "dumpable" flag across CLONE_VM spawns. It belongs to the
+// mm, which our child shares until execve, and a credential change marks
+// the mm with fs.suid_dumpable (kernel/cred.c, commit_creds; prctl(2)
+// PR_SET_DUMPABLE): a child that takes another uid (Sandbox::user, or a
+// user namespace whose root is not the caller) leaves the CALLER
+// non-dumpable: no core dumps, /proc/self owned by root, no ptrace by its
+// own user. That mark is also what keeps the caller's memory from that
+// other uid while the child runs with it and still shares the mm
+// (ptrace(2), "Ptrace access mode checking"), so it may only be undone
+// once no child of ours shares the mm any more: the last spawn in flight
+// puts back what the caller had before the first one began. A caller that
+// sets its own dumpable while spawns run may see that undone; it asks for
+// Nondumpable::caller instead, which is kept. Test: root "caller: no
+// builder option changes the caller's observable state" (user, uid_map...).
+class CallerDumpable {
+ public:
+  // Called before clone3. nondumpable_caller: Nondumpable::caller, which
+  // makes the caller non-dumpable for good.
+  static void enter(bool nondumpable_caller) {
+    auto& s = state();
+    std::lock_guard lock(s.mu);
+    if (s.in_flight++ == 0) s.saved = ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+    if (nondumpable_caller) {
+      s.saved = 0;
+      if (::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0 && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        --s.in_flight;
+        throw_errno(Step::capabilities, "prctl(PR_SET_DUMPABLE, 0)",
+                    "nondumpable_setup: the caller");
+      }
+    }
+  }
+  // Called once no process of the spawn shares the mm (exec'd or reaped).
+  // still_shared: a process of it may still run on our mm (an unwound
+  // spawn whose second stage could not be reaped): then nothing is undone,
+  // ever, which is the safe side.
+  static void leave(bool still_shared) noexcept {
+    auto& s = state();
+    std::lock_guard lock(s.mu);
+    if (still_shared) {
+      s.poisoned = true;
+      return;
+    }
+    // PR_SET_DUMPABLE takes 0 or 1 only; a 2 (suid_dumpable) stays as is.
+    if (--s.in_flight == 0 && !s.poisoned && (s.saved == 0 || s.saved == 1) &&
+        ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != s.saved)
+      ::prctl(PR_SET_DUMPABLE, s.saved, 0, 0, 0);
+  }
+
+ private:
+  struct State {
+    std::mutex mu;
+    int in_flight = 0;
+    int saved = 1;
+    bool poisoned = false;
+  };
+  static State& state() {
+    static State s;
+    return s;
+  }
+};
+
 struct SpawnResult {
   UniqueFd pidfd;
   pid_t pid = -1;
@@ -1273,9 +1354,23 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     ctx.stage2_stack_size = stacks->size();
   }
 
-  if (pd.nondumpable_caller && ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0 &&
-      ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+  // CLONE_VM: the child's credential change marks our mm (CallerDumpable).
+  // Declared before the UnwindGuard so that it leaves after the guard has
+  // killed and reaped.
+  struct DumpableScope {
+    bool active;
+    bool still_shared = false;
+    ~DumpableScope() {
+      if (active) CallerDumpable::leave(still_shared);
+    }
+  } dumpable_scope{false};
+  if (vm) {
+    CallerDumpable::enter(pd.nondumpable_caller);
+    dumpable_scope.active = true;
+  } else if (pd.nondumpable_caller && ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0 &&
+             ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
     throw_errno(Step::capabilities, "prctl(PR_SET_DUMPABLE, 0)", "nondumpable_setup: the caller");
+  }
   int pidfd_raw = -1;
   long pid;
   for (;;) {
@@ -1352,6 +1447,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     UniqueFd& final;
     std::optional<StackArea>& stacks;
     bool two_stage;
+    bool& still_shared;
     bool armed = true;
     bool all_closed = false;  // EOF on the report pipe: no process of ours uses the stacks
     ~UnwindGuard() {
@@ -1361,9 +1457,10 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
       if (two_stage && !final && !all_closed && stacks) {
         stacks->leak();
         stacks.reset();  // nothing goes back to the cache
+        still_shared = true;
       }
     }
-  } guard{pidfd, final_pidfd, stacks, p.two_stage};
+  } guard{pidfd, final_pidfd, stacks, p.two_stage, dumpable_scope.still_shared};
   report_wr.reset();
   sync_rd.reset();
   term_child.reset();
