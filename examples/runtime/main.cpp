@@ -3,8 +3,8 @@
 // headers. podman, containerd (runc shim v2) and so Kubernetes can drive it.
 //
 // The life of a container, and where ward does each step:
-//   create  load config.json (oci.hpp) -> make the cgroup (CgroupV2) ->
-//           map the config onto a Sandbox (oci_sandbox.hpp) -> spawn with a
+//   create  load config.json (oci/config.hpp) -> make the cgroup (CgroupV2) ->
+//           map the config onto a Sandbox (oci/sandbox.hpp) -> spawn with a
 //           start gate: the child sets up everything (namespaces, mounts,
 //           pivot_root, credentials) and waits before exec -> hooks ->
 //           state.json -> exit, leaving the child to the engine's shim.

@@ -32,13 +32,13 @@
 #include <thread>
 #include <vector>
 
-#include <ward/oci_sandbox.hpp>
+#include <ward/oci.hpp>
 #include <ward/ward.hpp>
 
 namespace wardrt {
 
 using ward::Error;
-namespace json = ward::detail::json;
+namespace json = ward::json;
 namespace fs = std::filesystem;
 
 // ------------------------------------------------------------------ log.cpp

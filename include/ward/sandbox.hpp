@@ -22,11 +22,13 @@
 #include <ward/cgroup.hpp>
 #include <ward/child.hpp>
 #include <ward/detail/bpf.hpp>
+#include <ward/detail/exec_gate.hpp>
 #include <ward/detail/exec_trampoline.hpp>
 #include <ward/detail/plan.hpp>
 #include <ward/detail/seccomp_load.hpp>
 #include <ward/detail/spawn.hpp>
 #include <ward/detail/syscall_tables.hpp>
+#include <ward/detail/sysctl.hpp>
 #include <ward/error.hpp>
 #include <ward/fd.hpp>
 #include <ward/id_map.hpp>
@@ -139,6 +141,12 @@ struct SeccompOptions {
   bool before_credentials = false;
 };
 
+class Plan;
+namespace detail {
+// What a Plan resolved to, for ward's own tests (tests/unit/sandbox_copy_test.cpp).
+inline const PlanData& plan_data(const Plan& p) noexcept;
+}  // namespace detail
+
 // An immutable, resolved spawn plan. Cheap to copy (shared); spawn() may be
 // called any number of times and from several threads at once.
 class Plan {
@@ -191,10 +199,13 @@ class Plan {
 
  private:
   friend class Sandbox;
+  friend const detail::PlanData& detail::plan_data(const Plan& p) noexcept;
   std::shared_ptr<const detail::PlanData> data_;
   bool pipes_[3] = {false, false, false};
   std::optional<winsize> terminal_;
 };
+
+inline const detail::PlanData& detail::plan_data(const Plan& p) noexcept { return *p.data_; }
 
 class Sandbox {
  public:
@@ -434,7 +445,7 @@ class Sandbox {
   Sandbox& unshare(NsKind kind) { return unshare(NsSet{kind}); }
   // Join an existing namespace (its descriptor is duplicated).
   Sandbox& join(const Namespace& ns) {
-    joins_.push_back({ns.kind(), ns.dup()});
+    joins_.push_back({ns.kind(), std::make_shared<const UniqueFd>(ns.dup())});
     return *this;
   }
   Sandbox& join(NsKind kind, const std::filesystem::path& path) {
@@ -694,7 +705,7 @@ class Sandbox {
         for (auto& j : joins_) {
           if (j.kind != k) continue;
           auto& fd = pd->owned_fds.emplace_back(
-              detail::dup_cloexec(j.fd.get(), Step::open_namespace, std::string(to_string(k))));
+              detail::dup_cloexec(j.fd->get(), Step::open_namespace, std::string(to_string(k))));
           pd->joins.push_back({fd.get(), clone_flag(k)});
         }
       }
@@ -825,77 +836,15 @@ class Sandbox {
   Child spawn() const { return plan().spawn(); }
 
  private:
+  // Shared, as landlock_fd_ and start_gate_ are, so a copy of the builder is
+  // the compiler's member-wise copy, with no hand-written list to forget a
+  // member in (test "sandbox: a copy plans exactly as the original for every
+  // option"). Never written to; plan() dups it for the child.
   struct Join {
     NsKind kind;
-    UniqueFd fd;
+    std::shared_ptr<const UniqueFd> fd;
   };
 
-  // Joins hold fds, so the builder is move-only in effect; copying a
-  // builder is still useful, so duplicate them.
- public:
-  Sandbox(const Sandbox& o) { *this = o; }
-  Sandbox& operator=(const Sandbox& o) {
-    if (this == &o) return *this;
-    argv_ = o.argv_;
-    exe_ = o.exe_;
-    env_ = o.env_;
-    cwd_ = o.cwd_;
-    for (int i = 0; i < 3; ++i) stdio_[i] = o.stdio_[i];
-    keep_ = o.keep_;
-    new_session_ = o.new_session_;
-    pdeathsig_ = o.pdeathsig_;
-    uid_ = o.uid_;
-    gid_ = o.gid_;
-    mode_ = o.mode_;
-    cgroup_fd_ = o.cgroup_fd_;
-    create_ = o.create_;
-    joins_.clear();
-    for (auto& j : o.joins_) {
-      joins_.push_back({j.kind, detail::dup_cloexec(j.fd.get(), Step::open_namespace,
-                                                    std::string(to_string(j.kind)))});
-    }
-    userns_ = o.userns_;
-    hostname_ = o.hostname_;
-    domainname_ = o.domainname_;
-    offsets_ = o.offsets_;
-    loopback_ = o.loopback_;
-    nnp_ = o.nnp_;
-    terminal_ = o.terminal_;
-    pty_source_ = o.pty_source_;
-    console_ = o.console_;
-    landlock_fd_ = o.landlock_fd_;
-    landlock_flags_ = o.landlock_flags_;
-    groups_ = o.groups_;
-    set_groups_ = o.set_groups_;
-    caps_ = o.caps_;
-    securebits_ = o.securebits_;
-    rlimits_ = o.rlimits_;
-    umask_ = o.umask_;
-    oom_ = o.oom_;
-    nice_ = o.nice_;
-    sched_attr_ = o.sched_attr_;
-    ioprio_ = o.ioprio_;
-    sched_ = o.sched_;
-    cpus_ = o.cpus_;
-    set_cpus_ = o.set_cpus_;
-    personality_ = o.personality_;
-    sysctls_ = o.sysctls_;
-    nondumpable_ = o.nondumpable_;
-    sealed_exec_ = o.sealed_exec_;
-    seccomp_ = o.seccomp_;
-    has_seccomp_ = o.has_seccomp_;
-    seccomp_opts_ = o.seccomp_opts_;
-    fs_ = o.fs_;
-    start_gate_ = o.start_gate_;
-    before_exec_ = o.before_exec_;
-    before_pivot_ = o.before_pivot_;
-    return *this;
-  }
-  Sandbox(Sandbox&&) = default;
-  Sandbox& operator=(Sandbox&&) = default;
-  ~Sandbox() = default;
-
- private:
   struct FsConfig {
     std::string rootfs;
     std::vector<std::function<void(detail::MountPlanner&)>> ops;
@@ -1038,45 +987,12 @@ class Sandbox {
       c.personality = *personality_;
     }
     for (const auto& [key, value] : sysctls_)
-      pd.sysctl_s.emplace_back(sysctl_path(key, joined), value);
+      pd.sysctl_s.emplace_back(detail::sysctl_path(key, create_, joined), value);
     if (nondumpable_ == Nondumpable::own_mm) {
       c.nondumpable_setup = true;
       pd.fork_mode = true;
     }
     pd.nondumpable_caller = nondumpable_ == Nondumpable::caller;
-  }
-
-  // The namespaced sysctls (runc's list): each needs its namespace to be
-  // new or joined, else the write would change the host.
-  std::string sysctl_path(const std::string& key, NsSet joined) const {
-    std::string field = "sysctl." + key;
-    if (key.empty() ||
-        key.find_first_not_of(
-            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/") !=
-            std::string::npos ||
-        key.find("..") != std::string::npos || key.front() == '.' || key.front() == '/')
-      detail::throw_invalid(field, "not a sysctl name");
-    std::string k = key;
-    for (auto& ch : k)
-      if (ch == '/') ch = '.';
-    auto starts = [&](const char* pfx) { return k.rfind(pfx, 0) == 0; };
-    std::optional<NsKind> ns;
-    if (starts("net."))
-      ns = NsKind::net;
-    else if (starts("kernel.shm") || starts("kernel.msg") || k == "kernel.sem" ||
-             starts("fs.mqueue."))
-      ns = NsKind::ipc;
-    else if (k == "kernel.hostname" || k == "kernel.domainname")
-      ns = NsKind::uts;
-    if (!ns)
-      detail::throw_invalid(field, "not a namespaced sysctl: it would change the whole host");
-    if (!create_.contains(*ns) && !joined.contains(*ns))
-      detail::throw_invalid(
-          field, "needs a " + std::string(to_string(*ns)) + " namespace (unshare(NsKind::" +
-                     std::string(to_string(*ns)) + ")), else it would change the host's value");
-    std::string path = "/proc/sys/";
-    for (char ch : k) path += ch == '.' ? '/' : ch;
-    return path;
   }
 
   // Sandbox::sealed_exec: the trampoline in a sealed memfd, and its argv.
@@ -1183,32 +1099,7 @@ class Sandbox {
       // gate itself lets one call through, the first, which is ours: a
       // program that forges the same pointers later gets ENOSYS (or your
       // supervisor's answer), never more than the profile allows.
-      using detail::bpf_jump;
-      using detail::bpf_stmt;
-      auto lo = [](std::uint64_t v) { return static_cast<std::uint32_t>(v); };
-      auto hi = [](std::uint64_t v) { return static_cast<std::uint32_t>(v >> 32); };
-      constexpr auto ld = BPF_LD | BPF_W | BPF_ABS;
-      constexpr auto jeq = BPF_JMP | BPF_JEQ | BPF_K;
-      std::vector<sock_filter> g = {
-          bpf_stmt(ld, detail::seccomp_data_arch),
-          bpf_jump(jeq, arch, 0, 11),
-          bpf_stmt(ld, detail::seccomp_data_nr),
-          bpf_jump(jeq, static_cast<std::uint32_t>(gate_nr), 0, 9),
-          bpf_stmt(ld, detail::seccomp_data_arg_lo(argi)),
-          bpf_jump(jeq, lo(argv_ptr), 0, 7),
-          bpf_stmt(ld, detail::seccomp_data_arg_hi(argi)),
-          bpf_jump(jeq, hi(argv_ptr), 0, 5),
-          bpf_stmt(ld, detail::seccomp_data_arg_lo(argi + 1)),
-          bpf_jump(jeq, lo(envp_ptr), 0, 3),
-          bpf_stmt(ld, detail::seccomp_data_arg_hi(argi + 1)),
-          bpf_jump(jeq, hi(envp_ptr), 0, 1),
-          bpf_stmt(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
-      };
-      g.insert(g.end(), prog.begin(), prog.end());
-      if (g.size() > BPF_MAXINSNS)
-        throw Error(Step::seccomp, E2BIG, "filter",
-                    "no room for the 13-instruction exec gate under the 4096 limit");
-      pd.seccomp_prog = std::move(g);
+      pd.seccomp_prog = detail::exec_gate_program(prog, arch, gate_nr, argi, argv_ptr, envp_ptr);
     } else {
       pd.seccomp_prog = prog;
     }

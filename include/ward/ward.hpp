@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// ward: Linux isolation primitives. Include this one header.
+// ward: Linux isolation primitives and the Sandbox builder. Include this one
+// header. The OCI component (config.json, config -> Sandbox, JSON, seccomp
+// profiles in JSON) is separate: <ward/oci.hpp>, which includes this one.
 #pragma once
 
 #include <ward/capabilities.hpp>
@@ -11,12 +13,9 @@
 #include <ward/landlock.hpp>
 #include <ward/mount.hpp>
 #include <ward/namespace.hpp>
-#include <ward/oci.hpp>
-#include <ward/oci_sandbox.hpp>
 #include <ward/rlimit.hpp>
 #include <ward/sandbox.hpp>
 #include <ward/seccomp.hpp>
 #include <ward/seccomp_notify.hpp>
-#include <ward/seccomp_profile.hpp>
 #include <ward/terminal.hpp>
 #include <ward/version.hpp>

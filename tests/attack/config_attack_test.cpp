@@ -23,7 +23,7 @@ namespace {
 
 using ward_test::Bundle;
 using ward_test::ScratchDir;
-namespace json = ward::detail::json;
+namespace json = ward::json;
 
 // `ward spec`'s capabilities: CAP_KILL (5), CAP_NET_BIND_SERVICE (10) and
 // CAP_AUDIT_WRITE (29), as /proc/PID/status prints them.

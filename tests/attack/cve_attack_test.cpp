@@ -23,7 +23,7 @@
 using ward_test::mount_entry;
 using ward_test::run_detached;
 using ward_test::ward_with_fd3;
-namespace json = ward::detail::json;
+namespace json = ward::json;
 namespace fs = std::filesystem;
 
 namespace {

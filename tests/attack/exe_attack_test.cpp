@@ -22,7 +22,7 @@
 namespace {
 
 using ward_test::Bundle;
-namespace json = ward::detail::json;
+namespace json = ward::json;
 using ward_test::Out;
 
 // The ward copy the test runs as its runtime, and what it must stay.

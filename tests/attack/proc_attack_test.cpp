@@ -21,7 +21,7 @@
 using ward_test::mount_entry;
 using ward_test::run_detached;
 using ward_test::ward_with_fd3;
-namespace json = ward::detail::json;
+namespace json = ward::json;
 
 // A config mount over a /proc path runc refuses (libcontainer/rootfs_linux.go
 // checkProcMount): another procfs file bound over /proc/self/oom_score_adj or

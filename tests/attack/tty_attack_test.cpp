@@ -38,7 +38,7 @@
 
 using ward_test::Bundle;
 using ward_test::Out;
-namespace json = ward::detail::json;
+namespace json = ward::json;
 
 namespace {
 

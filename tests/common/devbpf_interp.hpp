@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // A tiny eBPF interpreter for exactly the instructions that
-// ward::device_filter_program() emits, so tests can check a device program's
+// ward::detail::device_filter_program() emits, so tests can check a device program's
 // decisions without loading it. Anything else throws: a new instruction in the
 // generator must be taught here on purpose.
 #pragma once

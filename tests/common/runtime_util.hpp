@@ -29,7 +29,7 @@
 
 namespace ward_test {
 
-namespace json = ward::detail::json;
+namespace json = ward::json;
 
 struct Out {
   int status = -1;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// libFuzzer target for include/ward/detail/json.hpp. Any input either fails
+// libFuzzer target for include/ward/oci/json.hpp. Any input either fails
 // with ParseError or parses; a parsed value must survive dump() and parse()
 // unchanged, compact and indented, under both duplicate-key modes. Anything
 // else (another exception, a crash, a sanitizer report, a leak) is a bug.
@@ -9,9 +9,9 @@
 #include <string>
 #include <string_view>
 
-#include <ward/detail/json.hpp>
+#include <ward/oci/json.hpp>
 
-namespace json = ward::detail::json;
+namespace json = ward::json;
 
 namespace {
 

@@ -55,7 +55,7 @@ echo "== install ward $expected from $src into $prefix"
 # Installed with --prefix, unlike the configure-time prefix above: the
 # package files must not depend on CMAKE_INSTALL_PREFIX at configure time.
 "$cmake" --install "$tmp/ward-build" --prefix "$prefix" >"$tmp/install.log" || { cat "$tmp/install.log"; exit 1; }
-for f in include/ward/ward.hpp include/ward/version.hpp \
+for f in include/ward/ward.hpp include/ward/version.hpp include/ward/oci.hpp include/ward/oci/json.hpp \
          share/cmake/ward/wardConfig.cmake share/cmake/ward/wardConfigVersion.cmake \
          share/cmake/ward/wardTargets.cmake share/pkgconfig/ward.pc; do
   [[ -f $prefix/$f ]] || { echo "FAIL: $f was not installed" >&2; cat "$tmp/install.log"; exit 1; }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// ward/oci_sandbox.hpp for real, as root: the runc and crun `spec` fixtures
+// ward/oci/sandbox.hpp for real, as root: the runc and crun `spec` fixtures
 // (the rootless one with its user namespace) run in a busybox rootfs and
 // report what they see, which must be what their config.json says; a config
 // that uses most other fields; idmapped and terminal configs; and
@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include <ward/oci.hpp>
 #include <ward/ward.hpp>
 
 #include <catch2/catch.hpp>

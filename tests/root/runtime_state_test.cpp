@@ -12,7 +12,7 @@
 
 using ward_test::Bundle;
 using ward_test::ScratchDir;
-namespace json = ward::detail::json;
+namespace json = ward::json;
 
 // `start` writes nothing to the state store after the byte that starts the
 // container (the status is derived): a full state filesystem cannot make a

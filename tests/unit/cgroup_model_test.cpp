@@ -171,7 +171,7 @@ TEST_CASE("device program: runc's default list") {
   // OCI as runc writes it: deny everything first, then the defaults.
   std::vector<DeviceRule> rules = {{false, 'a', -1, -1, "rwm"}};
   for (auto& r : default_device_rules()) rules.push_back(r);
-  auto p = device_filter_program(rules);
+  auto p = detail::device_filter_program(rules);
   check_structure(p);
 
   for (auto [maj, min] : {std::pair{1u, 3u},
@@ -204,14 +204,14 @@ TEST_CASE("device program: runc's default list") {
 
 TEST_CASE("device program: wildcard type, last rule wins, default deny") {
   // Nothing at all: everything denied.
-  auto none = device_filter_program(std::span<const DeviceRule>());
+  auto none = detail::device_filter_program(std::span<const DeviceRule>());
   check_structure(none);
   CHECK(none.size() == 8);  // 6-insn prologue + deny
   CHECK_FALSE(dev_allowed(none, {'c', 1, 3, "r"}));
 
   // Allow all, then deny one: the later deny wins for that device only.
   std::vector<DeviceRule> r1 = {{true, 'a', -1, -1, "rwm"}, {false, 'c', 1, 3, "w"}};
-  auto p1 = device_filter_program(r1);
+  auto p1 = detail::device_filter_program(r1);
   check_structure(p1);
   CHECK(dev_allowed(p1, {'c', 1, 3, "r"}));
   CHECK_FALSE(dev_allowed(p1, {'c', 1, 3, "w"}));
@@ -222,14 +222,14 @@ TEST_CASE("device program: wildcard type, last rule wins, default deny") {
   // Deny one, then allow all: the allow-all is last, so it wins everywhere,
   // and it ends the program (no unreachable instructions after it).
   std::vector<DeviceRule> r2 = {{false, 'c', 1, 3, "rwm"}, {true, 'a', -1, -1, ""}};
-  auto p2 = device_filter_program(r2);
+  auto p2 = detail::device_filter_program(r2);
   check_structure(p2);
   CHECK(p2.size() == 8);
   CHECK(dev_allowed(p2, {'c', 1, 3, "rw"}));
 
   // 'a' with a number: both block and char 7:0.
   std::vector<DeviceRule> r3 = {{true, 'a', 7, 0, "r"}};
-  auto p3 = device_filter_program(r3);
+  auto p3 = detail::device_filter_program(r3);
   check_structure(p3);
   CHECK(dev_allowed(p3, {'b', 7, 0, "r"}));
   CHECK(dev_allowed(p3, {'c', 7, 0, "r"}));
@@ -238,7 +238,7 @@ TEST_CASE("device program: wildcard type, last rule wins, default deny") {
 
   // Wildcard minor, wildcard major.
   std::vector<DeviceRule> r4 = {{true, 'b', -1, 0, "rw"}, {true, 'c', 4, -1, "r"}};
-  auto p4 = device_filter_program(r4);
+  auto p4 = detail::device_filter_program(r4);
   check_structure(p4);
   CHECK(dev_allowed(p4, {'b', 8, 0, "rw"}));
   CHECK_FALSE(dev_allowed(p4, {'b', 8, 1, "r"}));
@@ -250,7 +250,7 @@ TEST_CASE("device program: bad rules are refused with the field named") {
   auto bad = [](DeviceRule r) {
     std::vector<DeviceRule> v = {{true, 'c', 1, 3, "r"}, r};
     try {
-      device_filter_program(v);
+      detail::device_filter_program(v);
     } catch (const Error& e) {
       CHECK(e.step() == Step::validate);
       return e.object();
@@ -279,7 +279,7 @@ TEST_CASE("device program: matches the reference on random rule lists") {
       r.access = accs[pick(8)];
       rules.push_back(r);
     }
-    auto p = device_filter_program(rules);
+    auto p = detail::device_filter_program(rules);
     check_structure(p);
     for (char t : {'b', 'c'})
       for (std::uint32_t maj = 0; maj < 3; ++maj)

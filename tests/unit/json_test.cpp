@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The strict JSON parser and serializer (include/ward/detail/json.hpp).
+// The strict JSON parser and serializer (include/ward/oci/json.hpp).
 // Acceptance (y_), rejection (n_) and implementation-defined (i_) cases in
 // the spirit of JSONTestSuite, written from RFC 8259; round trips over random
 // values; error positions; the OCI fixtures in WARD_FIXTURES_DIR.
@@ -13,14 +13,14 @@
 #include <string>
 #include <vector>
 
-#include <ward/detail/json.hpp>
 #include <ward/error.hpp>
+#include <ward/oci/json.hpp>
 
 #include <catch2/catch.hpp>
 
 #include "test_util.hpp"
 
-using namespace ward::detail::json;
+using namespace ward::json;
 
 namespace {
 
@@ -651,7 +651,7 @@ class RandomValue {
         case 3: cp = 0x80 + static_cast<std::uint32_t>(pick(0xD800 - 0x80)); break;
         default: cp = 0xE000 + static_cast<std::uint32_t>(pick(0x110000 - 0xE000)); break;
       }
-      ward::detail::json::impl::append_utf8(s, cp);
+      ward::json::impl::append_utf8(s, cp);
     }
     return s;
   }

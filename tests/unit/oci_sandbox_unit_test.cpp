@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// ward/oci_sandbox.hpp without privileges: cgroupsPath forms, runc's value
+// ward/oci/sandbox.hpp without privileges: cgroupsPath forms, runc's value
 // conversions, configs (the fixtures included) mapped onto a Sandbox and
 // planned, and errors that name the OCI field ward cannot honour.
 #include <sched.h>
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include <ward/oci_sandbox.hpp>
+#include <ward/oci/sandbox.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include <ward/detail/json.hpp>
-#include <ward/oci.hpp>
+#include <ward/oci/config.hpp>
+#include <ward/oci/json.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -17,7 +17,7 @@
 
 using namespace ward;
 using namespace ward::oci;
-namespace json = ward::detail::json;
+namespace json = ward::json;
 namespace fs = std::filesystem;
 
 namespace {

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 
+#include <ward/oci.hpp>
+
 #include <catch2/catch.hpp>
 
 #include "run_util.hpp"
@@ -27,7 +29,7 @@ std::string errno_of(const SeccompFilter& f, std::vector<std::string> call) {
 }
 std::string n(long v) { return std::to_string(v); }
 SeccompProfile parse(const std::string& text, SeccompProfileOptions o = {}) {
-  auto doc = detail::json::parse(text);
+  auto doc = json::parse(text);
   return seccomp_profile_from_json(doc, o, "config.json", "linux.seccomp");
 }
 std::string error_of(const std::string& text) {

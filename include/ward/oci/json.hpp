@@ -44,7 +44,7 @@
 
 #include <ward/error.hpp>
 
-namespace ward::detail::json {
+namespace ward::json {
 
 class Value;
 using Array = std::vector<Value>;
@@ -842,7 +842,7 @@ inline Value parse(std::string_view text, const ParseOptions& options = {}) {
 inline Value parse_file(const std::filesystem::path& path, ParseOptions options = {}) {
   if (options.source_name == ParseOptions{}.source_name) options.source_name = path.string();
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw_errno(Step::io, path.string(), "open");
+  if (fd < 0) ward::detail::throw_errno(Step::io, path.string(), "open");
   std::string text;
   char buf[65536];
   for (;;) {
@@ -1259,4 +1259,4 @@ inline std::optional<std::string> find_string(const Value& obj, std::string_view
   return Reader(obj, std::move(source), std::string(path)).optional_string(key);
 }
 
-}  // namespace ward::detail::json
+}  // namespace ward::json

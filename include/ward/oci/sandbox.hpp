@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The mapping layer of ward/oci.hpp: an oci::Config (config.json) onto the
+// The mapping layer of the OCI component (ward/oci.hpp): an oci::Config (config.json) onto the
 // Sandbox builder, and linux.resources onto a CgroupV2.
 //
 //   oci::Config cfg = oci::load_config(bundle / "config.json");
@@ -8,7 +8,7 @@
 //   oci::apply_resources(cg, *cfg.linux_->resources);       // limits, device program
 //   Child c = sb.cgroup(cg).spawn();
 //
-// oci.hpp is the data layer (it reads and checks config.json); this header
+// oci/config.hpp is the data layer (it reads and checks config.json); this header
 // decides what each field means for ward, following runc (1.1, the version
 // whose `runc spec` output is in the test fixtures, and later ones where
 // they differ, as said) and crun where the runtime-spec leaves room. Where
@@ -49,9 +49,9 @@
 #include <ward/id_map.hpp>
 #include <ward/mount.hpp>
 #include <ward/namespace.hpp>
-#include <ward/oci.hpp>
+#include <ward/oci/config.hpp>
+#include <ward/oci/seccomp_profile.hpp>
 #include <ward/sandbox.hpp>
-#include <ward/seccomp_profile.hpp>
 
 namespace ward::oci {
 

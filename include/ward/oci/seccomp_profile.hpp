@@ -33,9 +33,9 @@
 #include <vector>
 
 #include <ward/capabilities.hpp>
-#include <ward/detail/json.hpp>
 #include <ward/detail/seccomp_load.hpp>
 #include <ward/detail/syscall_tables.hpp>
+#include <ward/oci/json.hpp>
 #include <ward/seccomp.hpp>
 
 namespace ward {
@@ -135,11 +135,11 @@ inline std::uint32_t profile_flag(const json::Reader& r) {
 // Map a parsed profile. `source` names the document in errors and `path` is
 // the profile's place in it ("linux.seccomp" in a config.json), so an error
 // reads "config.json: linux.seccomp.syscalls[3].action: unknown action ...".
-inline SeccompProfile seccomp_profile_from_json(const detail::json::Value& doc,
+inline SeccompProfile seccomp_profile_from_json(const json::Value& doc,
                                                 const SeccompProfileOptions& opts = {},
                                                 std::string source = "seccomp profile",
                                                 std::string path = {}) {
-  using detail::json::Reader;
+  using json::Reader;
   Reader root(doc, std::move(source), std::move(path));
   root.object();
   const Arch native = detail::native_arch();
@@ -237,7 +237,7 @@ inline SeccompProfile seccomp_profile_from_json(const detail::json::Value& doc,
 
 inline SeccompProfile load_seccomp_profile(const std::filesystem::path& file,
                                            const SeccompProfileOptions& opts = {}) {
-  auto doc = detail::json::parse_file(file);
+  auto doc = json::parse_file(file);
   return seccomp_profile_from_json(doc, opts, file.string());
 }
 

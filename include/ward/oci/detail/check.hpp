@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Small value checks used by ward/oci.hpp's config.json parser: SemVer
+// Small value checks used by ward/oci/config.hpp's config.json parser: SemVer
 // versions, CPU lists, path and name rules. Each returns a reason string
 // (empty when the value is fine) so the caller can attach the JSON path.
 #pragma once
