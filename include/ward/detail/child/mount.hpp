@@ -2,7 +2,7 @@
 // The mount executor: raw syscalls that carry out planned mount steps.
 //
 // It runs in the sandbox child (after clone, before exec: no allocation, no
-// errno, no locks, see detail/spawn.hpp) and, unchanged, in the caller's
+// errno, no locks, see detail/child/spawn.hpp) and, unchanged, in the caller's
 // process for MountGuard. Everything here works on descriptors:
 //
 //  * A destination inside a root is opened with openat2(2) and
@@ -34,7 +34,7 @@
 
 #include <cstdint>
 
-#include <ward/detail/syscall.hpp>
+#include <ward/detail/child/syscall.hpp>
 #include <ward/error.hpp>
 
 namespace ward::detail {
@@ -115,6 +115,8 @@ struct MountFail {
   long err = 0;
   char text[240] = {};
 };
+
+namespace child {
 
 // ------------------------------------------------------------ tiny helpers
 
@@ -782,5 +784,7 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
     close_fd(mfd);
   return 0;
 }
+
+}  // namespace child
 
 }  // namespace ward::detail

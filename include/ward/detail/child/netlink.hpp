@@ -15,9 +15,9 @@
 
 #include <cstdint>
 
-#include <ward/detail/syscall.hpp>
+#include <ward/detail/child/syscall.hpp>
 
-namespace ward::detail {
+namespace ward::detail::child {
 
 // Returns 0, or -errno (from the socket calls or from the kernel's NLMSG_ERROR).
 WARD_CHILD_FN inline long loopback_up() noexcept {
@@ -62,4 +62,4 @@ WARD_CHILD_FN inline long loopback_up() noexcept {
   return err->error;  // 0 is the ACK, else -errno
 }
 
-}  // namespace ward::detail
+}  // namespace ward::detail::child
