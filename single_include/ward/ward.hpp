@@ -5841,6 +5841,7 @@ inline UniqueFd install_seccomp_filter(const std::vector<sock_filter>& prog,
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 
 namespace ward::detail {
@@ -5867,6 +5868,9 @@ class StackArea {
         throw Error(Step::stack, e, "guard page");
       }
     }
+#ifdef WARD_TEST_CHILD_STACK
+    test_fill();
+#endif
   }
   StackArea(const StackArea&) = delete;
   StackArea& operator=(const StackArea&) = delete;
@@ -5893,12 +5897,43 @@ class StackArea {
   }
   std::uint64_t size() const noexcept { return size_; }
 
+#ifdef WARD_TEST_CHILD_STACK
+  // Test-only (compiled in only with WARD_TEST_CHILD_STACK, so a normal
+  // build pays nothing): the deepest byte any child touched. The stacks are
+  // filled with a pattern when made and after each measure; the lowest byte
+  // that differs from it bounds the use (the child's stack grows down from
+  // base(i) + size()). tests/helpers/child_stack.cpp asserts the peak is at
+  // most half the stack (root.child_stack).
+  static constexpr unsigned char kTestFill = 0xa5;
+  void test_fill() noexcept {
+    for (int i = 0; i < count_; ++i)
+      std::memset(reinterpret_cast<void*>(base(i)), kTestFill, size_);
+  }
+  std::size_t test_used(int i) const noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(base(i));
+    std::size_t off = 0;
+    while (off < size_ && p[off] == kTestFill) ++off;
+    return size_ - off;
+  }
+#endif
+
  private:
   std::size_t size_;
   int count_;
   std::size_t total_ = 0;
   char* base_ = nullptr;
 };
+
+#ifdef WARD_TEST_CHILD_STACK
+// What the last spawn of this thread used of each stack (stage one, stage
+// two), recorded by spawn_plan when it is done with the stacks.
+struct TestStackUse {
+  std::size_t used[2] = {0, 0};
+  std::size_t size = 0;
+  int count = 0;
+};
+inline thread_local TestStackUse test_stack_use;
+#endif
 
 }  // namespace ward::detail
 // ---- end <ward/detail/stack.hpp> -----------------------------------------------
@@ -6258,6 +6293,16 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     std::optional<StackArea>& from;
     std::optional<StackArea>& to;
     ~GiveBack() {
+#ifdef WARD_TEST_CHILD_STACK
+      if (from) {
+        test_stack_use = {};
+        test_stack_use.size = from->size();
+        test_stack_use.count = from->count();
+        for (int i = 0; i < from->count() && i < 2; ++i)
+          test_stack_use.used[i] = from->test_used(i);
+        from->test_fill();
+      }
+#endif
       if (from && !to) to.emplace(std::move(*from));
     }
   } give_back{stacks, cached_stacks};

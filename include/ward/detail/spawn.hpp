@@ -247,6 +247,16 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     std::optional<StackArea>& from;
     std::optional<StackArea>& to;
     ~GiveBack() {
+#ifdef WARD_TEST_CHILD_STACK
+      if (from) {
+        test_stack_use = {};
+        test_stack_use.size = from->size();
+        test_stack_use.count = from->count();
+        for (int i = 0; i < from->count() && i < 2; ++i)
+          test_stack_use.used[i] = from->test_used(i);
+        from->test_fill();
+      }
+#endif
       if (from && !to) to.emplace(std::move(*from));
     }
   } give_back{stacks, cached_stacks};
