@@ -40,11 +40,269 @@
 
 #include <cstdint>
 
+// ---- begin <ward/detail/child/syscall.hpp> -------------------------------------
+// SPDX-License-Identifier: Apache-2.0
+// Raw system calls that never touch errno.
+//
+// Why not syscall(3)? The sandbox child shares the parent's address space
+// (CLONE_VM, see detail/spawn.hpp) and also its thread pointer, so the libc
+// wrapper's write to errno would land in the *parent thread's* TLS while
+// that thread is running. These wrappers return -errno instead, touch no
+// memory but their arguments, and take no locks: safe after clone in a
+// multithreaded parent and async-signal-safe.
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <type_traits>
+
+#if defined(__x86_64__) || defined(__aarch64__)
+#define WARD_HAVE_RAW_SYSCALL 1
+#else
+#define WARD_HAVE_RAW_SYSCALL 0
+#endif
+
+// The child-code contract. Everything between clone3 and execve lives in
+// detail/child/ (namespace ward::detail::child, so its symbols say so) and
+// is marked WARD_CHILD_FN (out of line) or WARD_CHILD_INLINE (always
+// inlined: no symbol of its own). It may call only other child functions
+// and raw system calls: no library function at all, not even one the
+// compiler introduces. Why: the child shares the parent's memory and thread
+// pointer (CLONE_VM, detail/spawn.hpp). A call to memcpy/strlen in a
+// dynamically linked program goes through the PLT, and with lazy binding its
+// first use runs the dynamic linker's _dl_fixup in the child, on the parent
+// thread's TLS and locks; sanitizer interceptors (__asan_memcpy, ...) keep
+// state in the parent's memory too; __stack_chk_fail reads the canary through
+// the TLS. So the attributes below stop the compiler from emitting calls:
+//  - no_sanitize: no instrumentation (ASan's shadow bookkeeping for this
+//    stack would be written into memory shared with the parent);
+//  - clang no_builtin / gcc optimize("no-tree-loop-distribute-patterns"):
+//    hand-written byte loops stay loops (GCC's loop-idiom pass would turn
+//    them into memcpy/memset/strlen calls);
+//  - no_stack_protector: __stack_chk_fail is a libc call, and the canary
+//    load is a TLS access;
+// and aggregate copies, which the compiler may lower to memcpy, go through
+// sys::copy_bytes. The proof is a machine check, not this comment:
+// scripts/check_child_code.py disassembles the runtime and a dynamically
+// linked test program and fails on any call from a child function to a
+// symbol outside ward::detail::child (ctest child_code.disasm, every CI
+// build); the child's stack use is measured by root.child_stack
+// (tests/helpers/child_stack.cpp).
+#if defined(__has_attribute)
+#if __has_attribute(no_stack_protector)
+#define WARD_CHILD_NO_SSP_ no_stack_protector,
+#endif
+#endif
+#ifndef WARD_CHILD_NO_SSP_
+#define WARD_CHILD_NO_SSP_
+#endif
+#if defined(__clang__)
+#define WARD_CHILD_ATTRS_                       \
+  __attribute__((WARD_CHILD_NO_SSP_ no_builtin, \
+                 no_sanitize("address", "undefined", "thread", "memory")))
+#elif defined(__GNUC__)
+#define WARD_CHILD_ATTRS_                                                         \
+  __attribute__((WARD_CHILD_NO_SSP_ optimize("no-tree-loop-distribute-patterns"), \
+                 no_sanitize("address", "undefined", "thread")))
+#else
+#define WARD_CHILD_ATTRS_
+#endif
+#define WARD_CHILD_FN WARD_CHILD_ATTRS_
+// A lambda in child code is a function of its own and needs the attributes
+// too; after the parameters, with noexcept (clang wants the attributes
+// first, gcc last): [&](int x) WARD_CHILD_LAMBDA -> int { ... }.
+#if defined(__clang__)
+#define WARD_CHILD_LAMBDA WARD_CHILD_ATTRS_ noexcept
+#else
+#define WARD_CHILD_LAMBDA noexcept WARD_CHILD_ATTRS_
+#endif
+// Always inlined, so they take their caller's attributes: GCC refuses to
+// always-inline a function whose optimize attribute differs from its
+// caller's, and the parent side uses sys::call too.
+#if defined(__clang__)
+#define WARD_CHILD_INLINE                       \
+  __attribute__((WARD_CHILD_NO_SSP_ no_builtin, \
+                 no_sanitize("address", "undefined", "thread", "memory"), always_inline)) inline
+#elif defined(__GNUC__)
+#define WARD_CHILD_INLINE                                                          \
+  __attribute__((WARD_CHILD_NO_SSP_ no_sanitize("address", "undefined", "thread"), \
+                 always_inline)) inline
+#else
+#define WARD_CHILD_INLINE inline
+#endif
+
+namespace ward::detail::sys {
+
+#if defined(__x86_64__)
+WARD_CHILD_INLINE long raw6(long n, long a, long b, long c, long d, long e, long f) noexcept {
+  long ret;
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = f;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
+#elif defined(__aarch64__)
+WARD_CHILD_INLINE long raw6(long n, long a, long b, long c, long d, long e, long f) noexcept {
+  register long x8 __asm__("x8") = n;
+  register long x0 __asm__("x0") = a;
+  register long x1 __asm__("x1") = b;
+  register long x2 __asm__("x2") = c;
+  register long x3 __asm__("x3") = d;
+  register long x4 __asm__("x4") = e;
+  register long x5 __asm__("x5") = f;
+  __asm__ volatile("svc #0"
+                   : "+r"(x0)
+                   : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+                   : "memory");
+  return x0;
+}
+#else
+// Other architectures: the spawn code never uses CLONE_VM there (see
+// spawn.hpp), so the child owns a private copy of errno and libc's wrapper is
+// safe to call.
+inline long raw6(long n, long a, long b, long c, long d, long e, long f) noexcept {
+  long r = ::syscall(n, a, b, c, d, e, f);
+  return r == -1 ? -errno : r;
+}
+#endif
+
+template <class T>
+WARD_CHILD_INLINE long arg(T v) noexcept {
+  if constexpr (std::is_null_pointer_v<T>) {
+    return 0;
+  } else if constexpr (std::is_pointer_v<T>) {
+    return reinterpret_cast<long>(v);
+  } else {
+    return static_cast<long>(v);
+  }
+}
+
+// call(SYS_x, args...) -> result, or -errno. Every argument is widened to a
+// register-sized long, pointers by reinterpretation.
+// (Default arguments pad to six, not an array: a partly initialized array
+// is zero-filled with a memset call at -O0, which the contract forbids.)
+WARD_CHILD_INLINE long call6(long nr, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0,
+                             long f = 0) noexcept {
+  return raw6(nr, a, b, c, d, e, f);
+}
+template <class... A>
+WARD_CHILD_INLINE long call(long nr, A... a) noexcept {
+  static_assert(sizeof...(A) <= 6, "at most six syscall arguments");
+  return call6(nr, arg(a)...);
+}
+
+// Syscall numbers that older libc headers may lack.
+#ifndef SYS_clone3
+inline constexpr long nr_clone3 = 435;
+#else
+inline constexpr long nr_clone3 = SYS_clone3;
+#endif
+#ifndef SYS_pidfd_open
+inline constexpr long nr_pidfd_open = 434;
+#else
+inline constexpr long nr_pidfd_open = SYS_pidfd_open;
+#endif
+#ifndef SYS_pidfd_send_signal
+inline constexpr long nr_pidfd_send_signal = 424;
+#else
+inline constexpr long nr_pidfd_send_signal = SYS_pidfd_send_signal;
+#endif
+#ifndef SYS_close_range
+inline constexpr long nr_close_range = 436;
+#else
+inline constexpr long nr_close_range = SYS_close_range;
+#endif
+#ifndef SYS_openat2
+inline constexpr long nr_openat2 = 437;
+#else
+inline constexpr long nr_openat2 = SYS_openat2;
+#endif
+
+// A few helpers the child uses over and over.
+WARD_CHILD_INLINE long write_all(int fd, const void* buf, unsigned long len) noexcept {
+  auto p = static_cast<const char*>(buf);
+  while (len > 0) {
+    long r = call(SYS_write, fd, p, len);
+    if (r == -EINTR) continue;
+    if (r < 0) return r;
+    p += r;
+    len -= static_cast<unsigned long>(r);
+  }
+  return 0;
+}
+
+WARD_CHILD_INLINE long read_full(int fd, void* buf, unsigned long len) noexcept {
+  auto p = static_cast<char*>(buf);
+  unsigned long got = 0;
+  while (got < len) {
+    long r = call(SYS_read, fd, p + got, len - got);
+    if (r == -EINTR) continue;
+    if (r < 0) return r;
+    if (r == 0) break;
+    got += static_cast<unsigned long>(r);
+  }
+  return static_cast<long>(got);
+}
+
+// A byte copy the compiler cannot turn into a memcpy call: the empty asm
+// with a memory clobber in the loop body keeps it a loop at every
+// optimization level (use it for struct copies in child code: `T x = *p`
+// may be lowered to memcpy).
+WARD_CHILD_INLINE void copy_bytes(void* dst, const void* src, unsigned long n) noexcept {
+  auto* d = static_cast<unsigned char*>(dst);
+  auto* s = static_cast<const unsigned char*>(src);
+  for (unsigned long i = 0; i < n; ++i) {
+    d[i] = s[i];
+    __asm__ volatile("" ::: "memory");
+  }
+}
+
+// Zero-fills `v` without a memset call: the child's `T v{}`, which clang
+// lowers to memset at -O0 for structs of a few words (child_code.disasm).
+template <class T>
+WARD_CHILD_INLINE void zero(T& v) noexcept {
+  auto* d = reinterpret_cast<unsigned char*>(&v);
+  for (unsigned long i = 0; i < sizeof v; ++i) {
+    d[i] = 0;
+    __asm__ volatile("" ::: "memory");
+  }
+}
+
+// major(3)/minor(3) of a dev_t (glibc's encoding, <sys/sysmacros.h>):
+// glibc's are functions, called through the PLT when not inlined (-O0).
+WARD_CHILD_INLINE unsigned dev_major(std::uint64_t dev) noexcept {
+  return static_cast<unsigned>(((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfffULL));
+}
+WARD_CHILD_INLINE unsigned dev_minor(std::uint64_t dev) noexcept {
+  return static_cast<unsigned>((dev & 0xff) | ((dev >> 12) & ~0xffULL));
+}
+
+WARD_CHILD_INLINE unsigned long cstrlen(const char* s) noexcept {
+  unsigned long n = 0;
+  while (s[n] != '\0') ++n;
+  return n;
+}
+
+[[noreturn]] WARD_CHILD_INLINE void exit_group(int code) noexcept {
+  for (;;) call(SYS_exit_group, code);
+}
+
+}  // namespace ward::detail::sys
+// ---- end <ward/detail/child/syscall.hpp> ---------------------------------------
+
 namespace ward::detail {
 
 struct CapHeader {
   std::uint32_t version = 0x20080522;  // _LINUX_CAPABILITY_VERSION_3
   int pid = 0;                         // 0: the calling thread
+  // The sandbox child makes one: see MountStep's constructor.
+  WARD_CHILD_INLINE CapHeader() noexcept {}
 };
 
 struct CapData {
@@ -1963,229 +2221,6 @@ class CgroupV2 {
 #include <optional>
 #include <string>
 
-// ---- begin <ward/detail/child/syscall.hpp> -------------------------------------
-// SPDX-License-Identifier: Apache-2.0
-// Raw system calls that never touch errno.
-//
-// Why not syscall(3)? The sandbox child shares the parent's address space
-// (CLONE_VM, see detail/spawn.hpp) and also its thread pointer, so the libc
-// wrapper's write to errno would land in the *parent thread's* TLS while
-// that thread is running. These wrappers return -errno instead, touch no
-// memory but their arguments, and take no locks: safe after clone in a
-// multithreaded parent and async-signal-safe.
-
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdint>
-#include <type_traits>
-
-#if defined(__x86_64__) || defined(__aarch64__)
-#define WARD_HAVE_RAW_SYSCALL 1
-#else
-#define WARD_HAVE_RAW_SYSCALL 0
-#endif
-
-// The child-code contract. Everything between clone3 and execve lives in
-// detail/child/ (namespace ward::detail::child, so its symbols say so) and
-// is marked WARD_CHILD_FN (out of line) or WARD_CHILD_INLINE (always
-// inlined: no symbol of its own). It may call only other child functions
-// and raw system calls: no library function at all, not even one the
-// compiler introduces. Why: the child shares the parent's memory and thread
-// pointer (CLONE_VM, detail/spawn.hpp). A call to memcpy/strlen in a
-// dynamically linked program goes through the PLT, and with lazy binding its
-// first use runs the dynamic linker's _dl_fixup in the child, on the parent
-// thread's TLS and locks; sanitizer interceptors (__asan_memcpy, ...) keep
-// state in the parent's memory too; __stack_chk_fail reads the canary through
-// the TLS. So the attributes below stop the compiler from emitting calls:
-//  - no_sanitize: no instrumentation (ASan's shadow bookkeeping for this
-//    stack would be written into memory shared with the parent);
-//  - clang no_builtin / gcc optimize("no-tree-loop-distribute-patterns"):
-//    hand-written byte loops stay loops (GCC's loop-idiom pass would turn
-//    them into memcpy/memset/strlen calls);
-//  - no_stack_protector: __stack_chk_fail is a libc call, and the canary
-//    load is a TLS access;
-// and aggregate copies, which the compiler may lower to memcpy, go through
-// sys::copy_bytes. The proof is a machine check, not this comment:
-// scripts/check_child_code.py disassembles the runtime and a dynamically
-// linked test program and fails on any call from a child function to a
-// symbol outside ward::detail::child (ctest child_code.disasm, every CI
-// build); the child's stack use is measured by root.child_stack
-// (tests/helpers/child_stack.cpp).
-#if defined(__has_attribute)
-#if __has_attribute(no_stack_protector)
-#define WARD_CHILD_NO_SSP_ no_stack_protector,
-#endif
-#endif
-#ifndef WARD_CHILD_NO_SSP_
-#define WARD_CHILD_NO_SSP_
-#endif
-#if defined(__clang__)
-#define WARD_CHILD_ATTRS_                       \
-  __attribute__((WARD_CHILD_NO_SSP_ no_builtin, \
-                 no_sanitize("address", "undefined", "thread", "memory")))
-#elif defined(__GNUC__)
-#define WARD_CHILD_ATTRS_                                                         \
-  __attribute__((WARD_CHILD_NO_SSP_ optimize("no-tree-loop-distribute-patterns"), \
-                 no_sanitize("address", "undefined", "thread")))
-#else
-#define WARD_CHILD_ATTRS_
-#endif
-#define WARD_CHILD_FN WARD_CHILD_ATTRS_
-// Always inlined, so they take their caller's attributes: GCC refuses to
-// always-inline a function whose optimize attribute differs from its
-// caller's, and the parent side uses sys::call too.
-#if defined(__clang__)
-#define WARD_CHILD_INLINE                       \
-  __attribute__((WARD_CHILD_NO_SSP_ no_builtin, \
-                 no_sanitize("address", "undefined", "thread", "memory"), always_inline)) inline
-#elif defined(__GNUC__)
-#define WARD_CHILD_INLINE                                                          \
-  __attribute__((WARD_CHILD_NO_SSP_ no_sanitize("address", "undefined", "thread"), \
-                 always_inline)) inline
-#else
-#define WARD_CHILD_INLINE inline
-#endif
-
-namespace ward::detail::sys {
-
-#if defined(__x86_64__)
-WARD_CHILD_INLINE long raw6(long n, long a, long b, long c, long d, long e, long f) noexcept {
-  long ret;
-  register long r10 __asm__("r10") = d;
-  register long r8 __asm__("r8") = e;
-  register long r9 __asm__("r9") = f;
-  __asm__ volatile("syscall"
-                   : "=a"(ret)
-                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                   : "rcx", "r11", "memory");
-  return ret;
-}
-#elif defined(__aarch64__)
-WARD_CHILD_INLINE long raw6(long n, long a, long b, long c, long d, long e, long f) noexcept {
-  register long x8 __asm__("x8") = n;
-  register long x0 __asm__("x0") = a;
-  register long x1 __asm__("x1") = b;
-  register long x2 __asm__("x2") = c;
-  register long x3 __asm__("x3") = d;
-  register long x4 __asm__("x4") = e;
-  register long x5 __asm__("x5") = f;
-  __asm__ volatile("svc #0"
-                   : "+r"(x0)
-                   : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
-                   : "memory");
-  return x0;
-}
-#else
-// Other architectures: the spawn code never uses CLONE_VM there (see
-// spawn.hpp), so the child owns a private copy of errno and libc's wrapper is
-// safe to call.
-inline long raw6(long n, long a, long b, long c, long d, long e, long f) noexcept {
-  long r = ::syscall(n, a, b, c, d, e, f);
-  return r == -1 ? -errno : r;
-}
-#endif
-
-template <class T>
-WARD_CHILD_INLINE long arg(T v) noexcept {
-  if constexpr (std::is_null_pointer_v<T>) {
-    return 0;
-  } else if constexpr (std::is_pointer_v<T>) {
-    return reinterpret_cast<long>(v);
-  } else {
-    return static_cast<long>(v);
-  }
-}
-
-// call(SYS_x, args...) -> result, or -errno. Every argument is widened to a
-// register-sized long, pointers by reinterpretation.
-template <class... A>
-WARD_CHILD_INLINE long call(long nr, A... a) noexcept {
-  static_assert(sizeof...(A) <= 6, "at most six syscall arguments");
-  long v[6] = {arg(a)...};
-  return raw6(nr, v[0], v[1], v[2], v[3], v[4], v[5]);
-}
-
-// Syscall numbers that older libc headers may lack.
-#ifndef SYS_clone3
-inline constexpr long nr_clone3 = 435;
-#else
-inline constexpr long nr_clone3 = SYS_clone3;
-#endif
-#ifndef SYS_pidfd_open
-inline constexpr long nr_pidfd_open = 434;
-#else
-inline constexpr long nr_pidfd_open = SYS_pidfd_open;
-#endif
-#ifndef SYS_pidfd_send_signal
-inline constexpr long nr_pidfd_send_signal = 424;
-#else
-inline constexpr long nr_pidfd_send_signal = SYS_pidfd_send_signal;
-#endif
-#ifndef SYS_close_range
-inline constexpr long nr_close_range = 436;
-#else
-inline constexpr long nr_close_range = SYS_close_range;
-#endif
-#ifndef SYS_openat2
-inline constexpr long nr_openat2 = 437;
-#else
-inline constexpr long nr_openat2 = SYS_openat2;
-#endif
-
-// A few helpers the child uses over and over.
-WARD_CHILD_INLINE long write_all(int fd, const void* buf, unsigned long len) noexcept {
-  auto p = static_cast<const char*>(buf);
-  while (len > 0) {
-    long r = call(SYS_write, fd, p, len);
-    if (r == -EINTR) continue;
-    if (r < 0) return r;
-    p += r;
-    len -= static_cast<unsigned long>(r);
-  }
-  return 0;
-}
-
-WARD_CHILD_INLINE long read_full(int fd, void* buf, unsigned long len) noexcept {
-  auto p = static_cast<char*>(buf);
-  unsigned long got = 0;
-  while (got < len) {
-    long r = call(SYS_read, fd, p + got, len - got);
-    if (r == -EINTR) continue;
-    if (r < 0) return r;
-    if (r == 0) break;
-    got += static_cast<unsigned long>(r);
-  }
-  return static_cast<long>(got);
-}
-
-// A byte copy the compiler cannot turn into a memcpy call: the empty asm
-// with a memory clobber in the loop body keeps it a loop at every
-// optimization level (use it for struct copies in child code: `T x = *p`
-// may be lowered to memcpy).
-WARD_CHILD_INLINE void copy_bytes(void* dst, const void* src, unsigned long n) noexcept {
-  auto* d = static_cast<unsigned char*>(dst);
-  auto* s = static_cast<const unsigned char*>(src);
-  for (unsigned long i = 0; i < n; ++i) {
-    d[i] = s[i];
-    __asm__ volatile("" ::: "memory");
-  }
-}
-
-WARD_CHILD_INLINE unsigned long cstrlen(const char* s) noexcept {
-  unsigned long n = 0;
-  while (s[n] != '\0') ++n;
-  return n;
-}
-
-[[noreturn]] WARD_CHILD_INLINE void exit_group(int code) noexcept {
-  for (;;) call(SYS_exit_group, code);
-}
-
-}  // namespace ward::detail::sys
-// ---- end <ward/detail/child/syscall.hpp> ---------------------------------------
-
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
@@ -3338,13 +3373,21 @@ struct MountStep {
   std::uint64_t rdev = 0;
   bool chown = false;  // op_mknod: a new node gets owner uid:gid (else 0:0, ours)
   std::uint32_t uid = 0, gid = 0;
+  // Child code makes one too (child_terminal): an implicit constructor is an
+  // out-of-line, instrumented function at -O0 (child_code.disasm).
+  WARD_CHILD_INLINE MountStep() noexcept {}
 };
 
 // What failed, for the error report: a fixed buffer, no allocation.
 struct MountFail {
   const char* what = nullptr;  // "openat2", "move_mount", ...
   long err = 0;
-  char text[240] = {};
+  char text[240];
+  // Not `text[240] = {}`: that is a memset call at -O0; and an implicit
+  // constructor is an out-of-line, instrumented function (child_code.disasm).
+  WARD_CHILD_INLINE MountFail() noexcept {
+    for (char& ch : text) ch = '\0';
+  }
 };
 
 namespace child {
@@ -3685,7 +3728,8 @@ WARD_CHILD_FN inline long open_dev_null(int root, MountApi api, MountFail& f) no
   if (fd < 0) return mount_fail(f, fd, "masking needs", "dev/null");
   struct stat st;
   long r = sys::call(SYS_fstat, fd, &st);
-  if (r == 0 && (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3))
+  if (r == 0 &&
+      (!S_ISCHR(st.st_mode) || sys::dev_major(st.st_rdev) != 1 || sys::dev_minor(st.st_rdev) != 3))
     r = -EPERM;
   if (r < 0) {
     close_fd(fd);
@@ -3774,7 +3818,8 @@ WARD_CHILD_FN inline long open_parent(int root, const MountStep& s, bool create,
   if (len >= sizeof dir) return mount_fail(f, -ENAMETOOLONG, "destination", s.target);
   for (unsigned long i = 0; i + 1 < slash; ++i) dir[i] = s.target[i];
   dir[slash > 0 ? slash - 1 : 0] = '\0';
-  MountStep ds = s;
+  MountStep ds;  // a copy: sys::copy_bytes, never memcpy
+  sys::copy_bytes(&ds, &s, sizeof ds);
   ds.target = dir;
   ds.target_file = false;
   *name_at = slash;
@@ -3960,7 +4005,8 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
     close_fd(src_null);
     close_fd(tfd);
     if (r < 0) return mount_fail(f, r, "mount", s.target, s.source);
-    MountStep fin = s;
+    MountStep fin;
+    sys::copy_bytes(&fin, &s, sizeof fin);
     if (s.op == MountStep::op_readonly || s.op == MountStep::op_mask)
       fin.attr_set |= mnt::kAttrRdonly;
     if (s.op == MountStep::op_fs) fin.attr_set = 0;  // given to mount(2) already
@@ -4001,7 +4047,9 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
   // A clone keeps its source's slave state, so "private" is made explicit
   // for every bind that did not ask otherwise (the planner sets it).
   if (s.propagation != 0) {
-    mnt::MountAttr a{0, 0, s.propagation, 0};
+    mnt::MountAttr a;
+    sys::zero(a);
+    a.propagation = s.propagation;
     r = sys::call(mnt::nr_mount_setattr, mfd, "",
                   mnt::kAtEmptyPath | (s.prop_recursive ? mnt::kAtRecursive : 0), &a, sizeof a);
     if (r < 0) {
@@ -4260,7 +4308,8 @@ WARD_CHILD_FN inline long loopback_up() noexcept {
   struct {
     struct nlmsghdr nh;
     struct ifinfomsg ifi;
-  } req{};
+  } req;
+  sys::zero(req);  // not `req{}`: a memset call at -O0
   req.nh.nlmsg_len = sizeof req;
   req.nh.nlmsg_type = RTM_NEWLINK;
   req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
@@ -4270,7 +4319,8 @@ WARD_CHILD_FN inline long loopback_up() noexcept {
   req.ifi.ifi_flags = IFF_UP;
   req.ifi.ifi_change = IFF_UP;
 
-  struct sockaddr_nl kernel {};
+  struct sockaddr_nl kernel;
+  sys::zero(kernel);
   kernel.nl_family = AF_NETLINK;
 
   long r = sys::call(SYS_sendto, fd, &req, sizeof req, 0, &kernel, sizeof kernel);
@@ -4937,7 +4987,8 @@ struct KernelSigaction {
 };
 
 WARD_CHILD_FN inline void child_reset_signals() noexcept {
-  KernelSigaction dfl{};
+  KernelSigaction dfl;
+  sys::zero(dfl);  // not `dfl{}`: a memset call at -O0
   dfl.handler = SIG_DFL;
   for (int sig = 1; sig <= 64; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
@@ -4971,7 +5022,8 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
   c->report_wr = report;  // the old number is closed below with the rest
   // The start gate survives too (it is waited on after this), and the exec
   // trampoline (Sandbox::sealed_exec, exec'd last of all), also above.
-  auto move_up = [&](int fd, const char* what) -> int {
+  // The lambdas are functions of their own: they need the attributes too.
+  auto move_up = [&](int fd, const char* what) WARD_CHILD_LAMBDA -> int {
     if (fd < 0) return -1;
     long m = sys::call(SYS_fcntl, fd, F_DUPFD_CLOEXEC, hi);
     if (m < 0) child_report(c, Step::fds, m, what);
@@ -5019,7 +5071,7 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
         keeps[j] = keeps[j + 1];
         keeps[j + 1] = t;
       }
-  auto close_range = [&](unsigned lo, unsigned hi_incl) -> long {
+  auto close_range = [&](unsigned lo, unsigned hi_incl) WARD_CHILD_LAMBDA -> long {
     for (unsigned k : keeps) {
       if (lo > hi_incl) return 0;
       if (k < lo || k > hi_incl) continue;
@@ -5075,7 +5127,8 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
   }
 }
 
-WARD_CHILD_FN inline int child_final(void* arg) noexcept;
+// Declared without WARD_CHILD_FN: clang takes no_builtin on definitions only.
+inline int child_final(void* arg) noexcept;
 
 // Stage one: join and create namespaces, wait for the parent's id maps, and
 // when the pid namespace for children changed, clone the real child.
@@ -5278,7 +5331,9 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
                     mnt::kMoveFEmptyPath | mnt::kMoveTEmptyPath);
       if (r < 0) child_report(c, Step::rootfs, r, "move_mount (rootfs onto itself)");
       if (p.rootfs_propagation != 0) {
-        mnt::MountAttr a{0, 0, p.rootfs_propagation, 0};
+        mnt::MountAttr a;
+        sys::zero(a);
+        a.propagation = p.rootfs_propagation;
         r = sys::call(mnt::nr_mount_setattr, root, "",
                       mnt::kAtEmptyPath | (p.rootfs_prop_recursive ? mnt::kAtRecursive : 0), &a,
                       sizeof a);
@@ -5365,7 +5420,8 @@ WARD_CHILD_FN inline void child_attributes(SpawnCtx* c) noexcept {
     if (r < 0) child_report(c, Step::validate, r, "setpriority (nice)");
   }
   if (p.set_sched) {
-    struct sched_param sp {};
+    struct sched_param sp;
+    sys::zero(sp);
     sp.sched_priority = p.sched_priority;
     r = sys::call(SYS_sched_setscheduler, 0, p.sched_policy, &sp);
     if (r < 0) child_report(c, Step::validate, r, "sched_setscheduler");
@@ -5374,7 +5430,8 @@ WARD_CHILD_FN inline void child_attributes(SpawnCtx* c) noexcept {
 #ifndef SYS_sched_setattr
 #error "SYS_sched_setattr is not defined for this architecture"
 #endif
-    KernelSchedAttr a = p.sched_attr;
+    KernelSchedAttr a;
+    sys::copy_bytes(&a, &p.sched_attr, sizeof a);
     r = sys::call(SYS_sched_setattr, 0, &a, 0);
     if (r < 0) child_report(c, Step::validate, r, "sched_setattr");
   }

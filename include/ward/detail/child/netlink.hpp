@@ -27,7 +27,8 @@ WARD_CHILD_FN inline long loopback_up() noexcept {
   struct {
     struct nlmsghdr nh;
     struct ifinfomsg ifi;
-  } req{};
+  } req;
+  sys::zero(req);  // not `req{}`: a memset call at -O0
   req.nh.nlmsg_len = sizeof req;
   req.nh.nlmsg_type = RTM_NEWLINK;
   req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
@@ -37,7 +38,8 @@ WARD_CHILD_FN inline long loopback_up() noexcept {
   req.ifi.ifi_flags = IFF_UP;
   req.ifi.ifi_change = IFF_UP;
 
-  struct sockaddr_nl kernel {};
+  struct sockaddr_nl kernel;
+  sys::zero(kernel);
   kernel.nl_family = AF_NETLINK;
 
   long r = sys::call(SYS_sendto, fd, &req, sizeof req, 0, &kernel, sizeof kernel);

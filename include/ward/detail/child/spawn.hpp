@@ -131,7 +131,8 @@ struct KernelSigaction {
 };
 
 WARD_CHILD_FN inline void child_reset_signals() noexcept {
-  KernelSigaction dfl{};
+  KernelSigaction dfl;
+  sys::zero(dfl);  // not `dfl{}`: a memset call at -O0
   dfl.handler = SIG_DFL;
   for (int sig = 1; sig <= 64; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
@@ -165,7 +166,8 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
   c->report_wr = report;  // the old number is closed below with the rest
   // The start gate survives too (it is waited on after this), and the exec
   // trampoline (Sandbox::sealed_exec, exec'd last of all), also above.
-  auto move_up = [&](int fd, const char* what) -> int {
+  // The lambdas are functions of their own: they need the attributes too.
+  auto move_up = [&](int fd, const char* what) WARD_CHILD_LAMBDA -> int {
     if (fd < 0) return -1;
     long m = sys::call(SYS_fcntl, fd, F_DUPFD_CLOEXEC, hi);
     if (m < 0) child_report(c, Step::fds, m, what);
@@ -213,7 +215,7 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
         keeps[j] = keeps[j + 1];
         keeps[j + 1] = t;
       }
-  auto close_range = [&](unsigned lo, unsigned hi_incl) -> long {
+  auto close_range = [&](unsigned lo, unsigned hi_incl) WARD_CHILD_LAMBDA -> long {
     for (unsigned k : keeps) {
       if (lo > hi_incl) return 0;
       if (k < lo || k > hi_incl) continue;
@@ -269,7 +271,8 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
   }
 }
 
-WARD_CHILD_FN inline int child_final(void* arg) noexcept;
+// Declared without WARD_CHILD_FN: clang takes no_builtin on definitions only.
+inline int child_final(void* arg) noexcept;
 
 // Stage one: join and create namespaces, wait for the parent's id maps, and
 // when the pid namespace for children changed, clone the real child.
@@ -472,7 +475,9 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
                     mnt::kMoveFEmptyPath | mnt::kMoveTEmptyPath);
       if (r < 0) child_report(c, Step::rootfs, r, "move_mount (rootfs onto itself)");
       if (p.rootfs_propagation != 0) {
-        mnt::MountAttr a{0, 0, p.rootfs_propagation, 0};
+        mnt::MountAttr a;
+        sys::zero(a);
+        a.propagation = p.rootfs_propagation;
         r = sys::call(mnt::nr_mount_setattr, root, "",
                       mnt::kAtEmptyPath | (p.rootfs_prop_recursive ? mnt::kAtRecursive : 0), &a,
                       sizeof a);
@@ -559,7 +564,8 @@ WARD_CHILD_FN inline void child_attributes(SpawnCtx* c) noexcept {
     if (r < 0) child_report(c, Step::validate, r, "setpriority (nice)");
   }
   if (p.set_sched) {
-    struct sched_param sp {};
+    struct sched_param sp;
+    sys::zero(sp);
     sp.sched_priority = p.sched_priority;
     r = sys::call(SYS_sched_setscheduler, 0, p.sched_policy, &sp);
     if (r < 0) child_report(c, Step::validate, r, "sched_setscheduler");
@@ -568,7 +574,8 @@ WARD_CHILD_FN inline void child_attributes(SpawnCtx* c) noexcept {
 #ifndef SYS_sched_setattr
 #error "SYS_sched_setattr is not defined for this architecture"
 #endif
-    KernelSchedAttr a = p.sched_attr;
+    KernelSchedAttr a;
+    sys::copy_bytes(&a, &p.sched_attr, sizeof a);
     r = sys::call(SYS_sched_setattr, 0, &a, 0);
     if (r < 0) child_report(c, Step::validate, r, "sched_setattr");
   }

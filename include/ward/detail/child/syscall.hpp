@@ -68,6 +68,14 @@
 #define WARD_CHILD_ATTRS_
 #endif
 #define WARD_CHILD_FN WARD_CHILD_ATTRS_
+// A lambda in child code is a function of its own and needs the attributes
+// too; after the parameters, with noexcept (clang wants the attributes
+// first, gcc last): [&](int x) WARD_CHILD_LAMBDA -> int { ... }.
+#if defined(__clang__)
+#define WARD_CHILD_LAMBDA WARD_CHILD_ATTRS_ noexcept
+#else
+#define WARD_CHILD_LAMBDA noexcept WARD_CHILD_ATTRS_
+#endif
 // Always inlined, so they take their caller's attributes: GCC refuses to
 // always-inline a function whose optimize attribute differs from its
 // caller's, and the parent side uses sys::call too.
@@ -135,11 +143,16 @@ WARD_CHILD_INLINE long arg(T v) noexcept {
 
 // call(SYS_x, args...) -> result, or -errno. Every argument is widened to a
 // register-sized long, pointers by reinterpretation.
+// (Default arguments pad to six, not an array: a partly initialized array
+// is zero-filled with a memset call at -O0, which the contract forbids.)
+WARD_CHILD_INLINE long call6(long nr, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0,
+                             long f = 0) noexcept {
+  return raw6(nr, a, b, c, d, e, f);
+}
 template <class... A>
 WARD_CHILD_INLINE long call(long nr, A... a) noexcept {
   static_assert(sizeof...(A) <= 6, "at most six syscall arguments");
-  long v[6] = {arg(a)...};
-  return raw6(nr, v[0], v[1], v[2], v[3], v[4], v[5]);
+  return call6(nr, arg(a)...);
 }
 
 // Syscall numbers that older libc headers may lack.
@@ -206,6 +219,26 @@ WARD_CHILD_INLINE void copy_bytes(void* dst, const void* src, unsigned long n) n
     d[i] = s[i];
     __asm__ volatile("" ::: "memory");
   }
+}
+
+// Zero-fills `v` without a memset call: the child's `T v{}`, which clang
+// lowers to memset at -O0 for structs of a few words (child_code.disasm).
+template <class T>
+WARD_CHILD_INLINE void zero(T& v) noexcept {
+  auto* d = reinterpret_cast<unsigned char*>(&v);
+  for (unsigned long i = 0; i < sizeof v; ++i) {
+    d[i] = 0;
+    __asm__ volatile("" ::: "memory");
+  }
+}
+
+// major(3)/minor(3) of a dev_t (glibc's encoding, <sys/sysmacros.h>):
+// glibc's are functions, called through the PLT when not inlined (-O0).
+WARD_CHILD_INLINE unsigned dev_major(std::uint64_t dev) noexcept {
+  return static_cast<unsigned>(((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfffULL));
+}
+WARD_CHILD_INLINE unsigned dev_minor(std::uint64_t dev) noexcept {
+  return static_cast<unsigned>((dev & 0xff) | ((dev >> 12) & ~0xffULL));
 }
 
 WARD_CHILD_INLINE unsigned long cstrlen(const char* s) noexcept {
