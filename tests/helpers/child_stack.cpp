@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // root.child_stack: how deep the sandbox child's stack goes, against the
-// stack it is given (detail/stack.hpp, 64 KiB). Built with
+// stack it is given (spawn_plan: 128 KiB; detail/stack.hpp). Built with
 // WARD_TEST_CHILD_STACK, which makes StackArea fill its stacks with a pattern
 // and spawn_plan record the deepest byte a child changed
 // (detail::test_stack_use). Runs the most demanding plans: every kind of

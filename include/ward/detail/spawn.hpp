@@ -234,13 +234,17 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   }
 
   bool vm = !pd.fork_mode && WARD_HAVE_RAW_SYSCALL;
-  // 64 KiB is several times what the child uses (its largest frame holds a
-  // 4 KiB getdents buffer); the guard page catches mistakes. The stacks are
+  // 128 KiB: at least twice the deepest the child goes (root.child_stack,
+  // tests/helpers/child_stack.cpp, measures it over the most demanding
+  // plans: ~22 KiB optimized, ~39 KiB at -O0, where no frame slot is
+  // shared; a consumer's debug build is -O0), so 64 KiB left too little
+  // margin. Only touched pages cost memory (MAP_NORESERVE); the guard page
+  // catches mistakes. The stacks are
   // kept per thread and reused: mapping, guarding, faulting in and
   // unmapping them cost ~11 us per spawn (bench/README.md). Reuse is safe
   // for the reason unmapping was: when spawn_plan returns or throws, no
   // child runs on them any more (EOF on the report pipe, or reaped).
-  constexpr std::size_t kStack = 64 * 1024;
+  constexpr std::size_t kStack = 128 * 1024;
   thread_local std::optional<StackArea> cached_stacks;
   std::optional<StackArea> stacks;
   struct GiveBack {
