@@ -27,8 +27,8 @@
 #include <string>
 #include <vector>
 
-#include <ward/detail/clone.hpp>
-#include <ward/detail/syscall.hpp>
+#include <ward/detail/child/clone.hpp>
+#include <ward/detail/child/syscall.hpp>
 #include <ward/sandbox.hpp>
 
 #include <benchmark/benchmark.h>

@@ -17,6 +17,7 @@ packages=(
   cmake ninja-build g++ clang libclang-rt-14-dev  # toolchains; clang's sanitizer runtimes
   catch2 libbenchmark-dev pkg-config python3      # tests, benchmarks, packaging, scripts
   busybox-static util-linux iproute2              # what sandbox tests run and inspect
+  binutils                                        # objdump: scripts/check_child_code.py
   libseccomp-dev clang-format
   # real engines driving the runtime (root.engines.*: tests/engines/*.sh)
   podman conmon containernetworking-plugins uidmap containerd

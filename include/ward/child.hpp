@@ -16,7 +16,7 @@
 #include <optional>
 #include <string>
 
-#include <ward/detail/syscall.hpp>
+#include <ward/detail/child/syscall.hpp>
 #include <ward/error.hpp>
 #include <ward/fd.hpp>
 

@@ -41,31 +41,11 @@
 #include <utility>
 #include <vector>
 
-#include <ward/detail/syscall.hpp>
+#include <ward/detail/child/landlock.hpp>
 #include <ward/error.hpp>
 #include <ward/fd.hpp>
 
 namespace ward {
-
-namespace detail::sys {
-// 444..446 on every architecture that uses the unified syscall table
-// (x86_64, aarch64, arm, riscv, ...).
-#ifdef SYS_landlock_create_ruleset
-inline constexpr long nr_landlock_create_ruleset = SYS_landlock_create_ruleset;
-#else
-inline constexpr long nr_landlock_create_ruleset = 444;
-#endif
-#ifdef SYS_landlock_add_rule
-inline constexpr long nr_landlock_add_rule = SYS_landlock_add_rule;
-#else
-inline constexpr long nr_landlock_add_rule = 445;
-#endif
-#ifdef SYS_landlock_restrict_self
-inline constexpr long nr_landlock_restrict_self = SYS_landlock_restrict_self;
-#else
-inline constexpr long nr_landlock_restrict_self = 446;
-#endif
-}  // namespace detail::sys
 
 namespace detail::landlock {
 
@@ -383,14 +363,8 @@ inline const LandlockSupport& landlock_support() {
 // (landlock_support().reason says which).
 inline int landlock_abi() { return landlock_support().abi; }
 
-// Child-safe: landlock_restrict_self(2) on the calling thread, returning 0
-// or -errno. Makes no other call: the kernel demands no_new_privs (or
-// CAP_SYS_ADMIN in the current user namespace) first, which is the
-// caller's job here (prctl(PR_SET_NO_NEW_PRIVS)). `flags` are
-// LandlockLog bits (ABI 7); use LandlockRuleset::restrict_flags().
-WARD_CHILD_INLINE long landlock_restrict_raw(int ruleset_fd, std::uint32_t flags = 0) noexcept {
-  return detail::sys::call(detail::sys::nr_landlock_restrict_self, ruleset_fd, flags);
-}
+// Child-safe landlock_restrict_self(2): detail/child/landlock.hpp.
+using detail::child::landlock_restrict_raw;
 
 enum class LandlockMode {
   // Drop what the running ABI lacks; dropped() lists it.

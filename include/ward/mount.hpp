@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // Mounts: MountSpec (a description of one mount), MountGuard (an RAII mount
 // in the caller's mount namespace), and the planner that turns specs into
-// the steps a sandbox child executes (detail/mount_child.hpp).
+// the steps a sandbox child executes (detail/child/mount.hpp).
 //
 // One description, two uses: Sandbox::mount(spec) makes it inside the
 // child's new mount namespace (relative to its rootfs when it has one);
 // MountGuard::mount(spec, root) makes it here and now, for example while a
 // runtime prepares a rootfs. Either way every destination is resolved inside
 // its root with openat2(RESOLVE_IN_ROOT) and mounted through a descriptor;
-// see detail/mount_child.hpp for why that matters.
+// see detail/child/mount.hpp for why that matters.
 #pragma once
 
 #include <fcntl.h>
@@ -29,7 +29,7 @@
 #include <utility>
 #include <vector>
 
-#include <ward/detail/mount_child.hpp>
+#include <ward/detail/child/mount.hpp>
 #include <ward/error.hpp>
 #include <ward/fd.hpp>
 #include <ward/namespace.hpp>
@@ -493,7 +493,7 @@ class MountGuard {
     UniqueFd rootfd(rfd);
     detail::MountFail f;
     long mfd = -1;
-    long r = detail::mount_step(rootfd.get(), pl.steps[0], detail::mount_api(), f, &mfd);
+    long r = detail::child::mount_step(rootfd.get(), pl.steps[0], detail::mount_api(), f, &mfd);
     if (r < 0) throw Error(Step::mount, static_cast<int>(-r), root.string(), f.text);
     g.fd_ = UniqueFd(static_cast<int>(mfd));
     return g;

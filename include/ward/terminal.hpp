@@ -26,7 +26,7 @@
 #include <optional>
 #include <string>
 
-#include <ward/detail/syscall.hpp>
+#include <ward/detail/child/terminal.hpp>
 #include <ward/error.hpp>
 #include <ward/fd.hpp>
 
@@ -145,45 +145,6 @@ class Pty {
   }
 };
 
-namespace detail {
-// A message carrying exactly one descriptor (SCM_RIGHTS, unix(7)) and a
-// few bytes of payload: the shape of a console-socket handoff. Building and
-// filling one is child-safe (no library call), so the sandbox child sends
-// its pty master with it too.
-struct OneFdMsg {
-  iovec iov{};
-  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  WARD_CHILD_INLINE OneFdMsg(void* data, std::size_t len) noexcept : iov{data, len} {
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctrl;
-    msg.msg_controllen = sizeof ctrl;
-  }
-  OneFdMsg(const OneFdMsg&) = delete;
-  OneFdMsg& operator=(const OneFdMsg&) = delete;
-  WARD_CHILD_INLINE void set_fd(int fd) noexcept {
-    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    const auto* src = reinterpret_cast<const unsigned char*>(&fd);
-    unsigned char* dst = CMSG_DATA(cm);
-    for (std::size_t i = 0; i < sizeof fd; ++i) dst[i] = src[i];
-  }
-  // The descriptor received (-1 if the message carried none, or was cut).
-  int fd() const {
-    const cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-    if (cm == nullptr || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
-        cm->cmsg_len != CMSG_LEN(sizeof(int)) || (msg.msg_flags & MSG_CTRUNC) != 0)
-      return -1;
-    int fd;
-    std::memcpy(&fd, CMSG_DATA(cm), sizeof fd);
-    return fd;
-  }
-};
-}  // namespace detail
-
 // Hands a pty master to whoever listens on `socket_path`: the console
 // socket of the OCI runtime command line (runc's --console-socket), where
 // conmon or the containerd shim waits for it. One SCM_RIGHTS message whose
@@ -208,46 +169,7 @@ inline void send_console(const std::string& socket_path, int master) {
   if (n < 0) detail::throw_errno(Step::terminal, socket_path, "send the pty master");
 }
 
-// Child-safe: make `peer_fd` the calling process's controlling terminal and
-// its stdin, stdout and stderr. setsid(2) first (EPERM, "already a process
-// group leader", is ignored: the caller may already lead its session; if it
-// leads only a group, TIOCSCTTY then fails with EPERM), then
-// ioctl(peer_fd, TIOCSCTTY, 0) (0: never steal a terminal that is another
-// session's), then dup3 onto 0, 1 and 2 (close-on-exec cleared; a peer
-// already at 0..2 keeps its number with FD_CLOEXEC cleared). `peer_fd`
-// itself is left open (it is O_CLOEXEC if Pty::open made it). Returns 0 or
-// -errno; with `failed_step` set, names the step that failed ("setsid",
-// "TIOCSCTTY", "dup3", "fcntl") in a string literal.
-WARD_CHILD_INLINE long make_controlling_terminal(int peer_fd,
-                                                 const char** failed_step = nullptr) noexcept {
-  namespace sys = detail::sys;
-  long r = sys::call(SYS_setsid);
-  if (r < 0 && r != -EPERM) {
-    if (failed_step) *failed_step = "setsid";
-    return r;
-  }
-  r = sys::call(SYS_ioctl, peer_fd, TIOCSCTTY, 0);
-  if (r < 0) {
-    if (failed_step) *failed_step = "TIOCSCTTY";
-    return r;
-  }
-  for (int target = 0; target < 3; ++target) {
-    if (peer_fd == target) {
-      r = sys::call(SYS_fcntl, target, F_SETFD, 0);
-      if (r < 0) {
-        if (failed_step) *failed_step = "fcntl";
-        return r;
-      }
-      continue;
-    }
-    do r = sys::call(SYS_dup3, peer_fd, target, 0);
-    while (r == -EBUSY || r == -EINTR);
-    if (r < 0) {
-      if (failed_step) *failed_step = "dup3";
-      return r;
-    }
-  }
-  return 0;
-}
+// Child-safe: detail/child/terminal.hpp.
+using detail::child::make_controlling_terminal;
 
 }  // namespace ward

@@ -3,7 +3,7 @@
 // before Linux 5.12 or with ward::force_mount_api(MountApi::legacy)): a host
 // process flips a component of a mount destination between "missing" and a
 // symlink that leads out of the root, while ward creates that destination.
-// The walk must refuse every symlink it meets (detail/mount_child.hpp,
+// The walk must refuse every symlink it meets (detail/child/mount.hpp,
 // legacy_open_target), so nothing is ever created or mounted outside the
 // root. Each test first proves that the legacy executor is the one running.
 #include <fcntl.h>

@@ -8,11 +8,15 @@
 
 #include <cstdint>
 
+#include <ward/detail/child/syscall.hpp>
+
 namespace ward::detail {
 
 struct CapHeader {
   std::uint32_t version = 0x20080522;  // _LINUX_CAPABILITY_VERSION_3
   int pid = 0;                         // 0: the calling thread
+  // The sandbox child makes one: see MountStep's constructor.
+  WARD_CHILD_INLINE CapHeader() noexcept {}
 };
 
 struct CapData {

@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include <ward/detail/mount_child.hpp>
+#include <ward/detail/child/mount.hpp>
 #include <ward/fd.hpp>
 
 namespace ward::detail {

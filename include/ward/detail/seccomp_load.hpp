@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include <ward/detail/syscall.hpp>
+#include <ward/detail/child/seccomp.hpp>
 #include <ward/error.hpp>
 #include <ward/fd.hpp>
 
@@ -85,13 +85,6 @@ inline void check_seccomp_flags(std::uint32_t flags) {
 inline bool seccomp_action_available(std::uint32_t ret_action) {
   std::uint32_t a = ret_action & SECCOMP_RET_ACTION_FULL;
   return ::syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &a) == 0;
-}
-
-// Child side: install `prog` on the calling thread. Returns the listener fd
-// (with NEW_LISTENER), 0, or -errno. Raw syscall: safe in the spawn child.
-WARD_CHILD_INLINE long seccomp_install_raw(const struct sock_fprog* prog,
-                                           std::uint32_t flags) noexcept {
-  return sys::call(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog);
 }
 
 }  // namespace detail

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 
 #include <ward/error.hpp>
@@ -35,6 +36,9 @@ class StackArea {
         throw Error(Step::stack, e, "guard page");
       }
     }
+#ifdef WARD_TEST_CHILD_STACK
+    test_fill();
+#endif
   }
   StackArea(const StackArea&) = delete;
   StackArea& operator=(const StackArea&) = delete;
@@ -61,11 +65,42 @@ class StackArea {
   }
   std::uint64_t size() const noexcept { return size_; }
 
+#ifdef WARD_TEST_CHILD_STACK
+  // Test-only (compiled in only with WARD_TEST_CHILD_STACK, so a normal
+  // build pays nothing): the deepest byte any child touched. The stacks are
+  // filled with a pattern when made and after each measure; the lowest byte
+  // that differs from it bounds the use (the child's stack grows down from
+  // base(i) + size()). tests/helpers/child_stack.cpp asserts the peak is at
+  // most half the stack (root.child_stack).
+  static constexpr unsigned char kTestFill = 0xa5;
+  void test_fill() noexcept {
+    for (int i = 0; i < count_; ++i)
+      std::memset(reinterpret_cast<void*>(base(i)), kTestFill, size_);
+  }
+  std::size_t test_used(int i) const noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(base(i));
+    std::size_t off = 0;
+    while (off < size_ && p[off] == kTestFill) ++off;
+    return size_ - off;
+  }
+#endif
+
  private:
   std::size_t size_;
   int count_;
   std::size_t total_ = 0;
   char* base_ = nullptr;
 };
+
+#ifdef WARD_TEST_CHILD_STACK
+// What the last spawn of this thread used of each stack (stage one, stage
+// two), recorded by spawn_plan when it is done with the stacks.
+struct TestStackUse {
+  std::size_t used[2] = {0, 0};
+  std::size_t size = 0;
+  int count = 0;
+};
+inline thread_local TestStackUse test_stack_use;
+#endif
 
 }  // namespace ward::detail

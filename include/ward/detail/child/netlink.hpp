@@ -15,9 +15,9 @@
 
 #include <cstdint>
 
-#include <ward/detail/syscall.hpp>
+#include <ward/detail/child/syscall.hpp>
 
-namespace ward::detail {
+namespace ward::detail::child {
 
 // Returns 0, or -errno (from the socket calls or from the kernel's NLMSG_ERROR).
 WARD_CHILD_FN inline long loopback_up() noexcept {
@@ -27,7 +27,8 @@ WARD_CHILD_FN inline long loopback_up() noexcept {
   struct {
     struct nlmsghdr nh;
     struct ifinfomsg ifi;
-  } req{};
+  } req;
+  sys::zero(req);  // not `req{}`: a memset call at -O0
   req.nh.nlmsg_len = sizeof req;
   req.nh.nlmsg_type = RTM_NEWLINK;
   req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
@@ -37,7 +38,8 @@ WARD_CHILD_FN inline long loopback_up() noexcept {
   req.ifi.ifi_flags = IFF_UP;
   req.ifi.ifi_change = IFF_UP;
 
-  struct sockaddr_nl kernel {};
+  struct sockaddr_nl kernel;
+  sys::zero(kernel);
   kernel.nl_family = AF_NETLINK;
 
   long r = sys::call(SYS_sendto, fd, &req, sizeof req, 0, &kernel, sizeof kernel);
@@ -62,4 +64,4 @@ WARD_CHILD_FN inline long loopback_up() noexcept {
   return err->error;  // 0 is the ACK, else -errno
 }
 
-}  // namespace ward::detail
+}  // namespace ward::detail::child

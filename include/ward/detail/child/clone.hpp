@@ -12,7 +12,7 @@
 
 #include <cstdint>
 
-#include <ward/detail/syscall.hpp>
+#include <ward/detail/child/syscall.hpp>
 
 namespace ward::detail {
 
@@ -38,6 +38,8 @@ inline constexpr std::uint64_t kCloneIntoCgroup = 0x200000000ULL;    // 5.7
 inline constexpr std::uint64_t kCloneNewTime = 0x00000080ULL;        // 5.6
 
 using ChildFn = int (*)(void*) noexcept;
+
+namespace child {
 
 // Returns the child's pid (in the caller's pid namespace) or -errno in the
 // parent; never returns in the child. When args->stack is 0 the child
@@ -99,5 +101,11 @@ inline long clone3_run(CloneArgs* args, ChildFn fn, void* arg) noexcept {
   return r == -1 ? -errno : r;
 }
 #endif
+
+}  // namespace child
+
+// The parent side runs clone3_run too (spawn_plan): the trampoline is always
+// inlined into its caller, so it has no symbol of its own.
+using child::clone3_run;
 
 }  // namespace ward::detail

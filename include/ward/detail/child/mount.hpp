@@ -2,7 +2,7 @@
 // The mount executor: raw syscalls that carry out planned mount steps.
 //
 // It runs in the sandbox child (after clone, before exec: no allocation, no
-// errno, no locks, see detail/spawn.hpp) and, unchanged, in the caller's
+// errno, no locks, see detail/child/spawn.hpp) and, unchanged, in the caller's
 // process for MountGuard. Everything here works on descriptors:
 //
 //  * A destination inside a root is opened with openat2(2) and
@@ -34,7 +34,7 @@
 
 #include <cstdint>
 
-#include <ward/detail/syscall.hpp>
+#include <ward/detail/child/syscall.hpp>
 #include <ward/error.hpp>
 
 namespace ward::detail {
@@ -107,14 +107,24 @@ struct MountStep {
   std::uint64_t rdev = 0;
   bool chown = false;  // op_mknod: a new node gets owner uid:gid (else 0:0, ours)
   std::uint32_t uid = 0, gid = 0;
+  // Child code makes one too (child_terminal): an implicit constructor is an
+  // out-of-line, instrumented function at -O0 (child_code.disasm).
+  WARD_CHILD_INLINE MountStep() noexcept {}
 };
 
 // What failed, for the error report: a fixed buffer, no allocation.
 struct MountFail {
   const char* what = nullptr;  // "openat2", "move_mount", ...
   long err = 0;
-  char text[240] = {};
+  char text[240];
+  // Not `text[240] = {}`: that is a memset call at -O0; and an implicit
+  // constructor is an out-of-line, instrumented function (child_code.disasm).
+  WARD_CHILD_INLINE MountFail() noexcept {
+    for (char& ch : text) ch = '\0';
+  }
 };
+
+namespace child {
 
 // ------------------------------------------------------------ tiny helpers
 
@@ -452,7 +462,8 @@ WARD_CHILD_FN inline long open_dev_null(int root, MountApi api, MountFail& f) no
   if (fd < 0) return mount_fail(f, fd, "masking needs", "dev/null");
   struct stat st;
   long r = sys::call(SYS_fstat, fd, &st);
-  if (r == 0 && (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3))
+  if (r == 0 &&
+      (!S_ISCHR(st.st_mode) || sys::dev_major(st.st_rdev) != 1 || sys::dev_minor(st.st_rdev) != 3))
     r = -EPERM;
   if (r < 0) {
     close_fd(fd);
@@ -541,7 +552,8 @@ WARD_CHILD_FN inline long open_parent(int root, const MountStep& s, bool create,
   if (len >= sizeof dir) return mount_fail(f, -ENAMETOOLONG, "destination", s.target);
   for (unsigned long i = 0; i + 1 < slash; ++i) dir[i] = s.target[i];
   dir[slash > 0 ? slash - 1 : 0] = '\0';
-  MountStep ds = s;
+  MountStep ds;  // a copy: sys::copy_bytes, never memcpy
+  sys::copy_bytes(&ds, &s, sizeof ds);
   ds.target = dir;
   ds.target_file = false;
   *name_at = slash;
@@ -727,7 +739,8 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
     close_fd(src_null);
     close_fd(tfd);
     if (r < 0) return mount_fail(f, r, "mount", s.target, s.source);
-    MountStep fin = s;
+    MountStep fin;
+    sys::copy_bytes(&fin, &s, sizeof fin);
     if (s.op == MountStep::op_readonly || s.op == MountStep::op_mask)
       fin.attr_set |= mnt::kAttrRdonly;
     if (s.op == MountStep::op_fs) fin.attr_set = 0;  // given to mount(2) already
@@ -768,7 +781,9 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
   // A clone keeps its source's slave state, so "private" is made explicit
   // for every bind that did not ask otherwise (the planner sets it).
   if (s.propagation != 0) {
-    mnt::MountAttr a{0, 0, s.propagation, 0};
+    mnt::MountAttr a;
+    sys::zero(a);
+    a.propagation = s.propagation;
     r = sys::call(mnt::nr_mount_setattr, mfd, "",
                   mnt::kAtEmptyPath | (s.prop_recursive ? mnt::kAtRecursive : 0), &a, sizeof a);
     if (r < 0) {
@@ -782,5 +797,7 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
     close_fd(mfd);
   return 0;
 }
+
+}  // namespace child
 
 }  // namespace ward::detail
