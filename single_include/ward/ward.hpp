@@ -12649,6 +12649,15 @@ class Sandbox {
       // So the process that writes it and execs is a CLONE_VFORK second
       // stage (one more clone, ~30 us, only with this option).
       // Test: root "caller: no builder option changes ..." oom_score_adj.
+      if (c.ns_at_clone && (pd->clone_flags & CLONE_NEWPID) != 0) {
+        // Stage one would be the new pid namespace's init, which may not
+        // clone with CLONE_PARENT (clone(2): EINVAL) and whose exit would
+        // end the namespace: make the namespaces with unshare(2) instead,
+        // so that the second stage is the init (the path joins take).
+        c.ns_at_clone = false;
+        c.unshare_flags = static_cast<int>(pd->clone_flags);
+        pd->clone_flags = 0;
+      }
       c.two_stage = true;
       c.vfork_stage2 = true;
     }

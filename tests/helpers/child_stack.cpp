@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <string>
 
+#include <ward/oci.hpp>  // load_seccomp_profile: Docker's default profile is JSON
 #include <ward/ward.hpp>
 
 namespace {

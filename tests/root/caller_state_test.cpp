@@ -253,6 +253,15 @@ std::vector<Case> cases() {
       [](const Ctx&) { return plain().rlimit(RLIMIT_NOFILE, 64, 64).rlimit(RLIMIT_CORE, 0, 0); });
   add("umask", [](const Ctx&) { return plain().umask(077); });
   add("oom_score_adj", [](const Ctx&) { return plain().oom_score_adj(500); });
+  // The second stage that keeps oom_score_adj its own must be the new pid
+  // namespace's init (see Sandbox::plan).
+  add("oom_score_adj", [](const Ctx&) {
+    return Sandbox({"/bin/sh", "-c", "test $$ = 1 && test $(cat /proc/self/oom_score_adj) = 500"})
+        .oom_score_adj(500)
+        .unshare(NsSet{NsKind::user, NsKind::pid, NsKind::mount})
+        .uid_map(IdMap{{0, 100000, 1000}})
+        .gid_map(IdMap{{0, 100000, 1000}});
+  });
   add("nice", [](const Ctx&) { return plain().nice(10); });
   add("scheduler", [](const Ctx&) { return plain().scheduler(SCHED_BATCH); });
   add("io_priority", [](const Ctx&) { return plain().io_priority(3 /* IOPRIO_CLASS_IDLE */, 0); });
@@ -425,7 +434,9 @@ TEST_CASE("caller: no builder option changes the caller's observable state") {
   REQUIRE(::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) == 0);
   std::ofstream("/proc/self/oom_score_adj") << "100";  // raising needs no privilege
   std::string skipped;
+  int index = 0;
   for (const Case& k : cases()) {
+    ++index;  // two cases may cover one option: the section names differ by it
     if (k.needs_rootfs && ctx.rootfs.empty()) {
       skipped += " " + k.option + " (no static busybox: busybox-static)";
       continue;
@@ -434,7 +445,8 @@ TEST_CASE("caller: no builder option changes the caller's observable state") {
       skipped += " landlock (the kernel has no Landlock)";
       continue;
     }
-    DYNAMIC_SECTION(k.option << (k.may_change.empty() ? "" : " (documented effect)")) {
+    DYNAMIC_SECTION(index << ": " << k.option
+                          << (k.may_change.empty() ? "" : " (documented effect)")) {
       run_case(k, ctx);
     }
   }
