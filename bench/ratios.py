@@ -94,6 +94,11 @@ def ratios(rows):
         r = rows.get(f"BM_paired/{fs}", {}).get("ratio")
         res.insert(FLAGSETS.index(fs) * 2 + 1,
                    (f"  paired, {fs}", f"BM_paired/{fs}", "", r, 1.15, "median of per-pair ratios"))
+    # BM_option: one builder option's cost, pair by pair against the plain plan.
+    for opt in ("oom_score_adj", "user"):
+        r = rows.get(f"BM_option/{opt}", {}).get("ratio")
+        res.append((f"option {opt}/plain, paired", f"BM_option/{opt}", "", r, None,
+                    "median of per-pair ratios"))
     # BM_paired_rss: 4 GiB helper vs this process, pair by pair.
     at = next(i for i, x in enumerate(res) if x[1] == "BM_sandbox/none/rss_mib:4096") + 1
     r = rows.get("BM_paired_rss/rss_mib:4096", {}).get("ratio")

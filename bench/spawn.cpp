@@ -230,6 +230,30 @@ void BM_paired(benchmark::State& state, Flagset fs) {
       [&] { return run_plan(state, *plan); });
 }
 
+// The cost of one builder option, paired: the plain BM_sandbox/none plan and
+// the same plan with the option, alternately. Counters plain_us, option_us
+// and ratio = median of option/plain per pair. oom_score_adj needs a
+// CLONE_VFORK second stage (detail/spawn.hpp), user() puts the caller's
+// dumpable flag back after the spawn (CallerDumpable).
+void BM_option(benchmark::State& state, void (*option)(ward::Sandbox&)) {
+  if (!g_root) {
+    state.SkipWithError("needs root");
+    return;
+  }
+  if (!setup_rss(state, 0)) return;
+  std::optional<ward::Plan> plain, with;
+  if (!build_plan(state, plain, [&] { return make_sandbox(kNone).plan(); })) return;
+  if (!build_plan(state, with, [&] {
+        ward::Sandbox sb = make_sandbox(kNone);
+        option(sb);
+        return sb.plan();
+      }))
+    return;
+  paired_timed(
+      state, "plain", [&] { return run_plan(state, *plain); }, "option",
+      [&] { return run_plan(state, *with); });
+}
+
 // The parent-memory question, paired: this process (no extra memory) and a
 // helper process holding `rss_mib` MiB resident spawn alternately, each
 // timing its own BM_sandbox/none spawn + wait. Counters: small_us (here),
@@ -348,6 +372,10 @@ void register_all() {
   const Flagset sandboxes[] = {kNone, kUserPidMntUtsIpcCg, kPlusNet, kPlusNetLo};
 
   common(benchmark::RegisterBenchmark("BM_posix_spawn", BM_posix_spawn, false));
+  common(benchmark::RegisterBenchmark("BM_option/oom_score_adj", BM_option,
+                                      [](ward::Sandbox& sb) { sb.oom_score_adj(500); }));
+  common(benchmark::RegisterBenchmark("BM_option/user", BM_option,
+                                      [](ward::Sandbox& sb) { sb.user(65534, 65534); }));
   for (const auto& fs : floors)
     common(benchmark::RegisterBenchmark((std::string("BM_raw_clone3/") + fs.name).c_str(),
                                         BM_raw_clone3, fs, false));
