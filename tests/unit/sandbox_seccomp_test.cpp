@@ -125,6 +125,33 @@ TEST_CASE("seccomp: before_credentials loads the filter while CAP_SYS_ADMIN is h
       Catch::Contains("before_credentials"));
 }
 
+// A profile that does not list close_range (runtime-tools' default, Docker's
+// before 2021) with no_new_privs off: the filter is installed before the
+// descriptors are closed, and close_range(2) gets the profile's errno.
+// The child must still close everything but what it keeps (#13: before,
+// spawn failed "fds close_range: EPERM"). The descriptor below is open
+// without O_CLOEXEC, so only the child's closing keeps it out.
+TEST_CASE(
+    "seccomp: an early filter that denies close_range still closes every descriptor not kept") {
+  if (!ward_test::userns_allowed()) WARD_SKIP("user namespaces are not allowed here");
+  int leak = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC
+  REQUIRE(leak > 2);
+  for (int err : {EPERM, ENOSYS, EACCES}) {
+    SeccompOptions o;
+    o.before_credentials = true;
+    Sandbox s({ward_test::probe(), "fds"});
+    s.unshare(NsKind::user)
+        .capabilities(Capabilities{})
+        .no_new_privs(false)
+        .seccomp(one_syscall(detail::sys::nr_close_range, SECCOMP_RET_ERRNO | err), o);
+    auto r = run(std::move(s));
+    INFO("close_range fails with errno " << err << "; the child's descriptors: " << r.out);
+    CHECK(r.status.success());
+    CHECK(r.out == "0 1 2\n");
+  }
+  ::close(leak);
+}
+
 TEST_CASE("start_gate: a child killed on its way to the gate fails spawn, naming the signal") {
   // A gated child reports "ready" right after it checks its executable with
   // faccessat(2). An early filter that kills on faccessat kills it there,
