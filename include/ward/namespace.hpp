@@ -394,12 +394,8 @@ class Namespace {
       throw Error(Step::open_namespace, EBADF, "pidfd " + std::to_string(pidfd), "not a pidfd");
     text.remove_prefix(at + 5);
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-    long pid = 0;
-    bool negative = !text.empty() && text.front() == '-';
-    if (negative) text.remove_prefix(1);
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
-    (void)end;
-    if (ec != std::errc() || negative || pid <= 0)
+    long pid = 0;  // from_chars reads the "-1" of a reaped process too
+    if (std::from_chars(text.data(), text.data() + text.size(), pid).ec != std::errc() || pid <= 0)
       throw Error(Step::open_namespace, ESRCH, "pidfd " + std::to_string(pidfd),
                   "the process has ended");
     return static_cast<pid_t>(pid);

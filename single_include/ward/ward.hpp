@@ -6254,20 +6254,19 @@ inline std::atomic<int>& into_cgroup_supported() {
 // builder option changes the caller's observable state" (user, uid_map...).
 class CallerDumpable {
  public:
-  // Called before clone3. nondumpable_caller: Nondumpable::caller, which
-  // makes the caller non-dumpable for good.
+  // Nondumpable::caller: the caller non-dumpable, for good (fork mode
+  // calls this alone; CLONE_VM spawns through enter()).
+  static void make_caller_nondumpable() {
+    if (::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0 && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+      throw_errno(Step::capabilities, "prctl(PR_SET_DUMPABLE, 0)", "nondumpable_setup: the caller");
+  }
+  // Called before clone3 of a CLONE_VM spawn.
   static void enter(bool nondumpable_caller) {
     auto& s = state();
     std::lock_guard lock(s.mu);
+    if (nondumpable_caller) make_caller_nondumpable();  // before counting: a throw leaves no count
     if (s.in_flight++ == 0) s.saved = ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
-    if (nondumpable_caller) {
-      s.saved = 0;
-      if (::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0 && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-        --s.in_flight;
-        throw_errno(Step::capabilities, "prctl(PR_SET_DUMPABLE, 0)",
-                    "nondumpable_setup: the caller");
-      }
-    }
+    if (nondumpable_caller) s.saved = 0;  // what the last spawn puts back
   }
   // Called once no process of the spawn shares the mm (exec'd or reaped).
   // still_shared: a process of it may still run on our mm (an unwound
@@ -6523,9 +6522,8 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   if (vm) {
     CallerDumpable::enter(pd.nondumpable_caller);
     dumpable_scope.active = true;
-  } else if (pd.nondumpable_caller && ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0 &&
-             ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-    throw_errno(Step::capabilities, "prctl(PR_SET_DUMPABLE, 0)", "nondumpable_setup: the caller");
+  } else if (pd.nondumpable_caller) {
+    CallerDumpable::make_caller_nondumpable();
   }
   int pidfd_raw = -1;
   long pid;
@@ -7150,12 +7148,8 @@ class Namespace {
       throw Error(Step::open_namespace, EBADF, "pidfd " + std::to_string(pidfd), "not a pidfd");
     text.remove_prefix(at + 5);
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-    long pid = 0;
-    bool negative = !text.empty() && text.front() == '-';
-    if (negative) text.remove_prefix(1);
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
-    (void)end;
-    if (ec != std::errc() || negative || pid <= 0)
+    long pid = 0;  // from_chars reads the "-1" of a reaped process too
+    if (std::from_chars(text.data(), text.data() + text.size(), pid).ec != std::errc() || pid <= 0)
       throw Error(Step::open_namespace, ESRCH, "pidfd " + std::to_string(pidfd),
                   "the process has ended");
     return static_cast<pid_t>(pid);

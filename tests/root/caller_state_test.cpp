@@ -59,13 +59,6 @@ using namespace ward;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 std::string link_target(const std::string& path) {
   char buf[PATH_MAX];
   ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
@@ -76,7 +69,7 @@ std::string link_target(const std::string& path) {
 // change, as "key: value" entries so that a difference names itself.
 std::map<std::string, std::string> caller_state() {
   std::map<std::string, std::string> s;
-  std::istringstream status(slurp("/proc/thread-self/status"));
+  std::istringstream status(ward_test::read_file("/proc/thread-self/status"));
   const std::set<std::string> keep = {"Umask",
                                       "Uid",
                                       "Gid",
@@ -105,9 +98,9 @@ std::map<std::string, std::string> caller_state() {
     if (colon != std::string::npos && keep.count(line.substr(0, colon)) != 0)
       s["status." + line.substr(0, colon)] = line.substr(colon + 1);
   }
-  s["oom_score_adj"] = slurp("/proc/self/oom_score_adj");
-  s["loginuid"] = slurp("/proc/self/loginuid");
-  s["attr/current"] = slurp("/proc/thread-self/attr/current");
+  s["oom_score_adj"] = ward_test::read_file("/proc/self/oom_score_adj");
+  s["loginuid"] = ward_test::read_file("/proc/self/loginuid");
+  s["attr/current"] = ward_test::read_file("/proc/thread-self/attr/current");
   s["dumpable"] = std::to_string(::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
   s["personality"] = std::to_string(::personality(0xffffffff));
   for (int r = 0; r < RLIM_NLIMITS; ++r) {
@@ -139,7 +132,7 @@ std::map<std::string, std::string> caller_state() {
   }
   for (const auto& e : std::filesystem::directory_iterator("/proc/self/ns"))
     s["ns." + e.path().filename().string()] = link_target(e.path());
-  s["cgroup"] = slurp("/proc/self/cgroup");
+  s["cgroup"] = ward_test::read_file("/proc/self/cgroup");
   {
     auto t = ward_test::mount_table();
     std::string all;
@@ -496,7 +489,7 @@ char g_secret[32] = "caller-secret-7f3a9c";
 std::vector<pid_t> own_children() {
   std::vector<pid_t> out;
   for (const auto& t : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::istringstream in(slurp(t.path().string() + "/children"));
+    std::istringstream in(ward_test::read_file(t.path().string() + "/children"));
     for (pid_t p; in >> p;) out.push_back(p);
   }
   return out;
@@ -562,10 +555,13 @@ TEST_CASE(
       // fails the test below, it does not pass it.
       std::string status = "/proc/" + std::to_string(seen) + "/status";
       for (int i = 0; i < 10000; ++i) {
-        if (slurp(status).find("\nUid:\t65534\t65534\t65534\t65534\n") != std::string::npos) break;
+        if (ward_test::read_file(status).find("\nUid:\t65534\t65534\t65534\t65534\n") !=
+            std::string::npos)
+          break;
         ::usleep(1000);
       }
-      REQUIRE(slurp(status).find("\nUid:\t65534\t65534\t65534\t65534\n") != std::string::npos);
+      REQUIRE(ward_test::read_file(status).find("\nUid:\t65534\t65534\t65534\t65534\n") !=
+              std::string::npos);
       if (make_caller_dumpable) ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
       got = read_secret_as_nobody(seen);
     });
@@ -592,7 +588,7 @@ TEST_CASE(
 TEST_CASE("caller: spawns from several threads at once leave the caller as it was") {
   WARD_SKIP_UNLESS_ROOT();
   REQUIRE(::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) == 0);
-  const std::string oom_before = slurp("/proc/self/oom_score_adj");
+  const std::string oom_before = ward_test::read_file("/proc/self/oom_score_adj");
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   for (int t = 0; t < 4; ++t) {
@@ -612,5 +608,5 @@ TEST_CASE("caller: spawns from several threads at once leave the caller as it wa
   for (auto& t : threads) t.join();
   CHECK(ok == 100);
   CHECK(::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 1);
-  CHECK(slurp("/proc/self/oom_score_adj") == oom_before);
+  CHECK(ward_test::read_file("/proc/self/oom_score_adj") == oom_before);
 }
