@@ -43,6 +43,30 @@ set -uo pipefail
 prog=podman.sh
 engine=podman
 command -v podman >/dev/null || { echo "WARD-SKIP: podman is not installed (bash scripts/deps.sh)"; exit 77; }
+
+# podman keeps its locks in one shared-memory file, /dev/shm/libpod_lock, sized
+# by num_locks when first made, and nothing configures that path. A file made
+# here for 128 locks would break the machine's own podman afterwards ("failed to
+# open 2048 locks"; issue #13). So the test runs in a mount namespace of its own
+# with a private tmpfs on /dev/shm, and then checks that the host's
+# /dev/shm/libpod_lock is as it was (absent, or the same inode and size).
+if [[ -z ${WARD_PODMAN_PRIVATE_SHM:-} ]]; then
+  [[ $(id -u) -eq 0 ]] || { echo "WARD-SKIP: $prog needs root (uid $(id -u))"; exit 77; }
+  lock_before=$(stat -c '%i %s' /dev/shm/libpod_lock 2>/dev/null || echo absent)
+  WARD_PODMAN_PRIVATE_SHM=1 unshare --mount --propagation private "$BASH" "${BASH_SOURCE[0]}" "$@"
+  rc=$?
+  lock_after=$(stat -c '%i %s' /dev/shm/libpod_lock 2>/dev/null || echo absent)
+  if [[ $lock_after != "$lock_before" ]]; then
+    echo "FAIL: the host's /dev/shm/libpod_lock changed ($lock_before -> $lock_after): the test left podman state behind"
+    exit 1
+  fi
+  exit $rc
+fi
+# Only ever in the namespace made above: never over the host's /dev/shm.
+[[ $(readlink /proc/self/ns/mnt) != "$(readlink /proc/1/ns/mnt)" ]] ||
+  { echo "FAIL: WARD_PODMAN_PRIVATE_SHM is set but this is the host's mount namespace"; exit 1; }
+mount -t tmpfs -o mode=1777,size=64m ward-podman-shm /dev/shm ||
+  { echo "FAIL: cannot mount a private tmpfs on /dev/shm"; exit 1; }
 # shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 conmon=$(command -v conmon || ls /usr/libexec/podman/conmon /usr/bin/conmon 2>/dev/null | head -n1)
