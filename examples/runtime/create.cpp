@@ -61,15 +61,28 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
       // of a `ward run`, and it only has to be in place before the
       // container's program runs (bench/README.md, "ward run against runc
       // and crun").
+      //
+      // pids.max waits for that moment too: a cgroup at its pids limit
+      // refuses clone(CLONE_INTO_CGROUP) with EAGAIN (cgroup-v2.rst "PID":
+      // only fork and clone are limited, migration is not), so a limit of 0
+      // (a real limit since runtime-spec 1.3) or one the setup's own helper
+      // clones reach would stop the container from being born at all, where
+      // runc, which moves its init into the cgroup, runs it with no right to
+      // fork. Test: runtime: pids.limit 0 runs the container and denies it
+      // every fork.
       ward::oci::Resources limits = *cfg.linux_->resources;
       limits.devices.clear();
+      // "max" now all the same: a host without the pids controller fails
+      // here, before the child exists, naming the field.
+      if (limits.pids && limits.pids->limit) limits.pids->limit = -1;
       ward::oci::apply_resources(*cg, limits);
       sb.before_exec([&cg, &cfg] {
         ward::oci::ResourcesOptions ro;
         ro.always_device_program = true;
-        ward::oci::Resources devices;
-        devices.devices = cfg.linux_->resources->devices;
-        ward::oci::apply_resources(*cg, devices, ro);
+        ward::oci::Resources late;
+        late.devices = cfg.linux_->resources->devices;
+        late.pids = cfg.linux_->resources->pids;
+        ward::oci::apply_resources(*cg, late, ro);
       });
     }
     sb.cgroup(*cg);

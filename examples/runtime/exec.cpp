@@ -51,7 +51,9 @@ int cmd_exec(const Args& a) {
   const bool relay = proc.terminal && console.empty() && !detach;
   if (relay) size_from_caller(proc);
   ward::Sandbox sb;
-  ward::oci::apply_process(sb, proc);
+  ward::oci::ProcessOptions po;
+  po.exec_process = true;  // execCPUAffinity applies to exec'd processes only
+  ward::oci::apply_process(sb, proc, po);
   sb.new_session();  // as in create.cpp's spawn_container
   // Join every namespace of the container's init that differs from ours,
   // through a pidfd checked to be the init (not whoever has its pid now).

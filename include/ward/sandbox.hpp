@@ -116,6 +116,19 @@ struct SchedAttr {
   std::uint64_t runtime = 0, deadline = 0, period = 0;  // SCHED_DEADLINE
 };
 
+// set_mempolicy(2)'s arguments: the NUMA memory policy the child runs
+// with (runtime-spec 1.3 linux.memoryPolicy). `mode` is an MPOL_* value
+// (MPOL_DEFAULT 0 ... MPOL_WEIGHTED_INTERLEAVE 6), `flags` MPOL_F_* mode
+// flags (MPOL_F_NUMA_BALANCING 1<<13, MPOL_F_RELATIVE_NODES 1<<14,
+// MPOL_F_STATIC_NODES 1<<15), `nodes` the node numbers of the nodemask.
+// Which modes take which nodes is the kernel's rule (set_mempolicy(2)); its
+// errno comes back with the step.
+struct MemoryPolicy {
+  int mode = 0;
+  unsigned flags = 0;
+  std::vector<unsigned> nodes;
+};
+
 // How a seccomp filter is installed in the child.
 struct SeccompOptions {
   // SeccompFlag bits for seccomp(2). new_listener is added by ward when the
@@ -343,6 +356,12 @@ class Sandbox {
   Sandbox& cpu_affinity(std::vector<unsigned> cpus) {
     cpus_ = std::move(cpus);
     set_cpus_ = true;
+    return *this;
+  }
+  // The child's NUMA memory policy (see MemoryPolicy), set before exec;
+  // execve(2) keeps it.
+  Sandbox& memory_policy(MemoryPolicy p) {
+    mempolicy_ = std::move(p);
     return *this;
   }
   Sandbox& personality(unsigned long persona) {
@@ -991,6 +1010,24 @@ class Sandbox {
         pd.cpu_mask[cpu / 64] |= 1ull << (cpu % 64);
       }
     }
+    if (mempolicy_) {
+      const MemoryPolicy& m = *mempolicy_;
+      if (m.mode < 0 || m.mode > 6)
+        detail::throw_invalid("memory_policy", "mode " + std::to_string(m.mode));
+      constexpr unsigned kFlags = (1u << 13) | (1u << 14) | (1u << 15);
+      if ((m.flags & ~kFlags) != 0)
+        detail::throw_invalid("memory_policy", "flags " + std::to_string(m.flags));
+      // MAX_NUMNODES is at most 1 << CONFIG_NODES_SHIFT = 1024 on every arch
+      // (mm/Kconfig NODES_SHIFT range); a higher node is EINVAL anyway.
+      pd.node_mask.assign(1, 0);
+      for (unsigned n : m.nodes) {
+        if (n >= 1024) detail::throw_invalid("memory_policy", "node " + std::to_string(n));
+        if (pd.node_mask.size() <= n / 64) pd.node_mask.resize(n / 64 + 1);
+        pd.node_mask[n / 64] |= 1ull << (n % 64);
+      }
+      c.set_mempolicy = true;
+      c.mempolicy_mode = m.mode | static_cast<int>(m.flags);
+    }
     if (personality_) {
       c.set_personality = true;
       c.personality = *personality_;
@@ -1204,6 +1241,7 @@ class Sandbox {
   std::vector<unsigned> cpus_;
   bool set_cpus_ = false;
   std::optional<unsigned long> personality_;
+  std::optional<MemoryPolicy> mempolicy_;
   std::vector<std::pair<std::string, std::string>> sysctls_;
   Nondumpable nondumpable_ = Nondumpable::off;
   bool sealed_exec_ = false;

@@ -103,6 +103,14 @@ std::map<std::string, std::string> caller_state() {
   s["attr/current"] = ward_test::read_file("/proc/thread-self/attr/current");
   s["dumpable"] = std::to_string(::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
   s["personality"] = std::to_string(::personality(0xffffffff));
+  {
+    // get_mempolicy(2) with no flags: the calling thread's policy and nodes.
+    int mode = -1;
+    unsigned long nodes[16] = {};
+    long r = ::syscall(SYS_get_mempolicy, &mode, nodes, sizeof nodes * 8, nullptr, 0);
+    s["mempolicy"] =
+        std::to_string(r) + " " + std::to_string(mode) + " " + std::to_string(nodes[0]);
+  }
   for (int r = 0; r < RLIM_NLIMITS; ++r) {
     struct rlimit l {};
     ::getrlimit(r, &l);
@@ -260,6 +268,10 @@ std::vector<Case> cases() {
   add("io_priority", [](const Ctx&) { return plain().io_priority(3 /* IOPRIO_CLASS_IDLE */, 0); });
   add("cpu_affinity", [](const Ctx&) { return plain().cpu_affinity({0}); });
   add("personality", [](const Ctx&) { return plain().personality(ADDR_NO_RANDOMIZE); });
+  // MPOL_BIND (2) to node 0 (every NUMA kernel has it). A CLONE_VM child
+  // shares no mempolicy with its parent (each task has its own), and this
+  // case proves it.
+  add("memory_policy", [](const Ctx&) { return plain().memory_policy({2, 0, {0}}); });
   add("sysctl",
       [](const Ctx&) { return plain().unshare(NsKind::ipc).sysctl("kernel.msgmax", "4096"); });
   add("nondumpable_setup", [](const Ctx&) { return plain().nondumpable_setup(true); });

@@ -569,8 +569,8 @@ TEST_CASE("oci: errors name the JSON path and the reason") {
       {R"("linux": {"resources": {"cpu": {"cpus": "0,,1"}}})",
        "linux.resources.cpu.cpus: invalid CPU list \"0,,1\": \"\" is not a number or a range "
        "like 0-3 (numbers up to 65535)"},
-      {R"("linux": {"resources": {"pids": {}}})",
-       "linux.resources.pids.limit: required field is missing"},
+      {R"("linux": {"resources": {"pids": {"limit": -2}}})",
+       "linux.resources.pids.limit: expected a count or -1 (unlimited), got -2"},
       {R"("linux": {"resources": {"blockIO": {"weight": 70000}}})",
        "linux.resources.blockIO.weight: expected an integer from 0 to 65535, got 70000"},
       {R"("linux": {"resources": {"blockIO": {"weightDevice": [{"major": 8, "minor": 0}]}}})",
@@ -627,7 +627,7 @@ TEST_CASE("oci: top-level errors") {
   CHECK(error_of(R"({"ociVersion": "01.0.0", "root": {"path": "r"}})") ==
         "ociVersion: not a SemVer 2.0.0 version: \"01.0.0\"");
   CHECK(error_of(R"({"ociVersion": "2.0.0", "root": {"path": "r"}})") ==
-        "ociVersion: version 2.0.0 is not supported (ward reads 1.0.0 to 1.2.1)");
+        "ociVersion: version 2.0.0 is not supported (ward reads 1.0.0 to 1.3.0)");
   CHECK(error_of(R"({"ociVersion": 1, "root": {"path": "r"}})") == "ociVersion: expected a string");
   CHECK(error_of(R"({"ociVersion": "1.0.0"})") == "root: required field is missing");
   CHECK(error_of(R"({"ociVersion": "1.0.0", "root": {}})") ==
@@ -778,6 +778,11 @@ TEST_CASE("oci: parse_process and parse_resources read the exec and update docum
   CHECK(r.memory->limit == -1);
   CHECK(r.pids->limit == 10);
   CHECK_THROWS_AS(parse_resources(R"({"pids": {"limit": "10"}})"), json::FieldError);
+  // runtime-spec 1.3 "PIDs": limit is optional, and 0 is a real limit, not
+  // "unset" (before, 0 left pids.max alone and a container meant to fork
+  // nothing could fork freely).
+  CHECK(parse_resources(R"({"pids": {"limit": 0}})").pids->limit == 0);
+  CHECK_FALSE(parse_resources(R"({"pids": {}})").pids->limit.has_value());
 }
 
 TEST_CASE("oci: unsupported() lists cgroup v1 controls") {
@@ -936,7 +941,7 @@ TEST_CASE("oci: the state document round-trips") {
   s.created = "2024-01-02T03:04:05.123456789Z";
   const std::string text = to_json(s);
   CHECK(text.find(R"("status":"running")") != std::string::npos);
-  CHECK(text.find(R"("ociVersion":"1.2.1")") != std::string::npos);
+  CHECK(text.find(R"("ociVersion":"1.3.0")") != std::string::npos);
   CHECK(text.find(R"("a\"b":"line\nbreak")") != std::string::npos);
   CHECK(parse_state(text) == s);
   CHECK(parse_state(to_json(s, 2)) == s);
@@ -995,7 +1000,7 @@ TEST_CASE("oci: the features document is JSON and lists what the parsers accept"
   const json::Value f = json::parse(text);
   const json::Reader r(f, "features");
   CHECK(r["ociVersionMin"].string() == "1.0.0");
-  CHECK(r["ociVersionMax"].string() == "1.2.1");
+  CHECK(r["ociVersionMax"].string() == "1.3.0");
   CHECK(r["hooks"].strings() == std::vector<std::string>{"prestart", "createRuntime",
                                                          "createContainer", "startContainer",
                                                          "poststart", "poststop"});

@@ -122,6 +122,10 @@ struct ChildPlan {
   unsigned long cpu_mask_bytes = 0;
   bool set_personality = false;
   unsigned long personality = 0;
+  bool set_mempolicy = false;
+  int mempolicy_mode = 0;                    // MPOL_* | MPOL_F_*
+  const std::uint64_t* node_mask = nullptr;  // set_mempolicy(2) nodemask
+  unsigned long node_maxnode = 0;
 
   // Credentials (see child_credentials).
   bool set_groups = false;
@@ -194,6 +198,7 @@ struct PlanData {
   std::vector<SysctlRaw> sysctls;
   std::string oom_score_adj;
   std::vector<std::uint64_t> cpu_mask;
+  std::vector<std::uint64_t> node_mask;
   std::vector<std::uint32_t> groups;
   bool setgroups_deny = false;
   bool new_user = false;
@@ -268,6 +273,10 @@ struct PlanData {
     child.oom_score_adj = oom_score_adj.empty() ? nullptr : oom_score_adj.c_str();
     child.cpu_mask = cpu_mask.empty() ? nullptr : cpu_mask.data();
     child.cpu_mask_bytes = cpu_mask.size() * sizeof(std::uint64_t);
+    child.node_mask = node_mask.empty() ? nullptr : node_mask.data();
+    // set_mempolicy(2): the kernel reads maxnode - 1 bits (get_nodes() starts
+    // with --maxnode), so one more than the mask holds.
+    child.node_maxnode = node_mask.size() * 64 + 1;
     child.groups = groups.empty() ? nullptr : groups.data();
     child.n_groups = static_cast<int>(groups.size());
     child.mounts = mount_steps.empty() ? nullptr : mount_steps.data();

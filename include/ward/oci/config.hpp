@@ -58,9 +58,11 @@
 namespace ward::oci {
 
 // The runtime-spec versions ward reads (features.md "Specification
-// version"). 1.2.1 added process.execCPUAffinity.
+// version"). 1.2.1 added process.execCPUAffinity; 1.3.0 linux.memoryPolicy,
+// linux.netDevices, intelRdt.schemata/enableMonitoring, pids.limit 0 as a
+// real limit and a failing poststart hook failing `start`.
 inline constexpr std::string_view kOciVersionMin = "1.0.0";
-inline constexpr std::string_view kOciVersionMax = "1.2.1";
+inline constexpr std::string_view kOciVersionMax = "1.3.0";
 
 // ===========================================================================
 // Mount options
@@ -564,8 +566,11 @@ struct Cpu {
   std::optional<std::int64_t> idle;
 };
 
+// config-linux.md "PIDs" (runtime-spec 1.3, #1279): `limit` is optional, -1
+// means no limit, and "`0` is a valid limit value ... and SHOULD be treated as
+// such by runtimes": a cgroup with pids.max 0 admits no new task.
 struct Pids {
-  std::int64_t limit = -1;  // -1: unlimited
+  std::optional<std::int64_t> limit;  // absent: leave pids.max alone; -1: "max"
 };
 
 // config-linux.md "Block IO".
@@ -625,7 +630,32 @@ struct Resources {
 // config-linux.md "IntelRdt": kept and reported by unsupported().
 struct IntelRdt {
   std::string clos_id, l3_cache_schema, mem_bw_schema;
+  std::vector<std::string> schemata;  // runtime-spec 1.3: schemata file lines
   std::optional<bool> enable_cmt, enable_mbm;
+  std::optional<bool> enable_monitoring;  // runtime-spec 1.3
+};
+
+// config-linux.md "Memory policy" (runtime-spec 1.3): set_mempolicy(2) for
+// the container. Names as the spec writes them, values as <linux/mempolicy.h>
+// defines them (WEIGHTED_INTERLEAVE is Linux 6.9's; an older kernel says
+// EINVAL when the process starts).
+inline constexpr std::pair<std::string_view, int> kMemoryPolicyModes[] = {
+    {"MPOL_DEFAULT", 0},
+    {"MPOL_PREFERRED", 1},
+    {"MPOL_BIND", 2},
+    {"MPOL_INTERLEAVE", 3},
+    {"MPOL_LOCAL", 4},
+    {"MPOL_PREFERRED_MANY", 5},
+    {"MPOL_WEIGHTED_INTERLEAVE", 6}};
+inline constexpr std::pair<std::string_view, unsigned> kMemoryPolicyFlags[] = {
+    {"MPOL_F_NUMA_BALANCING", 1u << 13},
+    {"MPOL_F_RELATIVE_NODES", 1u << 14},
+    {"MPOL_F_STATIC_NODES", 1u << 15}};
+
+struct MemoryPolicy {
+  int mode = 0;
+  unsigned flags = 0;
+  std::string nodes;  // a list like "0-3,7", checked
 };
 
 // config-linux.md "Personality".
@@ -659,6 +689,7 @@ struct Linux {
   std::string mount_label;  // see unsupported()
   std::optional<Personality> personality;
   std::optional<IntelRdt> intel_rdt;  // see unsupported()
+  std::optional<MemoryPolicy> memory_policy;
 
   const Namespace* find_namespace(NamespaceType t) const noexcept {
     for (const Namespace& n : namespaces)
@@ -1130,10 +1161,12 @@ inline Resources resources(const Reader& r) {
   }
   if (const Reader pids = r["pids"]) {
     Pids p;
-    const Reader lim = pids.required("limit");
-    p.limit = lim.int64();
-    if (p.limit < -1)
-      lim.fail("expected a count or -1 (unlimited), got " + std::to_string(p.limit));
+    pids.object();
+    if (const Reader lim = pids["limit"]) {
+      p.limit = lim.int64();
+      if (*p.limit < -1)
+        lim.fail("expected a count or -1 (unlimited), got " + std::to_string(*p.limit));
+    }
     out.pids = p;
   }
   if (const Reader b = r["blockIO"]) {
@@ -1364,9 +1397,46 @@ inline Linux linux_section(const Reader& l, const std::string& source) {
         rdt["memBwSchema"].fail("must start with \"MB:\" and be one line");
       r.mem_bw_schema = *v;
     }
+    if (const Reader sc = rdt["schemata"]) {
+      // "Each element represents one line ... MUST NOT contain newlines".
+      for (const Reader& e : sc.elements()) {
+        if (e.string().find('\n') != std::string::npos) e.fail("must be one line");
+        r.schemata.push_back(e.string());
+      }
+    }
     r.enable_cmt = rdt.optional_bool("enableCMT");
     r.enable_mbm = rdt.optional_bool("enableMBM");
+    r.enable_monitoring = rdt.optional_bool("enableMonitoring");
     out.intel_rdt = std::move(r);
+  }
+  if (const Reader mp = l["memoryPolicy"]) {
+    mp.object();
+    MemoryPolicy m;
+    const Reader mode = mp.required("mode");
+    bool known = false;
+    for (const auto& [name, v] : kMemoryPolicyModes)
+      if (mode.string() == name) {
+        m.mode = v;
+        known = true;
+      }
+    if (!known) mode.fail("unknown memory policy mode " + json_quote(mode.string()));
+    if (const Reader n = mp["nodes"]) {
+      std::string why;
+      if (!ward::detail::oci_check::parse_cpu_list(n.string(), &why))
+        n.fail("invalid node list " + json_quote(n.string()) + ": " + why);
+      m.nodes = n.string();
+    }
+    if (const Reader f = mp["flags"])
+      for (const Reader& e : f.elements()) {
+        bool flag_known = false;
+        for (const auto& [name, v] : kMemoryPolicyFlags)
+          if (e.string() == name) {
+            m.flags |= v;
+            flag_known = true;
+          }
+        if (!flag_known) e.fail("unknown memory policy flag " + json_quote(e.string()));
+      }
+    out.memory_policy = std::move(m);
   }
   return out;
 }
@@ -1738,7 +1808,17 @@ inline ward::json::Value features_value() {
            {"supportedFlags", Value(std::move(supported_flags))}}));
   linux_features.set("apparmor", Value::object({{"enabled", false}}));
   linux_features.set("selinux", Value::object({{"enabled", false}}));
-  linux_features.set("intelRdt", Value::object({{"enabled", false}}));
+  linux_features.set(
+      "intelRdt", Value::object({{"enabled", false}, {"schemata", false}, {"monitoring", false}}));
+  {
+    // features-linux.md "MemoryPolicy": what config.json's
+    // linux.memoryPolicy may name (the kernel may still refuse a mode).
+    ward::json::Array modes, flags;
+    for (const auto& [name, v] : kMemoryPolicyModes) modes.emplace_back(std::string(name));
+    for (const auto& [name, v] : kMemoryPolicyFlags) flags.emplace_back(std::string(name));
+    linux_features.set("memoryPolicy", Value::object({{"modes", Value(std::move(modes))},
+                                                      {"flags", Value(std::move(flags))}}));
+  }
   // Mount uidMappings/gidMappings are parsed (Mount::uid_mappings); nothing
   // applies them yet. Set this when the mount layer does.
   linux_features.set("mountExtensions",

@@ -77,6 +77,10 @@ struct ProcessOptions {
   // Where notes go that runc only logs (e.g. an ambient capability that
   // cannot be raised). May be null.
   std::vector<std::string>* warnings = nullptr;
+  // The process is one `exec` runs in a container, not its init: only then
+  // does execCPUAffinity apply (config.md "execCPUAffinity": "This setting
+  // is not applicable to the container's init process").
+  bool exec_process = false;
 };
 
 // How to_sandbox() maps a config.
@@ -447,7 +451,8 @@ inline std::optional<CapabilitySet> final_effective(const Process& p, bool keep_
 //    and nice. SCHED_DEADLINE and `flags` need sched_setattr(2), which
 //    Sandbox does not offer: errors.
 //  - ioPriority: ioprio_set(2) class and level.
-//  - execCPUAffinity: `final` is the CPU list the program runs on. The
+//  - execCPUAffinity (ProcessOptions::exec_process only: the spec keeps it
+//    off the container's init): `final` is the CPU list the program runs on. The
 //    child is born inside its cgroup (CLONE_INTO_CGROUP), so there is no
 //    earlier stage outside it for `initial` to cover: when `final` is
 //    absent, `initial` is used for the whole life of the process, which is
@@ -547,7 +552,7 @@ inline void apply_process(Sandbox& sb, const Process& p, const ProcessOptions& o
   }
   if (p.io_priority)
     sb.io_priority(static_cast<int>(p.io_priority->io_class), p.io_priority->priority);
-  if (p.exec_cpu_affinity) {
+  if (p.exec_cpu_affinity && o.exec_process) {
     const ExecCpuAffinity& a = *p.exec_cpu_affinity;
     if (!a.final_.empty())
       sb.cpu_affinity(parse_cpu_list(a.final_, f + ".execCPUAffinity.final"));
@@ -634,7 +639,8 @@ inline void apply_seccomp(Sandbox& sb, const Config& cfg, const Process& p,
 //    cpu.max (quota <= 0: "max"; period default 100000 us), burst ->
 //    cpu.max.burst, idle -> cpu.idle, cpus/mems -> cpuset.cpus/mems;
 //    realtimeRuntime/Period are v1 only.
-//  - pids.limit -> pids.max (0: unset; negative: "max").
+//  - pids.limit -> pids.max (-1: "max"; 0 is a real limit, runtime-spec 1.3
+//    "PIDs"; absent: pids.max is not written).
 //  - blockIO: weight -> io.bfq.weight when BFQ offers it (1..1000 as is),
 //    else io.weight (blkio_weight_to_io_weight), as runc; weightDevice ->
 //    io.bfq.weight "MAJ:MIN W" where BFQ takes per-device weights, else
@@ -703,7 +709,7 @@ inline void apply_resources(CgroupV2& cg, const Resources& r, const ResourcesOpt
     if (c.realtime_runtime) v1_only(F + ".cpu.realtimeRuntime", "real-time CPU bandwidth");
     if (c.realtime_period) v1_only(F + ".cpu.realtimePeriod", "real-time CPU bandwidth");
   }
-  if (r.pids && r.pids->limit != 0) needs("pids", F + ".pids.limit");
+  if (r.pids && r.pids->limit) needs("pids", F + ".pids.limit");
   if (r.block_io) {
     const BlockIO& b = *r.block_io;
     if (b.weight.value_or(0) != 0) needs("io", F + ".blockIO.weight");
@@ -738,9 +744,9 @@ inline void apply_resources(CgroupV2& cg, const Resources& r, const ResourcesOpt
 
   // ---- writes, in runc's order (fs2.Set): pids, memory, io, cpu, devices,
   // cpuset, hugetlb, rdma, unified.
-  if (r.pids && r.pids->limit != 0)
+  if (r.pids && r.pids->limit)
     at_field(F + ".pids.limit", [&] {
-      cg.set("pids.max", r.pids->limit < 0 ? "max" : std::to_string(r.pids->limit));
+      cg.set("pids.max", *r.pids->limit < 0 ? "max" : std::to_string(*r.pids->limit));
     });
 
   if (r.memory) {
@@ -1004,7 +1010,8 @@ inline std::string cgroup_path_for(const Config& cfg, std::string_view id) {
 //    chroot in the runtime's namespace, or set up mounts in the joined
 //    one, changing another container's or the host's mount table).
 //  - hostname, domainname, linux.timeOffsets, linux.sysctl,
-//    linux.personality: as given.
+//    linux.personality: as given. linux.memoryPolicy: set_mempolicy(2) in
+//    the child before exec (Sandbox::memory_policy; runtime-spec 1.3).
 //  - root.path (relative to the bundle), root.readonly; pivot_root unless
 //    ToSandboxOptions::no_pivot.
 //  - mounts, in order:
@@ -1274,6 +1281,12 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
   for (const auto& [key, value] : l.sysctl) sb.sysctl(key, value);
   if (l.personality)
     sb.personality(l.personality->domain == PersonalityDomain::linux32 ? PER_LINUX32 : PER_LINUX);
+  if (l.memory_policy) {
+    const MemoryPolicy& m = *l.memory_policy;
+    ward::MemoryPolicy mp{m.mode, m.flags, {}};
+    if (!m.nodes.empty()) mp.nodes = parse_cpu_list(m.nodes, "linux.memoryPolicy.nodes");
+    sb.memory_policy(std::move(mp));
+  }
 
   // ---- the process, then seccomp (which looks at its capabilities)
   ProcessOptions po;

@@ -609,6 +609,10 @@ WARD_CHILD_FN inline void child_attributes(SpawnCtx* c) noexcept {
     r = sys::call(SYS_sched_setaffinity, 0, p.cpu_mask_bytes, p.cpu_mask);
     if (r < 0) child_report(c, Step::validate, r, "sched_setaffinity");
   }
+  if (p.set_mempolicy) {
+    r = sys::call(SYS_set_mempolicy, p.mempolicy_mode, p.node_mask, p.node_maxnode);
+    if (r < 0) child_report(c, Step::validate, r, "set_mempolicy");
+  }
 }
 
 // Credentials, in the order the kernel needs (capabilities(7)): drop from

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+// runtime-spec 1.3 behaviours of the `ward` runtime (issue #13): the fields
+// 1.3 added or redefined, driven through real bundles.
+#include <sys/stat.h>
+
+#include <fstream>
+#include <string>
+
+#include "runtime_util.hpp"
+
+namespace {
+
+namespace json = ward::json;
+
+// Whether the runtime's cgroup hierarchy (the cgroup2 mount's root, where
+// `ward` makes /<id>) offers `ctl`.
+bool v2_root_offers(const std::string& ctl) {
+  const ward::CgroupHost& h = ward::cgroup_host();
+  if (h.unified_mount.empty()) return false;
+  std::ifstream f(h.unified_mount + "/cgroup.controllers");
+  std::string w;
+  while (f >> w)
+    if (w == ctl) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("runtime: pids.limit 0 runs the container and denies it every fork") {
+  NEED_RUNTIME(b);
+  if (!v2_root_offers("pids"))
+    WARD_SKIP("the cgroup2 hierarchy has no pids controller (hybrid host; the vm tier has one)");
+  // A shell that must fork for `true || ...` (not the last command, so it
+  // is not exec'd in place).
+  b.set({"sh", "-c", "/bin/true || echo fork-denied; echo done"}, [](json::Value& cfg) {
+    cfg.find("linux")->find("resources")->set("pids", json::Value::object({{"limit", 0}}));
+  });
+  auto r = b.cmd({"run", "--bundle", b.dir.path, ward_test::Bundle::id("pids0")});
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "fork-denied\ndone\n");
+}
+
+TEST_CASE("runtime: linux.memoryPolicy sets the container's NUMA policy, errors name the field") {
+  NEED_RUNTIME(b);
+  if (!std::filesystem::exists("/proc/self/numa_maps"))
+    WARD_SKIP("this kernel has no NUMA support (no /proc/self/numa_maps)");
+  // numa_maps shows the task's policy for every mapping without a policy of
+  // its own (proc(5) "numa_maps"): "bind:0" under MPOL_BIND to node 0.
+  auto with_policy = [&](json::Value policy) {
+    b.set({"sh", "-c", "grep -c ' bind:0 ' /proc/self/numa_maps"},
+          [&](json::Value& cfg) { cfg.find("linux")->set("memoryPolicy", std::move(policy)); });
+    return b.cmd({"run", "--bundle", b.dir.path, ward_test::Bundle::id("mpol")});
+  };
+  auto r = with_policy(json::Value::object({{"mode", "MPOL_BIND"}, {"nodes", "0"}}));
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out != "0\n");
+  CHECK(r.out != "");
+  // Without the field: the default policy.
+  auto d = with_policy(json::Value());  // null: absent
+  CHECK(d.out == "0\n");
+  // A mode the spec does not list, and a bad node list: errors naming the field.
+  auto bad = with_policy(json::Value::object({{"mode", "MPOL_SOMETIMES"}}));
+  CHECK(bad.status != 0);
+  CHECK_THAT(bad.err, Catch::Contains("linux.memoryPolicy.mode") &&
+                          Catch::Contains("unknown memory policy mode"));
+  bad = with_policy(json::Value::object({{"mode", "MPOL_BIND"}, {"nodes", "0-"}}));
+  CHECK(bad.status != 0);
+  CHECK_THAT(bad.err, Catch::Contains("linux.memoryPolicy.nodes"));
+  // MPOL_LOCAL takes no nodes: the kernel's EINVAL, named by the step.
+  bad = with_policy(json::Value::object({{"mode", "MPOL_LOCAL"}, {"nodes", "0"}}));
+  CHECK(bad.status != 0);
+  CHECK_THAT(bad.err, Catch::Contains("set_mempolicy") && Catch::Contains("EINVAL"));
+  CHECK(std::filesystem::is_empty(b.state.path));
+}
+
+TEST_CASE("runtime: execCPUAffinity pins exec'd processes, never the container's init") {
+  NEED_RUNTIME(b);
+  if (::sysconf(_SC_NPROCESSORS_ONLN) < 2) WARD_SKIP("needs two CPUs to tell a pin from none");
+  auto cpus_of = [](const std::string& status_text) {
+    auto at = status_text.find("Cpus_allowed_list:");
+    if (at == std::string::npos) return std::string("?");
+    auto v = status_text.substr(at + 18);
+    v = v.substr(v.find_first_not_of(" \t"));
+    return v.substr(0, v.find('\n'));
+  };
+  b.set({"sh", "-c", "grep Cpus_allowed_list /proc/self/status > /dev/shm/init; sleep 100"},
+        [](json::Value& cfg) {
+          cfg.find("process")->set("execCPUAffinity",
+                                   json::Value::object({{"initial", "0"}, {"final", "0"}}));
+        });
+  const std::string id = ward_test::Bundle::id("affinity");
+  auto d = b.cmd({"run", "-d", "--bundle", b.dir.path, id});
+  INFO(d.err);
+  REQUIRE(d.status == 0);
+  // The exec'd process: the config's process with other args, as engines
+  // send it (--process), execCPUAffinity included.
+  json::Value cfg = json::parse(ward_test::read_file(b.dir / "config.json"));
+  json::Value proc = *cfg.find("process");
+  json::Array args;
+  for (const char* a : {"sh", "-c",
+                        "i=0; while [ ! -s /dev/shm/init ] && [ $i -lt 200 ]; do sleep 0.05; "
+                        "i=$((i+1)); done; cat /dev/shm/init; grep Cpus_allowed_list "
+                        "/proc/self/status"})
+    args.emplace_back(a);
+  proc.set("args", json::Value(std::move(args)));
+  ward_test::write_file(b.dir / "process.json", json::dump(proc));
+  auto e = b.cmd({"exec", "--process", b.dir / "process.json", id});
+  INFO(e.err);
+  REQUIRE(e.status == 0);
+  auto nl = e.out.find('\n');
+  REQUIRE(nl != std::string::npos);
+  CHECK(cpus_of(e.out.substr(0, nl + 1)) == cpus_of(ward_test::read_file("/proc/self/status")));
+  CHECK(cpus_of(e.out.substr(nl + 1)) == "0");
+  CHECK(b.cmd({"delete", "--force", id}).status == 0);
+}
