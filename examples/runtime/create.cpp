@@ -94,9 +94,21 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   // prestart, createRuntime (in our namespaces) and createContainer (in
   // the container's) run once its namespaces and mounts exist, before it
   // pivots into its root (config.md "Lifecycle" 3-6): the child waits.
+  //
+  // linux.netDevices move in first, at the same point: the hooks (a CNI
+  // plugin among them) and the program find them there. Each is checked to
+  // exist now, before the child does.
   const auto& hk = cfg.hooks;
-  if (!hk.prestart.empty() || !hk.create_runtime.empty() || !hk.create_container.empty()) {
-    sb.before_pivot([&o, &cfg, &cg](pid_t pid) {
+  const bool net_devices = cfg.linux_ && !cfg.linux_->net_devices.empty();
+  if (net_devices) ward::oci::check_net_devices(cfg);
+  if (net_devices || !hk.prestart.empty() || !hk.create_runtime.empty() ||
+      !hk.create_container.empty()) {
+    sb.before_pivot([&o, &cfg, &cg, net_devices](pid_t pid) {
+      if (net_devices) {
+        // Our child, not reaped: its pid is its own.
+        ward::UniqueFd pfd = open_container_pidfd(pid, 0);
+        ward::oci::move_net_devices(cfg, ward::Namespace::open_pidfd(ward::NsKind::net, pfd.get()));
+      }
       ward::oci::State st;
       st.id = o.id;
       st.bundle = o.bundle;

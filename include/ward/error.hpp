@@ -55,6 +55,7 @@ enum class Step : std::uint16_t {
   rootfs,      // preparing the root filesystem (bind onto itself, read-only root)
   pivot_root,  // pivot_root(2), or the MS_MOVE + chroot fallback
   terminal,    // the sandbox's pseudo-terminal (its /dev/pts/ptmx, /dev/console)
+  net_device,  // moving a network device into a network namespace (net_device.hpp)
 };
 
 constexpr std::string_view to_string(Step s) noexcept {
@@ -99,6 +100,7 @@ constexpr std::string_view to_string(Step s) noexcept {
     case Step::rootfs: return "rootfs";
     case Step::pivot_root: return "pivot_root";
     case Step::terminal: return "terminal";
+    case Step::net_device: return "network device";
   }
   return "unknown";
 }

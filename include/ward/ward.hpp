@@ -13,6 +13,7 @@
 #include <ward/landlock.hpp>
 #include <ward/mount.hpp>
 #include <ward/namespace.hpp>
+#include <ward/net_device.hpp>
 #include <ward/rlimit.hpp>
 #include <ward/sandbox.hpp>
 #include <ward/seccomp.hpp>

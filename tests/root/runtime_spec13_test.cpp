@@ -115,3 +115,62 @@ TEST_CASE("runtime: execCPUAffinity pins exec'd processes, never the container's
   CHECK(cpus_of(e.out.substr(nl + 1)) == "0");
   CHECK(b.cmd({"delete", "--force", id}).status == 0);
 }
+
+TEST_CASE("runtime: linux.netDevices moves a host device in, renamed, with its addresses, up") {
+  NEED_RUNTIME(b);
+  // One end of a veth pair (the host kernel here has no dummy driver) with
+  // a permanent global address (kept), a link-scope one (not kept: the spec
+  // keeps RT_SCOPE_UNIVERSE only) and an IPv6 one.
+  const std::string dev = "wnd" + std::to_string(::getpid() % 100000);
+  auto sh = [](const std::string& cmd) {
+    return ward_test::run(ward::Sandbox({"/bin/sh", "-c", cmd}));
+  };
+  if (sh("command -v ip").status.exit_code() != 0) WARD_SKIP("no ip(8) on the host (iproute2)");
+  struct Cleanup {
+    std::string dev;
+    ~Cleanup() {
+      ward_test::run(ward::Sandbox({"/bin/sh", "-c", "ip link del " + dev + "p 2>/dev/null"}));
+    }
+  } cleanup{dev};
+  auto made = sh("ip link add " + dev + " type veth peer name " + dev + "p 2>&1");
+  if (made.status.exit_code() != 0)
+    WARD_SKIP("this kernel cannot make a veth pair to move: " + made.out);
+  made =
+      sh("ip addr add 10.203.7.9/24 dev " + dev + " && ip addr add 169.254.7.9/16 scope link dev " +
+         dev + " && ip addr add fd00:7::9/64 nodad dev " + dev);
+  REQUIRE(made.status.exit_code() == 0);
+  b.set({"busybox", "ip", "addr", "show", "dev", "ctr0"}, [&](json::Value& cfg) {
+    cfg.find("linux")->set("netDevices",
+                           json::Value::object({{dev, json::Value::object({{"name", "ctr0"}})}}));
+  });
+  auto r = b.cmd({"run", "--bundle", b.dir.path, ward_test::Bundle::id("netdev")});
+  INFO(r.out);
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("inet 10.203.7.9/24"));
+  CHECK_THAT(r.out, Catch::Contains("inet6 fd00:7::9/64"));
+  CHECK_THAT(r.out, !Catch::Contains("169.254.7.9"));
+  CHECK_THAT(r.out, Catch::Contains(": ctr0"));
+  CHECK_THAT(r.out, Catch::Contains(",UP"));
+  // It left the host; a virtual device does not come back when the
+  // container's namespace goes (network_namespaces(7)).
+  CHECK_FALSE(ward::net_device_exists(dev));
+
+  // A device the host does not have: an error naming it, nothing left.
+  b.set({"true"}, [&](json::Value& cfg) {
+    cfg.find("linux")->set("netDevices",
+                           json::Value::object({{"wnd-none", json::Value::object()}}));
+  });
+  auto bad = b.cmd({"run", "--bundle", b.dir.path, ward_test::Bundle::id("netdev")});
+  CHECK(bad.status != 0);
+  CHECK_THAT(bad.err, Catch::Contains("linux.netDevices.wnd-none") && Catch::Contains("ENODEV"));
+  CHECK(std::filesystem::is_empty(b.state.path));
+  // Names the kernel would refuse, before anything happens.
+  b.set({"true"}, [&](json::Value& cfg) {
+    cfg.find("linux")->set("netDevices",
+                           json::Value::object({{"lo", json::Value::object({{"name", "../x"}})}}));
+  });
+  bad = b.cmd({"run", "--bundle", b.dir.path, ward_test::Bundle::id("netdev")});
+  CHECK(bad.status != 0);
+  CHECK_THAT(bad.err, Catch::Contains("linux.netDevices.lo.name") && Catch::Contains("'/'"));
+}

@@ -1067,7 +1067,24 @@ TEST_CASE("oci: the features document is JSON and lists what the parsers accept"
   }
   for (const auto& fl : l["seccomp"]["supportedFlags"].strings())
     CHECK(std::find(known.begin(), known.end(), fl) != known.end());
-  CHECK_FALSE(l["mountExtensions"]["idmap"]["enabled"].boolean());
+  // idmapped mounts are applied (oci_sandbox: an idmap bind mount uses the
+  // mount's own mappings): say so, or containerd 2.x refuses user-namespace
+  // pods.
+  CHECK(l["mountExtensions"]["idmap"]["enabled"].boolean());
+  // runtime-spec 1.3 entries, each naming only what config.json may say.
+  CHECK(l["netDevices"]["enabled"].boolean());
+  for (const auto& m : l["memoryPolicy"]["modes"].strings()) {
+    INFO(m);
+    CHECK_NOTHROW(
+        parse_config(config_with(R"("linux": {"memoryPolicy": {"mode": ")" + m + R"("}})")));
+  }
+  for (const auto& fl : l["memoryPolicy"]["flags"].strings()) {
+    INFO(fl);
+    CHECK_NOTHROW(parse_config(
+        config_with(R"("linux": {"memoryPolicy": {"mode": "MPOL_BIND", "nodes": "0", "flags": [")" +
+                    fl + R"("]}})")));
+  }
+  CHECK_FALSE(l["intelRdt"]["schemata"].boolean());
 
   // The same shape as runc's: every top-level and linux member runc 1.1.5
   // writes is there, but annotations (runc's own metadata).
@@ -1082,4 +1099,38 @@ TEST_CASE("oci: the features document is JSON and lists what the parsers accept"
     INFO(k);
     CHECK(f.find("linux")->contains(k));
   }
+}
+
+TEST_CASE("oci: runtime-spec 1.3 linux.netDevices and linux.memoryPolicy are checked") {
+  auto err = [](const std::string& linux_body) -> std::string {
+    try {
+      (void)parse_config(config_with(R"("linux": {)" + linux_body + "}", "1.3.0"));
+      return "accepted";
+    } catch (const json::FieldError& e) {
+      return e.what();
+    }
+  };
+  const Config c = parse_config(config_with(
+      R"("linux": {"netDevices": {"eth1": {}, "eth2": {"name": "ctr%d"}},
+                   "memoryPolicy": {"mode": "MPOL_INTERLEAVE", "nodes": "0-1",
+                                    "flags": ["MPOL_F_STATIC_NODES"]}})",
+      "1.3.0"));
+  CHECK(c.linux_->net_devices ==
+        std::map<std::string, std::string>{{"eth1", ""}, {"eth2", "ctr%d"}});
+  REQUIRE(c.linux_->memory_policy);
+  CHECK(c.linux_->memory_policy->mode == 3);
+  CHECK(c.linux_->memory_policy->flags == 1u << 15);
+  CHECK(c.linux_->memory_policy->nodes == "0-1");
+  CHECK_THAT(err(R"("netDevices": {"eth1": {"name": "a-name-longer-than-15"}})"),
+             Catch::Contains("linux.netDevices.eth1.name") && Catch::Contains("longer than 15"));
+  CHECK_THAT(err(R"("netDevices": {"eth1": {"name": "x"}, "eth2": {"name": "x"}})"),
+             Catch::Contains("two devices would be named x inside"));
+  CHECK_THAT(err(R"("netDevices": {"eth1": {"name": "%dx"}})"), Catch::Contains("template"));
+  CHECK_THAT(err(R"("netDevices": {"eth 1": {}})"), Catch::Contains("a space"));
+  CHECK_THAT(err(R"("memoryPolicy": {"nodes": "0"})"),
+             Catch::Contains("linux.memoryPolicy.mode: required field is missing"));
+  CHECK_THAT(err(R"("memoryPolicy": {"mode": "MPOL_BIND", "flags": ["MPOL_F_SOMETIMES"]})"),
+             Catch::Contains("linux.memoryPolicy.flags[0]: unknown memory policy flag"));
+  CHECK_THAT(err(R"("intelRdt": {"schemata": ["L3:0=f\nMB:0=50"]})"),
+             Catch::Contains("linux.intelRdt.schemata[0]: must be one line"));
 }

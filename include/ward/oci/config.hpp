@@ -50,6 +50,7 @@
 #include <ward/capabilities.hpp>
 #include <ward/detail/syscall_tables.hpp>
 #include <ward/error.hpp>
+#include <ward/net_device.hpp>
 #include <ward/oci/detail/check.hpp>
 #include <ward/oci/json.hpp>
 #include <ward/oci/seccomp_profile.hpp>
@@ -690,6 +691,9 @@ struct Linux {
   std::optional<Personality> personality;
   std::optional<IntelRdt> intel_rdt;  // see unsupported()
   std::optional<MemoryPolicy> memory_policy;
+  // linux.netDevices (runtime-spec 1.3): host device name -> name inside
+  // (empty: the same). See move_net_devices() in oci/sandbox.hpp.
+  std::map<std::string, std::string> net_devices;
 
   const Namespace* find_namespace(NamespaceType t) const noexcept {
     for (const Namespace& n : namespaces)
@@ -1409,6 +1413,36 @@ inline Linux linux_section(const Reader& l, const std::string& source) {
     r.enable_monitoring = rdt.optional_bool("enableMonitoring");
     out.intel_rdt = std::move(r);
   }
+  if (const Reader nd = l["netDevices"]) {
+    // config-linux.md "Network Devices": keys are host device names, values
+    // objects with an optional `name` inside. Names are checked as the
+    // kernel would (ward::check_net_device_name); two devices may not end
+    // up with one name.
+    std::map<std::string, std::string> inside;
+    for (const auto& [host_view, e] : nd.members()) {
+      const std::string host(host_view);
+      e.object();
+      std::string name = e.optional_string("name").value_or("");
+      const std::string field = e.path();
+      try {
+        ward::check_net_device_name(host, field);
+      } catch (const ward::Error& err) {
+        e.fail(err.detail());
+      }
+      try {
+        if (!name.empty()) ward::check_net_device_name(name, field + ".name", true);
+      } catch (const ward::Error& err) {
+        e["name"].fail(err.detail());
+      }
+      const std::string final_name = name.empty() ? host : name;
+      if (final_name.find('%') == std::string::npos) {
+        auto [it, fresh] = inside.emplace(final_name, host);
+        if (!fresh)
+          e.fail("two devices would be named " + final_name + " inside (" + it->second + " too)");
+      }
+      out.net_devices[host] = name;
+    }
+  }
   if (const Reader mp = l["memoryPolicy"]) {
     mp.object();
     MemoryPolicy m;
@@ -1810,6 +1844,7 @@ inline ward::json::Value features_value() {
   linux_features.set("selinux", Value::object({{"enabled", false}}));
   linux_features.set(
       "intelRdt", Value::object({{"enabled", false}, {"schemata", false}, {"monitoring", false}}));
+  linux_features.set("netDevices", Value::object({{"enabled", true}}));
   {
     // features-linux.md "MemoryPolicy": what config.json's
     // linux.memoryPolicy may name (the kernel may still refuse a mode).
@@ -1819,10 +1854,12 @@ inline ward::json::Value features_value() {
     linux_features.set("memoryPolicy", Value::object({{"modes", Value(std::move(modes))},
                                                       {"flags", Value(std::move(flags))}}));
   }
-  // Mount uidMappings/gidMappings are parsed (Mount::uid_mappings); nothing
-  // applies them yet. Set this when the mount layer does.
+  // Mount uidMappings/gidMappings and the idmap/ridmap options are applied
+  // (oci/sandbox.hpp: a user namespace per distinct pair of maps,
+  // MOUNT_ATTR_IDMAP). containerd 2.x refuses user-namespace pods when this
+  // says false. Test: oci_sandbox: idmap mounts ... (tests/root).
   linux_features.set("mountExtensions",
-                     Value::object({{"idmap", Value::object({{"enabled", false}})}}));
+                     Value::object({{"idmap", Value::object({{"enabled", true}})}}));
   f.set("linux", std::move(linux_features));
   return f;
 }

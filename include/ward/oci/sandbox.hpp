@@ -1067,6 +1067,32 @@ inline std::string cgroup_path_for(const Config& cfg, std::string_view id) {
 //    cgroup_path_for), hooks, annotations.
 // Throws ward::Error naming the JSON path of the field it cannot map. The
 // Sandbox may still refuse a combination at plan(), naming its own field.
+// linux.netDevices (runtime-spec 1.3), in two halves for a runtime:
+// check_net_devices() before anything exists (each device is on the host:
+// an error then leaves nothing behind), move_net_devices() once the
+// container's network namespace exists and before its hooks and program run
+// (the spec's devices "MUST be made available in the container"). Each
+// device keeps its permanent global addresses and comes up
+// (ward::move_net_device). Test: runtime: linux.netDevices moves a host
+// device in (tests/root/runtime_spec13_test.cpp).
+inline void check_net_devices(const Config& cfg) {
+  if (!cfg.linux_) return;
+  for (const auto& [host, name] : cfg.linux_->net_devices)
+    if (!ward::net_device_exists(host))
+      throw Error(Step::net_device, ENODEV, "linux.netDevices." + host,
+                  "the host has no network device named " + host);
+}
+inline void move_net_devices(const Config& cfg, const ward::Namespace& netns) {
+  if (!cfg.linux_) return;
+  for (const auto& [host, name] : cfg.linux_->net_devices) {
+    try {
+      ward::move_net_device(netns, host, name);
+    } catch (const Error& e) {
+      throw Error(e.step(), e.code().value(), "linux.netDevices." + host, e.detail());
+    }
+  }
+}
+
 inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle,
                           const ToSandboxOptions& opts = {}) {
   namespace fs = std::filesystem;
@@ -1087,7 +1113,21 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
                   "SELinux is not supported by ward (label \"" + l.mount_label + "\")");
     warn(opts.warnings, "linux.mountLabel: ignored: SELinux is not supported by ward");
   }
-  if (l.intel_rdt) unsupported("linux.intelRdt", "Intel RDT is not supported by ward");
+  if (l.intel_rdt) {
+    // runtime-spec 1.3 adds schemata and enableMonitoring; none of
+    // linux.intelRdt is applied by ward, so all of it is refused, saying
+    // whether the host could have done it.
+    const bool resctrl = ::access("/sys/fs/resctrl/schemata", F_OK) == 0;
+    unsupported(
+        "linux.intelRdt",
+        std::string("Intel RDT is not supported by ward") +
+            (resctrl ? "" : " (and this host has no resctrl filesystem at /sys/fs/resctrl)"));
+  }
+  if (!l.net_devices.empty() && !l.has_namespace(NamespaceType::network))
+    ward::detail::throw_invalid(
+        "linux.netDevices",
+        "moving network devices needs a network namespace of the container's own "
+        "(linux.namespaces has no \"network\")");
 
   // ---- namespaces
   bool new_user = false, user_ns = false, new_cgroup = false, new_mount = false;
