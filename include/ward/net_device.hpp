@@ -19,7 +19,8 @@
 // Inside the namespace, a netlink socket is made by a short-lived thread
 // that joins it (setns(2) affects the calling thread only), so the caller's
 // own threads never change namespace.
-// Tests: tests/root/net_device_test.cpp.
+// Tests: runtime: linux.netDevices moves a host device in ... (tests/root/runtime_spec13_test.cpp),
+// oci: runtime-spec 1.3 linux.netDevices ... (tests/unit/oci_test.cpp).
 #pragma once
 
 #include <linux/if_addr.h>

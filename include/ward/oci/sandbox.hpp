@@ -190,6 +190,14 @@ inline void warn(std::vector<std::string>* w, std::string msg) {
   if (w != nullptr) w->push_back(std::move(msg));
 }
 
+// Whether this host runs SELinux (selinuxfs, with its enforce file, is
+// mounted at /sys/fs/selinux). Where it does not, an SELinux label names a
+// context nothing would ever check: ward warns and goes on, as crun does and
+// as runc does for process labels (go-selinux's label calls are no-ops on a
+// host without SELinux). Where it does, ward cannot apply the label and
+// refuses it.
+inline bool host_runs_selinux() { return ::access("/sys/fs/selinux/enforce", F_OK) == 0; }
+
 // A value ward cannot honour: an error naming the field (config.md "Valid
 // values": "Runtimes MUST generate an error when invalid or unsupported
 // values are encountered").
@@ -463,7 +471,9 @@ inline std::optional<CapabilitySet> final_effective(const Process& p, bool keep_
 //    onto /dev/console of a rootfs, as the spec asks; its master is
 //    Child::terminal(), which the runtime sends to the console socket.
 //  - apparmorProfile, selinuxLabel: errors naming the field (ward has no
-//    LSM support), or warnings with ProcessOptions::ignore_lsm.
+//    LSM support; selinuxLabel only where the host runs SELinux, else a
+//    warning, see host_runs_selinux), or warnings with
+//    ProcessOptions::ignore_lsm.
 inline void apply_process(Sandbox& sb, const Process& p, const ProcessOptions& o = {}) {
   using detail::mapping::unsupported;
   using detail::mapping::warn;
@@ -475,10 +485,13 @@ inline void apply_process(Sandbox& sb, const Process& p, const ProcessOptions& o
     warn(o.warnings, f + ".apparmorProfile: ignored: AppArmor is not supported by ward");
   }
   if (!p.selinux_label.empty()) {
-    if (!o.ignore_lsm)
+    if (!o.ignore_lsm && detail::mapping::host_runs_selinux())
       unsupported(f + ".selinuxLabel",
                   "SELinux is not supported by ward (label \"" + p.selinux_label + "\")");
-    warn(o.warnings, f + ".selinuxLabel: ignored: SELinux is not supported by ward");
+    warn(o.warnings, f + ".selinuxLabel: ignored: " +
+                         (detail::mapping::host_runs_selinux()
+                              ? std::string("SELinux is not supported by ward")
+                              : std::string("this host does not run SELinux")));
   }
 
   if (p.args.empty()) ward::detail::throw_invalid(f + ".args", "must not be empty");
@@ -1062,7 +1075,7 @@ inline std::string cgroup_path_for(const Config& cfg, std::string_view id) {
 //    keeps them out unless the config asks).
 //  - process: apply_process(); linux.seccomp: apply_seccomp().
 //  - linux.mountLabel (SELinux) and linux.intelRdt: errors (mountLabel: a
-//    warning with ignore_lsm).
+//    warning with ignore_lsm, or on a host that does not run SELinux).
 //  - Not here: linux.resources and linux.cgroupsPath (see apply_resources,
 //    cgroup_path_for), hooks, annotations.
 // Throws ward::Error naming the JSON path of the field it cannot map. The
@@ -1108,10 +1121,13 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
   const Linux& l = cfg.linux_ ? *cfg.linux_ : empty_linux;
 
   if (!l.mount_label.empty()) {
-    if (!opts.ignore_lsm)
+    if (!opts.ignore_lsm && detail::mapping::host_runs_selinux())
       unsupported("linux.mountLabel",
                   "SELinux is not supported by ward (label \"" + l.mount_label + "\")");
-    warn(opts.warnings, "linux.mountLabel: ignored: SELinux is not supported by ward");
+    warn(opts.warnings,
+         "linux.mountLabel: ignored: " + (detail::mapping::host_runs_selinux()
+                                              ? std::string("SELinux is not supported by ward")
+                                              : std::string("this host does not run SELinux")));
   }
   if (l.intel_rdt) {
     // runtime-spec 1.3 adds schemata and enableMonitoring; none of
