@@ -276,8 +276,20 @@ int cmd_create_or_run(const CreateOpts& o_in) {
 void signal_init(const Container& c, int sig);
 
 int cmd_start(const std::string& id) {
+  Container first = load(id);
+  DirLock lock(first);
+  // `create` holds this lock until the container is created, and what was
+  // read before it may be its first record ("creating", no pid yet), which
+  // says stopped. Read it again under the lock, from the same directory
+  // (an engine may `start` as soon as `create`'s record exists). Test:
+  // runtime: start during a create waits for it and starts the container.
   Container c = load(id);
-  DirLock lock(c);
+  struct stat was {
+  }, now{};
+  if (::fstat(first.dfd.get(), &was) != 0 || ::fstat(c.dfd.get(), &now) != 0 ||
+      was.st_dev != now.st_dev || was.st_ino != now.st_ino)
+    fail("container does not exist");
+  c.locked = true;
   auto status = c.status();
   if (status == ward::oci::Status::stopped) fail("cannot start a container that has stopped");
   if (status != ward::oci::Status::created) fail("cannot start an already running container");

@@ -174,3 +174,41 @@ TEST_CASE("runtime: linux.netDevices moves a host device in, renamed, with its a
   CHECK(bad.status != 0);
   CHECK_THAT(bad.err, Catch::Contains("linux.netDevices.lo.name") && Catch::Contains("'/'"));
 }
+
+TEST_CASE("runtime: start during a create waits for it and starts the container") {
+  NEED_RUNTIME(b);
+  // A createRuntime hook holds `create` for a second, while its record
+  // already says "creating" with no pid: an engine's `start` then must not
+  // take it for stopped (it did: "cannot start a container that has
+  // stopped").
+  b.set({"sh", "-c", "echo started"}, [](json::Value& cfg) {
+    cfg.set("hooks",
+            json::Value::object(
+                {{"createRuntime",
+                  json::Value::array({json::Value::object(
+                      {{"path", "/bin/sleep"}, {"args", json::Value::array({"sleep", "1"})}})})}}));
+  });
+  const std::string id = ward_test::Bundle::id("racing");
+  ward::Sandbox creator(
+      {WARD_RUNTIME_BIN, "--root", b.state.path, "create", "--bundle", b.dir.path, id});
+  ward_test::ScratchDir out("racing");
+  int of = ::open(std::string(out / "create.out").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  REQUIRE(of >= 0);
+  ward::Child cr = creator.stdin_(ward::Stdio::null()).stdout_(ward::Stdio::fd(of)).spawn();
+  bool creating = false;
+  for (int i = 0; i < 300 && !creating; ++i) {
+    auto s = b.cmd({"state", id});
+    creating = s.status == 0 && s.out.find("\"creating\"") != std::string::npos;
+    if (!creating) ::usleep(5000);
+  }
+  REQUIRE(creating);
+  auto st = b.cmd({"start", id});
+  INFO(st.err);
+  CHECK(st.status == 0);
+  CHECK(cr.wait().shell_status() == 0);
+  ::close(of);
+  // The container ran: its output went to create's stdout.
+  for (int i = 0; i < 200 && ward_test::read_file(out / "create.out").empty(); ++i) ::usleep(10000);
+  CHECK(ward_test::read_file(out / "create.out") == "started\n");
+  b.cmd({"delete", "--force", id});
+}
