@@ -1044,7 +1044,9 @@ inline std::string cgroup_path_for(const Config& cfg, std::string_view id) {
 //    core symlinks and /dev/ptmx -> pts/ptmx are made after the mounts, as
 //    runc's needsSetupDev/createDevices/setupPtmx/setupDevSymlinks do; with
 //    no /dev mount at all they go into the rootfs's own /dev, as in runc.
-//  - linux.devices: mknod with fileMode (type bits ignored; default 0666),
+//  - linux.devices: /dev/ptmx is skipped (runc's createDevices: it is the
+//    link to pts/ptmx); the others: mknod with fileMode (type bits
+//    ignored; default 0666),
 //    after the mounts; in a user namespace, where mknod is refused, the
 //    host's node at the same path is bound instead (runc's
 //    bindMountDeviceNode). An owner (uid/gid) other than 0 is an error:
@@ -1246,6 +1248,12 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
   for (std::size_t i = 0; i < l.devices.size(); ++i) {
     const Device& d = l.devices[i];
     const std::string df = idx("linux.devices", i);
+    // /dev/ptmx is the runtime's link to pts/ptmx (set up with /dev):
+    // runc's createDevices skips the entry that a privileged pod's config
+    // has (containerd's CRI lists every host device), and so does ward.
+    // Without this the node would be made over that very link, which the
+    // destination check refuses (ELOOP).
+    if ("/" + ward::detail::normalize_in_root(d.path, df + ".path") == "/dev/ptmx") continue;
     if (user_ns) {
       // mknod is refused in a user namespace: bind the host's node.
       detail::mapping::at_field(df, [&] { sb.mount(MountSpec::bind(d.path, d.path)); });
