@@ -204,6 +204,7 @@ inline void plan_user_namespace(PlanData& pd, const UserNsOptions& in) {
     pd.child.uid = 0;
     pd.child.gid = 0;
     pd.child.clear_groups = !deny;
+    pd.child.ns_root_early = true;
   }
 }
 

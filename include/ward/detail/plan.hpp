@@ -77,6 +77,12 @@ struct ChildPlan {
   // its own (Sandbox::plan; see child_entry). Implies two_stage.
   bool vfork_stage2 = false;
   bool need_parent = false;  // wait for the parent to write id maps
+  // Become the new user namespace's root (setresgid/setresuid 0) as soon
+  // as its maps are written, before any setup: the ids the child inherits
+  // may be unmapped there (a map that leaves out host uid 0), and an
+  // unmapped fsuid cannot create anything (EOVERFLOW). runc's nsexec does
+  // the same. Set when the maps have 0 inside.
+  bool ns_root_early = false;
 
   bool set_ids = false;
   std::uint32_t uid = 0, gid = 0;

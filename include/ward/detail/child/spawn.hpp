@@ -341,6 +341,13 @@ WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
     if (r != 1) sys::exit_group(127);  // the parent gave up on us and reports why
   }
   if (!p.hold && c->sync_rd >= 0) sys::call(SYS_close, c->sync_rd);
+  if (p.ns_root_early) {
+    // The maps are written: become the namespace's root (see ChildPlan).
+    r = sys::call(SYS_setresgid, 0, 0, 0);
+    if (r < 0) child_report(c, Step::setresgid, r, "gid 0 in the new user namespace");
+    r = sys::call(SYS_setresuid, 0, 0, 0);
+    if (r < 0) child_report(c, Step::setresuid, r, "uid 0 in the new user namespace");
+  }
 
   if (p.two_stage) {
     // setns/unshare of a pid namespace only applies to children
