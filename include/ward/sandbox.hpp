@@ -498,6 +498,18 @@ class Sandbox {
     fs_.rootfs = std::move(dir);
     return *this;
   }
+  // chroot(2) into `dir` (a directory in the caller's view), with no mount
+  // namespace of its own and nothing mounted: the process stays in the
+  // caller's (or a joined) mount namespace, whose mount table is not
+  // touched. Weaker than rootfs(): a process holding CAP_SYS_CHROOT can
+  // leave a chroot, and the namespace's other mounts stay reachable that
+  // way. For OCI configs without a mount namespace (runtime-spec: an absent
+  // namespace type is inherited; runc chroots then). Not with rootfs() or
+  // any mount, masked or read-only path.
+  Sandbox& chroot(std::string dir) {
+    fs_.chroot = std::move(dir);
+    return *this;
+  }
   Sandbox& mount(MountSpec m) {
     fs_.ops.push_back([m = std::move(m)](detail::MountPlanner& pl) { pl.add(m, "mount"); });
     return *this;
@@ -856,6 +868,7 @@ class Sandbox {
 
   struct FsConfig {
     std::string rootfs;
+    std::string chroot;
     std::vector<std::function<void(detail::MountPlanner&)>> ops;
     std::vector<std::string> masked, readonly;
     bool readonly_root = false;
@@ -867,6 +880,21 @@ class Sandbox {
   void plan_filesystem(detail::PlanData& pd, NsSet joined) const {
     bool any = !fs_.rootfs.empty() || !fs_.ops.empty() || !fs_.masked.empty() ||
                !fs_.readonly.empty() || fs_.readonly_root;
+    if (!fs_.chroot.empty()) {
+      if (any)
+        detail::throw_invalid("chroot",
+                              "mounts, masked or read-only paths and rootfs need a mount "
+                              "namespace of the sandbox's own (rootfs())");
+      check_no_nul("chroot", fs_.chroot);
+      std::error_code ec;
+      auto abs = std::filesystem::absolute(fs_.chroot, ec);
+      struct stat st;
+      if (ec || ::stat(abs.c_str(), &st) != 0)
+        throw Error(Step::rootfs, ec ? ec.value() : errno, fs_.chroot, "chroot");
+      if (!S_ISDIR(st.st_mode)) throw Error(Step::rootfs, ENOTDIR, fs_.chroot, "chroot");
+      pd.chroot_dir = abs.lexically_normal().string();
+      return;
+    }
     if (!any) return;
     const char* field = !fs_.rootfs.empty() ? "rootfs" : "mount";
     if (!create_.contains(NsKind::mount))

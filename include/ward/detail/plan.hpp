@@ -164,6 +164,9 @@ struct ChildPlan {
   bool readonly_root = false;
   int pivot = 0;  // 0 pivot_root, 1 MS_MOVE + chroot, 2 pivot_root else MS_MOVE + chroot
   MountApi mount_api = MountApi::modern;
+  // Sandbox::chroot: chroot(2) into this directory (no mount namespace of
+  // its own, no mounts); null: none.
+  const char* chroot_dir = nullptr;
 
   // Wait before exec until a byte can be read from this descriptor (a
   // runtime's create/start split); -1: no gate.
@@ -223,6 +226,7 @@ struct PlanData {
   std::deque<std::vector<const char*>> mount_arrays;
   std::vector<std::shared_ptr<UniqueFd>> mount_fds;
   std::string rootfs;
+  std::string chroot_dir;
   // Sandbox::before_exec: run in the parent while the child sets up; the
   // child waits for it on a pipe of its own before child_fds.
   std::function<void()> before_exec;
@@ -279,6 +283,7 @@ struct PlanData {
     child.mounts = mount_steps.empty() ? nullptr : mount_steps.data();
     child.n_mounts = static_cast<int>(mount_steps.size());
     child.rootfs = rootfs.empty() ? nullptr : rootfs.c_str();
+    child.chroot_dir = chroot_dir.empty() ? nullptr : chroot_dir.c_str();
     child.max_dst = -1;
     for (auto& m : fds)
       if (m.dst > child.max_dst) child.max_dst = m.dst;

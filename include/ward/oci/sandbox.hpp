@@ -998,11 +998,14 @@ inline std::string cgroup_path_for(const Config& cfg, std::string_view id) {
 //  - linux.namespaces: each one without a path is created, each one with a
 //    path is joined (time included: the child then runs in fork mode). A
 //    new user namespace gets linux.uidMappings/gidMappings (none: the
-//    caller's uid and gid as root inside, ward's default). ward needs a
-//    new mount namespace for the root filesystem: a config without one, or
-//    one that joins a mount namespace by path, is an error (runc would
-//    chroot in the runtime's namespace, or set up mounts in the joined
-//    one, changing another container's or the host's mount table).
+//    caller's uid and gid as root inside, ward's default). Without a
+//    mount namespace of its own (none listed: the runtime's is inherited,
+//    runtime-spec config-linux.md), the process is chroot(2)ed into
+//    root.path, as runc does; joining one by path, it runs from that
+//    namespace's root (root.path unused, a warning). Either way nothing is
+//    mounted: mounts, maskedPaths, readonlyPaths, devices, root.readonly
+//    and rootfsPropagation are errors then (runc would set them up in
+//    the host's or another container's mount table).
 //  - hostname, domainname, linux.timeOffsets, linux.sysctl,
 //    linux.personality: as given.
 //  - root.path (relative to the bundle), root.readonly; pivot_root unless
@@ -1086,6 +1089,7 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
 
   // ---- namespaces
   bool new_user = false, user_ns = false, new_cgroup = false, new_mount = false;
+  std::string joined_mount;  // the field that joins one
   std::string user_ns_path;
   for (std::size_t i = 0; i < l.namespaces.size(); ++i) {
     const Namespace& n = l.namespaces[i];
@@ -1099,18 +1103,31 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
       if (n.type == NamespaceType::cgroup) new_cgroup = true;
       if (n.type == NamespaceType::mount) new_mount = true;
     } else {
-      if (n.type == NamespaceType::mount)
-        unsupported(nf + ".path",
-                    "ward sets the root filesystem up in a new mount namespace; it does not "
-                    "mount into a joined one");
+      if (n.type == NamespaceType::mount) joined_mount = nf + ".path";
       if (n.type == NamespaceType::user) user_ns_path = n.path;
       detail::mapping::at_field(nf + ".path", [&] { sb.join(*kind, n.path); });
     }
   }
-  if (!new_mount)
-    ward::detail::throw_invalid("linux.namespaces",
-                                "ward needs a new mount namespace (type \"mount\") to set up "
-                                "root.path and mounts");
+  // Without a mount namespace of its own the container runs in the
+  // runtime's (chroot into root.path) or in the joined one (its root):
+  // nothing is mounted there. runc would set the mounts up in that
+  // namespace, changing the host's or another container's mount table
+  // (and make the host's / rslave); ward refuses what needs a mount.
+  if (!new_mount) {
+    const std::string why =
+        joined_mount.empty() ? "needs a mount namespace of the container's own (linux.namespaces "
+                               "has no \"mount\"): ward does not mount into the runtime's"
+                             : "needs a mount namespace of the container's own, not one joined "
+                               "by path (" +
+                                   joined_mount + "): ward does not mount into it";
+    if (!cfg.mounts.empty()) ward::detail::throw_invalid("mounts", why);
+    if (!l.masked_paths.empty()) ward::detail::throw_invalid("linux.maskedPaths", why);
+    if (!l.readonly_paths.empty()) ward::detail::throw_invalid("linux.readonlyPaths", why);
+    if (!l.devices.empty()) ward::detail::throw_invalid("linux.devices", why);
+    if (cfg.root.readonly) ward::detail::throw_invalid("root.readonly", why);
+    if (l.rootfs_propagation && l.rootfs_propagation->type != Propagation::unchanged)
+      ward::detail::throw_invalid("linux.rootfsPropagation", why);
+  }
   if (new_user) {
     UserNsOptions u;
     u.uid_map = detail::mapping::id_map(l.uid_mappings);
@@ -1137,9 +1154,17 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
   // ---- root
   fs::path root = cfg.root.path;
   if (root.is_relative()) root = bundle / root;
-  sb.rootfs(root.lexically_normal().string());
+  if (!joined_mount.empty()) {
+    // setns(2) into a mount namespace makes its root the process's root.
+    warn(opts.warnings, "root.path: not used: the container runs in the mount namespace " +
+                            joined_mount + " joins, from its root");
+  } else if (!new_mount) {
+    sb.chroot(root.lexically_normal().string());
+  } else {
+    sb.rootfs(root.lexically_normal().string());
+  }
   if (cfg.root.readonly) sb.readonly_root();
-  sb.pivot(opts.no_pivot ? Pivot::move_and_chroot : Pivot::pivot_root);
+  if (new_mount) sb.pivot(opts.no_pivot ? Pivot::move_and_chroot : Pivot::pivot_root);
   if (l.rootfs_propagation && l.rootfs_propagation->type != Propagation::unchanged)
     sb.rootfs_propagation(detail::mapping::propagation(l.rootfs_propagation->type),
                           l.rootfs_propagation->recursive);
@@ -1244,7 +1269,7 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
   }
 
   // ---- /dev
-  if (!dev_is_bind) sb.default_devices();
+  if (!dev_is_bind && new_mount) sb.default_devices();
   for (std::size_t i = 0; i < l.devices.size(); ++i) {
     const Device& d = l.devices[i];
     const std::string df = idx("linux.devices", i);
@@ -1274,7 +1299,7 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
   }
   // process.cwd is created when missing, as runc does: after the mounts, in
   // case it is on one of them.
-  if (cfg.process && !cfg.process->cwd.empty())
+  if (cfg.process && !cfg.process->cwd.empty() && new_mount)
     detail::mapping::at_field("process.cwd", [&] { sb.directory(cfg.process->cwd); });
   if (!l.masked_paths.empty()) sb.masked_paths(l.masked_paths);
   if (!l.readonly_paths.empty()) sb.readonly_paths(l.readonly_paths);

@@ -843,7 +843,18 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
   }
   if (p.mount_setup) {
     child_rootfs(c);
-  } else if (p.terminal_in_child) {
+  } else if (p.chroot_dir != nullptr) {
+    // Sandbox::chroot: no mount namespace of our own, so nothing is
+    // mounted and nothing pivoted; the root directory changes for this
+    // process only (chroot(2); runc's chroot() for a config without one).
+    r = sys::call(SYS_chdir, p.chroot_dir);
+    if (r < 0) child_report(c, Step::rootfs, r, p.chroot_dir);
+    r = sys::call(SYS_chroot, ".");
+    if (r < 0) child_report(c, Step::rootfs, r, "chroot");
+    r = sys::call(SYS_chdir, "/");
+    if (r < 0) child_report(c, Step::rootfs, r, "chdir / (after chroot)");
+  }
+  if (p.terminal_in_child && !p.mount_setup) {
     // A joined mount namespace (a runtime's exec): "/" is its root.
     long root = sys::call(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0) child_report(c, Step::terminal, root, "/");
