@@ -490,7 +490,10 @@ class Sandbox {
   // ---------------------------------------------------------------- filesystem
   // All of these need a new mount namespace (unshare(NsKind::mount)); the
   // steps run in the child, in the order given, inside the rootfs when
-  // there is one (else inside "/"), then masked and read-only paths.
+  // there is one (else inside "/"), then masked and read-only paths, then
+  // a read-only tmpfs or /dev is made read-only: it is mounted writable so
+  // that later steps can make their mount points and nodes in it. A tmpfs
+  // without a "mode" option over an existing directory takes its mode.
 
   // pivot_root into `dir` (a directory in the caller's view). The child
   // sees only that tree; the host's mount table is not changed.
@@ -915,10 +918,12 @@ class Sandbox {
       pd.rootfs = abs.lexically_normal().string();
     }
     detail::MountPlanner pl;
+    pl.defer_readonly = true;
     for (auto& op : fs_.ops) op(pl);
     for (auto& m : fs_.masked) pl.add_path_step(detail::MountStep::op_mask, m, "masked_paths");
     for (auto& r : fs_.readonly)
       pl.add_path_step(detail::MountStep::op_readonly, r, "readonly_paths");
+    for (auto& s : pl.late) pl.steps.push_back(s);
     pd.mount_steps = std::move(pl.steps);
     pd.mount_strings = std::move(pl.strings);
     pd.mount_arrays = std::move(pl.arrays);

@@ -1014,11 +1014,11 @@ inline std::string cgroup_path_for(const Config& cfg, std::string_view id) {
 //     * type "bind", or option bind/rbind: MountSpec::bind/rbind of the
 //       source (relative to the bundle) with the parsed flags, atime,
 //       propagation (none given: private, ward's default for binds, where
-//       runc's clone would follow its rslave /) and idmap. MountSpec
-//       applies an rbind's attributes to every submount, so "ro" on an
-//       rbind is "rro" here (never looser than runc 1.1, which remounts
-//       only the top), and a non-recursive clear ("rw", "suid", "dev",
-//       "exec") on an rbind is not applied (it would clear submounts too).
+//       runc's clone would follow its rslave /) and idmap. On an rbind,
+//       "ro", "nosuid", "rw", "noatime"... are the top mount's only and
+//       "rro", "rnosuid", "rrw", "rnoatime"... every mount's (recursive
+//       attributes, mount_setattr(2) AT_RECURSIVE, after the top's), as in
+//       runc; elsewhere both kinds are the mount's own.
 //       Filesystem options are meaningless for a bind (mount(2) ignores
 //       them for MS_BIND): warned about.
 //     * idmap/ridmap: a user namespace with the mount's own uidMappings/
@@ -1041,6 +1041,11 @@ inline std::string cgroup_path_for(const Config& cfg, std::string_view id) {
 //       with the per-mount flags and the remaining options as filesystem
 //       parameters ("mode=755", "newinstance"; sync/dirsync/lazytime/mand
 //       become the kernel's generic superblock parameters).
+//     * a tmpfs without a "mode=" option over an existing directory gets
+//       that directory's mode (runc's createOpenMountpoint); a read-only
+//       tmpfs or /dev is mounted writable and made read-only after every
+//       other step, so that its mount points and nodes can be made (runc's
+//       finalizeRootfs).
 //     * "remount" and crun's "tmpcopyup" are errors (unsupported).
 //  - /dev: unless a bind mount provides /dev, the default device nodes
 //    (null zero full random urandom tty), /dev/fd, stdin/stdout/stderr and
@@ -1212,15 +1217,25 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
     if (bind && dest_clean == "/dev") dev_is_bind = true;
 
     std::optional<MountSpec> spec;
-    const std::uint64_t set =
-        detail::mapping::mount_attrs(o.set) | detail::mapping::mount_attrs(o.recursive_set);
-    std::uint64_t clear = detail::mapping::mount_attrs(o.recursive_clear);
-    if (!(bind && recursive)) clear |= detail::mapping::mount_attrs(o.clear);
+    // On an rbind, "ro" & co. are the top mount's and "rro" & co. every
+    // mount's (runc: a remount of the top, then mount_setattr(2)
+    // AT_RECURSIVE); on any other mount both are the mount's own.
+    const std::uint64_t set = detail::mapping::mount_attrs(o.set);
+    const std::uint64_t clear = detail::mapping::mount_attrs(o.clear);
+    std::uint64_t rset = detail::mapping::mount_attrs(o.recursive_set);
+    std::uint64_t rclear = detail::mapping::mount_attrs(o.recursive_clear);
+    switch (o.recursive_atime) {
+      case Atime::unchanged: break;
+      case Atime::relatime: rclear |= ward::detail::mnt::kAttrAtimeMask; break;
+      case Atime::noatime: rset |= ward::detail::mnt::kAttrNoatime; break;
+      case Atime::strictatime: rset |= ward::detail::mnt::kAttrStrictatime; break;
+    }
     if (bind) {
       if (m.source.empty())
         ward::detail::throw_invalid(mf + ".source", "a bind mount needs a source");
       const std::string src = abs_source(m.source);
-      spec = recursive ? MountSpec::rbind(src, m.destination) : MountSpec::bind(src, m.destination);
+      spec = recursive ? MountSpec::rbind(src, m.destination).attributes_top_only()
+                       : MountSpec::bind(src, m.destination);
       if (!o.data.empty())
         warn(opts.warnings,
              mf + ".options: ignored for a bind mount: " + detail::mapping::join_names(o.data));
@@ -1245,8 +1260,8 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
     detail::mapping::check_proc_mount(mf, dest_clean, bind, m.type,
                                       bind ? abs_source(m.source) : m.source, opts.warnings);
     detail::mapping::set_attrs(*spec, set, clear);
-    const Atime at = o.recursive_atime != Atime::unchanged ? o.recursive_atime : o.atime;
-    if (at != Atime::unchanged) spec->atime(detail::mapping::atime(at));
+    if (o.atime != Atime::unchanged) spec->atime(detail::mapping::atime(o.atime));
+    if (rset != 0 || rclear != 0) spec->recursive_attributes(rset, rclear);
     if (o.propagation != Propagation::unchanged)
       spec->propagation(detail::mapping::propagation(o.propagation), o.propagation_recursive);
     if (o.idmap) {
