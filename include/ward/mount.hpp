@@ -151,6 +151,24 @@ class MountSpec {
     recursive_ = on;
     return *this;
   }
+  // For a recursive bind: the attributes above (read_only(), nosuid(),
+  // atime() ...) go to the top mount only, its submounts keep theirs, as
+  // OCI's and mount(8)'s "ro" on an rbind (default: every mount of the
+  // tree). recursive_attributes() then sets what all of them get.
+  MountSpec& attributes_top_only(bool on = true) {
+    top_only_ = on;
+    return *this;
+  }
+  // Attributes set and cleared (MOUNT_ATTR_* bits) on every mount of a
+  // recursive bind, after the top mount's own (OCI "rro", "rnosuid",
+  // "rrw" ...: mount_setattr(2) with AT_RECURSIVE, Linux 5.12; the legacy
+  // mount API refuses them). For other mounts they are the mount's own.
+  MountSpec& recursive_attributes(std::uint64_t set, std::uint64_t clear) {
+    rattr_set_ |= set;
+    rattr_clr_ |= clear;
+    rattr_set_ &= ~clear;
+    return *this;
+  }
   MountSpec& propagation(Propagation p, bool recursive = false) {
     propagation_ = p;
     prop_recursive_ = recursive;
@@ -206,6 +224,8 @@ class MountSpec {
   bool recursive_ = false;
   Propagation propagation_ = Propagation::keep;
   bool prop_recursive_ = false;
+  bool top_only_ = false;
+  std::uint64_t rattr_set_ = 0, rattr_clr_ = 0;
   std::shared_ptr<UniqueFd> idmap_;
   bool optional_ = false;
 };
@@ -312,6 +332,13 @@ struct MountPlanner {
   std::deque<std::vector<const char*>> arrays;
   std::vector<MountStep> steps;
   std::vector<std::shared_ptr<UniqueFd>> fds;  // idmap user namespaces
+  // A read-only tmpfs or /dev is made writable and turned read-only by a
+  // step in `late`, which Sandbox runs after everything else: mount points
+  // and device nodes are made in it first (runc: mountPropagate mounts
+  // them rw, finalizeRootfs remounts them ro). MountGuard makes one mount
+  // and keeps it read-only from the start.
+  bool defer_readonly = false;
+  std::vector<MountStep> late;
 
   const char* keep(std::string s) { return strings.emplace_back(std::move(s)).c_str(); }
 
@@ -336,6 +363,14 @@ struct MountPlanner {
       case Atime::relatime: s.attr_clr |= mnt::kAttrAtimeMask; break;
       case Atime::noatime: s.attr_set |= mnt::kAttrNoatime; break;
       case Atime::strictatime: s.attr_set |= mnt::kAttrStrictatime; break;
+    }
+    if (m.recursive_ && m.kind_ == MountSpec::Kind::bind) {
+      s.attrs_top_only = m.top_only_;
+      s.rattr_set = m.rattr_set_;
+      s.rattr_clr = m.rattr_clr_;
+    } else {  // one mount: the recursive attributes are its own
+      s.attr_set = (s.attr_set & ~m.rattr_clr_) | m.rattr_set_;
+      s.attr_clr = (s.attr_clr & ~m.rattr_set_) | m.rattr_clr_;
     }
     if (m.kind_ == MountSpec::Kind::bind) {
       s.op = MountStep::op_bind;
@@ -369,6 +404,18 @@ struct MountPlanner {
       s.params = arr.data();
       s.n_params = static_cast<int>(m.params_.size());
       s.legacy_data = keep(data);
+      bool has_mode = false;
+      for (auto& kv : m.params_) has_mode = has_mode || kv.first == "mode";
+      s.copy_mode = m.type_ == "tmpfs" && !has_mode;
+      if (defer_readonly && (s.attr_set & mnt::kAttrRdonly) != 0 &&
+          (m.type_ == "tmpfs" || rel == "dev")) {
+        s.attr_set &= ~mnt::kAttrRdonly;
+        MountStep ro;
+        ro.op = MountStep::op_remount_ro;
+        ro.target = s.target;
+        ro.no_symlinks = s.no_symlinks;
+        late.push_back(ro);
+      }
     }
     if (m.propagation_ != Propagation::keep) {
       s.propagation = propagation_flag(m.propagation_);

@@ -3,11 +3,13 @@
 #pragma once
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/nsfs.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -204,6 +206,7 @@ inline void plan_user_namespace(PlanData& pd, const UserNsOptions& in) {
     pd.child.uid = 0;
     pd.child.gid = 0;
     pd.child.clear_groups = !deny;
+    pd.child.ns_root_early = true;
   }
 }
 
@@ -245,8 +248,21 @@ class Namespace {
   // given, must match it.
   static Namespace open(const std::filesystem::path& path,
                         std::optional<NsKind> expect = std::nullopt) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) detail::throw_errno(Step::open_namespace, path.string());
+    // O_PATH first: opening whatever the path names for reading could
+    // block (a FIFO without a writer) or act (a device's open). Only a file
+    // on nsfs is opened for real, through its descriptor (an O_PATH one
+    // cannot be given to setns or ioctl).
+    UniqueFd probe(::open(path.c_str(), O_PATH | O_CLOEXEC));
+    if (!probe) detail::throw_errno(Step::open_namespace, path.string());
+    struct statfs sf;
+    if (::fstatfs(probe.get(), &sf) != 0)
+      detail::throw_errno(Step::open_namespace, path.string(), "fstatfs");
+    if (static_cast<unsigned long>(sf.f_type) != NSFS_MAGIC)
+      throw Error(Step::open_namespace, EINVAL, path.string(),
+                  "not a namespace file (not on nsfs: /proc/PID/ns/* or a bind mount of one)");
+    UniqueFd fd(::open(("/proc/self/fd/" + std::to_string(probe.get())).c_str(),
+                       O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    if (!fd) detail::throw_errno(Step::open_namespace, path.string(), "reopen");
     int type = ::ioctl(fd.get(), NS_GET_NSTYPE);
     if (type < 0) {
       int e = errno;

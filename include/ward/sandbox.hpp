@@ -509,12 +509,27 @@ class Sandbox {
   // ---------------------------------------------------------------- filesystem
   // All of these need a new mount namespace (unshare(NsKind::mount)); the
   // steps run in the child, in the order given, inside the rootfs when
-  // there is one (else inside "/"), then masked and read-only paths.
+  // there is one (else inside "/"), then masked and read-only paths, then
+  // a read-only tmpfs or /dev is made read-only: it is mounted writable so
+  // that later steps can make their mount points and nodes in it. A tmpfs
+  // without a "mode" option over an existing directory takes its mode.
 
   // pivot_root into `dir` (a directory in the caller's view). The child
   // sees only that tree; the host's mount table is not changed.
   Sandbox& rootfs(std::string dir) {
     fs_.rootfs = std::move(dir);
+    return *this;
+  }
+  // chroot(2) into `dir` (a directory in the caller's view), with no mount
+  // namespace of its own and nothing mounted: the process stays in the
+  // caller's (or a joined) mount namespace, whose mount table is not
+  // touched. Weaker than rootfs(): a process holding CAP_SYS_CHROOT can
+  // leave a chroot, and the namespace's other mounts stay reachable that
+  // way. For OCI configs without a mount namespace (runtime-spec: an absent
+  // namespace type is inherited; runc chroots then). Not with rootfs() or
+  // any mount, masked or read-only path.
+  Sandbox& chroot(std::string dir) {
+    fs_.chroot = std::move(dir);
     return *this;
   }
   Sandbox& mount(MountSpec m) {
@@ -875,6 +890,7 @@ class Sandbox {
 
   struct FsConfig {
     std::string rootfs;
+    std::string chroot;
     std::vector<std::function<void(detail::MountPlanner&)>> ops;
     std::vector<std::string> masked, readonly;
     bool readonly_root = false;
@@ -886,6 +902,21 @@ class Sandbox {
   void plan_filesystem(detail::PlanData& pd, NsSet joined) const {
     bool any = !fs_.rootfs.empty() || !fs_.ops.empty() || !fs_.masked.empty() ||
                !fs_.readonly.empty() || fs_.readonly_root;
+    if (!fs_.chroot.empty()) {
+      if (any)
+        detail::throw_invalid("chroot",
+                              "mounts, masked or read-only paths and rootfs need a mount "
+                              "namespace of the sandbox's own (rootfs())");
+      check_no_nul("chroot", fs_.chroot);
+      std::error_code ec;
+      auto abs = std::filesystem::absolute(fs_.chroot, ec);
+      struct stat st;
+      if (ec || ::stat(abs.c_str(), &st) != 0)
+        throw Error(Step::rootfs, ec ? ec.value() : errno, fs_.chroot, "chroot");
+      if (!S_ISDIR(st.st_mode)) throw Error(Step::rootfs, ENOTDIR, fs_.chroot, "chroot");
+      pd.chroot_dir = abs.lexically_normal().string();
+      return;
+    }
     if (!any) return;
     const char* field = !fs_.rootfs.empty() ? "rootfs" : "mount";
     if (!create_.contains(NsKind::mount))
@@ -906,10 +937,12 @@ class Sandbox {
       pd.rootfs = abs.lexically_normal().string();
     }
     detail::MountPlanner pl;
+    pl.defer_readonly = true;
     for (auto& op : fs_.ops) op(pl);
     for (auto& m : fs_.masked) pl.add_path_step(detail::MountStep::op_mask, m, "masked_paths");
     for (auto& r : fs_.readonly)
       pl.add_path_step(detail::MountStep::op_readonly, r, "readonly_paths");
+    for (auto& s : pl.late) pl.steps.push_back(s);
     pd.mount_steps = std::move(pl.steps);
     pd.mount_strings = std::move(pl.strings);
     pd.mount_arrays = std::move(pl.arrays);

@@ -77,6 +77,12 @@ struct ChildPlan {
   // its own (Sandbox::plan; see child_entry). Implies two_stage.
   bool vfork_stage2 = false;
   bool need_parent = false;  // wait for the parent to write id maps
+  // Become the new user namespace's root (setresgid/setresuid 0) as soon
+  // as its maps are written, before any setup: the ids the child inherits
+  // may be unmapped there (a map that leaves out host uid 0), and an
+  // unmapped fsuid cannot create anything (EOVERFLOW). runc's nsexec does
+  // the same. Set when the maps have 0 inside.
+  bool ns_root_early = false;
 
   bool set_ids = false;
   std::uint32_t uid = 0, gid = 0;
@@ -162,6 +168,9 @@ struct ChildPlan {
   bool readonly_root = false;
   int pivot = 0;  // 0 pivot_root, 1 MS_MOVE + chroot, 2 pivot_root else MS_MOVE + chroot
   MountApi mount_api = MountApi::modern;
+  // Sandbox::chroot: chroot(2) into this directory (no mount namespace of
+  // its own, no mounts); null: none.
+  const char* chroot_dir = nullptr;
 
   // Wait before exec until a byte can be read from this descriptor (a
   // runtime's create/start split); -1: no gate.
@@ -222,6 +231,7 @@ struct PlanData {
   std::deque<std::vector<const char*>> mount_arrays;
   std::vector<std::shared_ptr<UniqueFd>> mount_fds;
   std::string rootfs;
+  std::string chroot_dir;
   // Sandbox::before_exec: run in the parent while the child sets up; the
   // child waits for it on a pipe of its own before child_fds.
   std::function<void()> before_exec;
@@ -282,6 +292,7 @@ struct PlanData {
     child.mounts = mount_steps.empty() ? nullptr : mount_steps.data();
     child.n_mounts = static_cast<int>(mount_steps.size());
     child.rootfs = rootfs.empty() ? nullptr : rootfs.c_str();
+    child.chroot_dir = chroot_dir.empty() ? nullptr : chroot_dir.c_str();
     child.max_dst = -1;
     for (auto& m : fds)
       if (m.dst > child.max_dst) child.max_dst = m.dst;

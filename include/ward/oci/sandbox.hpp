@@ -1017,11 +1017,14 @@ inline std::string cgroup_path_for(const Config& cfg, std::string_view id) {
 //  - linux.namespaces: each one without a path is created, each one with a
 //    path is joined (time included: the child then runs in fork mode). A
 //    new user namespace gets linux.uidMappings/gidMappings (none: the
-//    caller's uid and gid as root inside, ward's default). ward needs a
-//    new mount namespace for the root filesystem: a config without one, or
-//    one that joins a mount namespace by path, is an error (runc would
-//    chroot in the runtime's namespace, or set up mounts in the joined
-//    one, changing another container's or the host's mount table).
+//    caller's uid and gid as root inside, ward's default). Without a
+//    mount namespace of its own (none listed: the runtime's is inherited,
+//    runtime-spec config-linux.md), the process is chroot(2)ed into
+//    root.path, as runc does; joining one by path, it runs from that
+//    namespace's root (root.path unused, a warning). Either way nothing is
+//    mounted: mounts, maskedPaths, readonlyPaths, devices, root.readonly
+//    and rootfsPropagation are errors then (runc would set them up in
+//    the host's or another container's mount table).
 //  - hostname, domainname, linux.timeOffsets, linux.sysctl,
 //    linux.personality: as given. linux.memoryPolicy: set_mempolicy(2) in
 //    the child before exec (Sandbox::memory_policy; runtime-spec 1.3).
@@ -1031,11 +1034,11 @@ inline std::string cgroup_path_for(const Config& cfg, std::string_view id) {
 //     * type "bind", or option bind/rbind: MountSpec::bind/rbind of the
 //       source (relative to the bundle) with the parsed flags, atime,
 //       propagation (none given: private, ward's default for binds, where
-//       runc's clone would follow its rslave /) and idmap. MountSpec
-//       applies an rbind's attributes to every submount, so "ro" on an
-//       rbind is "rro" here (never looser than runc 1.1, which remounts
-//       only the top), and a non-recursive clear ("rw", "suid", "dev",
-//       "exec") on an rbind is not applied (it would clear submounts too).
+//       runc's clone would follow its rslave /) and idmap. On an rbind,
+//       "ro", "nosuid", "rw", "noatime"... are the top mount's only and
+//       "rro", "rnosuid", "rrw", "rnoatime"... every mount's (recursive
+//       attributes, mount_setattr(2) AT_RECURSIVE, after the top's), as in
+//       runc; elsewhere both kinds are the mount's own.
 //       Filesystem options are meaningless for a bind (mount(2) ignores
 //       them for MS_BIND): warned about.
 //     * idmap/ridmap: a user namespace with the mount's own uidMappings/
@@ -1058,13 +1061,20 @@ inline std::string cgroup_path_for(const Config& cfg, std::string_view id) {
 //       with the per-mount flags and the remaining options as filesystem
 //       parameters ("mode=755", "newinstance"; sync/dirsync/lazytime/mand
 //       become the kernel's generic superblock parameters).
+//     * a tmpfs without a "mode=" option over an existing directory gets
+//       that directory's mode (runc's createOpenMountpoint); a read-only
+//       tmpfs or /dev is mounted writable and made read-only after every
+//       other step, so that its mount points and nodes can be made (runc's
+//       finalizeRootfs).
 //     * "remount" and crun's "tmpcopyup" are errors (unsupported).
 //  - /dev: unless a bind mount provides /dev, the default device nodes
 //    (null zero full random urandom tty), /dev/fd, stdin/stdout/stderr and
 //    core symlinks and /dev/ptmx -> pts/ptmx are made after the mounts, as
 //    runc's needsSetupDev/createDevices/setupPtmx/setupDevSymlinks do; with
 //    no /dev mount at all they go into the rootfs's own /dev, as in runc.
-//  - linux.devices: mknod with fileMode (type bits ignored; default 0666),
+//  - linux.devices: /dev/ptmx is skipped (runc's createDevices: it is the
+//    link to pts/ptmx); the others: mknod with fileMode (type bits
+//    ignored; default 0666),
 //    after the mounts; in a user namespace, where mknod is refused, the
 //    host's node at the same path is bound instead (runc's
 //    bindMountDeviceNode). An owner (uid/gid) other than 0 is an error:
@@ -1147,6 +1157,7 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
 
   // ---- namespaces
   bool new_user = false, user_ns = false, new_cgroup = false, new_mount = false;
+  std::string joined_mount;  // the field that joins one
   std::string user_ns_path;
   for (std::size_t i = 0; i < l.namespaces.size(); ++i) {
     const Namespace& n = l.namespaces[i];
@@ -1160,18 +1171,31 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
       if (n.type == NamespaceType::cgroup) new_cgroup = true;
       if (n.type == NamespaceType::mount) new_mount = true;
     } else {
-      if (n.type == NamespaceType::mount)
-        unsupported(nf + ".path",
-                    "ward sets the root filesystem up in a new mount namespace; it does not "
-                    "mount into a joined one");
+      if (n.type == NamespaceType::mount) joined_mount = nf + ".path";
       if (n.type == NamespaceType::user) user_ns_path = n.path;
       detail::mapping::at_field(nf + ".path", [&] { sb.join(*kind, n.path); });
     }
   }
-  if (!new_mount)
-    ward::detail::throw_invalid("linux.namespaces",
-                                "ward needs a new mount namespace (type \"mount\") to set up "
-                                "root.path and mounts");
+  // Without a mount namespace of its own the container runs in the
+  // runtime's (chroot into root.path) or in the joined one (its root):
+  // nothing is mounted there. runc would set the mounts up in that
+  // namespace, changing the host's or another container's mount table
+  // (and make the host's / rslave); ward refuses what needs a mount.
+  if (!new_mount) {
+    const std::string why =
+        joined_mount.empty() ? "needs a mount namespace of the container's own (linux.namespaces "
+                               "has no \"mount\"): ward does not mount into the runtime's"
+                             : "needs a mount namespace of the container's own, not one joined "
+                               "by path (" +
+                                   joined_mount + "): ward does not mount into it";
+    if (!cfg.mounts.empty()) ward::detail::throw_invalid("mounts", why);
+    if (!l.masked_paths.empty()) ward::detail::throw_invalid("linux.maskedPaths", why);
+    if (!l.readonly_paths.empty()) ward::detail::throw_invalid("linux.readonlyPaths", why);
+    if (!l.devices.empty()) ward::detail::throw_invalid("linux.devices", why);
+    if (cfg.root.readonly) ward::detail::throw_invalid("root.readonly", why);
+    if (l.rootfs_propagation && l.rootfs_propagation->type != Propagation::unchanged)
+      ward::detail::throw_invalid("linux.rootfsPropagation", why);
+  }
   if (new_user) {
     UserNsOptions u;
     u.uid_map = detail::mapping::id_map(l.uid_mappings);
@@ -1198,9 +1222,17 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
   // ---- root
   fs::path root = cfg.root.path;
   if (root.is_relative()) root = bundle / root;
-  sb.rootfs(root.lexically_normal().string());
+  if (!joined_mount.empty()) {
+    // setns(2) into a mount namespace makes its root the process's root.
+    warn(opts.warnings, "root.path: not used: the container runs in the mount namespace " +
+                            joined_mount + " joins, from its root");
+  } else if (!new_mount) {
+    sb.chroot(root.lexically_normal().string());
+  } else {
+    sb.rootfs(root.lexically_normal().string());
+  }
   if (cfg.root.readonly) sb.readonly_root();
-  sb.pivot(opts.no_pivot ? Pivot::move_and_chroot : Pivot::pivot_root);
+  if (new_mount) sb.pivot(opts.no_pivot ? Pivot::move_and_chroot : Pivot::pivot_root);
   if (l.rootfs_propagation && l.rootfs_propagation->type != Propagation::unchanged)
     sb.rootfs_propagation(detail::mapping::propagation(l.rootfs_propagation->type),
                           l.rootfs_propagation->recursive);
@@ -1248,15 +1280,25 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
     if (bind && dest_clean == "/dev") dev_is_bind = true;
 
     std::optional<MountSpec> spec;
-    const std::uint64_t set =
-        detail::mapping::mount_attrs(o.set) | detail::mapping::mount_attrs(o.recursive_set);
-    std::uint64_t clear = detail::mapping::mount_attrs(o.recursive_clear);
-    if (!(bind && recursive)) clear |= detail::mapping::mount_attrs(o.clear);
+    // On an rbind, "ro" & co. are the top mount's and "rro" & co. every
+    // mount's (runc: a remount of the top, then mount_setattr(2)
+    // AT_RECURSIVE); on any other mount both are the mount's own.
+    const std::uint64_t set = detail::mapping::mount_attrs(o.set);
+    const std::uint64_t clear = detail::mapping::mount_attrs(o.clear);
+    std::uint64_t rset = detail::mapping::mount_attrs(o.recursive_set);
+    std::uint64_t rclear = detail::mapping::mount_attrs(o.recursive_clear);
+    switch (o.recursive_atime) {
+      case Atime::unchanged: break;
+      case Atime::relatime: rclear |= ward::detail::mnt::kAttrAtimeMask; break;
+      case Atime::noatime: rset |= ward::detail::mnt::kAttrNoatime; break;
+      case Atime::strictatime: rset |= ward::detail::mnt::kAttrStrictatime; break;
+    }
     if (bind) {
       if (m.source.empty())
         ward::detail::throw_invalid(mf + ".source", "a bind mount needs a source");
       const std::string src = abs_source(m.source);
-      spec = recursive ? MountSpec::rbind(src, m.destination) : MountSpec::bind(src, m.destination);
+      spec = recursive ? MountSpec::rbind(src, m.destination).attributes_top_only()
+                       : MountSpec::bind(src, m.destination);
       if (!o.data.empty())
         warn(opts.warnings,
              mf + ".options: ignored for a bind mount: " + detail::mapping::join_names(o.data));
@@ -1281,8 +1323,8 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
     detail::mapping::check_proc_mount(mf, dest_clean, bind, m.type,
                                       bind ? abs_source(m.source) : m.source, opts.warnings);
     detail::mapping::set_attrs(*spec, set, clear);
-    const Atime at = o.recursive_atime != Atime::unchanged ? o.recursive_atime : o.atime;
-    if (at != Atime::unchanged) spec->atime(detail::mapping::atime(at));
+    if (o.atime != Atime::unchanged) spec->atime(detail::mapping::atime(o.atime));
+    if (rset != 0 || rclear != 0) spec->recursive_attributes(rset, rclear);
     if (o.propagation != Propagation::unchanged)
       spec->propagation(detail::mapping::propagation(o.propagation), o.propagation_recursive);
     if (o.idmap) {
@@ -1305,10 +1347,16 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
   }
 
   // ---- /dev
-  if (!dev_is_bind) sb.default_devices();
+  if (!dev_is_bind && new_mount) sb.default_devices();
   for (std::size_t i = 0; i < l.devices.size(); ++i) {
     const Device& d = l.devices[i];
     const std::string df = idx("linux.devices", i);
+    // /dev/ptmx is the runtime's link to pts/ptmx (set up with /dev):
+    // runc's createDevices skips the entry that a privileged pod's config
+    // has (containerd's CRI lists every host device), and so does ward.
+    // Without this the node would be made over that very link, which the
+    // destination check refuses (ELOOP).
+    if ("/" + ward::detail::normalize_in_root(d.path, df + ".path") == "/dev/ptmx") continue;
     if (user_ns) {
       // mknod is refused in a user namespace: bind the host's node.
       detail::mapping::at_field(df, [&] { sb.mount(MountSpec::bind(d.path, d.path)); });
@@ -1329,7 +1377,7 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
   }
   // process.cwd is created when missing, as runc does: after the mounts, in
   // case it is on one of them.
-  if (cfg.process && !cfg.process->cwd.empty())
+  if (cfg.process && !cfg.process->cwd.empty() && new_mount)
     detail::mapping::at_field("process.cwd", [&] { sb.directory(cfg.process->cwd); });
   if (!l.masked_paths.empty()) sb.masked_paths(l.masked_paths);
   if (!l.readonly_paths.empty()) sb.readonly_paths(l.readonly_paths);

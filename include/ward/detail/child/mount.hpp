@@ -79,13 +79,14 @@ enum class MountApi : std::uint8_t { legacy = 0, modern = 1 };
 // no leading or doubled '/'; "" is the root itself).
 struct MountStep {
   enum Op : std::uint8_t {
-    op_bind,      // clone `source` (a path in the child's view, outside the root)
-    op_fs,        // a new filesystem `fstype` with `params`
-    op_mknod,     // a device node; on EPERM, bind `source` (the host's node)
-    op_symlink,   // `target` -> `source`
-    op_mask,      // hide `target`: /dev/null over a file, empty ro tmpfs over a dir
-    op_readonly,  // bind `target` onto itself read-only, recursively
-    op_mkdir,     // `mkdir -p target` inside the root (mode 0755)
+    op_bind,        // clone `source` (a path in the child's view, outside the root)
+    op_fs,          // a new filesystem `fstype` with `params`
+    op_mknod,       // a device node; on EPERM, bind `source` (the host's node)
+    op_symlink,     // `target` -> `source`
+    op_mask,        // hide `target`: /dev/null over a file, empty ro tmpfs over a dir
+    op_readonly,    // bind `target` onto itself read-only, recursively
+    op_mkdir,       // `mkdir -p target` inside the root (mode 0755)
+    op_remount_ro,  // make the mount whose root is `target` read-only (that mount only)
   };
   Op op = op_bind;
   bool recursive = false;       // rbind; attributes applied with AT_RECURSIVE
@@ -101,6 +102,14 @@ struct MountStep {
   int n_params = 0;
   const char* legacy_data = nullptr;  // the same params as mount(2) data, "k=v,k"
   std::uint64_t attr_set = 0, attr_clr = 0;
+  // With `recursive`: attr_set/attr_clr go to the top mount only (OCI "ro"
+  // on an rbind), rattr_set/rattr_clr to every mount of the tree (OCI
+  // "rro", mount_setattr(2) AT_RECURSIVE), after the top's, as runc does.
+  bool attrs_top_only = false;
+  std::uint64_t rattr_set = 0, rattr_clr = 0;
+  // op_fs (a tmpfs without a "mode" option): a destination that exists
+  // gives the tmpfs its mode (runc's createOpenMountpoint).
+  bool copy_mode = false;
   std::uint64_t propagation = 0;  // MS_PRIVATE/MS_SLAVE/MS_SHARED/MS_UNBINDABLE, 0 = leave
   int userns_fd = -1;             // MOUNT_ATTR_IDMAP with this user namespace
   unsigned mode = 0;              // op_mknod: S_IFCHR|0666 and the like
@@ -163,6 +172,13 @@ WARD_CHILD_FN inline void fd_path(char (&buf)[32], long fd) noexcept {
   } while (v != 0 && d < 20);
   while (d > 0) buf[n++] = digits[--d];
   buf[n] = '\0';
+}
+
+// "0710": a mode as fsconfig(2) and mount(2) data take it (octal).
+WARD_CHILD_FN inline void mode_text(char (&buf)[8], unsigned mode) noexcept {
+  buf[0] = '0';
+  for (int i = 0; i < 4; ++i) buf[1 + i] = static_cast<char>('0' + ((mode >> (3 * (3 - i))) & 7));
+  buf[5] = '\0';
 }
 
 WARD_CHILD_FN inline void close_fd(long fd) noexcept {
@@ -475,9 +491,10 @@ WARD_CHILD_FN inline long open_dev_null(int root, MountApi api, MountFail& f) no
 // Builds the detached mount for step `s` (modern API): a clone for binds, a
 // fresh superblock for filesystems; attributes applied before anyone sees it.
 WARD_CHILD_FN inline long make_detached(int root, const MountStep& s, long target_fd,
-                                        MountFail& f) noexcept {
+                                        unsigned copied_mode, MountFail& f) noexcept {
   long mfd = -1;
-  unsigned rec = s.recursive ? mnt::kAtRecursive : 0;
+  const unsigned clone_rec = s.recursive ? mnt::kAtRecursive : 0;
+  const unsigned rec = s.recursive && !s.attrs_top_only ? mnt::kAtRecursive : 0;
   std::uint64_t set = s.attr_set | (s.op == MountStep::op_readonly ? mnt::kAttrRdonly : 0) |
                       (s.op == MountStep::op_mask ? mnt::kAttrRdonly : 0);
   bool attrs_done = false;  // a new filesystem's mount got them from fsmount(2)
@@ -486,7 +503,7 @@ WARD_CHILD_FN inline long make_detached(int root, const MountStep& s, long targe
                                 : sys::call(SYS_openat, AT_FDCWD, s.source, O_PATH | O_CLOEXEC);
     if (src < 0) return mount_fail(f, src, "open bind source", s.target, s.source);
     mfd = sys::call(mnt::nr_open_tree, src, "",
-                    mnt::kOpenTreeClone | O_CLOEXEC | mnt::kAtEmptyPath | rec);
+                    mnt::kOpenTreeClone | O_CLOEXEC | mnt::kAtEmptyPath | clone_rec);
     close_fd(src);
     if (mfd < 0) return mount_fail(f, mfd, "open_tree (bind)", s.target, s.source);
   } else if (s.op == MountStep::op_readonly) {
@@ -506,6 +523,11 @@ WARD_CHILD_FN inline long make_detached(int root, const MountStep& s, long targe
       const char* v = s.params[2 * i + 1];
       r = v == nullptr ? sys::call(mnt::nr_fsconfig, fsfd, mnt::kFsconfigSetFlag, k, nullptr, 0)
                        : sys::call(mnt::nr_fsconfig, fsfd, mnt::kFsconfigSetString, k, v, 0);
+    }
+    if (r >= 0 && copied_mode != 0) {
+      char mode[8];
+      mode_text(mode, copied_mode);
+      r = sys::call(mnt::nr_fsconfig, fsfd, mnt::kFsconfigSetString, "mode", mode, 0);
     }
     if (r >= 0) r = sys::call(mnt::nr_fsconfig, fsfd, mnt::kFsconfigCmdCreate, nullptr, nullptr, 0);
     if (r < 0) {
@@ -536,6 +558,17 @@ WARD_CHILD_FN inline long make_detached(int root, const MountStep& s, long targe
       close_fd(mfd);
       return mount_fail(f, r, s.userns_fd >= 0 ? "mount_setattr (idmap)" : "mount_setattr",
                         s.target);
+    }
+  }
+  if (s.rattr_set != 0 || s.rattr_clr != 0) {
+    mnt::MountAttr a{s.rattr_set, s.rattr_clr, 0, 0};
+    if ((s.rattr_set & mnt::kAttrAtimeMask) != 0 || (s.rattr_clr & mnt::kAttrAtimeMask) != 0)
+      a.attr_clr |= mnt::kAttrAtimeMask;
+    long r = sys::call(mnt::nr_mount_setattr, mfd, "", mnt::kAtEmptyPath | mnt::kAtRecursive, &a,
+                       sizeof a);
+    if (r < 0) {
+      close_fd(mfd);
+      return mount_fail(f, r, "mount_setattr (recursive)", s.target);
     }
   }
   return mfd;
@@ -620,6 +653,32 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
     if (r < 0 && r != -EEXIST) return mount_fail(f, r, "symlink", s.target, s.source);
     return 0;
   }
+  if (s.op == MountStep::op_remount_ro) {
+    // The mount made read-only only now, after what lies on and under it
+    // was set up (runc's finalizeRootfs). mount_setattr(2) refuses a path
+    // that is not a mount's root (EINVAL): never a stray directory.
+    long fd = open_target(root, s, false, api, f);
+    if (fd < 0) return fd;
+    if (api == MountApi::modern) {
+      mnt::MountAttr a{mnt::kAttrRdonly, 0, 0, 0};
+      r = sys::call(mnt::nr_mount_setattr, fd, "", mnt::kAtEmptyPath, &a, sizeof a);
+    } else {
+      r = legacy_mount(nullptr, fd, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(fd),
+                       nullptr);
+    }
+    close_fd(fd);
+    return r < 0 ? mount_fail(f, r, "remount read-only", s.target) : 0;
+  }
+  unsigned copied_mode = 0;
+  if (s.copy_mode) {
+    long efd = open_in_root(root, s.target, O_PATH, s.no_symlinks, api);
+    if (efd >= 0) {
+      struct stat est;
+      if (sys::call(SYS_fstat, efd, &est) == 0 && S_ISDIR(est.st_mode))
+        copied_mode = est.st_mode & 07777;
+      close_fd(efd);
+    }
+  }
   long tfd = -1;
   if (s.op == MountStep::op_mknod) {
     r = make_fresh_node(root, s, api, f, &tfd);
@@ -687,7 +746,8 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
   }
 
   if (api == MountApi::legacy) {
-    if (s.op == MountStep::op_bind && s.recursive && s.attr_set != 0) {
+    if (s.op == MountStep::op_bind && s.recursive &&
+        (s.rattr_set != 0 || s.rattr_clr != 0 || (!s.attrs_top_only && s.attr_set != 0))) {
       // mount(2) remounts one mount at a time: a recursive bind's
       // submounts would silently keep their flags. Say so instead.
       close_fd(tfd);
@@ -733,8 +793,28 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
         r = legacy_mount("tmpfs", tfd, "tmpfs", MS_RDONLY, nullptr);
       }
     } else {
+      const char* data = s.legacy_data;
+      char dbuf[1024];
+      if (copied_mode != 0) {  // "mode=0710,<the rest>"
+        char mode[8];
+        mode_text(mode, copied_mode);
+        unsigned long n = 0;
+        for (const char* q = "mode="; *q != '\0'; ++q) dbuf[n++] = *q;
+        for (const char* q = mode; *q != '\0'; ++q) dbuf[n++] = *q;
+        if (data != nullptr && sys::cstrlen(data) + n + 2 > sizeof dbuf) {
+          close_fd(tfd);
+          close_fd(src_null);
+          return mount_fail(f, -E2BIG, "filesystem options", s.target, "too long");
+        }
+        if (data != nullptr && data[0] != '\0') {
+          dbuf[n++] = ',';
+          for (const char* q = data; *q != '\0' && n + 1 < sizeof dbuf; ++q) dbuf[n++] = *q;
+        }
+        dbuf[n] = '\0';
+        data = dbuf;
+      }
       r = legacy_mount(s.source != nullptr ? s.source : s.fstype, tfd, s.fstype,
-                       legacy_attr_flags(s.attr_set), s.legacy_data);
+                       legacy_attr_flags(s.attr_set), data);
     }
     close_fd(src_null);
     close_fd(tfd);
@@ -765,7 +845,7 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
       return mount_fail(f, mfd, "open_tree (/dev/null)", s.target);
     }
   } else {
-    mfd = make_detached(root, s, tfd, f);
+    mfd = make_detached(root, s, tfd, copied_mode, f);
     if (mfd < 0) {
       close_fd(tfd);
       return mfd;

@@ -341,6 +341,13 @@ WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
     if (r != 1) sys::exit_group(127);  // the parent gave up on us and reports why
   }
   if (!p.hold && c->sync_rd >= 0) sys::call(SYS_close, c->sync_rd);
+  if (p.ns_root_early) {
+    // The maps are written: become the namespace's root (see ChildPlan).
+    r = sys::call(SYS_setresgid, 0, 0, 0);
+    if (r < 0) child_report(c, Step::setresgid, r, "gid 0 in the new user namespace");
+    r = sys::call(SYS_setresuid, 0, 0, 0);
+    if (r < 0) child_report(c, Step::setresuid, r, "uid 0 in the new user namespace");
+  }
 
   if (p.two_stage) {
     // setns/unshare of a pid namespace only applies to children
@@ -481,6 +488,12 @@ WARD_CHILD_FN inline void child_pivot_pause(SpawnCtx* c) noexcept {
 WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
   const ChildPlan& p = *c->plan;
   const MountApi api = p.mount_api;
+  // pivot_root(2) fails with EINVAL when the new root (here also put_old)
+  // is shared, and MS_MOVE when its parent is: a shared rootfs is made
+  // private until it is "/", and shared after (runc's prepareRoot and
+  // rootfsParentMountPropagation, then its mount of "/" after the pivot).
+  const bool shared_after = p.rootfs_propagation == MS_SHARED;
+  const std::uint64_t prop_before = shared_after ? std::uint64_t{MS_PRIVATE} : p.rootfs_propagation;
   long old_umask = sys::call(SYS_umask, 0);  // modes are exactly what the plan says
   long r = sys::call(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr);
   if (r < 0) child_report(c, Step::mount, r, "make / a recursive slave");
@@ -496,10 +509,10 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
       r = sys::call(mnt::nr_move_mount, root, "", src, "",
                     mnt::kMoveFEmptyPath | mnt::kMoveTEmptyPath);
       if (r < 0) child_report(c, Step::rootfs, r, "move_mount (rootfs onto itself)");
-      if (p.rootfs_propagation != 0) {
+      if (prop_before != 0) {
         mnt::MountAttr a;
         sys::zero(a);
-        a.propagation = p.rootfs_propagation;
+        a.propagation = prop_before;
         r = sys::call(mnt::nr_mount_setattr, root, "",
                       mnt::kAtEmptyPath | (p.rootfs_prop_recursive ? mnt::kAtRecursive : 0), &a,
                       sizeof a);
@@ -510,9 +523,9 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
       if (r < 0) child_report(c, Step::rootfs, r, "rbind rootfs onto itself");
       root = sys::call(SYS_openat, AT_FDCWD, p.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
       if (root < 0) child_report(c, Step::rootfs, root, p.rootfs);
-      if (p.rootfs_propagation != 0) {
+      if (prop_before != 0) {
         r = legacy_mount(nullptr, root, nullptr,
-                         p.rootfs_propagation | (p.rootfs_prop_recursive ? MS_REC : 0), nullptr);
+                         prop_before | (p.rootfs_prop_recursive ? MS_REC : 0), nullptr);
         if (r < 0) child_report(c, Step::rootfs, r, "rootfs propagation");
       }
     }
@@ -552,12 +565,26 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
       r = sys::call(SYS_chroot, ".");
       if (r < 0) child_report(c, Step::pivot_root, r, "chroot");
     } else {
+      // EINVAL: the old root is not a mount that can be pivoted away from,
+      // as initramfs (the kernel's first "rootfs") is not; propagation is
+      // handled above, so that is the likely cause left.
+      struct statfs sf;
+      bool ramfs =
+          sys::call(SYS_statfs, "/", &sf) == 0 && (static_cast<long>(sf.f_type) == RAMFS_MAGIC ||
+                                                   static_cast<long>(sf.f_type) == TMPFS_MAGIC);
       child_report(c, Step::pivot_root, r,
-                   r == -EINVAL ? "pivot_root (a rootfs on initramfs needs the chroot fallback)"
-                                : "pivot_root");
+                   r == -EINVAL && ramfs
+                       ? "pivot_root (the host's / is a ramfs or tmpfs: if it is initramfs, "
+                         "pivot_root cannot leave it; use the chroot fallback)"
+                       : "pivot_root");
     }
     r = sys::call(SYS_chdir, "/");
     if (r < 0) child_report(c, Step::pivot_root, r, "chdir /");
+    if (shared_after) {
+      r = sys::call(SYS_mount, nullptr, "/", nullptr,
+                    MS_SHARED | (p.rootfs_prop_recursive ? MS_REC : 0), nullptr);
+      if (r < 0) child_report(c, Step::rootfs, r, "rootfs propagation (shared, after pivot_root)");
+    }
   }
   close_fd(root);
   sys::call(SYS_umask, old_umask);
@@ -820,7 +847,18 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
   }
   if (p.mount_setup) {
     child_rootfs(c);
-  } else if (p.terminal_in_child) {
+  } else if (p.chroot_dir != nullptr) {
+    // Sandbox::chroot: no mount namespace of our own, so nothing is
+    // mounted and nothing pivoted; the root directory changes for this
+    // process only (chroot(2); runc's chroot() for a config without one).
+    r = sys::call(SYS_chdir, p.chroot_dir);
+    if (r < 0) child_report(c, Step::rootfs, r, p.chroot_dir);
+    r = sys::call(SYS_chroot, ".");
+    if (r < 0) child_report(c, Step::rootfs, r, "chroot");
+    r = sys::call(SYS_chdir, "/");
+    if (r < 0) child_report(c, Step::rootfs, r, "chdir / (after chroot)");
+  }
+  if (p.terminal_in_child && !p.mount_setup) {
     // A joined mount namespace (a runtime's exec): "/" is its root.
     long root = sys::call(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0) child_report(c, Step::terminal, root, "/");
