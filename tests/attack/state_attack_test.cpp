@@ -380,41 +380,50 @@ TEST_CASE(
 }
 
 // A hostile config names someone else's cgroup (cgroupsPath: any path of
-// the hierarchy, /system.slice included) and makes create hang before it
-// has made or checked that cgroup (a network namespace "path" that is a
-// FIFO: opening it blocks). The engine kills the runtime and cleans up with
-// kill --all and delete --force. Those must never kill or remove a cgroup
-// ward did not make or find empty: the victim's process lives on.
-// (Found by review: the first record named the config's cgroup, and delete
-// --force killed everything in it.)
+// the hierarchy, /system.slice included) and the runtime is killed after
+// its first record and before it has made or checked that cgroup. The
+// engine cleans up with kill --all and delete --force. Those must never
+// kill or remove a cgroup ward did not make or find empty: the victim's
+// process lives on. (Found by review: the first record named the config's
+// cgroup, and delete --force killed everything in it.) The runtime is held
+// at that point by a seccomp user-notification filter on its mkdir calls:
+// the call that would make (or find) the victim's cgroup is never answered,
+// and the runtime is killed there. (A network namespace "path" that is a
+// FIFO once held it there, until Namespace::open stopped opening FIFOs.)
 TEST_CASE("state: a hostile cgroupsPath never makes kill --all or delete --force act on it") {
   NEED_RUNTIME(b);
   if (ward::cgroup_mode() == ward::CgroupMode::none) WARD_SKIP("no cgroup v2 hierarchy");
   const std::string victim_name = "ward-victim-" + std::to_string(::getpid());
   ward::CgroupV2 victim = ward::CgroupV2::create(victim_name, "/");
   ward::Child sleeper = ward::Sandbox({"sleep", "1000"}).cgroup(victim).spawn();
-  ScratchDir scratch("cgpath");
-  const std::string fifo = scratch.path + "/netns";
-  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   b.set({"true"}, [&](ward_test::json::Value& cfg) {
-    ward_test::json::Value* lx = cfg.find("linux");
-    lx->set("cgroupsPath", "/" + victim_name);
-    ward_test::json::Array keep;
-    for (auto& n : lx->find("namespaces")->as_array())
-      if (n.find("type")->as_string() != "network") keep.push_back(n);
-    keep.push_back(ward_test::json::Value::object({{"type", "network"}, {"path", fifo}}));
-    lx->set("namespaces", ward_test::json::Value(std::move(keep)));
+    cfg.find("linux")->set("cgroupsPath", "/" + victim_name);
   });
   const std::string id = Bundle::id("cgpath");
+  ward::SeccompFilter hold(ward::SeccompAction::allow());
+  hold.rule(ward::SeccompAction::user_notif(), "mkdir");
+  hold.rule(ward::SeccompAction::user_notif(), "mkdirat");
   ward::Child creator = ward::Sandbox({WARD_RUNTIME_BIN, "--root", b.state.path, "create",
                                        "--bundle", b.dir.path, id})
                             .stdin_(ward::Stdio::null())
+                            .seccomp(hold)
                             .spawn();
-  // Wait for its first record, then kill it as an engine's timeout would.
+  ward::SeccompListener listener(std::move(creator.seccomp_listener()));
+  bool held = false;
+  while (!held) {
+    auto n = listener.receive(std::chrono::seconds(20));
+    REQUIRE(n.has_value());  // the runtime made the victim's cgroup without a mkdir?
+    const std::uint64_t path_arg = n->nr() == SYS_mkdir ? n->arg(0) : n->arg(1);
+    const std::string path = listener.read_string(*n, path_arg);
+    if (path.find(victim_name) != std::string::npos)
+      held = true;  // left unanswered: the runtime dies in this call
+    else
+      listener.respond_continue(*n);  // its state directory, ...
+  }
+  // The dangerous moment: the record exists and names the victim's cgroup.
   const std::string record = b.state.path + "/" + id + "/state.json";
-  for (int i = 0; i < 500 && ::access(record.c_str(), F_OK) != 0; ++i) ::usleep(10000);
   REQUIRE(::access(record.c_str(), F_OK) == 0);
-  ::usleep(50000);  // blocked in the FIFO's open by now
+  CHECK_THAT(ward_test::read_file(record), Catch::Contains(victim_name));
   creator.kill(SIGKILL);
   creator.wait();
   INFO("record: " << ward_test::read_file(record));

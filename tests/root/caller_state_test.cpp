@@ -127,6 +127,7 @@ std::map<std::string, std::string> caller_state() {
     s["sigaction." + std::to_string(sig)] = v.str();
   }
   s["cwd"] = std::filesystem::current_path().string();
+  s["root"] = std::filesystem::read_symlink("/proc/self/root").string();
   if (DIR* d = ::opendir("/proc/self/fd")) {
     while (dirent* e = ::readdir(d)) {
       if (e->d_name[0] == '.') continue;
@@ -328,6 +329,10 @@ std::vector<Case> cases() {
   add("loopback", [](const Ctx&) { return plain().unshare(NsKind::net).loopback(true); });
   add(
       "rootfs", [](const Ctx& c) { return in_rootfs(c); }, true);
+  // chroot(2) in the child, in the caller's mount namespace: the child has
+  // its own fs_struct (no CLONE_FS), so the caller's root and cwd stay.
+  add(
+      "chroot", [](const Ctx& c) { return Sandbox({"/bin/true"}).chroot(c.rootfs); }, true);
   add(
       "mount", [](const Ctx& c) { return in_rootfs(c).mount(MountSpec::tmpfs("/tmp")); }, true);
   add(

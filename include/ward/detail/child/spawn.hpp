@@ -341,13 +341,6 @@ WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
     if (r != 1) sys::exit_group(127);  // the parent gave up on us and reports why
   }
   if (!p.hold && c->sync_rd >= 0) sys::call(SYS_close, c->sync_rd);
-  if (p.ns_root_early) {
-    // The maps are written: become the namespace's root (see ChildPlan).
-    r = sys::call(SYS_setresgid, 0, 0, 0);
-    if (r < 0) child_report(c, Step::setresgid, r, "gid 0 in the new user namespace");
-    r = sys::call(SYS_setresuid, 0, 0, 0);
-    if (r < 0) child_report(c, Step::setresuid, r, "uid 0 in the new user namespace");
-  }
 
   if (p.two_stage) {
     // setns/unshare of a pid namespace only applies to children
@@ -844,6 +837,17 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     r = child_write_proc("/proc/self/oom_score_adj", p.oom_score_adj,
                          sys::cstrlen(p.oom_score_adj));
     if (r < 0) child_report(c, Step::validate, r, "/proc/self/oom_score_adj");
+  }
+  if (p.ns_root_early) {
+    // The maps are written: become the namespace's root before the mounts
+    // (see ChildPlan). Not earlier: the id change leaves the mm
+    // non-dumpable, so /proc/self/{oom_score_adj,timens_offsets} belong to
+    // the host's root, which the namespace's root is not (EACCES; found by
+    // root.caller's oom_score_adj case with a user namespace).
+    r = sys::call(SYS_setresgid, 0, 0, 0);
+    if (r < 0) child_report(c, Step::setresgid, r, "gid 0 in the new user namespace");
+    r = sys::call(SYS_setresuid, 0, 0, 0);
+    if (r < 0) child_report(c, Step::setresuid, r, "uid 0 in the new user namespace");
   }
   if (p.mount_setup) {
     child_rootfs(c);
