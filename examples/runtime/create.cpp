@@ -131,8 +131,37 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   // memory (the default spawn does, until exec).
   if (o.detach) sb.spawn_mode(ward::SpawnMode::fork);
   guard_runtime(sb);
+  // linux.seccomp.listenerPath (config-linux.md "Seccomp"): the agent that
+  // answers SCMP_ACT_NOTIFY gets the filter's listener and the container
+  // process state, as runc sends them at create (status "creating"). The
+  // connection is made before the container exists, so an agent that
+  // cannot be reached fails create with nothing to undo but the state
+  // directory; the send follows once the filter is on (at spawn's return:
+  // before the start gate for create, before the exec for run).
+  ward::UniqueFd agent;
+  std::string agent_path, agent_metadata;
+  if (auto prof = ward::oci::seccomp_profile(cfg); prof && ward::oci::seccomp_notifies(*prof)) {
+    agent_path = prof->listener_path;
+    agent_metadata = prof->listener_metadata;
+    agent = ward::oci::connect_seccomp_agent(agent_path);
+  }
   bool tty = cfg.process->terminal;
   ward::Child child = sb.spawn();
+  if (agent) {
+    ward::oci::State st;
+    st.id = o.id;
+    st.bundle = o.bundle;
+    st.pid = child.pid();
+    st.annotations = cfg.annotations;
+    st.rootfs = (fs::path(o.bundle) / cfg.root.path).lexically_normal().string();
+    st.status = ward::oci::Status::creating;
+    ward::oci::send_container_process_state(
+        agent.get(), ward::oci::container_process_state_json(st, child.pid(), agent_metadata),
+        child.seccomp_listener().get(), agent_path);
+    // Ours is closed: if the agent goes away, the notified calls fail
+    // (ENOSYS) instead of waiting for a listener nobody reads.
+    child.seccomp_listener().reset();
+  }
   if (tty && !o.console_socket.empty()) send_console(o.console_socket, child.terminal().get());
   return child;
 }

@@ -69,6 +69,13 @@ int cmd_exec(const Args& a) {
     fail("cannot allocate tty if ward will detach without setting console socket");
   guard_runtime(sb);
   ward::Child child = sb.spawn();
+  // Its own filter, its own listener: to the seccomp agent too, as runc's
+  // setns process sends it (create.cpp has the rest of the story).
+  if (auto prof = ward::oci::seccomp_profile(cfg); prof && ward::oci::seccomp_notifies(*prof)) {
+    ward::oci::send_to_seccomp_agent(prof->listener_path, c.current_state(), child.pid(),
+                                     prof->listener_metadata, child.seccomp_listener().get());
+    child.seccomp_listener().reset();
+  }
   if (proc.terminal && !console.empty()) send_console(console, child.terminal().get());
   if (a.has("pid-file")) write_atomic(a.get("pid-file"), std::to_string(child.pid()));
   if (detach) {

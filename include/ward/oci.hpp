@@ -12,5 +12,6 @@
 #include <ward/oci/config.hpp>
 #include <ward/oci/json.hpp>
 #include <ward/oci/sandbox.hpp>
+#include <ward/oci/seccomp_agent.hpp>
 #include <ward/oci/seccomp_profile.hpp>
 #include <ward/ward.hpp>

@@ -1120,8 +1120,25 @@ class Sandbox {
       detail::throw_invalid("seccomp",
                             "USER_NOTIF rules need the filter installed last "
                             "(SeccompOptions::before_credentials is set)");
+    // With USER_NOTIF rules and a start gate (a runtime's `create`) the
+    // filter goes on before the gate instead of after it, so that spawn
+    // returns holding the listener while the child waits for its start:
+    // the caller can hand it to whoever answers the notifications before
+    // `start` (runc loads the filter before its exec fifo for the same
+    // reason, and sends the listener to the seccomp agent at create). The
+    // filter then also governs the child's last steps: its "ready" write,
+    // the read of the gate, rt_sigprocmask, close, and the execve of the
+    // program as the profile says (no exec gate, no trampoline: nobody of
+    // ours holds the listener after spawn returns). A notified write would
+    // wait for an answer that only comes after we read that write, so OCI
+    // configs may not notify write (oci/config.hpp, as runc).
+    const bool before_gate = notif && start_gate_ && !seccomp_opts_.before_credentials;
 #if WARD_NATIVE_ARCH_KNOWN
     const auto arch = detail::audit_arch(detail::native_arch());
+    if (before_gate && pd.trampoline) {
+      pd.trampoline.reset();
+      pd.finalize();
+    }
     if (pd.trampoline) {
       // The trampoline's execve of the program runs under the filter as
       // written: where the filter would refuse it, exec directly instead.
@@ -1170,7 +1187,30 @@ class Sandbox {
     // With USER_NOTIF rules the gate is also how the child waits for us to
     // take the listener: it blocks in its execve until we answer, so the
     // listener (close-on-exec) cannot vanish before we hold it.
-    if (notif) gate = true;
+    if (before_gate) {
+      // The program's execve runs under the filter as written: an agent
+      // may be asked about it (USER_NOTIF), but a filter that refuses it
+      // would only fail the container at `start`, where nobody can report
+      // why. Say so now.
+      for (const char* cand : pd.candidates) {
+        if (cand == nullptr) break;
+        seccomp_data d{};
+        d.nr = SYS_execve;
+        d.arch = arch;
+        d.args[0] = reinterpret_cast<std::uint64_t>(cand);
+        d.args[1] = argv_ptr;
+        d.args[2] = envp_ptr;
+        auto a = action(detail::bpf_run(prog, d));
+        if (a != SECCOMP_RET_ALLOW && a != SECCOMP_RET_LOG && a != SECCOMP_RET_USER_NOTIF)
+          detail::throw_invalid("seccomp",
+                                "the filter refuses the execve of " + std::string(cand) +
+                                    "; with USER_NOTIF rules and a start gate it is installed "
+                                    "before the gate and decides that execve as written");
+      }
+      gate = false;
+    } else if (notif) {
+      gate = true;
+    }
     if (gate) {
       // Prepended: the native execve whose argv and envp are *this plan's*
       // arrays goes to USER_NOTIF; every other call goes on to the profile.
@@ -1194,6 +1234,7 @@ class Sandbox {
     pd.seccomp_keep_listener = notif;
     pd.child.seccomp_listener = notif || gate;
     pd.child.seccomp_early = seccomp_opts_.before_credentials;
+    pd.child.seccomp_before_gate = before_gate;
     pd.child.seccomp_flags =
         seccomp_opts_.flags |
         ((notif || gate) ? std::uint32_t{SECCOMP_FILTER_FLAG_NEW_LISTENER} : 0u);

@@ -19,7 +19,8 @@
 //      KILL_THREAD > TRAP > ERRNO > USER_NOTIF > TRACE > LOG > ALLOW, the order
 //      in which the kernel resolves several filters, seccomp(2) "Filter return
 //      values"), ties going to the rule added first. No rule holds: the
-//      default action.
+//      default action, or newer_syscall_action() for a number above the
+//      largest any rule of that architecture names.
 //   3. Comparisons are unsigned 64-bit. On the 32-bit ABIs (i386, arm) an
 //      argument is its low 32 bits: their compat entry points truncate every
 //      argument to 32 bits before the system call sees it, while seccomp_data
@@ -278,6 +279,23 @@ class SeccompFilter {
     return *this;
   }
 
+  // What a number above the largest one the rules name on an architecture
+  // gets (a system call newer than the rules know of) instead of the default
+  // action; nullopt (the default): the default action. runc prepends this
+  // as its "-ENOSYS stub" (libcontainer/seccomp/patchbpf/enosys_linux.go)
+  // with ERRNO(ENOSYS), so a program calling something newer than its
+  // profile (clone3, faccessat2) sees "not implemented" and falls back to
+  // the older call, instead of a default EPERM that reads as "forbidden".
+  // As there: an architecture whose rules name no call at all keeps the
+  // default action, and x86_64 and x32 are counted apart (x32 numbers
+  // include __X32_SYSCALL_BIT). Numbers in the gaps below the largest keep
+  // the default action.
+  SeccompFilter& newer_syscall_action(std::optional<SeccompAction> a) {
+    newer_ = a;
+    return *this;
+  }
+  std::optional<SeccompAction> newer_syscall_action() const noexcept { return newer_; }
+
   // A rule by name, on every architecture of the filter that has the call
   // (aarch64 has no `open`: the rule does not exist there).
   SeccompFilter& rule(SeccompAction a, std::string_view syscall, std::vector<ArgCmp> args = {}) {
@@ -388,6 +406,7 @@ class SeccompFilter {
 
   SeccompAction default_;
   SeccompAction bad_arch_ = SeccompAction::kill_process();
+  std::optional<SeccompAction> newer_;
   bool ignore_unknown_ = false;
   std::vector<Arch> arches_;
   std::vector<SeccompRule> rules_;
@@ -577,7 +596,17 @@ struct Compiler {
       push(nr, nr, decide(rs, filter.default_action()));
       next = std::uint64_t{nr} + 1;
     }
-    if (next <= hi) push(static_cast<std::uint32_t>(next), hi, dflt);
+    if (next > hi) return;
+    const auto newer = filter.newer_syscall_action();
+    if (newer && !by_nr.empty()) {
+      // Above the largest number the rules name (see newer_syscall_action).
+      Decision d;
+      d.otherwise = newer->ret_value();
+      d.runs = newer->lets_run();
+      push(static_cast<std::uint32_t>(next), hi, d);
+    } else {
+      push(static_cast<std::uint32_t>(next), hi, dflt);
+    }
   }
 
   // Weights for the search: every system call in the table of `arch` counts

@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -43,7 +44,10 @@ class SeccompOracle {
     for (ward::Arch a : f.arches()) arches_.push_back(a);
     for (const auto& r : f.resolved_rules()) {
       by_call_[{r.arch, r.nr}].push_back(Rule{r.action, r.args});
+      auto& m = largest_[r.arch];
+      m = std::max(m, r.nr);
     }
+    if (auto n = f.newer_syscall_action()) newer_ = n->ret_value();
   }
 
   // Which rule table decides a call: nullopt means bad_arch_action.
@@ -72,7 +76,13 @@ class SeccompOracle {
     const auto arch = arch_of(d);
     if (!arch) return bad_arch_;
     auto it = by_call_.find({*arch, static_cast<std::uint32_t>(d.nr)});
-    if (it == by_call_.end()) return default_;
+    if (it == by_call_.end()) {
+      // A number above every one the rules of its architecture name.
+      auto l = largest_.find(*arch);
+      if (newer_ && l != largest_.end() && static_cast<std::uint32_t>(d.nr) > l->second)
+        return *newer_;
+      return default_;
+    }
     const bool narrow = *arch == ward::Arch::i386 || *arch == ward::Arch::arm;
     const Rule* best = nullptr;
     for (const Rule& r : it->second) {  // in the order added
@@ -116,6 +126,8 @@ class SeccompOracle {
     std::vector<ward::ArgCmp> args;
   };
   std::uint32_t default_, bad_arch_;
+  std::optional<std::uint32_t> newer_;
+  std::map<ward::Arch, std::uint32_t> largest_;  // largest number a rule names
   std::vector<ward::Arch> arches_;
   std::map<std::pair<ward::Arch, std::uint32_t>, std::vector<Rule>> by_call_;
 };

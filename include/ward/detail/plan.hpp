@@ -180,8 +180,9 @@ struct ChildPlan {
   bool no_new_privs = false;
   const struct sock_fprog* seccomp = nullptr;
   std::uint32_t seccomp_flags = 0;
-  bool seccomp_listener = false;  // the parent takes the listener with pidfd_getfd
-  bool seccomp_early = false;     // installed before the credentials (see child_final)
+  bool seccomp_listener = false;     // the parent takes the listener with pidfd_getfd
+  bool seccomp_early = false;        // installed before the credentials (see child_final)
+  bool seccomp_before_gate = false;  // installed before the start gate (Sandbox::plan_seccomp)
 
   // Sandbox::sealed_exec: execveat(2) this sealed memfd, the exec trampoline
   // (detail/exec_trampoline.hpp), with trampoline_argv ("" <report fd>

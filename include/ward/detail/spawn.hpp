@@ -199,6 +199,7 @@ inline void write_id_maps(pid_t pid, const PlanData& pd) {
 // installs the filter, so retry briefly until it exists; stop early if the
 // child reports something instead (its message stays in the pipe).
 inline UniqueFd take_listener(int pidfd, int fd_no, int report_rd) {
+  bool news = false;
   for (int attempt = 0; attempt < 20000; ++attempt) {
     long fd = ::syscall(SYS_pidfd_getfd, pidfd, fd_no, 0);
     if (fd >= 0) {
@@ -216,8 +217,20 @@ inline UniqueFd take_listener(int pidfd, int fd_no, int report_rd) {
     } else if (errno != EBADF) {
       throw_errno(Step::seccomp, "pidfd_getfd", "take the seccomp listener from the child");
     }
-    pollfd pf{report_rd, POLLIN, 0};
-    if (::poll(&pf, 1, 0) > 0) return UniqueFd();  // the child has news: a failure
+    // The child has news: a failure (it then exits), or a message it sends
+    // around the install: its "exec begins" (kMsgExecing, sent just before
+    // the install when it execs a trampoline) or its "ready" (filter
+    // installed before a start gate, sent just after). So news alone is no
+    // reason to stop looking; the child's end is (its pidfd polls readable
+    // once it exited: a failure, whose report waits in the pipe).
+    if (!news) {
+      pollfd pf{report_rd, POLLIN, 0};
+      news = ::poll(&pf, 1, 0) > 0;
+    }
+    if (news) {
+      pollfd pf{pidfd, POLLIN, 0};
+      if (::poll(&pf, 1, 0) > 0) return UniqueFd();
+    }
     ::usleep(attempt < 100 ? 10 : 100);
   }
   throw Error(Step::seccomp, ETIMEDOUT, "seccomp listener", "the child never installed its filter");
@@ -243,13 +256,17 @@ inline UniqueFd receive_terminal(int sock) {
 // the caller keeps the listener.
 // `nr`: SYS_execve, or SYS_execveat when the first exec is the trampoline's
 // (Sandbox::sealed_exec).
-inline void pass_first_exec(int listener, pid_t child, int report_rd, long nr) {
+// The child's end, not its report pipe, says it failed: the pipe may also
+// hold its kMsgExecing, sent before the install when it execs a trampoline,
+// while the child waits in the gate for us.
+inline void pass_first_exec(int listener, pid_t child, int child_pidfd, long nr) {
   for (;;) {
-    pollfd pf[2] = {{listener, POLLIN, 0}, {report_rd, POLLIN, 0}};
+    pollfd pf[2] = {{listener, POLLIN, 0}, {child_pidfd, POLLIN, 0}};
     int r = ::poll(pf, 2, -1);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) throw_errno(Step::seccomp, "poll listener");
-    if (pf[1].revents != 0) return;  // the child failed before exec: read why
+    if ((pf[0].revents & POLLIN) == 0 && pf[1].revents != 0)
+      return;  // the child ended before its exec: its report says why
     if ((pf[0].revents & POLLIN) == 0) return;
     seccomp_notif n;
     std::memset(&n, 0, sizeof n);
@@ -510,8 +527,8 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
       listener = take_listener(target, pending_listener, report_rd.get());
       pending_listener = -1;
       if (listener && pd.seccomp_exec_gate)
-        pass_first_exec(listener.get(), p.two_stage ? final_pid : static_cast<pid_t>(pid),
-                        report_rd.get(), p.trampoline_fd >= 0 ? SYS_execveat : SYS_execve);
+        pass_first_exec(listener.get(), p.two_stage ? final_pid : static_cast<pid_t>(pid), target,
+                        p.trampoline_fd >= 0 ? SYS_execveat : SYS_execve);
       if (!pd.seccomp_keep_listener) listener.reset();
     }
     long n = sys::read_full(report_rd.get(), &m, sizeof m);

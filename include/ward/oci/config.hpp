@@ -1335,6 +1335,22 @@ inline Linux linux_section(const Reader& l, const std::string& source) {
     // error and fail."
     if (sc.has("defaultErrnoRet") && !errno_action(sc.required("defaultAction")))
       sc["defaultErrnoRet"].fail("only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take an errno");
+    // SCMP_ACT_NOTIFY hands calls to the seccomp agent at listenerPath
+    // (send_container_process_state, oci/seccomp_agent.hpp). runc's rules
+    // (libcontainer/seccomp/seccomp_linux.go InitSeccomp, and the
+    // "seccomp listenerPath is not set" of process_linux.go):
+    //  - not as the default action: every call of the container, the
+    //    runtime's last steps before the exec included, would wait for an
+    //    agent that has not been given the listener yet;
+    //  - not on write(2): the process writes its "ready" to the runtime
+    //    after the filter is on (ward's child, as runc's init), and a write
+    //    waiting for an agent that only gets the listener once the runtime
+    //    has read that "ready" never returns;
+    //  - only with a listenerPath: without one nobody ever answers, and the
+    //    container blocks forever in its first notified call.
+    if (sc.required("defaultAction").string() == "SCMP_ACT_NOTIFY")
+      sc["defaultAction"].fail("SCMP_ACT_NOTIFY cannot be used as the default action");
+    bool notify = false;
     if (const Reader calls = sc["syscalls"]) {
       for (const Reader& rule : calls.elements()) {
         if (rule.has("errnoRet") && !errno_action(rule.required("action")))
@@ -1343,8 +1359,34 @@ inline Linux linux_section(const Reader& l, const std::string& source) {
         if (!rule.has("names") && !rule.has("name")) rule.required("names");
         if (rule.has("names") && rule["names"].array().empty())
           rule["names"].fail("must contain at least one system call name");
+        if (rule.required("action").string() != "SCMP_ACT_NOTIFY") continue;
+        notify = true;
+        std::vector<std::string> names;
+        if (rule.has("names")) names = rule["names"].strings();
+        if (auto n = rule.optional_string("name")) names.push_back(*n);
+        for (const auto& n : names)
+          if (n == "write")
+            rule["action"].fail(
+                "SCMP_ACT_NOTIFY cannot be used for the write syscall (the container's process "
+                "writes to the runtime after its filter is loaded)");
       }
     }
+    if (auto lp = sc.optional_string("listenerPath")) {
+      // sockaddr_un.sun_path holds 108 bytes: a path and its NUL, or "@"
+      // for an abstract name (as Go's net.Dial, which runc uses, reads it)
+      // and up to 107 bytes of name. Checked even when nothing notifies: a
+      // path that can never be reached is a mistake either way.
+      const Reader r = sc["listenerPath"];
+      if (lp->find('\0') != std::string::npos) r.fail("contains a NUL byte");
+      if (*lp == "@") r.fail("an abstract socket needs a name after the @");
+      if (lp->size() > 107)
+        r.fail("is " + std::to_string(lp->size()) +
+               " bytes long; a unix socket address holds at most 107 (sun_path)");
+    }
+    if (notify && sc.optional_string("listenerPath").value_or("").empty())
+      sc.fail(
+          "SCMP_ACT_NOTIFY needs listenerPath, the seccomp agent's socket: without one nobody "
+          "answers the notified calls and the container blocks forever in the first");
     // Everything else (actions, operators, architectures, flags, argument
     // indexes) is what the profile converter checks; its errors carry the
     // same paths.

@@ -18,14 +18,21 @@
 //    (not) in `includes.arches`/`excludes.arches` (Go names: amd64, arm64,
 //    386, arm, riscv64), and the kernel is at least `includes.minKernel`.
 //  - `archMap`: the native architecture's entry and its subArchitectures;
-//    `architectures` (OCI) as listed. Architectures ward has no tables for
-//    are left out and reported in `warnings`; their calls then get the
-//    bad-arch action (kill), which is never less strict.
+//    `architectures` (OCI) as listed. The native architecture is always
+//    included, listed or not (libseccomp's filters always have it).
+//    Architectures ward has no tables for are left out and reported in
+//    `warnings`; their calls then get the bad-arch action (kill), which is
+//    never less strict.
+//  - System calls newer than the profile (above the largest number it
+//    names on an architecture) get ENOSYS unless the default action lets
+//    calls run: runc's -ENOSYS stub (SeccompFilter::newer_syscall_action).
 #pragma once
 
 #include <sys/utsname.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -163,17 +170,34 @@ inline SeccompProfile seccomp_profile_from_json(const json::Value& doc,
         for (auto& s : m["subArchitectures"].strings()) arch_names.push_back(s);
     }
   }
-  bool any_arch = false;
+  // The native architecture is always in: libseccomp's seccomp_init() makes
+  // a filter with SCMP_ARCH_NATIVE and `architectures` only adds to it
+  // (runc's InitSeccomp calls seccomp_arch_add for each), so a profile that
+  // lists only SCMP_ARCH_X86 still governs the native x86_64 calls by its
+  // rules, instead of killing the process on its first call.
+  out.filter.add_arch(native);
   for (const auto& n : arch_names) {
     if (auto a = detail::arch_from_string(n)) {
       out.filter.add_arch(*a);
-      any_arch = true;
     } else {
       out.warnings.push_back("architecture " + n +
                              " is not supported; its calls get the bad-arch action");
     }
   }
-  if (!any_arch) out.filter.add_arch(native);
+  // runc's -ENOSYS stub (libcontainer/seccomp/patchbpf/enosys_linux.go,
+  // generatePatch): system calls above the largest the profile names get
+  // ENOSYS, unless the default action already lets calls run (ALLOW, LOG,
+  // TRACE: "a good tracer should support future syscalls") or is itself
+  // ERRNO(ENOSYS). runc adds the stub only for the architectures listed in
+  // `architectures`; ward adds it for the implied native one too, since an
+  // unlisted native architecture is as much a part of the filter.
+  {
+    const SeccompAction d = out.filter.default_action();
+    using K = SeccompAction::Kind;
+    const bool runs = d.kind() == K::allow || d.kind() == K::log || d.kind() == K::trace;
+    if (!runs && d != SeccompAction::errno_ret(ENOSYS))
+      out.filter.newer_syscall_action(SeccompAction::errno_ret(ENOSYS));
+  }
 
   if (root.has("flags"))
     for (const Reader& f : root["flags"].elements()) out.flags |= detail::profile_flag(f);

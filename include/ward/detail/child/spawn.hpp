@@ -740,7 +740,9 @@ WARD_CHILD_FN inline void child_announce_exec(SpawnCtx* c) noexcept {
 // profile may deny even the write(2) that reports a failure. So the
 // program to exec is chosen (and checked) before the filter goes on, and
 // only execve itself runs under it.
-[[noreturn]] WARD_CHILD_FN inline void child_seccomp_exec(SpawnCtx* c) noexcept {
+// Part one: choose the program, announce the listener, install the filter.
+// Returns the program chosen (part two execs it).
+WARD_CHILD_FN inline const char* child_seccomp_install(SpawnCtx* c) noexcept {
   const ChildPlan& p = *c->plan;
   const char* chosen = nullptr;
   long err = -ENOENT;
@@ -768,9 +770,20 @@ WARD_CHILD_FN inline void child_announce_exec(SpawnCtx* c) noexcept {
   if (c->tramp_fd >= 0) child_announce_exec(c);
   long r = seccomp_install_raw(p.seccomp, p.seccomp_flags);
   if (r < 0) child_report(c, Step::seccomp, r, "SECCOMP_SET_MODE_FILTER");
+  return chosen;
+}
+
+// Part two: exec what part one chose, under the filter.
+[[noreturn]] WARD_CHILD_FN inline void child_seccomp_exec_chosen(SpawnCtx* c,
+                                                                 const char* chosen) noexcept {
+  const ChildPlan& p = *c->plan;
   if (c->tramp_fd >= 0) child_trampoline_exec(c);
-  r = sys::call(SYS_execve, chosen, p.argv, p.envp);
+  long r = sys::call(SYS_execve, chosen, p.argv, p.envp);
   child_report(c, Step::exec, r, chosen);  // best effort: the filter may deny it
+}
+
+[[noreturn]] WARD_CHILD_FN inline void child_seccomp_exec(SpawnCtx* c) noexcept {
+  child_seccomp_exec_chosen(c, child_seccomp_install(c));
 }
 
 // The process that execs: credentials, names, network, fds, then execve.
@@ -937,6 +950,7 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     if (r < 0)
       child_report(c, Step::chdir, r, "the working directory is outside the root (getcwd)");
   }
+  const char* seccomp_chosen = nullptr;  // set when the filter went on before the gate
   if (c->gate_fd >= 0) {
     // A runtime's `create`: everything that can fail is done or checked
     // (descriptors arranged and the rest closed, so the waiting process
@@ -949,6 +963,10 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
       if (r == 0 || found == -ENOENT) found = r;
     }
     if (found < 0) child_report(c, Step::exec, found, p.argv[0]);
+    // USER_NOTIF rules: the filter goes on now, so the parent takes the
+    // listener before `create` returns (Sandbox::plan_seccomp); from here
+    // on every call of ours passes through it.
+    if (p.seccomp != nullptr && p.seccomp_before_gate) seccomp_chosen = child_seccomp_install(c);
     if (child_send(c, kMsgReady, 0) < 0) sys::exit_group(127);
     char go;
     do r = sys::call(SYS_read, c->gate_fd, &go, 1);
@@ -959,6 +977,7 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
   std::uint64_t none = 0;
   r = sys::call(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
   if (r < 0) child_report(c, Step::sigmask, r, "unblock signals");
+  if (seccomp_chosen != nullptr) child_seccomp_exec_chosen(c, seccomp_chosen);
   if (p.seccomp != nullptr && !p.seccomp_early) child_seccomp_exec(c);  // does not return
   if (c->tramp_fd >= 0) {
     child_trampoline_prepare(c);
