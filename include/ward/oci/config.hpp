@@ -58,9 +58,11 @@
 namespace ward::oci {
 
 // The runtime-spec versions ward reads (features.md "Specification
-// version"). 1.2.1 added process.execCPUAffinity.
+// version"). 1.2.1 added process.execCPUAffinity; 1.3.0 (what `spec`,
+// `--version` and `features` report, as runc 1.3+ does) added
+// linux.netDevices, linux.memoryPolicy and intelRdt.schemata.
 inline constexpr std::string_view kOciVersionMin = "1.0.0";
-inline constexpr std::string_view kOciVersionMax = "1.2.1";
+inline constexpr std::string_view kOciVersionMax = "1.3.0";
 
 // ===========================================================================
 // Mount options
@@ -1739,10 +1741,11 @@ inline ward::json::Value features_value() {
   linux_features.set("apparmor", Value::object({{"enabled", false}}));
   linux_features.set("selinux", Value::object({{"enabled", false}}));
   linux_features.set("intelRdt", Value::object({{"enabled", false}}));
-  // Mount uidMappings/gidMappings are parsed (Mount::uid_mappings); nothing
-  // applies them yet. Set this when the mount layer does.
+  // Mount uidMappings/gidMappings become idmapped mounts (to_sandbox:
+  // MountSpec::idmap, mount_setattr(2) MOUNT_ATTR_IDMAP; Linux 5.12+).
+  // containerd 2.x refuses user-namespace pods when this says false.
   linux_features.set("mountExtensions",
-                     Value::object({{"idmap", Value::object({{"enabled", false}})}}));
+                     Value::object({{"idmap", Value::object({{"enabled", true}})}}));
   f.set("linux", std::move(linux_features));
   return f;
 }
