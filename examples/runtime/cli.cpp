@@ -198,11 +198,19 @@ void set_value(const FlagDef& d, const std::string& shown, const std::string& va
   // A flag given twice: the last value wins, but lists keep every one.
   if (d.kind != FlagKind::string_list && d.kind != FlagKind::int64_list) slot.clear();
   slot.push_back(value);
-  // urfave normalizeFlags: "--bundle x -b y" is an error.
-  auto& form = a.form[key];
-  if (!form.empty() && form != shown)
-    throw UsageError{"Cannot use two forms of the same flag: " + form + " " + shown};
-  form = shown;
+  a.form[shown] = key;
+}
+
+// urfave normalizeFlags: two names of one flag ("--bundle x -b y") is an
+// error, naming the second and the first in the table's order.
+void check_forms(const std::vector<FlagDef>& defs, const Args& a) {
+  for (auto& d : defs) {
+    std::vector<std::string> used;
+    for (auto& n : split_names(d.names))
+      if (a.form.count(n)) used.push_back(n);
+    if (used.size() > 1)
+      throw UsageError{"Cannot use two forms of the same flag: " + used[1] + " " + used[0]};
+  }
 }
 
 }  // namespace
@@ -280,6 +288,7 @@ Args parse_flags(const std::vector<FlagDef>& defs, std::vector<std::string> in, 
     }
     set_value(*d, name, *value, a);
   }
+  check_forms(defs, a);
   a.pos.assign(in.begin() + static_cast<std::ptrdiff_t>(i), in.end());
   return a;
 }

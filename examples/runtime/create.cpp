@@ -138,9 +138,13 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   }
   c.dfd = open_container_dir(o.id);
   if (!c.dfd) fail("open " + c.dir + ": " + std::strerror(errno));
-  // Held until we return: `list` shows "creating" meanwhile, and a record
-  // left "creating" with the lock free was left by a runtime that died.
-  DirLock lock(c);
+  // Held until the container is made: `list` shows "creating" meanwhile,
+  // and a record left "creating" with the lock free was left by a runtime
+  // that died. A foreground run lets go before it waits: pause, resume,
+  // update and delete take the lock, and would otherwise block until the
+  // container's process ended.
+  std::optional<DirLock> lock;
+  lock.emplace(c);
   // Anything that fails from here on removes what was made: the state
   // directory, the cgroup (CgroupV2's destructor) and the child (Child's).
   struct Cleanup {
@@ -234,6 +238,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
     run_gate.reset();
   }
   run_hooks(cfg.hooks.poststart, c.state, "poststart");
+  lock.reset();
   if (o.detach) {
     cleanup.armed = false;
     if (cg) cg->release();

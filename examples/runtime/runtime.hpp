@@ -80,7 +80,7 @@ struct FlagDef {
 struct Args {
   std::vector<std::string> pos;
   std::map<std::string, std::vector<std::string>> vals;  // key: the flag's first name
-  std::map<std::string, std::string> form;               // the name it was given as
+  std::map<std::string, std::string> form;               // name given -> key
   bool help = false;
   bool has(const std::string& k) const;
   std::string get(const std::string& k, std::string def = {}) const;
