@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Commands that change a container: kill, delete, pause/resume, update.
+#include <regex.h>
+
 #include "runtime.hpp"
 
 namespace wardrt {
@@ -8,10 +10,14 @@ namespace wardrt {
 
 int parse_signal(std::string s) {
   if (s.empty()) return SIGTERM;
-  if (std::all_of(s.begin(), s.end(), ::isdigit)) {
-    int n = std::stoi(s);
-    if (n <= 0 || n > 64) fail("invalid signal: " + s);
-    return n;
+  // A number is taken as it is (runc: strconv.Atoi, then kill(2)); 0 sends
+  // nothing and only checks that the process exists (kill(2): "If sig is 0,
+  // then no signal is sent, but existence and permission checks are still
+  // performed"), which engines use to probe a container.
+  if (std::int64_t n = 0;
+      parse_int64(s, n) && s.find_first_not_of("0123456789") == std::string::npos) {
+    if (n > 64) fail("invalid signal: " + s);
+    return static_cast<int>(n);
   }
   for (auto& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   if (s.rfind("SIG", 0) == 0) s = s.substr(3);
@@ -48,7 +54,7 @@ void signal_init(const Container& c, int sig) {
 int cmd_kill(const std::string& id, const std::string& sig_s, bool all) {
   Container c = load(id);
   int sig = parse_signal(sig_s);
-  if (all) {
+  if (all && sig != 0) {
     auto cg = c.open_cgroup();
     if (!cg) {
       signal_init(c, sig);
@@ -156,6 +162,38 @@ int cmd_delete(const std::string& id, bool force) {
   return 0;
 }
 
+int cmd_delete_regex(const std::string& pattern, bool force) {
+  regex_t re;
+  if (::regcomp(&re, pattern.c_str(), REG_EXTENDED | REG_NOSUB) != 0)
+    fail("invalid regular expression " + pattern);
+  std::vector<std::string> ids;
+  int root = root_fd();
+  int dfd = root >= 0 ? ::openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  if (DIR* d = dfd >= 0 ? ::fdopendir(dfd) : nullptr) {
+    while (dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.' && ::regexec(&re, e->d_name, 0, nullptr, 0) == 0)
+        ids.emplace_back(e->d_name);
+    ::closedir(d);
+  } else if (dfd >= 0) {
+    ::close(dfd);
+  }
+  ::regfree(&re);
+  std::sort(ids.begin(), ids.end());
+  // As crun: each match is deleted; one that fails is reported and the
+  // others still go.
+  int status = 0;
+  for (auto& id : ids) {
+    try {
+      check_id(id);
+      cmd_delete(id, force);
+    } catch (const Fatal& f) {
+      err_out("ward: delete " + id + ": " + f.msg + "\n");
+      status = 1;
+    }
+  }
+  return status;
+}
+
 int cmd_pause(const std::string& id, bool pause) {
   Container c = load(id);
   DirLock lock(c);
@@ -169,13 +207,52 @@ int cmd_pause(const std::string& id, bool pause) {
   return 0;
 }
 
+namespace {
+
+// docker/go-units RAMInBytes, which runc's update uses for memory sizes:
+// a decimal number, optionally with a fraction, then an optional k, m, g,
+// t or p (binary multiples, any case), an optional "i" and "b".
+std::optional<std::int64_t> ram_in_bytes(const std::string& s) {
+  std::size_t i = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+  if (i == 0) return std::nullopt;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    std::size_t f = i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+    if (i == f) return std::nullopt;
+  }
+  double v = std::strtod(s.substr(0, i).c_str(), nullptr);
+  std::string unit = s.substr(i);
+  if (!unit.empty() && unit[0] == ' ') unit.erase(0, 1);
+  for (auto& ch : unit) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  double mult = 1;
+  if (!unit.empty() && std::string("kmgtp").find(unit[0]) != std::string::npos) {
+    mult = std::pow(1024.0, static_cast<double>(std::string("kmgtp").find(unit[0]) + 1));
+    unit.erase(0, 1);
+  }
+  if (unit == "ib") unit = "b";
+  if (unit == "i") unit.clear();
+  if (!unit.empty() && unit != "b") return std::nullopt;
+  double bytes = v * mult;
+  if (bytes >= 9.2e18) return std::nullopt;
+  return static_cast<std::int64_t>(bytes);
+}
+
+}  // namespace
+
+// runc's update: either a resources document (-r FILE or "-": the flags are
+// then not read, as runc's), or the flags, each mapped on the same field of
+// linux.resources and written through apply_resources. Flags for what this
+// host or ward cannot do are refused by name, never dropped.
 int cmd_update(const std::string& id, const Args& a) {
   Container c = load(id);
   DirLock lock(c);
-  auto cg = c.open_cgroup();
-  if (!cg) fail("update needs the container's cgroup (cgroup v2)");
   ward::oci::Resources r;
-  std::string res = a.get("resources", a.get("r"));
+  std::string res = a.get("resources");
+  ward::oci::ResourcesOptions ro;
+  std::vector<std::string> warnings;
+  ro.warnings = &warnings;
   if (!res.empty()) {
     std::string text;
     if (res == "-") {
@@ -184,52 +261,95 @@ int cmd_update(const std::string& id, const Args& a) {
       text = read_text(res);
     }
     r = ward::oci::parse_resources(text, res == "-" ? "stdin" : res);
-  }
-  auto num = [&](const char* k) -> std::optional<std::int64_t> {
-    if (!a.has(k)) return std::nullopt;
-    try {
-      return std::stoll(a.get(k));
-    } catch (...) {
-      fail(std::string("--") + k + ": not a number: " + a.get(k));
+    for (const char* f :
+         {"blkio-weight", "cpu-period", "cpu-quota", "cpu-burst", "cpu-share", "cpu-rt-period",
+          "cpu-rt-runtime", "cpuset-cpus", "cpuset-mems", "kernel-memory", "kernel-memory-tcp",
+          "memory", "cpu-idle", "memory-reservation", "memory-swap", "pids-limit"})
+      if (a.has(f))
+        err_out(std::string("ward: warning: --") + f + " is ignored with --resources " + res +
+                " (the document decides, as with runc)\n");
+  } else {
+    // Flags only: everything they name must be honoured, so nothing is a
+    // mere warning (a cgroup v1-only value is an error naming its field).
+    ro.strict = true;
+    auto uns = [&](const char* k) -> std::optional<std::uint64_t> {
+      if (!a.has(k)) return std::nullopt;
+      const std::string v = a.get(k);
+      std::uint64_t n = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (v.empty() || ec != std::errc() || p != v.data() + v.size())
+        fail(std::string("invalid value for ") + k + ": \"" + v + "\" is not an unsigned number");
+      return n;
+    };
+    auto sig = [&](const char* k) -> std::optional<std::int64_t> {
+      if (!a.has(k)) return std::nullopt;
+      const std::string v = a.get(k);
+      std::int64_t n = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (v.empty() || ec != std::errc() || p != v.data() + v.size())
+        fail(std::string("invalid value for ") + k + ": \"" + v + "\" is not a number");
+      return n;
+    };
+    auto mem = [&](const char* k) -> std::optional<std::int64_t> {
+      if (!a.has(k)) return std::nullopt;
+      const std::string v = a.get(k);
+      if (v == "-1") return -1;
+      auto n = ram_in_bytes(v);
+      if (!n) fail(std::string("invalid value for ") + k + ": \"" + v + "\" is not a size");
+      return n;
+    };
+    auto cpu = [&]() -> ward::oci::Cpu& {
+      if (!r.cpu) r.cpu.emplace();
+      return *r.cpu;
+    };
+    auto memory = [&]() -> ward::oci::Memory& {
+      if (!r.memory) r.memory.emplace();
+      return *r.memory;
+    };
+    if (std::int64_t w = a.integer("blkio-weight"); w != 0) {
+      if (w < 10 || w > 1000) fail("--blkio-weight " + std::to_string(w) + ": out of 10..1000");
+      r.block_io.emplace();
+      r.block_io->weight = static_cast<std::uint16_t>(w);
     }
-  };
-  if (auto v = num("memory")) {
-    if (!r.memory) r.memory.emplace();
-    r.memory->limit = *v;
+    if (a.has("cpuset-cpus")) cpu().cpus = a.get("cpuset-cpus");
+    if (a.has("cpuset-mems")) cpu().mems = a.get("cpuset-mems");
+    if (auto v = sig("cpu-idle")) cpu().idle = *v;
+    if (auto v = uns("cpu-burst")) cpu().burst = *v;
+    if (auto v = uns("cpu-period")) cpu().period = *v;
+    if (auto v = uns("cpu-share")) cpu().shares = *v;
+    if (auto v = sig("cpu-quota")) cpu().quota = *v;
+    // Real-time CPU bandwidth is cgroup v1's (cpu.rt_*); ward's containers
+    // live on cgroup v2, which has no such file.
+    for (const char* k : {"cpu-rt-period", "cpu-rt-runtime"})
+      if (a.has(k))
+        fail(std::string("--") + k +
+             ": real-time CPU bandwidth is cgroup v1 only; ward's containers use cgroup v2");
+    if (auto v = mem("memory")) memory().limit = *v;
+    if (auto v = mem("memory-swap")) memory().swap = *v;
+    if (auto v = mem("memory-reservation")) memory().reservation = *v;
+    // runc 1.2+: "Kernel memory settings are ignored and will be removed".
+    for (const char* k : {"kernel-memory", "kernel-memory-tcp"})
+      if (auto v = mem(k))
+        err_out(std::string("ward: warning: --") + k +
+                ": kernel memory settings are ignored (cgroup v2 has no separate kernel limit; "
+                "runc ignores them too)\n");
+    if (a.has("pids-limit")) {
+      r.pids.emplace();
+      r.pids->limit = a.integer("pids-limit");
+    }
+    // runc: a limit of -1 without a swap value means swap unlimited too.
+    if (r.memory && r.memory->limit == -1 && !r.memory->swap) r.memory->swap = 0;
   }
-  if (auto v = num("memory-swap")) {
-    if (!r.memory) r.memory.emplace();
-    r.memory->swap = *v;
-  }
-  if (auto v = num("memory-reservation")) {
-    if (!r.memory) r.memory.emplace();
-    r.memory->reservation = *v;
-  }
-  if (auto v = num("cpu-quota")) {
-    if (!r.cpu) r.cpu.emplace();
-    r.cpu->quota = *v;
-  }
-  if (auto v = num("cpu-period")) {
-    if (!r.cpu) r.cpu.emplace();
-    r.cpu->period = static_cast<std::uint64_t>(*v);
-  }
-  if (auto v = num("cpu-shares")) {
-    if (!r.cpu) r.cpu.emplace();
-    r.cpu->shares = static_cast<std::uint64_t>(*v);
-  }
-  if (a.has("cpuset-cpus")) {
-    if (!r.cpu) r.cpu.emplace();
-    r.cpu->cpus = a.get("cpuset-cpus");
-  }
-  if (a.has("cpuset-mems")) {
-    if (!r.cpu) r.cpu.emplace();
-    r.cpu->mems = a.get("cpuset-mems");
-  }
-  if (auto v = num("pids-limit")) {
-    if (!r.pids) r.pids.emplace();
-    r.pids->limit = *v;
-  }
-  ward::oci::apply_resources(*cg, r);
+  // Intel RDT: ward has no resctrl support (and this host may have no
+  // /sys/fs/resctrl): refused by name, as runc refuses them without CAT/MBA.
+  if (a.has("l3-cache-schema"))
+    fail("--l3-cache-schema: Intel RDT/CAT: l3 cache schema is not supported by ward");
+  if (a.has("mem-bw-schema"))
+    fail("--mem-bw-schema: Intel RDT/MBA: memory bandwidth schema is not supported by ward");
+  auto cg = c.open_cgroup();
+  if (!cg) fail("update needs the container's cgroup (cgroup v2)");
+  ward::oci::apply_resources(*cg, r, ro);
+  for (auto& w : warnings) log_line("warning", w);
   return 0;
 }
 

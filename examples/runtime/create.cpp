@@ -173,6 +173,16 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   check_id(o.id);
   o.bundle = fs::absolute(o.bundle.empty() ? "." : o.bundle).lexically_normal().string();
   while (o.bundle.size() > 1 && o.bundle.back() == '/') o.bundle.pop_back();
+  // The config file: <bundle>/config.json, or crun's --config FILE, which
+  // is relative to our working directory (crun realpath()s it), not to
+  // the bundle.
+  std::string config_file = o.bundle + "/config.json";
+  if (!o.config.empty() && o.config != "config.json")
+    config_file = fs::absolute(o.config).lexically_normal().string();
+  // --pidfd-socket: connected first, so a wrong path fails before anything
+  // is made.
+  std::optional<PidfdSocket> pidfd_sock;
+  if (!o.pidfd_socket.empty()) pidfd_sock.emplace(o.pidfd_socket);
   Container c;
   c.id = o.id;
   c.dir = container_dir(o.id);
@@ -182,9 +192,13 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   }
   c.dfd = open_container_dir(o.id);
   if (!c.dfd) fail("open " + c.dir + ": " + std::strerror(errno));
-  // Held until we return: `list` shows "creating" meanwhile, and a record
-  // left "creating" with the lock free was left by a runtime that died.
-  DirLock lock(c);
+  // Held until the container is made: `list` shows "creating" meanwhile,
+  // and a record left "creating" with the lock free was left by a runtime
+  // that died. A foreground run lets go before it waits: pause, resume,
+  // update and delete take the lock, and would otherwise block until the
+  // container's process ended.
+  std::optional<DirLock> lock;
+  lock.emplace(c);
   // Anything that fails from here on removes what was made: the state
   // directory, the cgroup (CgroupV2's destructor) and the child (Child's).
   struct Cleanup {
@@ -204,7 +218,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   // before anything is made, so that whatever a killed runtime leaves is
   // described by it.
   std::string cfg_bytes;
-  ward::oci::Config cfg = read_config(o.bundle + "/config.json", cfg_bytes);
+  ward::oci::Config cfg = read_config(config_file, cfg_bytes);
   save_config(c, cfg_bytes);
   // The first record, before the cgroup and the child exist: whatever a
   // runtime killed from here on leaves is findable. `list` shows it and
@@ -260,6 +274,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   c.starttime = started.value_or(0);
   c.save();
   if (!o.pid_file.empty()) write_atomic(o.pid_file, std::to_string(child.pid()));
+  if (pidfd_sock) pidfd_sock->send(child.pidfd(), "standard");
 
   if (o.gate) {
     cleanup.armed = false;
@@ -277,6 +292,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
     run_gate.reset();
   }
   run_hooks(cfg.hooks.poststart, c.state, "poststart");
+  lock.reset();
   if (o.detach) {
     cleanup.armed = false;
     if (cg) cg->release();
@@ -284,6 +300,14 @@ int cmd_create_or_run(const CreateOpts& o_in) {
     return 0;
   }
   ward::ExitStatus st = wait_foreground(child, cfg.process->terminal && o.console_socket.empty());
+  if (o.keep) {
+    // run --keep: the container stays, stopped, with its (empty) cgroup,
+    // until `delete` removes both and runs the poststop hooks (runc:
+    // shouldDestroy = !keep).
+    cleanup.armed = false;
+    if (cg) cg->release();
+    return st.shell_status();
+  }
   if (cg) {
     try {
       cg->destroy();

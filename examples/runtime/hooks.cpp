@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // OCI hooks and the console socket.
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include "runtime.hpp"
 
 namespace wardrt {
@@ -127,6 +130,41 @@ void send_console(const std::string& socket_path, int master) {
   } catch (const ward::Error& e) {
     fail(e.what());
   }
+}
+
+PidfdSocket::PidfdSocket(const std::string& p) : path(p) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (p.empty() || p.size() >= sizeof addr.sun_path)
+    fail("--pidfd-socket " + p + ": empty or longer than a socket path may be");
+  std::memcpy(addr.sun_path, p.data(), p.size());
+  sock.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!sock) fail("--pidfd-socket: socket: " + std::string(std::strerror(errno)));
+  if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    fail("--pidfd-socket: connect to " + p + ": " + std::strerror(errno));
+}
+
+void PidfdSocket::send(int pidfd, const char* kind) {
+  // A descriptor of its own for the receiver, whatever we do with ours.
+  ward::UniqueFd dup(::fcntl(pidfd, F_DUPFD_CLOEXEC, 3));
+  if (!dup) fail("--pidfd-socket: dup the pidfd: " + std::string(std::strerror(errno)));
+  iovec iov{const_cast<char*>(kind), std::strlen(kind)};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  int fd = dup.get();
+  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  ssize_t n;
+  do n = ::sendmsg(sock.get(), &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) fail("--pidfd-socket: send the pidfd to " + path + ": " + std::strerror(errno));
 }
 
 }  // namespace wardrt

@@ -46,24 +46,179 @@
 
 namespace wardrt {
 
-void usage() {
-  out("ward: an OCI container runtime built from the ward library\n\n"
-      "usage: ward [global options] command [options] [args]\n\n"
-      "commands: create start run exec state list kill delete ps pause resume\n"
-      "          events update spec features\n\n"
-      "global options: --root DIR --log FILE --log-format text|json --debug\n"
-      "                --systemd-cgroup --rootless --cgroup-manager NAME\n");
+namespace {
+
+using K = FlagKind;
+
+// runc 1.2-1.5's flags, command by command (the union: a flag one of them
+// has is accepted), plus crun's spellings that crun's tests use (marked).
+const std::vector<FlagDef> kGlobalFlags = {
+    {"debug", K::boolean},
+    {"log", K::string},
+    {"log-format", K::string},
+    {"root", K::string},
+    {"systemd-cgroup", K::boolean},
+    {"rootless", K::string},
+    {"version, v", K::boolean},
+    {"criu", K::string},            // runc 1.2 (hidden, ignored with a warning)
+    {"cgroup-manager", K::string},  // crun
+};
+
+const std::vector<FlagDef> kCreateFlags = {
+    {"bundle, b", K::string},     {"console-socket", K::string}, {"pidfd-socket", K::string},
+    {"pid-file", K::string},      {"no-pivot", K::boolean},      {"no-new-keyring", K::boolean},
+    {"preserve-fds", K::integer}, {"config, f", K::string},  // crun: another config file than
+                                                             // <bundle>/config.json
+};
+
+std::vector<FlagDef> run_flags() {
+  auto v = kCreateFlags;
+  v.push_back({"detach, d", K::boolean});
+  v.push_back({"keep", K::boolean});
+  v.push_back({"no-subreaper", K::boolean});
+  return v;
 }
 
+const std::vector<FlagDef> kExecFlags = {
+    {"console-socket", K::string},
+    {"pidfd-socket", K::string},
+    {"cwd", K::string},
+    {"env, e", K::string_list},
+    {"tty, t", K::boolean},
+    {"user, u", K::string},
+    {"additional-gids, g", K::int64_list},
+    {"process, p", K::string},
+    {"detach, d", K::boolean},
+    {"pid-file", K::string},
+    {"process-label", K::string},
+    {"apparmor", K::string},
+    {"no-new-privs", K::boolean},
+    {"cap, c", K::string_list},
+    {"preserve-fds", K::integer},
+    {"cgroup", K::string_list},
+    {"ignore-paused", K::boolean},
+};
+
+const std::vector<FlagDef> kUpdateFlags = {
+    {"resources, r", K::string},  {"blkio-weight", K::integer},  {"cpu-period", K::string},
+    {"cpu-quota", K::string},     {"cpu-burst", K::string},      {"cpu-share", K::string},
+    {"cpu-rt-period", K::string}, {"cpu-rt-runtime", K::string}, {"cpuset-cpus", K::string},
+    {"cpuset-mems", K::string},   {"kernel-memory", K::string},  {"kernel-memory-tcp", K::string},
+    {"memory", K::string},        {"cpu-idle", K::string},       {"memory-reservation", K::string},
+    {"memory-swap", K::string},   {"pids-limit", K::integer},    {"l3-cache-schema", K::string},
+    {"mem-bw-schema", K::string},
+};
+
+struct CommandDef {
+  const char* name;
+  std::vector<FlagDef> flags;
+  int min_args, max_args;  // positional arguments (runc's checkArgs); -1: any
+  const char* args_usage;
+};
+
+const std::vector<CommandDef>& commands() {
+  static const std::vector<CommandDef> cmds = {
+      {"create", kCreateFlags, 1, 1, "<container-id>"},
+      {"run", run_flags(), 1, 1, "<container-id>"},
+      {"start", {}, 1, 1, "<container-id>"},
+      {"exec", kExecFlags, 1, -1,
+       "<container-id> <command> [args...] || -p process.json <container-id>"},
+      {"state", {}, 1, 1, "<container-id>"},
+      {"list", {{"format, f", K::string}, {"quiet, q", K::boolean}}, 0, 0, ""},
+      {"kill", {{"all, a", K::boolean}}, 1, 2, "<container-id> [signal]"},
+      {"delete",
+       {{"force, f", K::boolean}, {"regex, r", K::boolean}},  // --regex: crun
+       1,
+       1,
+       "<container-id>"},
+      {"ps", {{"format, f", K::string}}, 1, -1, "<container-id> [ps options]"},
+      {"pause", {}, 1, 1, "<container-id>"},
+      {"resume", {}, 1, 1, "<container-id>"},
+      {"events", {{"interval", K::duration}, {"stats", K::boolean}}, 1, 1, "<container-id>"},
+      {"update", kUpdateFlags, 1, 1, "<container-id>"},
+      {"spec", {{"bundle, b", K::string}, {"rootless", K::boolean}}, 0, 0, ""},
+      {"features", {}, 0, 0, ""},
+  };
+  return cmds;
+}
+
+std::string flag_list(const std::vector<FlagDef>& flags) {
+  std::string s;
+  for (auto& f : flags) {
+    std::string n = f.names;
+    std::string shown;
+    std::size_t p = 0;
+    while (p <= n.size()) {
+      auto c = n.find(',', p);
+      std::string one = n.substr(p, c == std::string::npos ? std::string::npos : c - p);
+      while (!one.empty() && one.front() == ' ') one.erase(0, 1);
+      shown += (shown.empty() ? "" : ", ") + std::string(one.size() == 1 ? "-" : "--") + one;
+      if (f.kind != K::boolean) shown += " value";
+      if (c == std::string::npos) break;
+      p = c + 1;
+    }
+    s += "   " + shown + "\n";
+  }
+  return s;
+}
+
+void usage() {
+  out("ward: an OCI container runtime built from the ward library\n\n"
+      "usage: ward [global options] command [command options] [arguments...]\n\n"
+      "commands: create start run exec state list kill delete ps pause resume\n"
+      "          events update spec features help\n"
+      "          (checkpoint and restore are refused: not supported)\n\n"
+      "global options:\n" +
+      flag_list(kGlobalFlags) + "   --help, -h\n");
+}
+
+void command_usage(const CommandDef& c) {
+  out(std::string("usage: ward ") + c.name + (c.flags.empty() ? "" : " [command options]") +
+      (*c.args_usage ? " " : "") + c.args_usage + "\n" +
+      (c.flags.empty() ? "" : "\noptions:\n" + flag_list(c.flags)));
+}
+
+void count_args(const CommandDef& c, const Args& a) {
+  const int n = static_cast<int>(a.pos.size());
+  const std::string q = std::string("\"") + c.name + "\"";
+  if (c.min_args == c.max_args && n != c.min_args)
+    throw UsageError{q + " requires exactly " + std::to_string(c.min_args) + " argument(s)"};
+  if (n < c.min_args)
+    throw UsageError{q + " requires a minimum of " + std::to_string(c.min_args) + " argument(s)"};
+  if (c.max_args >= 0 && n > c.max_args)
+    throw UsageError{q + " requires a maximum of " + std::to_string(c.max_args) + " argument(s)"};
+}
+
+}  // namespace
+
 int dispatch(const std::vector<std::string>& argv) {
-  std::size_t i = 1;
-  Args gl = parse_args(argv, i, true);
-  g.debug = gl.has("debug");
+  // The global flags: no reordering, they end at the command's name.
+  std::vector<std::string> rest(argv.begin() + 1, argv.end());
+  Args gl = parse_flags(kGlobalFlags, rest, false);
+  g.debug = gl.flag("debug");
   g.log_path = gl.get("log");
-  g.log_json = gl.get("log-format") == "json";
-  g.systemd_cgroup = gl.has("systemd-cgroup") || gl.get("cgroup-manager") == "systemd";
+  const std::string log_format = gl.get("log-format", "text");
+  if (log_format != "text" && log_format != "json")
+    throw UsageError{"invalid log-format: " + log_format};
+  g.log_json = log_format == "json";
+  const std::string manager = gl.get("cgroup-manager", "cgroupfs");
+  if (manager != "cgroupfs" && manager != "systemd" && manager != "disabled")
+    throw UsageError{"--cgroup-manager: unknown cgroup manager " + manager +
+                     " (cgroupfs, systemd or disabled)"};
+  g.systemd_cgroup = gl.flag("systemd-cgroup") || manager == "systemd";
   std::string rl = gl.get("rootless", "auto");
-  g.rootless = rl == "true" || (rl == "auto" && ::geteuid() != 0);
+  if (rl == "auto") {
+    g.rootless = ::geteuid() != 0;
+  } else if (rl == "true" || rl == "1" || rl == "t" || rl == "T" || rl == "TRUE" || rl == "True") {
+    g.rootless = true;
+  } else if (rl == "false" || rl == "0" || rl == "f" || rl == "F" || rl == "FALSE" ||
+             rl == "False") {
+    g.rootless = false;
+  } else {
+    throw UsageError{"invalid --rootless value: " + rl + " (true, false or auto)"};
+  }
+  if (gl.has("criu"))
+    err_out("ward: warning: --criu ignored (ward does not checkpoint or restore)\n");
   if (gl.has("root")) {
     g.root = gl.get("root");
   } else if (::geteuid() != 0 && std::getenv("XDG_RUNTIME_DIR")) {
@@ -71,65 +226,84 @@ int dispatch(const std::vector<std::string>& argv) {
   } else {
     g.root = "/run/ward";
   }
-  if (gl.has("version") || gl.has("v")) {
+  if (gl.flag("version")) {
     out("ward version " + std::string(ward::version) +
         "\nspec: " + std::string(ward::oci::kOciVersionMax) + "\n");
     return 0;
   }
-  if (gl.has("help") || gl.has("h") || i >= argv.size()) {
+  if (gl.help || gl.pos.empty()) {
     usage();
-    return i >= argv.size() && !gl.has("help") && !gl.has("h") ? 1 : 0;
+    return gl.help ? 0 : 1;
   }
-  std::string cmd = argv[i++];
-  g_cmd = cmd;
+  const std::string cmd = gl.pos[0];
   debug("command: " + cmd);
-  if (cmd == "exec") {
-    Args a = parse_args(argv, i, false, 1);
-    if (!a.pos.empty()) check_id(a.pos[0]);
-    // Everything after the id is the command (flags included).
-    return cmd_exec(a);
+  if (cmd == "help" || cmd == "h") {
+    usage();
+    return 0;
   }
-  Args a = parse_args(argv, i, false);
-  auto id = [&]() -> std::string {
-    if (a.pos.empty()) fail(cmd + ": container id required");
-    // Checked before anything touches the state store (runc's rule,
-    // state.cpp check_id; tests/attack/state_attack_test.cpp "ids").
-    check_id(a.pos[0]);
-    return a.pos[0];
-  };
+  if (cmd == "checkpoint" || cmd == "restore") fail(cmd + " is not supported");
+  const CommandDef* def = nullptr;
+  for (auto& c : commands())
+    if (cmd == c.name) def = &c;
+  if (def == nullptr) throw UsageError{"No help topic for '" + cmd + "'"};
+  std::vector<std::string> cargs(gl.pos.begin() + 1, gl.pos.end());
+  // exec: what follows the id is the command, flags included (runc's
+  // SkipArgReorder).
+  Args a = parse_flags(def->flags, cargs, cmd != "exec");
+  if (a.help) {
+    command_usage(*def);
+    return 0;
+  }
+  count_args(*def, a);
+  // Checked before anything touches the state store (runc's rule,
+  // state.cpp check_id; tests/attack/state_attack_test.cpp "ids"). A
+  // --regex delete names a pattern, not an id.
+  if (def->min_args > 0 && !(cmd == "delete" && a.flag("regex"))) check_id(a.pos[0]);
+  const std::string id = a.pos.empty() ? std::string() : a.pos[0];
   if (cmd == "create" || cmd == "run") {
     CreateOpts o;
-    o.id = id();
-    o.bundle = a.get("bundle", a.get("b"));
+    o.id = id;
+    o.bundle = a.get("bundle");
+    o.config = a.get("config");
     o.console_socket = a.get("console-socket");
+    o.pidfd_socket = a.get("pidfd-socket");
     o.pid_file = a.get("pid-file");
-    o.preserve_fds = a.has("preserve-fds") ? std::stoi(a.get("preserve-fds")) : 0;
-    o.no_pivot = a.has("no-pivot");
-    o.detach = a.has("detach") || a.has("d");
+    std::int64_t fds = a.integer("preserve-fds");
+    if (fds < 0 || fds > 1024)
+      fail("--preserve-fds: " + std::to_string(fds) + " is not a number of descriptors (0..1024)");
+    o.preserve_fds = static_cast<int>(fds);
+    o.no_pivot = a.flag("no-pivot");
+    o.detach = a.flag("detach");
+    o.keep = a.flag("keep");
     o.gate = cmd == "create";
-    if (cmd == "run" && o.detach) o.gate = false;
     return cmd_create_or_run(o);
   }
-  if (cmd == "start") return cmd_start(id());
-  if (cmd == "state") return cmd_state(id());
-  if (cmd == "list") return cmd_list(a.get("format", a.get("f")), a.has("quiet") || a.has("q"));
-  if (cmd == "kill") {
-    std::string sig = a.pos.size() > 1 ? a.pos[1] : a.get("signal", "TERM");
-    return cmd_kill(id(), sig, a.has("all") || a.has("a"));
-  }
-  if (cmd == "delete") return cmd_delete(id(), a.has("force") || a.has("f"));
+  if (cmd == "start") return cmd_start(id);
+  if (cmd == "state") return cmd_state(id);
+  if (cmd == "list") return cmd_list(a.get("format", "table"), a.flag("quiet"));
+  if (cmd == "kill") return cmd_kill(id, a.pos.size() > 1 ? a.pos[1] : "SIGTERM", a.flag("all"));
+  if (cmd == "delete")
+    return a.flag("regex") ? cmd_delete_regex(id, a.flag("force"))
+                           : cmd_delete(id, a.flag("force"));
   if (cmd == "ps") {
-    std::vector<std::string> rest(a.pos.size() > 1 ? a.pos.begin() + 1 : a.pos.end(), a.pos.end());
-    return cmd_ps(id(), a.get("format", a.get("f")), rest);
+    std::vector<std::string> ps_args(a.pos.begin() + 1, a.pos.end());
+    return cmd_ps(id, a.get("format", "table"), ps_args);
   }
-  if (cmd == "pause") return cmd_pause(id(), true);
-  if (cmd == "resume") return cmd_pause(id(), false);
-  if (cmd == "events") return cmd_events(id(), a.has("stats"), a.get("interval"));
-  if (cmd == "update") return cmd_update(id(), a);
-  if (cmd == "spec") return cmd_spec(a.get("bundle", a.get("b")), a.has("rootless"));
+  if (cmd == "pause") return cmd_pause(id, true);
+  if (cmd == "resume") return cmd_pause(id, false);
+  if (cmd == "events") return cmd_events(id, a.flag("stats"), a.seconds("interval", 5));
+  if (cmd == "update") return cmd_update(id, a);
+  if (cmd == "spec") return cmd_spec(a.get("bundle"), a.flag("rootless"));
   if (cmd == "features") {
     out(ward::oci::features_json(4) + "\n");
     return 0;
+  }
+  if (cmd == "exec") {
+    // runc: every error from here on is "exec failed: ..." with status
+    // 255 (exec.go fatalWithCode), so a caller tells a failure to set the
+    // process up from the process's own exit status.
+    g.error_status = 255;
+    return cmd_exec(a);
   }
   fail("unknown command: " + cmd);
 }
@@ -184,12 +358,21 @@ int main(int argc, char** argv) {
   try {
     std::vector<std::string> args(argv, argv + argc);
     code = dispatch(args);
+  } catch (const UsageError& u) {
+    code = 1;
+    log_line("error", u.msg);
+    err_out("ward: " + u.msg + "\n");
   } catch (const Fatal& f) {
-    log_line("error", f.msg);
-    err_out("ward: " + f.msg + "\n");
+    code = g.error_status;
+    // runc: "exec failed: <why>" (exec.go).
+    std::string msg = (code == 255 ? "exec failed: " : "") + f.msg;
+    log_line("error", msg);
+    err_out("ward: " + msg + "\n");
   } catch (const std::exception& e) {
-    log_line("error", e.what());
-    err_out(std::string(e.what()) + "\n");
+    code = g.error_status;
+    std::string msg = (code == 255 ? "exec failed: " : "") + std::string(e.what());
+    log_line("error", msg);
+    err_out(msg + "\n");
   }
   finish(code);
 }

@@ -13,6 +13,7 @@ int cmd_state(const std::string& id) {
 }
 
 int cmd_list(const std::string& format, bool quiet) {
+  if (format != "table" && format != "json") fail("invalid format option");
   // Every container directory, a record or not: what a crashed create or
   // delete left shows until `delete --force` removes it. Entries that are
   // not a valid id or not a real directory (a planted symlink) are not ours.
@@ -73,6 +74,7 @@ std::vector<pid_t> container_pids(const Container& c) {
 
 int cmd_ps(const std::string& id, const std::string& format,
            const std::vector<std::string>& ps_args) {
+  if (format != "table" && format != "json") fail("invalid format option");
   Container c = load(id);
   auto pids = container_pids(c);
   if (format == "json") {
@@ -142,19 +144,13 @@ json::Value stats_json(const Container& c) {
   return json::Value::object({{"type", "stats"}, {"id", c.id}, {"data", std::move(data)}});
 }
 
-int cmd_events(const std::string& id, bool stats, const std::string& interval) {
+int cmd_events(const std::string& id, bool stats, double secs) {
   Container c = load(id);
   if (stats) {
     out(json::dump(stats_json(c)) + "\n");
     return 0;
   }
-  double secs = 5;
-  if (!interval.empty()) {
-    secs = std::atof(interval.c_str());
-    if (interval.back() == 'm' && interval.find("ms") == std::string::npos) secs *= 60;
-    if (interval.find("ms") != std::string::npos) secs /= 1000;
-    if (secs <= 0) fail("invalid interval: " + interval);
-  }
+  if (secs <= 0) fail("duration interval must be greater than 0");
   while (c.alive()) {
     out(json::dump(stats_json(c)) + "\n");
     std::fflush(stdout);

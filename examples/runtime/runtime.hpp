@@ -21,6 +21,7 @@
 #include <charconv>
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -50,6 +51,7 @@ struct Globals {
   bool debug = false;
   bool rootless = false;
   bool systemd_cgroup = false;
+  int error_status = 1;  // the exit status of a failure (exec: 255, as runc)
 };
 extern Globals g;
 
@@ -66,26 +68,41 @@ struct Fatal {
 
 // ------------------------------------------------------------------ cli.cpp
 
-struct Args {
-  std::vector<std::string> pos;
-  std::multimap<std::string, std::string> opts;  // "--name" -> value ("" for switches)
-  bool has(const std::string& k) const { return opts.count(k) != 0; }
-  std::string get(const std::string& k, std::string def = {}) const {
-    auto it = opts.find(k);
-    return it == opts.end() ? def : it->second;
-  }
-  std::vector<std::string> all(const std::string& k) const {
-    std::vector<std::string> v;
-    for (auto [a, b] = opts.equal_range(k); a != b; ++a) v.push_back(a->second);
-    return v;
-  }
+// How a flag reads its value (Go's flag package, urfave/cli v1).
+enum class FlagKind { boolean, string, integer, string_list, int64_list, duration };
+struct FlagDef {
+  const char* names;  // "bundle, b": the first is the key in Args
+  FlagKind kind;
 };
 
-// Flags that take a value (runc accepts "--flag value" and "--flag=value",
+// A command line parsed against a table of FlagDef; every value has been
+// checked for its kind already.
+struct Args {
+  std::vector<std::string> pos;
+  std::map<std::string, std::vector<std::string>> vals;  // key: the flag's first name
+  std::map<std::string, std::string> form;               // name given -> key
+  bool help = false;
+  bool has(const std::string& k) const;
+  std::string get(const std::string& k, std::string def = {}) const;
+  std::vector<std::string> all(const std::string& k) const;
+  bool flag(const std::string& k) const;  // a bool flag's value
+  std::int64_t integer(const std::string& k, std::int64_t def = 0) const;
+  std::vector<std::int64_t> integers(const std::string& k) const;
+  double seconds(const std::string& k, double def) const;  // a duration
+};
 
-extern std::string g_cmd;  // the command being run ("-f" means --format for some)
-Args parse_args(const std::vector<std::string>& in, std::size_t& i, bool stop_at_pos,
-                std::size_t max_pos = ~std::size_t{0});
+// A command line runc would refuse before doing anything: exit status 1,
+// the message on stderr (urfave/cli prints "Incorrect Usage: <msg>").
+struct UsageError {
+  std::string msg;
+};
+
+// Parses `in` (what follows the command's name) against `defs`: flags
+// moved to the front first (urfave reorderArgs) when `reorder_args`, then
+// flags until the first positional argument or "--". Throws UsageError.
+Args parse_flags(const std::vector<FlagDef>& defs, std::vector<std::string> in, bool reorder_args);
+// strconv.ParseInt(s, 0, 64).
+bool parse_int64(const std::string& s, std::int64_t& out);
 
 // ------------------------------------------------------------------ state.cpp
 //
@@ -228,6 +245,16 @@ ward::oci::Config read_config(const std::string& file, std::string& bytes);
 void save_config(const Container& c, const std::string& bytes);
 ward::oci::Config saved_config(const Container& c);
 void send_console(const std::string& socket_path, int master);
+// runc 1.2's --pidfd-socket: connected before the spawn (a wrong path
+// fails before anything is made), then one SCM_RIGHTS message carrying a
+// pidfd of the process, named "standard" (init) or "setns" (exec) as
+// runc's setupPidfd names it.
+struct PidfdSocket {
+  ward::UniqueFd sock;
+  std::string path;
+  explicit PidfdSocket(const std::string& p);
+  void send(int pidfd, const char* kind);
+};
 
 // What every process ward puts into a container gets (create, run, exec):
 //  - the program is exec'd through the sealed-memfd trampoline
@@ -250,10 +277,13 @@ inline void guard_runtime(ward::Sandbox& sb) {
 
 struct CreateOpts {
   std::string id, bundle, console_socket, pid_file;
+  std::string config;        // crun --config: another file than <bundle>/config.json
+  std::string pidfd_socket;  // runc 1.2 --pidfd-socket
   int preserve_fds = 0;
   bool no_pivot = false;
   bool detach = false;
-  bool gate = true;  // create (true) or run in the foreground (false)
+  bool keep = false;  // run --keep: the stopped container stays until `delete`
+  bool gate = true;   // create (true) or run in the foreground (false)
 };
 
 // main.cpp: --preserve-fds N, keeping only the fds open when ward started
@@ -266,6 +296,9 @@ int parse_signal(std::string s);
 void signal_init(const Container& c, int sig);
 int cmd_kill(const std::string& id, const std::string& sig_s, bool all);
 int cmd_delete(const std::string& id, bool force);
+// crun's `delete --regex PATTERN`: every container whose id matches
+// (POSIX extended regex, regexec(3)).
+int cmd_delete_regex(const std::string& pattern, bool force);
 int cmd_pause(const std::string& id, bool pause);
 int cmd_update(const std::string& id, const Args& a);
 // query.cpp
@@ -274,7 +307,7 @@ int cmd_state(const std::string& id);
 int cmd_list(const std::string& format, bool quiet);
 int cmd_ps(const std::string& id, const std::string& format,
            const std::vector<std::string>& ps_args);
-int cmd_events(const std::string& id, bool stats, const std::string& interval);
+int cmd_events(const std::string& id, bool stats, double interval_seconds);
 // exec.cpp
 int cmd_exec(const Args& a);
 // spec.cpp
