@@ -185,6 +185,44 @@ TEST_CASE("oci mounts: a user namespace whose map leaves out host uid 0 sets the
   CHECK(r.out == "0\n0:0\n0:0\n");
 }
 
+// The same map, and a bind source only the host's root may reach: a parent
+// directory of mode 0000 owned by root (crun's mount-userns-bind-mount). The
+// namespace's root is host uid 100000, which may not pass through it; the
+// child opens such sources before it becomes that root, as runc opens them
+// in its parent. (Failed with EACCES at "open bind source" while the child
+// switched ids before its mounts.)
+TEST_CASE("oci mounts: a user namespace without host uid 0 binds a source only host root may reach",
+          "[root][runtime]") {
+  NEED_RUNTIME(b);
+  ward_test::ScratchDir vol("userns-bind");
+  const std::string parent = vol.path + "/closed";
+  REQUIRE(::mkdir(parent.c_str(), 0700) == 0);
+  REQUIRE(::mkdir((parent + "/m").c_str(), 0755) == 0);
+  ward_test::write_file(parent + "/m/content", "hello\n");
+  REQUIRE(::chmod(parent.c_str(), 0) == 0);
+  b.set({"cat", "/foo/content"}, [&](json::Value& cfg) {
+    json::Value* l = cfg.find("linux");
+    l->find("namespaces")->push_back(json::Value::object({{"type", "user"}}));
+    auto map = json::Value::array(
+        {json::Value::object({{"containerID", 0}, {"hostID", 100000}, {"size", 65536}})});
+    l->set("uidMappings", map);
+    l->set("gidMappings", map);
+    drop_mount(cfg, "/sys");
+    drop_mount(cfg, "/sys/fs/cgroup");
+    cfg.find("mounts")->push_back(json::Value::object(
+        {{"destination", "/foo"}, {"type", "bind"}, {"source", parent + "/m"},
+         {"options", json::Value::array({"bind", "ro"})}}));
+  });
+  for (auto& e : std::filesystem::recursive_directory_iterator(b.rootfs->path))
+    REQUIRE(::lchown(e.path().c_str(), 100000, 100000) == 0);
+  REQUIRE(::lchown(b.rootfs->path.c_str(), 100000, 100000) == 0);
+  Out r = run(b, "usernsbind");
+  ::chmod(parent.c_str(), 0700);
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "hello\n");
+}
+
 // runtime-spec config-linux.md: a namespace type not listed is inherited
 // from the runtime. With no mount namespace there is nothing to pivot:
 // runc chroots into root.path (libcontainer prepareRootfs, chroot()).

@@ -490,8 +490,20 @@ WARD_CHILD_FN inline long open_dev_null(int root, MountApi api, MountFail& f) no
 
 // Builds the detached mount for step `s` (modern API): a clone for binds, a
 // fresh superblock for filesystems; attributes applied before anyone sees it.
+// Whether step `s` binds a path of the caller's view (a host path), which
+// the child opens while it still has the caller's ids: a user namespace's
+// root is some other host uid, and may not even pass through the
+// directories that lead there (crun's mount-userns-bind-mount test: a 0000
+// parent owned by root). runc opens such sources in its parent for the same
+// reason.
+WARD_CHILD_FN inline bool host_bind_source(const MountStep& s) noexcept {
+  return (s.op == MountStep::op_bind || s.op == MountStep::op_mknod) && !s.source_in_root &&
+         s.source != nullptr;
+}
+
 WARD_CHILD_FN inline long make_detached(int root, const MountStep& s, long target_fd,
-                                        unsigned copied_mode, MountFail& f) noexcept {
+                                        unsigned copied_mode, MountFail& f,
+                                        long pre_src = -1) noexcept {
   long mfd = -1;
   const unsigned clone_rec = s.recursive ? mnt::kAtRecursive : 0;
   const unsigned rec = s.recursive && !s.attrs_top_only ? mnt::kAtRecursive : 0;
@@ -499,12 +511,14 @@ WARD_CHILD_FN inline long make_detached(int root, const MountStep& s, long targe
                       (s.op == MountStep::op_mask ? mnt::kAttrRdonly : 0);
   bool attrs_done = false;  // a new filesystem's mount got them from fsmount(2)
   if (s.op == MountStep::op_bind || s.op == MountStep::op_mknod) {
-    long src = s.source_in_root ? open_in_root(root, s.source, O_PATH, false, MountApi::modern)
-                                : sys::call(SYS_openat, AT_FDCWD, s.source, O_PATH | O_CLOEXEC);
+    long src = pre_src >= 0 ? pre_src
+               : s.source_in_root
+                   ? open_in_root(root, s.source, O_PATH, false, MountApi::modern)
+                   : sys::call(SYS_openat, AT_FDCWD, s.source, O_PATH | O_CLOEXEC);
     if (src < 0) return mount_fail(f, src, "open bind source", s.target, s.source);
     mfd = sys::call(mnt::nr_open_tree, src, "",
                     mnt::kOpenTreeClone | O_CLOEXEC | mnt::kAtEmptyPath | clone_rec);
-    close_fd(src);
+    if (src != pre_src) close_fd(src);
     if (mfd < 0) return mount_fail(f, mfd, "open_tree (bind)", s.target, s.source);
   } else if (s.op == MountStep::op_readonly) {
     mfd = sys::call(mnt::nr_open_tree, target_fd, "",
@@ -634,8 +648,11 @@ WARD_CHILD_FN inline long make_fresh_node(int root, const MountStep& s, MountApi
 // Carries out one step inside `root` (a directory descriptor). Returns 0,
 // or a negative errno with `f` describing it. `mnt_out`, when not null,
 // receives an O_PATH descriptor of the new mount (MountGuard keeps it).
+// `pre_src`: the bind source of a host path (not source_in_root), opened
+// O_PATH before the child became its user namespace's root (see
+// host_bind_source), or -1. The caller closes it.
 WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api, MountFail& f,
-                                     long* mnt_out = nullptr) noexcept {
+                                     long* mnt_out = nullptr, long pre_src = -1) noexcept {
   long r = 0;
   unsigned long slash = 0;  // where the last component of s.target starts
   if (s.op == MountStep::op_mkdir) {
@@ -779,7 +796,10 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
       r = legacy_mount(p, tfd, nullptr, MS_BIND | (s.recursive ? MS_REC : 0), nullptr);
       close_fd(src);
     } else if (s.op == MountStep::op_bind || s.op == MountStep::op_mknod) {
-      r = legacy_mount(s.source, tfd, nullptr, MS_BIND | (s.recursive ? MS_REC : 0), nullptr);
+      char p[32];
+      if (pre_src >= 0) fd_path(p, pre_src);
+      r = legacy_mount(pre_src >= 0 ? p : s.source, tfd, nullptr,
+                       MS_BIND | (s.recursive ? MS_REC : 0), nullptr);
     } else if (s.op == MountStep::op_readonly) {
       char p[32];
       fd_path(p, tfd);
@@ -845,7 +865,7 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
       return mount_fail(f, mfd, "open_tree (/dev/null)", s.target);
     }
   } else {
-    mfd = make_detached(root, s, tfd, copied_mode, f);
+    mfd = make_detached(root, s, tfd, copied_mode, f, pre_src);
     if (mfd < 0) {
       close_fd(tfd);
       return mfd;

@@ -95,6 +95,10 @@ struct SpawnCtx {
   // until it execs): the kernel wrote its pid here (CLONE_PARENT_SETTID)
   // before it ran. Null otherwise.
   const int* stage2_pid;
+  // ChildPlan::ns_root_early with mounts: one slot per mount step, the
+  // host bind sources the parent opened (O_PATH) before the clone, or -1
+  // (child_rootfs). Per spawn (the plan is shared); null otherwise.
+  const int* src_fds;
 };
 
 namespace child {
@@ -478,6 +482,20 @@ WARD_CHILD_FN inline void child_pivot_pause(SpawnCtx* c) noexcept {
 //     where pivot_root cannot work (a rootfs on initramfs) MS_MOVE + chroot,
 //     which is weaker: the old root stays reachable for a process that can
 //     escape a chroot (CAP_SYS_CHROOT).
+// ChildPlan::ns_root_early: the maps are written; become the namespace's
+// root (see ChildPlan). Not before the oom_score_adj write: the id change
+// leaves the mm non-dumpable, so /proc/self/{oom_score_adj,timens_offsets}
+// belong to the host's root, which the namespace's root is not (EACCES;
+// found by root.caller's oom_score_adj case with a user namespace). Not
+// before the rootfs and the host bind sources are open: the namespace's
+// root is another host uid, which may not reach them (child_rootfs).
+WARD_CHILD_FN inline void child_become_ns_root(SpawnCtx* c) noexcept {
+  long r = sys::call(SYS_setresgid, 0, 0, 0);
+  if (r < 0) child_report(c, Step::setresgid, r, "gid 0 in the new user namespace");
+  r = sys::call(SYS_setresuid, 0, 0, 0);
+  if (r < 0) child_report(c, Step::setresuid, r, "uid 0 in the new user namespace");
+}
+
 WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
   const ChildPlan& p = *c->plan;
   const MountApi api = p.mount_api;
@@ -527,8 +545,17 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
     root = sys::call(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0) child_report(c, Step::rootfs, root, "/");
   }
+  // The host bind sources were opened by the parent, with its ids and
+  // capabilities (c->src_fds: a user namespace's root is another host uid,
+  // and a child in a new user namespace has no capabilities over the host's
+  // files at all); the rest is done as the namespace's root. Test: oci
+  // mounts: a user namespace without host uid 0 binds a source only host
+  // root may reach (tests/root/oci_mount_conformance_test.cpp).
+  if (p.ns_root_early) child_become_ns_root(c);
   for (int i = 0; i < p.n_mounts; ++i) {
-    r = mount_step(static_cast<int>(root), p.mounts[i], api, f);
+    const long pre = c->src_fds != nullptr ? c->src_fds[i] : -1;
+    r = mount_step(static_cast<int>(root), p.mounts[i], api, f, nullptr, pre);
+    close_fd(pre);
     if (r < 0) child_report(c, Step::mount, r, f.text);
   }
   // After the mounts (the sandbox's devpts), before the root turns
@@ -851,17 +878,9 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
                          sys::cstrlen(p.oom_score_adj));
     if (r < 0) child_report(c, Step::validate, r, "/proc/self/oom_score_adj");
   }
-  if (p.ns_root_early) {
-    // The maps are written: become the namespace's root before the mounts
-    // (see ChildPlan). Not earlier: the id change leaves the mm
-    // non-dumpable, so /proc/self/{oom_score_adj,timens_offsets} belong to
-    // the host's root, which the namespace's root is not (EACCES; found by
-    // root.caller's oom_score_adj case with a user namespace).
-    r = sys::call(SYS_setresgid, 0, 0, 0);
-    if (r < 0) child_report(c, Step::setresgid, r, "gid 0 in the new user namespace");
-    r = sys::call(SYS_setresuid, 0, 0, 0);
-    if (r < 0) child_report(c, Step::setresuid, r, "uid 0 in the new user namespace");
-  }
+  // With mounts, child_rootfs becomes the namespace's root itself, once it
+  // has opened what it reaches with the caller's ids.
+  if (p.ns_root_early && !p.mount_setup) child_become_ns_root(c);
   if (p.mount_setup) {
     child_rootfs(c);
   } else if (p.chroot_dir != nullptr) {
