@@ -50,12 +50,23 @@ int cmd_exec(const Args& a) {
   // In the foreground without a socket, ward relays the pty (tty.cpp).
   const bool relay = proc.terminal && console.empty() && !detach;
   if (relay) size_from_caller(proc);
-  ward::Sandbox sb;
-  ward::oci::apply_process(sb, proc);
-  sb.new_session();  // as in create.cpp's spawn_container
   // Join every namespace of the container's init that differs from ours,
   // through a pidfd checked to be the init (not whoever has its pid now).
   ward::UniqueFd pfd = open_container_pidfd(c.state.pid, c.starttime, &c);
+  {
+    // HOME, when process.env has none: from the container's /etc/passwd as
+    // the init sees it (its mounts included), as runc's exec does
+    // (prepareEnv). The pidfd is checked alive after the open, so the
+    // root was the init's.
+    ward::UniqueFd rootfd(::open(("/proc/" + std::to_string(c.state.pid) + "/root").c_str(),
+                                 O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!rootfd || ::syscall(SYS_pidfd_send_signal, pfd.get(), 0, nullptr, 0) != 0)
+      fail("container not running");
+    ward::oci::default_home(proc, rootfd.get());
+  }
+  ward::Sandbox sb;
+  ward::oci::apply_process(sb, proc);
+  sb.new_session();  // as in create.cpp's spawn_container
   join_namespaces_of(sb, pfd.get());
   std::optional<ward::CgroupV2> cg = c.open_cgroup();
   if (cg) sb.cgroup(*cg);

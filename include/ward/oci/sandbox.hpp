@@ -29,10 +29,12 @@
 #include <sys/personality.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -416,6 +418,99 @@ inline std::optional<CapabilitySet> final_effective(const Process& p, bool keep_
 // ===========================================================================
 // process
 // ===========================================================================
+
+// The home directory of `uid` in the passwd(5) file of the root tree
+// `root_fd` (a directory descriptor: a container's rootfs, or
+// /proc/PID/root of a running one), "/" when the file has no entry for it
+// or cannot be read: what runc (libcontainer/env.go getUserHome) and crun
+// put in HOME when process.env has none.
+//
+// The file belongs to the image, which may be hostile, and the runtime
+// reading it is host root:
+//  - /etc/passwd a symlink to a host file ("/etc/shadow", or
+//    "../../../etc/shadow"): resolved with openat2(RESOLVE_IN_ROOT), so
+//    every symlink and ".." stays inside `root_fd` (openat2(2));
+//    RESOLVE_NO_MAGICLINKS refuses /proc/self/root-style jumps out.
+//  - a FIFO (the open would block forever), a device node (a read of it
+//    may have effects, or never end): opened O_PATH first, only a regular
+//    file is reopened for reading, through /proc/self/fd (the same inode,
+//    so nothing can be swapped in between), and O_NONBLOCK.
+//  - a huge file: at most 1 MiB is read; a line cut there is ignored.
+// Tests: tests/root/runtime_process_conformance_test.cpp ("HOME").
+inline std::string passwd_home(int root_fd, std::uint32_t uid) {
+  const std::string fallback = "/";
+  struct {
+    std::uint64_t flags, mode, resolve;
+  } how{O_PATH | O_CLOEXEC, 0, 0x08 /* RESOLVE_IN_ROOT */ | 0x02 /* RESOLVE_NO_MAGICLINKS */};
+  int pfd = static_cast<int>(::syscall(SYS_openat2, root_fd, "etc/passwd", &how, sizeof how));
+  if (pfd < 0) return fallback;
+  UniqueFd path_fd(pfd);
+  struct stat st {};
+  if (::fstat(path_fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return fallback;
+  UniqueFd fd(::open(("/proc/self/fd/" + std::to_string(path_fd.get())).c_str(),
+                     O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!fd) return fallback;
+  constexpr std::size_t kMax = 1 << 20;
+  std::string text;
+  char buf[65536];
+  while (text.size() < kMax) {
+    ssize_t n = ::read(fd.get(), buf, std::min(sizeof buf, kMax - text.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  if (text.size() >= kMax) {
+    auto nl = text.rfind('\n');
+    text.resize(nl == std::string::npos ? 0 : nl + 1);
+  }
+  // name:password:UID:GID:GECOS:directory:shell; the first entry with the
+  // uid wins, as in runc's user.LookupUid.
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    std::string_view f[7];
+    std::size_t nf = 0;
+    while (nf < 7) {
+      auto c = line.find(':');
+      f[nf++] = line.substr(0, c);
+      if (c == std::string_view::npos) break;
+      line.remove_prefix(c + 1);
+    }
+    if (nf < 6) continue;
+    std::uint32_t u = 0;
+    auto [p, ec] = std::from_chars(f[2].data(), f[2].data() + f[2].size(), u);
+    if (ec != std::errc{} || p != f[2].data() + f[2].size() || f[2].empty() || u != uid) continue;
+    return std::string(f[5]);
+  }
+  return fallback;
+}
+
+// The environment as runc's prepareEnv (libcontainer/env.go) makes it:
+// one entry per name, the last one given winning, in the order of those
+// last occurrences; an empty HOME dropped; and HOME added from the passwd
+// file under `root_fd` (passwd_home) when no non-empty one is left.
+inline void default_home(Process& p, int root_fd) {
+  bool home = false;
+  std::vector<std::string> out;
+  std::vector<std::string_view> seen;
+  for (auto it = p.env.rbegin(); it != p.env.rend(); ++it) {
+    const std::string& kv = *it;
+    const std::string_view key = std::string_view(kv).substr(0, kv.find('='));
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
+    seen.push_back(key);
+    if (key == "HOME") {
+      if (kv.size() == 5) continue;
+      home = true;
+    }
+    out.push_back(kv);
+  }
+  std::reverse(out.begin(), out.end());
+  if (!home) out.push_back("HOME=" + passwd_home(root_fd, p.user.uid));
+  p.env = std::move(out);
+}
 
 // Maps a `process` object (config.md "Process", "POSIX process", "Linux
 // Process") onto `sb`; `ward exec` uses it for its process.json too.
@@ -1053,7 +1148,12 @@ inline std::string cgroup_path_for(const Config& cfg, std::string_view id) {
 //  - linux.rootfsPropagation: as given; absent: ward's default, recursively
 //    private (runc makes / rslave so that host mounts propagate in; ward
 //    keeps them out unless the config asks).
-//  - process: apply_process(); linux.seccomp: apply_seccomp().
+//  - process: apply_process(); linux.seccomp: apply_seccomp(). With no
+//    HOME (or an empty one) in process.env, HOME comes from root.path's
+//    etc/passwd for process.user.uid, default "/" (default_home), as runc
+//    and crun do. runc reads the file after the mounts; ward reads the
+//    rootfs before them, so a passwd file that `mounts` binds in is not
+//    seen.
 //  - linux.mountLabel (SELinux) and linux.intelRdt: errors (mountLabel: a
 //    warning with ignore_lsm).
 //  - Not here: linux.resources and linux.cgroupsPath (see apply_resources,
@@ -1280,8 +1380,18 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
   po.ignore_lsm = opts.ignore_lsm;
   po.keep_capabilities_when_absent = opts.keep_capabilities_when_absent;
   po.warnings = opts.warnings;
-  apply_process(sb, *cfg.process, po);
-  apply_seccomp(sb, cfg, *cfg.process, po);
+  Process proc = *cfg.process;
+  {
+    UniqueFd rootfd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (rootfd) {
+      default_home(proc, rootfd.get());
+    } else if (std::none_of(proc.env.begin(), proc.env.end(),
+                            [](const std::string& e) { return e.rfind("HOME=", 0) == 0; })) {
+      proc.env.push_back("HOME=/");  // the rootfs error comes at plan(), naming root.path
+    }
+  }
+  apply_process(sb, proc, po);
+  apply_seccomp(sb, cfg, proc, po);
   return sb;
 }
 

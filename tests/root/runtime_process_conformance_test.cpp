@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+// The container's process as runc (1.1 to 1.4) and crun make it, where
+// outside suites (opencontainers/runtime-tools, crun's tests) found ward
+// different (issue #13): HOME, hook environments, capability names,
+// sysctl rules, failing poststart/poststop hooks, the cwd and executable
+// checks done before privileges drop, cpu.shares, the CPU affinity and
+// `kill` without a pid namespace of its own. Each case asserts what the
+// container's process or a hook observes.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <ward/ward.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "runtime_util.hpp"
+
+using namespace ward_test;
+
+namespace {
+
+// `run` of the bundle as it is, its output and status.
+Out run(Bundle& b, const std::string& name) {
+  return b.cmd({"run", "--bundle", b.dir.path, Bundle::id(name)});
+}
+
+void set_uid(json::Value& cfg, int uid) { cfg.find("process")->find("user")->set("uid", uid); }
+
+}  // namespace
+
+// ------------------------------------------------------------------ HOME
+
+TEST_CASE("process: HOME comes from the container's /etc/passwd for the uid, else /") {
+  NEED_RUNTIME(b);
+  const std::string etc = b.rootfs->path + "/etc";
+  std::filesystem::create_directories(etc);
+  // No passwd file at all: "/".
+  b.set({"sh", "-c", "echo \"[$HOME]\""});
+  auto r = run(b, "home0");
+  INFO(r.err);
+  CHECK(r.out == "[/]\n");
+  write_file(etc + "/passwd",
+             "root:x:0:0:root:/root:/bin/sh\n"
+             "broken line\n"
+             "app:x:1000:1000:App:/home/app:/bin/sh\n"
+             "dup:x:1000:1000::/second:/bin/sh\n");
+  r = run(b, "home1");
+  CHECK(r.out == "[/root]\n");
+  // The first entry with the uid wins; a uid with no entry gets "/".
+  b.set({"sh", "-c", "echo \"[$HOME]\""}, [](json::Value& c) { set_uid(c, 1000); });
+  r = run(b, "home2");
+  CHECK(r.out == "[/home/app]\n");
+  b.set({"sh", "-c", "echo \"[$HOME]\""}, [](json::Value& c) { set_uid(c, 4242); });
+  r = run(b, "home3");
+  CHECK(r.out == "[/]\n");
+  // process.env's HOME wins; an empty one is replaced, and the last of
+  // several entries for a name is the one kept, as runc's prepareEnv does.
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"HOME=/mine"}, "[/mine]\n"},
+      {{"HOME="}, "[/root]\n"},
+      {{"HOME=/mine", "HOME="}, "[/root]\n"},
+      {{"HOME=", "HOME=/last"}, "[/last]\n"},
+  };
+  for (const auto& [env, want] : cases) {
+    b.set({"sh", "-c", "echo \"[$HOME]\""}, [&env](json::Value& c) {
+      json::Array a{json::Value("PATH=/bin")};
+      for (const auto& e : env) a.emplace_back(e);
+      c.find("process")->set("env", json::Value(std::move(a)));
+      set_uid(c, 0);
+    });
+    r = run(b, "home4");
+    INFO(env.back());
+    CHECK(r.out == want);
+  }
+}
+
+TEST_CASE("process: exec gets HOME from the running container's /etc/passwd") {
+  NEED_RUNTIME(b);
+  std::filesystem::create_directories(b.rootfs->path + "/etc");
+  write_file(b.rootfs->path + "/etc/passwd", "app:x:1000:1000::/home/app:/bin/sh\n");
+  b.set({"sleep", "100"});
+  ward::Child bg = b.run_in_background(Bundle::id("homex"));
+  auto r = b.cmd({"exec", "--user", "1000", Bundle::id("homex"), "sh", "-c", "echo \"[$HOME]\""});
+  INFO(r.err);
+  CHECK(r.out == "[/home/app]\n");
+  r = b.cmd({"exec", "--env", "HOME=/x", Bundle::id("homex"), "sh", "-c", "echo \"[$HOME]\""});
+  CHECK(r.out == "[/x]\n");
+  b.cmd({"kill", Bundle::id("homex"), "9"});
+  bg.wait();
+}
+
+// A hostile image: its /etc/passwd must never make the runtime (host root)
+// read a host file, block, or read without end. Each attack expects the
+// default "/" and a run that finishes.
+TEST_CASE("process attack: a hostile /etc/passwd never reads a host file, blocks or runs away") {
+  NEED_RUNTIME(b);
+  const std::string etc = b.rootfs->path + "/etc";
+  std::filesystem::create_directories(etc);
+  // A host file in passwd format whose entry for root says /LEAKED.
+  ScratchDir host("hostpasswd");
+  const std::string host_file = host / "passwd";
+  write_file(host_file, "root:x:0:0:root:/LEAKED:/bin/sh\n");
+  b.set({"sh", "-c", "echo \"[$HOME]\""});
+  const std::string pw = etc + "/passwd";
+  SECTION("an absolute symlink to a host file") { std::filesystem::create_symlink(host_file, pw); }
+  SECTION("a relative symlink climbing out with ..") {
+    std::filesystem::create_symlink("../../../../../../../../../../.." + host_file, pw);
+  }
+  SECTION("a symlink through /proc/self/root (a magic link out)") {
+    std::filesystem::create_symlink("/proc/self/root" + host_file, pw);
+    // The rootfs' own /proc/self/root would have to exist for a plain
+    // RESOLVE_IN_ROOT to follow it; make it, pointing at the host.
+    std::filesystem::create_directories(b.rootfs->path + "/proc/self");
+    std::filesystem::create_directory_symlink("/", b.rootfs->path + "/proc/self/root");
+  }
+  SECTION("a FIFO (an open for reading would block the runtime forever)") {
+    REQUIRE(::mkfifo(pw.c_str(), 0644) == 0);
+  }
+  SECTION("a device node that never ends (/dev/zero)") {
+    REQUIRE(::mknod(pw.c_str(), S_IFCHR | 0644, makedev(1, 5)) == 0);
+  }
+  SECTION("a huge sparse file with root's entry past the read cap") {
+    int fd = ::open(pw.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    REQUIRE(fd >= 0);
+    const std::string far = "\nroot:x:0:0:root:/FAR:/bin/sh\n";
+    REQUIRE(::pwrite(fd, far.data(), far.size(), off_t{1} << 32) ==
+            static_cast<ssize_t>(far.size()));
+    ::close(fd);
+  }
+  auto r = run(b, "homeattack");
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "[/]\n");
+}
