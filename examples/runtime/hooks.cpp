@@ -74,19 +74,34 @@ void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State
       fail(std::string(which) + " hook: writing the state: " + std::strerror(errno));
     ward::Sandbox sb;
     std::vector<std::string> args = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
+    // A hook without `env` gets the environment runc gives it: runc runs
+    // hooks with Go's exec.Cmd{Env: hook.Env} (libcontainer/configs
+    // Command.Run), and a nil Env inherits the caller's. That is runc's own
+    // environment for every hook but startContainer, which runc's init
+    // runs after clearing its environment and setting PATH from
+    // process.env (libcontainer/init_linux.go, env.go prepareEnv).
+    std::vector<std::string> env = h.env;
+    if (!h.env_given) {
+      if (target && target->as_process && target->as_process->process) {
+        for (const std::string& e : target->as_process->process->env)
+          if (e.rfind("PATH=", 0) == 0) env = {e};
+      } else {
+        for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+      }
+    }
     ward::Child child = [&] {
       try {
         if (target && target->as_process && target->as_process->process) {
           ward::oci::Process p = *target->as_process->process;
           p.args = args;
-          p.env = h.env;
+          p.env = env;
           p.terminal = false;
           ward::oci::ProcessOptions po;
           po.ignore_lsm = true;  // ward has no LSM support; the container runs without too
           ward::oci::apply_process(sb, p, po);
           ward::oci::apply_seccomp(sb, *target->as_process, p, po);
         }
-        sb.command(args).executable(h.path).env(h.env).stdin_(ward::Stdio::fd(in.get()));
+        sb.command(args).executable(h.path).env(env).stdin_(ward::Stdio::fd(in.get()));
         // A hook in the container runs a binary the image chose (a
         // `#!/proc/self/exe` script would otherwise run this very binary
         // in there): the same guard as the container's own processes.

@@ -29,6 +29,27 @@ Out run(Bundle& b, const std::string& name) {
   return b.cmd({"run", "--bundle", b.dir.path, Bundle::id(name)});
 }
 
+// The runtime run with exactly `env` (ward_cmd gives it none), stdin
+// empty, output through files (a container may outlive the runtime).
+Out ward_with_env(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  std::vector<std::string> argv = {WARD_RUNTIME_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ScratchDir d("out");
+  const std::string o = d / "out", e = d / "err";
+  int of = ::open(o.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int ef = ::open(e.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  REQUIRE((of >= 0 && ef >= 0));
+  ward::Sandbox sb(argv);
+  sb.env(env).stdin_(ward::Stdio::null()).stdout_(ward::Stdio::fd(of)).stderr_(ward::Stdio::fd(ef));
+  Out r;
+  r.status = sb.spawn().wait().shell_status();
+  ::close(of);
+  ::close(ef);
+  r.out = read_file(o);
+  r.err = read_file(e);
+  return r;
+}
+
 void set_uid(json::Value& cfg, int uid) { cfg.find("process")->find("user")->set("uid", uid); }
 
 }  // namespace
@@ -136,4 +157,59 @@ TEST_CASE("process attack: a hostile /etc/passwd never reads a host file, blocks
   INFO(r.err);
   CHECK(r.status == 0);
   CHECK(r.out == "[/]\n");
+}
+
+// ------------------------------------------------------------------ hooks
+
+namespace {
+
+json::Value hook(const std::string& path, const std::vector<std::string>& args,
+                 const std::vector<std::string>* env = nullptr) {
+  json::Value h = json::parse("{}");
+  h.set("path", path);
+  json::Array a;
+  for (auto& s : args) a.emplace_back(s);
+  h.set("args", json::Value(std::move(a)));
+  if (env) {
+    json::Array e;
+    for (auto& s : *env) e.emplace_back(s);
+    h.set("env", json::Value(std::move(e)));
+  }
+  return h;
+}
+
+void set_hooks(json::Value& cfg, const std::string& kind, std::vector<json::Value> hooks) {
+  if (cfg.find("hooks") == nullptr) cfg.set("hooks", json::parse("{}"));
+  json::Array a;
+  for (auto& h : hooks) a.push_back(std::move(h));
+  cfg.find("hooks")->set(kind, json::Value(std::move(a)));
+}
+
+}  // namespace
+
+TEST_CASE("process: a hook without env gets the runtime's environment, env [] an empty one") {
+  NEED_RUNTIME(b);
+  const std::vector<std::string> none, one{"ONLY=1"};
+  b.set({"true"}, [&](json::Value& c) {
+    set_hooks(c, "prestart",
+              {hook("/bin/sh", {"sh", "-c", "echo \"absent:[$WARD_HOOK_ENV_MARK]\""}),
+               hook("/usr/bin/env", {"env"}, &none), hook("/usr/bin/env", {"env"}, &one)});
+    set_hooks(c, "poststop",
+              {hook("/bin/sh", {"sh", "-c", "echo \"poststop:[$WARD_HOOK_ENV_MARK]\""})});
+    // startContainer runs in the container as its process: runc's init
+    // has cleared its environment but for PATH from process.env.
+    set_hooks(c, "startContainer", {hook("/bin/busybox", {"busybox", "env"})});
+  });
+  // The runtime's own environment has the mark.
+  auto r =
+      ward_with_env({"--root", b.state.path, "run", "--bundle", b.dir.path, Bundle::id("hookenv")},
+                    {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "WARD_HOOK_ENV_MARK=from-the-runtime"});
+  INFO(r.err);
+  CHECK(r.status == 0);
+  // prestart: absent env, then [] (env prints nothing), then ONLY=1;
+  // startContainer: PATH only; poststop: absent env.
+  CHECK(r.out ==
+        "absent:[from-the-runtime]\nONLY=1\n"
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+        "poststop:[from-the-runtime]\n");
 }

@@ -475,6 +475,10 @@ struct Hook {
   std::string path;  // absolute
   std::vector<std::string> args;
   std::vector<std::string> env;
+  // Whether the hook object has an `env` member. Without one runc and crun
+  // run the hook with their own environment (runc: Go's exec.Cmd with a
+  // nil Env inherits the runtime's); `"env": []` is an empty environment.
+  bool env_given = false;
   std::optional<int> timeout;  // seconds, > 0
 };
 
@@ -1003,6 +1007,7 @@ inline std::vector<Hook> hook_list(const Reader& hooks, std::string_view key) {
     h.path = absolute_path(e.required("path"));
     h.args = c_strings(e, "args");
     h.env = environment(e, "env");
+    h.env_given = e.has("env");
     if (e.has("timeout")) h.timeout = e["timeout"].integer<int>(1, std::numeric_limits<int>::max());
     out.push_back(std::move(h));
   }
