@@ -24,10 +24,10 @@
 //      ward: validate config.json: Invalid argument (EINVAL):
 //      linux.resources.memory.limit: expected an integer
 //  - Where the spec changed a rule between versions, the config's own
-//    ociVersion decides: unknown capability names are errors before 1.1 and
-//    warnings (Config::warnings) from 1.1 on; relative mount destinations
-//    are errors before 1.2 and, from 1.2 on, taken relative to "/" with a
-//    warning.
+//    ociVersion decides: relative mount destinations are errors before 1.2
+//    and, from 1.2 on, taken relative to "/" with a warning. Unknown
+//    capability names are warnings (Config::warnings) in every version, as
+//    in runc and crun (1.0 asked for an error).
 //  - Values the spec allows but ward cannot honour (AppArmor, SELinux, Intel
 //    RDT, cgroup-v1-only knobs) are kept and listed by unsupported(), so the
 //    caller decides whether that is an error.
@@ -820,8 +820,11 @@ inline std::vector<std::string> capability_list(const Reader& caps, std::string_
     }
     // config.md "Linux Process": 1.0 says a value "which cannot be mapped to
     // a relevant kernel interface MUST cause an error"; 1.1 changed that to
-    // "MUST be logged as a warning" and "SHOULD NOT fail".
-    if (!cx.at_least(1, 1)) e.fail("unknown capability " + json_quote(name));
+    // "MUST be logged as a warning" and "SHOULD NOT fail". runc (1.0 to
+    // 1.4: libcontainer/capabilities New, "ignoring unknown or unavailable
+    // capabilities") and crun warn and drop such a name whatever the
+    // config's ociVersion, and configs written for 1.0.x runtimes rely on
+    // it (runtime-tools' validation configs say 1.0.2): so does ward.
     cx.warn(e, "unknown capability " + json_quote(name) + " ignored");
   }
   return out;
