@@ -234,3 +234,78 @@ TEST_CASE("process: unknown capability names are dropped with a warning, in any 
   CHECK_THAT(r.err, Catch::Contains("level=warning") &&
                         Catch::Contains(R"(unknown capability \"CAP_BOGUS\" ignored)"));
 }
+
+// ------------------------------------------------------------------ sysctl
+
+namespace {
+
+void set_sysctl(json::Value& c, const std::string& key, const std::string& value) {
+  json::Value s = json::parse("{}");
+  s.set(key, value);
+  c.find("linux")->set("sysctl", std::move(s));
+}
+
+json::Value* namespace_of(json::Value& c, const std::string& type) {
+  for (auto& n : c.find("linux")->find("namespaces")->as_array())
+    if (n.find("type")->as_string() == type) return &n;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("process: linux.sysctl follows runc's validator (hostname, IPC list, host netns)") {
+  NEED_RUNTIME(b);
+  // kernel.hostname conflicts with the hostname field, even with a uts
+  // namespace; kernel.domainname has no field and is allowed.
+  b.set({"cat", "/proc/sys/kernel/domainname"},
+        [](json::Value& c) { set_sysctl(c, "kernel.hostname", "other"); });
+  auto r = run(b, "sysctl1");
+  CHECK(r.status != 0);
+  CHECK_THAT(r.err, Catch::Contains("linux.sysctl.kernel.hostname") &&
+                        Catch::Contains("conflicts with the \"hostname\" field"));
+  b.set({"cat", "/proc/sys/kernel/domainname"},
+        [](json::Value& c) { set_sysctl(c, "kernel.domainname", "example.org"); });
+  r = run(b, "sysctl2");
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "example.org\n");
+  // An IPC sysctl runc does not list.
+  b.set({"true"}, [](json::Value& c) { set_sysctl(c, "kernel.shm_next_id", "5"); });
+  r = run(b, "sysctl3");
+  CHECK(r.status != 0);
+  CHECK_THAT(r.err, Catch::Contains("linux.sysctl.kernel.shm_next_id"));
+  // net.* in a network namespace "joined" by a path that is the runtime's
+  // own would set the host's value.
+  const std::string before = read_file("/proc/sys/net/ipv4/ip_forward");
+  b.set({"true"}, [&](json::Value& c) {
+    set_sysctl(c, "net.ipv4.ip_forward", before == "1\n" ? "0" : "1");
+    namespace_of(c, "network")->set("path", "/proc/self/ns/net");
+  });
+  r = run(b, "sysctl4");
+  CHECK(r.status != 0);
+  CHECK_THAT(r.err, Catch::Contains("not allowed in the host's network namespace"));
+  CHECK(read_file("/proc/sys/net/ipv4/ip_forward") == before);
+}
+
+TEST_CASE("process: user.* sysctls are allowed in a container with its own user namespace") {
+  NEED_RUNTIME(b);
+  const std::string host = read_file("/proc/sys/user/max_user_namespaces");
+  b.set({"cat", "/proc/sys/user/max_user_namespaces"},
+        [](json::Value& c) { set_sysctl(c, "user.max_user_namespaces", "3"); });
+  auto r = run(b, "usersysctl1");
+  CHECK(r.status != 0);  // no user namespace: it would be the host's limit
+  CHECK_THAT(r.err, Catch::Contains("user.max_user_namespaces"));
+  b.set({"cat", "/proc/sys/user/max_user_namespaces"}, [](json::Value& c) {
+    c.find("linux")->find("namespaces")->as_array().push_back(json::parse(R"({"type": "user"})"));
+    // Host uid 0 mapped: setting /dev up needs it today (issue #13).
+    c.find("linux")->set("uidMappings",
+                         json::parse(R"([{"containerID": 0, "hostID": 0, "size": 65536}])"));
+    c.find("linux")->set("gidMappings",
+                         json::parse(R"([{"containerID": 0, "hostID": 0, "size": 65536}])"));
+  });
+  r = run(b, "usersysctl2");
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "3\n");
+  CHECK(read_file("/proc/sys/user/max_user_namespaces") == host);
+}

@@ -36,6 +36,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <limits>
@@ -411,6 +412,48 @@ inline std::optional<CapabilitySet> final_effective(const Process& p, bool keep_
     eff = eff & amb;
   }
   return eff;
+}
+
+// runc's rules for linux.sysctl beyond "namespaced, in a namespace of its
+// own" (libcontainer/configs/validate/validator.go sysctl(), runc 1.2-1.4),
+// so that a config runc refuses is refused here too:
+//  - of the IPC sysctls only runc's list (kernel.msgmax, msgmnb, msgmni,
+//    sem, shmall, shmmax, shmmni, shm_rmid_forced) and fs.mqueue.*;
+//  - kernel.hostname conflicts with the `hostname` field: refused even
+//    with a uts namespace (kernel.domainname has no such field: allowed);
+//  - net.* in a network namespace joined by path that is the runtime's own
+//    ("host" means current there) would change the host's: refused.
+// Sandbox::sysctl then requires the namespace (user.* a user namespace).
+inline void check_sysctl(const Config& cfg, const std::string& key) {
+  const std::string field = "linux.sysctl." + key;
+  std::string k = key;
+  for (char& ch : k)
+    if (ch == '/') ch = '.';
+  auto starts = [&](const char* p) { return k.rfind(p, 0) == 0; };
+  static constexpr std::string_view ipc[] = {
+      "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+      "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"};
+  if ((starts("kernel.shm") || starts("kernel.msg") || starts("kernel.sem")) &&
+      std::find(std::begin(ipc), std::end(ipc), k) == std::end(ipc))
+    ward::detail::throw_invalid(field, "not in a separate kernel namespace (runc allows only " +
+                                           std::string("kernel.msgmax, msgmnb, msgmni, sem, "
+                                                       "shmall, shmmax, shmmni, shm_rmid_forced "
+                                                       "and fs.mqueue.* of the IPC ones)"));
+  if (k == "kernel.hostname" && cfg.has_namespace(NamespaceType::uts))
+    ward::detail::throw_invalid(field, "not allowed: it conflicts with the \"hostname\" field");
+  if (starts("net.") && cfg.linux_) {
+    for (const Namespace& n : cfg.linux_->namespaces) {
+      if (n.type != NamespaceType::network || n.path.empty()) continue;
+      struct stat theirs {
+      }, ours{};
+      if (::stat(n.path.c_str(), &theirs) != 0 || ::stat("/proc/self/ns/net", &ours) != 0)
+        ward::detail::throw_invalid(field, "cannot tell whether the network namespace " + n.path +
+                                               " is the host's: " + std::strerror(errno));
+      if (theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino)
+        ward::detail::throw_invalid(field, "not allowed in the host's network namespace (" +
+                                               n.path + " is the runtime's own)");
+    }
+  }
 }
 
 }  // namespace detail::mapping
@@ -1371,7 +1414,10 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
   if (!l.masked_paths.empty()) sb.masked_paths(l.masked_paths);
   if (!l.readonly_paths.empty()) sb.readonly_paths(l.readonly_paths);
 
-  for (const auto& [key, value] : l.sysctl) sb.sysctl(key, value);
+  for (const auto& [key, value] : l.sysctl) {
+    detail::mapping::check_sysctl(cfg, key);
+    sb.sysctl(key, value);
+  }
   if (l.personality)
     sb.personality(l.personality->domain == PersonalityDomain::linux32 ? PER_LINUX32 : PER_LINUX);
 
