@@ -76,18 +76,15 @@ void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State
     std::vector<std::string> args = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
     // A hook without `env` gets the environment runc gives it: runc runs
     // hooks with Go's exec.Cmd{Env: hook.Env} (libcontainer/configs
-    // Command.Run), and a nil Env inherits the caller's. That is runc's own
-    // environment for every hook but startContainer, which runc's init
-    // runs after clearing its environment and setting PATH from
-    // process.env (libcontainer/init_linux.go, env.go prepareEnv).
+    // Command.Run), and a nil Env inherits the caller's: runc's own
+    // environment. A startContainer hook with no or an empty `env` gets
+    // process.env instead (runc's init: HookList.SetDefaultEnv, "a de
+    // facto historical thing", libcontainer/standard_init_linux.go).
     std::vector<std::string> env = h.env;
-    if (!h.env_given) {
-      if (target && target->as_process && target->as_process->process) {
-        for (const std::string& e : target->as_process->process->env)
-          if (e.rfind("PATH=", 0) == 0) env = {e};
-      } else {
-        for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
-      }
+    if (target && target->as_process && target->as_process->process) {
+      if (env.empty()) env = target->as_process->process->env;
+    } else if (!h.env_given) {
+      for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
     }
     ward::Child child = [&] {
       try {

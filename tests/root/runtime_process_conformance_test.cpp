@@ -196,9 +196,12 @@ TEST_CASE("process: a hook without env gets the runtime's environment, env [] an
                hook("/usr/bin/env", {"env"}, &none), hook("/usr/bin/env", {"env"}, &one)});
     set_hooks(c, "poststop",
               {hook("/bin/sh", {"sh", "-c", "echo \"poststop:[$WARD_HOOK_ENV_MARK]\""})});
-    // startContainer runs in the container as its process: runc's init
-    // has cleared its environment but for PATH from process.env.
-    set_hooks(c, "startContainer", {hook("/bin/busybox", {"busybox", "env"})});
+    // startContainer runs in the container as its process, with
+    // process.env when it has none of its own (runc's SetDefaultEnv), even
+    // with env [].
+    set_hooks(c, "startContainer",
+              {hook("/bin/busybox", {"busybox", "env"}),
+               hook("/bin/busybox", {"busybox", "env"}, &none)});
   });
   // The runtime's own environment has the mark.
   auto r =
@@ -207,11 +210,11 @@ TEST_CASE("process: a hook without env gets the runtime's environment, env [] an
   INFO(r.err);
   CHECK(r.status == 0);
   // prestart: absent env, then [] (env prints nothing), then ONLY=1;
-  // startContainer: PATH only; poststop: absent env.
+  // startContainer: process.env, twice; poststop: absent env.
+  const std::string penv =
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nTERM=xterm\n";
   CHECK(r.out ==
-        "absent:[from-the-runtime]\nONLY=1\n"
-        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
-        "poststop:[from-the-runtime]\n");
+        "absent:[from-the-runtime]\nONLY=1\n" + penv + penv + "poststop:[from-the-runtime]\n");
 }
 
 // ------------------------------------------------------------------ capabilities
