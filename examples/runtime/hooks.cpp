@@ -65,7 +65,22 @@ void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State
   // pipe: a hook may exit without reading it, and our write into a pipe
   // whose reader is gone would be a SIGPIPE.
   const std::string state_json = ward::oci::to_json(st);
+  // poststop: a hook that fails is logged as a warning and the next one
+  // still runs (runtime.md "Lifecycle" 12: "If any poststop hook fails,
+  // the runtime MUST log a warning, but the remaining hooks and lifecycle
+  // continue"). Every other kind fails the operation at its first failure
+  // (poststart too since runtime-spec 1.3, as in runc 1.3: the caller then
+  // kills the container).
+  const bool keep_going = std::string_view(which) == "poststop";
   for (auto& h : hooks) {
+    if (keep_going) {
+      try {
+        run_hooks({h}, st, "", target);
+      } catch (const Fatal& f) {
+        log_line("warning", std::string(which) + f.msg);
+      }
+      continue;
+    }
     ward::UniqueFd in(::memfd_create("ward-hook-state", MFD_CLOEXEC));
     if (!in) fail(std::string(which) + " hook: memfd_create: " + std::strerror(errno));
     if (::write(in.get(), state_json.data(), state_json.size()) !=

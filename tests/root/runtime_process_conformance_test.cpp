@@ -312,3 +312,59 @@ TEST_CASE("process: user.* sysctls are allowed in a container with its own user 
   CHECK(r.out == "3\n");
   CHECK(read_file("/proc/sys/user/max_user_namespaces") == host);
 }
+
+// ------------------------------------------------------------------ failing hooks
+
+TEST_CASE("process: a failing poststart hook fails start and kills the container") {
+  NEED_RUNTIME(b);
+  b.set({"sleep", "100"}, [](json::Value& c) {
+    set_hooks(
+        c, "poststart",
+        {hook("/bin/sh", {"sh", "-c", "exit 3"}), hook("/bin/sh", {"sh", "-c", "echo second"})});
+  });
+  const std::string id = Bundle::id("poststart");
+  auto cr = b.cmd({"create", "--bundle", b.dir.path, id});
+  REQUIRE(cr.status == 0);
+  const pid_t pid = ward::oci::parse_state(b.cmd({"state", id}).out).pid;
+  auto st = b.cmd({"start", id});
+  CHECK(st.status != 0);
+  CHECK_THAT(st.err, Catch::Contains("poststart hook /bin/sh failed"));
+  CHECK(st.out.empty());  // the second hook never ran
+  // Killed: state says stopped (the pid is not its own anymore or gone).
+  auto s = ward::oci::parse_state(b.cmd({"state", id}).out);
+  CHECK(s.status == ward::oci::Status::stopped);
+  // Dead: gone, or a zombie its reaper has not waited for yet.
+  const std::string stat = "/proc/" + std::to_string(pid) + "/stat";
+  auto dead = [&] {
+    return ::access(stat.c_str(), F_OK) != 0 || read_file(stat).find(") Z ") != std::string::npos;
+  };
+  for (int i = 0; i < 500 && !dead(); ++i) ::usleep(10000);  // SIGKILL is asynchronous
+  CHECK(dead());
+  // run: the same, and run fails.
+  auto r = run(b, "poststartrun");
+  CHECK(r.status != 0);
+  CHECK_THAT(r.err, Catch::Contains("poststart hook /bin/sh failed"));
+  CHECK(r.out.empty());
+}
+
+TEST_CASE("process: a failing poststop hook is a warning and the next poststop hooks still run") {
+  NEED_RUNTIME(b);
+  b.set({"true"}, [](json::Value& c) {
+    set_hooks(c, "poststop",
+              {hook("/bin/sh", {"sh", "-c", "echo first; exit 3"}),
+               hook("/bin/sh", {"sh", "-c", "echo second"})});
+  });
+  auto r = run(b, "poststop");
+  CHECK(r.status == 0);
+  CHECK(r.out == "first\nsecond\n");
+  CHECK_THAT(r.err,
+             Catch::Contains("level=warning") && Catch::Contains("poststop hook /bin/sh failed"));
+  // delete runs them too.
+  b.set({"true"});
+  const std::string id = Bundle::id("poststopdel");
+  REQUIRE(b.cmd({"create", "--bundle", b.dir.path, id}).status == 0);
+  REQUIRE(b.cmd({"start", id}).status == 0);
+  auto d = b.cmd({"delete", "--force", id});
+  CHECK(d.status == 0);
+  CHECK(d.out == "first\nsecond\n");
+}
