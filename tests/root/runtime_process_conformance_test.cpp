@@ -368,3 +368,51 @@ TEST_CASE("process: a failing poststop hook is a warning and the next poststop h
   CHECK(d.status == 0);
   CHECK(d.out == "first\nsecond\n");
 }
+
+// ------------------------------------------------------------------ cwd and exec before privileges
+// drop
+
+TEST_CASE("process: a non-root process may start in a cwd only root may enter") {
+  NEED_RUNTIME(b);
+  // runc's finalizeNamespace enters process.cwd before it changes the
+  // uid (and again after, if root could not).
+  const std::string dir = b.rootfs->path + "/rootonly";
+  REQUIRE(::mkdir(dir.c_str(), 0700) == 0);
+  b.set({"sh", "-c", "pwd; id -u"}, [](json::Value& c) {
+    set_uid(c, 1000);
+    c.find("process")->set("cwd", "/rootonly");
+  });
+  auto r = run(b, "cwdroot");
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "/rootonly\n1000\n");
+}
+
+TEST_CASE("process: create accepts a program the process may exec only through CAP_DAC_OVERRIDE") {
+  NEED_RUNTIME(b);
+  // Mode 0700, owned by another uid: uid 1000 with CAP_DAC_OVERRIDE
+  // (ambient, so effective after execve) may exec it; execve checks the
+  // effective capabilities, access(2) with a non-root real uid none.
+  const std::string prog = b.rootfs->path + "/bin/prog";
+  write_file(prog, "#!/bin/sh\necho ran as $(id -u)\n");
+  REQUIRE(::chown(prog.c_str(), 2000, 2000) == 0);
+  REQUIRE(::chmod(prog.c_str(), 0700) == 0);
+  b.set({"/bin/prog"}, [](json::Value& c) {
+    set_uid(c, 1000);
+    json::Value caps = json::parse("{}");
+    for (const char* set : {"bounding", "effective", "permitted", "inheritable", "ambient"})
+      caps.set(set, json::parse(R"(["CAP_DAC_OVERRIDE"])"));
+    c.find("process")->set("capabilities", std::move(caps));
+  });
+  ScratchDir out("out");
+  const std::string id = Bundle::id("dacexec");
+  // create checks the program before it waits for start; its output goes
+  // to a file (the container keeps create's stdio).
+  auto cr = ward_with_env({"--root", b.state.path, "create", "--bundle", b.dir.path, id},
+                          {"PATH=/usr/bin:/bin"});
+  INFO(cr.err);
+  REQUIRE(cr.status == 0);
+  CHECK(b.cmd({"start", id}).status == 0);
+  auto r = run(b, "dacexecrun");
+  CHECK(r.out == "ran as 1000\n");
+}
