@@ -416,3 +416,28 @@ TEST_CASE("process: create accepts a program the process may exec only through C
   auto r = run(b, "dacexecrun");
   CHECK(r.out == "ran as 1000\n");
 }
+
+// ------------------------------------------------------------------ cpu.shares
+
+TEST_CASE("process: cpu.shares 1024 becomes cpu.weight 100, runc's current conversion") {
+  NEED_RUNTIME(b);
+  const auto& h = ward::cgroup_host();
+  if (h.unified_mount.empty()) WARD_SKIP("no cgroup v2 hierarchy");
+  const std::string controllers = read_file(h.unified_mount + "/cgroup.controllers");
+  if ((" " + controllers).find(" cpu ") == std::string::npos &&
+      (" " + controllers).find(" cpu\n") == std::string::npos)
+    WARD_SKIP(
+        "the cgroup v2 hierarchy has no cpu controller here (hybrid host): the vm tier runs it");
+  b.set({"sleep", "100"}, [](json::Value& c) {
+    c.find("linux")->set("resources", json::parse(R"({"cpu": {"shares": 1024}})"));
+  });
+  const std::string id = Bundle::id("shares");
+  auto cr = b.cmd({"create", "--bundle", b.dir.path, id});
+  INFO(cr.err);
+  REQUIRE(cr.status == 0);
+  const pid_t pid = ward::oci::parse_state(b.cmd({"state", id}).out).pid;
+  std::string cg = read_file("/proc/" + std::to_string(pid) + "/cgroup");
+  cg = cg.substr(cg.find("0::") + 3);
+  cg = cg.substr(0, cg.find('\n'));
+  CHECK(read_file(h.unified_mount + cg + "/cpu.weight") == "100\n");
+}
