@@ -7,6 +7,7 @@
 // `kill` without a pid namespace of its own. Each case asserts what the
 // container's process or a hook observes.
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -440,4 +441,40 @@ TEST_CASE("process: cpu.shares 1024 becomes cpu.weight 100, runc's current conve
   cg = cg.substr(cg.find("0::") + 3);
   cg = cg.substr(0, cg.find('\n'));
   CHECK(read_file(h.unified_mount + cg + "/cpu.weight") == "100\n");
+}
+
+// ------------------------------------------------------------------ CPU affinity
+
+TEST_CASE("process: the container does not inherit the runtime's CPU affinity") {
+  NEED_RUNTIME(b);
+  cpu_set_t all;
+  REQUIRE(::sched_getaffinity(0, sizeof all, &all) == 0);
+  if (CPU_COUNT(&all) < 2) WARD_SKIP("one CPU: no narrower affinity to inherit");
+  int first = 0;
+  while (!CPU_ISSET(first, &all)) ++first;
+  b.set({"grep", "Cpus_allowed_list", "/proc/self/status"});
+  const std::string expected = [] {
+    std::string s = read_file("/proc/self/status");
+    auto at = s.find("Cpus_allowed_list");
+    return s.substr(at, s.find('\n', at) - at + 1);
+  }();
+  // The runtime runs pinned to one CPU, as under `taskset -c N`.
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  REQUIRE(::sched_setaffinity(0, sizeof one, &one) == 0);
+  auto r = run(b, "affinity");
+  REQUIRE(::sched_setaffinity(0, sizeof all, &all) == 0);
+  INFO(r.err);
+  CHECK(r.out == expected);
+  // exec too (runc's setFinalCPUAffinity without execCPUAffinity).
+  b.set({"sleep", "100"});
+  ward::Child bg = b.run_in_background(Bundle::id("affinityx"));
+  REQUIRE(::sched_setaffinity(0, sizeof one, &one) == 0);
+  auto x =
+      b.cmd({"exec", Bundle::id("affinityx"), "grep", "Cpus_allowed_list", "/proc/self/status"});
+  REQUIRE(::sched_setaffinity(0, sizeof all, &all) == 0);
+  CHECK(x.out == expected);
+  b.cmd({"kill", Bundle::id("affinityx"), "9"});
+  bg.wait();
 }

@@ -597,6 +597,7 @@ inline void default_home(Process& p, int root_fd) {
 //    earlier stage outside it for `initial` to cover: when `final` is
 //    absent, `initial` is used for the whole life of the process, which is
 //    what runc's process keeps when its cgroup has no cpuset of its own.
+//    Absent: every CPU the cgroup allows, never the caller's affinity.
 //  - terminal: a new pty as the controlling terminal and stdio, sized by
 //    consoleSize (else 24x80), from the container's own /dev/pts (with a
 //    rootfs or a joined mount namespace: PtySource::automatic) and bound
@@ -698,6 +699,16 @@ inline void apply_process(Sandbox& sb, const Process& p, const ProcessOptions& o
       sb.cpu_affinity(parse_cpu_list(a.final_, f + ".execCPUAffinity.final"));
     else if (!a.initial.empty())
       sb.cpu_affinity(parse_cpu_list(a.initial, f + ".execCPUAffinity.initial"));
+  } else {
+    // No affinity asked for: every CPU, not the caller's affinity (a
+    // runtime started by `taskset -c 0` must not pin the container to CPU
+    // 0), as runc >= 1.3 does for init and exec alike
+    // (libcontainer/process_linux.go tryResetCPUAffinity: a full 8192-CPU
+    // mask; sched_setaffinity(2) clamps it to the CPUs the kernel has and
+    // the cpuset of the process's cgroup allows, so it is never empty).
+    std::vector<unsigned> all(8192);
+    for (unsigned i = 0; i < all.size(); ++i) all[i] = i;
+    sb.cpu_affinity(std::move(all));
   }
   if (p.terminal) {
     unsigned short rows = 24, cols = 80;
