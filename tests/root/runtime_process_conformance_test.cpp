@@ -478,3 +478,37 @@ TEST_CASE("process: the container does not inherit the runtime's CPU affinity") 
   b.cmd({"kill", Bundle::id("affinityx"), "9"});
   bg.wait();
 }
+
+// ------------------------------------------------------------------ kill
+
+TEST_CASE("process: kill 9 of a container without its own pid namespace kills all of it") {
+  NEED_RUNTIME(b);
+  // Without a pid namespace nothing kills the init's children when it
+  // dies (pid_namespaces(7)); runc >= 1.2 kills the whole cgroup.
+  b.set({"sh", "-c", "sleep 100 & wait"}, [](json::Value& c) {
+    json::Array keep;
+    for (auto& n : c.find("linux")->find("namespaces")->as_array())
+      if (n.find("type")->as_string() != "pid") keep.push_back(n);
+    c.find("linux")->set("namespaces", json::Value(std::move(keep)));
+  });
+  const std::string id = Bundle::id("killshared");
+  REQUIRE(b.cmd({"create", "--bundle", b.dir.path, id}).status == 0);
+  const pid_t init = ward::oci::parse_state(b.cmd({"state", id}).out).pid;
+  REQUIRE(b.cmd({"start", id}).status == 0);
+  const std::string children =
+      "/proc/" + std::to_string(init) + "/task/" + std::to_string(init) + "/children";
+  std::string kids;
+  for (int i = 0; i < 500 && kids.empty(); ++i) {
+    kids = read_file(children);
+    if (kids.empty()) ::usleep(10000);
+  }
+  REQUIRE_FALSE(kids.empty());
+  const std::string stat = "/proc/" + std::to_string(std::stoi(kids)) + "/stat";
+  auto dead = [&] {
+    return ::access(stat.c_str(), F_OK) != 0 || read_file(stat).find(") Z ") != std::string::npos;
+  };
+  REQUIRE_FALSE(dead());
+  CHECK(b.cmd({"kill", id, "KILL"}).status == 0);
+  for (int i = 0; i < 500 && !dead(); ++i) ::usleep(10000);  // SIGKILL is asynchronous
+  CHECK(dead());
+}
