@@ -54,6 +54,23 @@ void signal_init(const Container& c, int sig) {
 int cmd_kill(const std::string& id, const std::string& sig_s, bool all) {
   Container c = load(id);
   int sig = parse_signal(sig_s);
+  // SIGKILL to a container without a pid namespace of its own (none in
+  // the config, or one joined by path) kills every process of it, as
+  // runc >= 1.2 does (libcontainer/container_linux.go signal(): with its
+  // own namespace, the kernel kills the rest when init dies,
+  // pid_namespaces(7); without one, nothing would, and they would be left
+  // behind).
+  if (!all && sig == SIGKILL) {
+    try {
+      auto cfg = saved_config(c);
+      const auto* pid_ns =
+          cfg.linux_ ? cfg.linux_->find_namespace(ward::oci::NamespaceType::pid) : nullptr;
+      if (pid_ns == nullptr || !pid_ns->path.empty()) all = true;
+    } catch (const Fatal&) {
+      // no readable config: signal the init alone, as before
+    } catch (const Error&) {
+    }
+  }
   if (all && sig != 0) {
     auto cg = c.open_cgroup();
     if (!cg) {

@@ -157,14 +157,25 @@ int cmd_exec(const Args& a) {
   if (relay) size_from_caller(proc);
   std::optional<PidfdSocket> pidfd_sock;
   if (a.has("pidfd-socket")) pidfd_sock.emplace(a.get("pidfd-socket"));
+  // Join every namespace of the container's init that differs from ours,
+  // through a pidfd checked to be the init (not whoever has its pid now).
+  ward::UniqueFd pfd = open_container_pidfd(c.state.pid, c.starttime, &c);
+  {
+    // HOME, when process.env has none: from the container's /etc/passwd as
+    // the init sees it (its mounts included), as runc's exec does
+    // (prepareEnv). The pidfd is checked alive after the open, so the
+    // root was the init's.
+    ward::UniqueFd rootfd(::open(("/proc/" + std::to_string(c.state.pid) + "/root").c_str(),
+                                 O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!rootfd || ::syscall(SYS_pidfd_send_signal, pfd.get(), 0, nullptr, 0) != 0)
+      fail("container not running");
+    ward::oci::default_home(proc, rootfd.get());
+  }
   ward::Sandbox sb;
   ward::oci::ProcessOptions po;
   po.exec_process = true;  // execCPUAffinity applies to exec'd processes only
   ward::oci::apply_process(sb, proc, po);
   sb.new_session();  // as in create.cpp's spawn_container
-  // Join every namespace of the container's init that differs from ours,
-  // through a pidfd checked to be the init (not whoever has its pid now).
-  ward::UniqueFd pfd = open_container_pidfd(c.state.pid, c.starttime, &c);
   join_namespaces_of(sb, pfd.get());
   std::optional<ward::CgroupV2> cg = c.open_cgroup();
   if (a.has("cgroup")) {

@@ -68,7 +68,22 @@ void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State
   // pipe: a hook may exit without reading it, and our write into a pipe
   // whose reader is gone would be a SIGPIPE.
   const std::string state_json = ward::oci::to_json(st);
+  // poststop: a hook that fails is logged as a warning and the next one
+  // still runs (runtime.md "Lifecycle" 12: "If any poststop hook fails,
+  // the runtime MUST log a warning, but the remaining hooks and lifecycle
+  // continue"). Every other kind fails the operation at its first failure
+  // (poststart too since runtime-spec 1.3, as in runc 1.3: the caller then
+  // kills the container).
+  const bool keep_going = std::string_view(which) == "poststop";
   for (auto& h : hooks) {
+    if (keep_going) {
+      try {
+        run_hooks({h}, st, "", target);
+      } catch (const Fatal& f) {
+        log_line("warning", std::string(which) + f.msg);
+      }
+      continue;
+    }
     ward::UniqueFd in(::memfd_create("ward-hook-state", MFD_CLOEXEC));
     if (!in) fail(std::string(which) + " hook: memfd_create: " + std::strerror(errno));
     if (::write(in.get(), state_json.data(), state_json.size()) !=
@@ -77,19 +92,31 @@ void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State
       fail(std::string(which) + " hook: writing the state: " + std::strerror(errno));
     ward::Sandbox sb;
     std::vector<std::string> args = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
+    // A hook without `env` gets the environment runc gives it: runc runs
+    // hooks with Go's exec.Cmd{Env: hook.Env} (libcontainer/configs
+    // Command.Run), and a nil Env inherits the caller's: runc's own
+    // environment. A startContainer hook with no or an empty `env` gets
+    // process.env instead (runc's init: HookList.SetDefaultEnv, "a de
+    // facto historical thing", libcontainer/standard_init_linux.go).
+    std::vector<std::string> env = h.env;
+    if (target && target->as_process && target->as_process->process) {
+      if (env.empty()) env = target->as_process->process->env;
+    } else if (!h.env_given) {
+      for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+    }
     ward::Child child = [&] {
       try {
         if (target && target->as_process && target->as_process->process) {
           ward::oci::Process p = *target->as_process->process;
           p.args = args;
-          p.env = h.env;
+          p.env = env;
           p.terminal = false;
           ward::oci::ProcessOptions po;
           po.ignore_lsm = true;  // ward has no LSM support; the container runs without too
           ward::oci::apply_process(sb, p, po);
           ward::oci::apply_seccomp(sb, *target->as_process, p, po);
         }
-        sb.command(args).executable(h.path).env(h.env).stdin_(ward::Stdio::fd(in.get()));
+        sb.command(args).executable(h.path).env(env).stdin_(ward::Stdio::fd(in.get()));
         // A hook in the container runs a binary the image chose (a
         // `#!/proc/self/exe` script would otherwise run this very binary
         // in there): the same guard as the container's own processes.

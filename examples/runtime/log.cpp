@@ -41,8 +41,17 @@ void err_out(std::string_view s) { std::fwrite(s.data(), 1, s.size(), stderr); }
 // One line per message in --log: text, or JSON lines with level, msg, time
 // (containerd's shim reads the last "error" line of this file to explain a
 // failure).
+// Without --log, warnings go to stderr, where runc's logrus
+// writes them by default ("--log: default is /dev/stderr"), in its text
+// format: engines and users see, e.g., "ignoring unknown or unavailable
+// capabilities" there.
 void log_line(const char* level, const std::string& msg) {
-  if (g.log_path.empty()) return;
+  if (g.log_path.empty()) {
+    if (std::strcmp(level, "warning") == 0)
+      err_out("time=\"" + now_rfc3339() + "\" level=" + level +
+              " msg=" + json::dump(json::Value(msg)) + "\n");
+    return;
+  }
   int fd = ::open(g.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return;
   std::string line;

@@ -44,10 +44,10 @@
 //      ward: validate config.json: Invalid argument (EINVAL):
 //      linux.resources.memory.limit: expected an integer
 //  - Where the spec changed a rule between versions, the config's own
-//    ociVersion decides: unknown capability names are errors before 1.1 and
-//    warnings (Config::warnings) from 1.1 on; relative mount destinations
-//    are errors before 1.2 and, from 1.2 on, taken relative to "/" with a
-//    warning.
+//    ociVersion decides: relative mount destinations are errors before 1.2
+//    and, from 1.2 on, taken relative to "/" with a warning. Unknown
+//    capability names are warnings (Config::warnings) in every version, as
+//    in runc and crun (1.0 asked for an error).
 //  - Values the spec allows but ward cannot honour (AppArmor, SELinux, Intel
 //    RDT, cgroup-v1-only knobs) are kept and listed by unsupported(), so the
 //    caller decides whether that is an error.
@@ -2151,6 +2151,10 @@ struct Hook {
   std::string path;  // absolute
   std::vector<std::string> args;
   std::vector<std::string> env;
+  // Whether the hook object has an `env` member. Without one runc and crun
+  // run the hook with their own environment (runc: Go's exec.Cmd with a
+  // nil Env inherits the runtime's); `"env": []` is an empty environment.
+  bool env_given = false;
   std::optional<int> timeout;  // seconds, > 0
 };
 
@@ -2492,8 +2496,11 @@ inline std::vector<std::string> capability_list(const Reader& caps, std::string_
     }
     // config.md "Linux Process": 1.0 says a value "which cannot be mapped to
     // a relevant kernel interface MUST cause an error"; 1.1 changed that to
-    // "MUST be logged as a warning" and "SHOULD NOT fail".
-    if (!cx.at_least(1, 1)) e.fail("unknown capability " + json_quote(name));
+    // "MUST be logged as a warning" and "SHOULD NOT fail". runc (1.0 to
+    // 1.4: libcontainer/capabilities New, "ignoring unknown or unavailable
+    // capabilities") and crun warn and drop such a name whatever the
+    // config's ociVersion, and configs written for 1.0.x runtimes rely on
+    // it (runtime-tools' validation configs say 1.0.2): so does ward.
     cx.warn(e, "unknown capability " + json_quote(name) + " ignored");
   }
   return out;
@@ -2679,6 +2686,7 @@ inline std::vector<Hook> hook_list(const Reader& hooks, std::string_view key) {
     h.path = absolute_path(e.required("path"));
     h.args = c_strings(e, "args");
     h.env = environment(e, "env");
+    h.env_given = e.has("env");
     if (e.has("timeout")) h.timeout = e["timeout"].integer<int>(1, std::numeric_limits<int>::max());
     out.push_back(std::move(h));
   }
@@ -3461,11 +3469,15 @@ inline std::string features_json(int indent = 4) {
 #include <sys/personality.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <limits>
@@ -3552,15 +3564,21 @@ struct ResourcesOptions {
 // ===========================================================================
 
 // cpu.shares (cgroup v1, 2..262144, default 1024) to cpu.weight (v2,
-// 1..10000, default 100), the linear map runc and crun use:
-// weight = 1 + ((shares - 2) * 9999) / 262142 (ConvertCPUSharesToCgroupV2Value).
-// 0 means unset and stays 0. Out-of-range shares are clamped to 2..262144
-// first, as the v1 kernel clamps them (MIN_SHARES, MAX_SHARES), so 1 gives
-// 1 rather than runc's unsigned wrap-around.
-constexpr std::uint64_t cpu_shares_to_weight(std::uint64_t shares) noexcept {
+// 1..10000, default 100) as runc >= 1.3 and crun >= 1.23 convert it
+// (opencontainers/cgroups ConvertCPUSharesToCgroupV2Value): a quadratic in
+// log2(shares) through the three points min -> min, default -> default,
+// max -> max, weight = ceil(10^((l^2 + 125 l) / 612 - 7/34)), l =
+// log2(shares); 1024 gives 100. The linear map it replaced
+// (1 + (shares - 2) * 9999 / 262142) gave 39 for the default, so a
+// container asking for the v1 default got 2.5 times less CPU than its
+// neighbours. 0 means unset and stays 0; <= 2 gives 1, >= 262144 10000.
+inline std::uint64_t cpu_shares_to_weight(std::uint64_t shares) noexcept {
   if (shares == 0) return 0;
-  shares = std::clamp<std::uint64_t>(shares, 2, 262144);
-  return 1 + ((shares - 2) * 9999) / 262142;
+  if (shares <= 2) return 1;
+  if (shares >= 262144) return 10000;
+  const double l = std::log2(static_cast<double>(shares));
+  const double exponent = (l * l + 125 * l) / 612.0 - 7.0 / 34.0;
+  return static_cast<std::uint64_t>(std::ceil(std::pow(10.0, exponent)));
 }
 
 // blkio.weight (v1, 10..1000) to io.weight (v2, 1..10000):
@@ -3833,11 +3851,146 @@ inline std::optional<CapabilitySet> final_effective(const Process& p, bool keep_
   return eff;
 }
 
+// runc's rules for linux.sysctl beyond "namespaced, in a namespace of its
+// own" (libcontainer/configs/validate/validator.go sysctl(), runc 1.2-1.4),
+// so that a config runc refuses is refused here too:
+//  - of the IPC sysctls only runc's list (kernel.msgmax, msgmnb, msgmni,
+//    sem, shmall, shmmax, shmmni, shm_rmid_forced) and fs.mqueue.*;
+//  - kernel.hostname conflicts with the `hostname` field: refused even
+//    with a uts namespace (kernel.domainname has no such field: allowed);
+//  - net.* in a network namespace joined by path that is the runtime's own
+//    ("host" means current there) would change the host's: refused.
+// Sandbox::sysctl then requires the namespace (user.* a user namespace).
+inline void check_sysctl(const Config& cfg, const std::string& key) {
+  const std::string field = "linux.sysctl." + key;
+  std::string k = key;
+  for (char& ch : k)
+    if (ch == '/') ch = '.';
+  auto starts = [&](const char* p) { return k.rfind(p, 0) == 0; };
+  static constexpr std::string_view ipc[] = {
+      "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+      "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"};
+  if ((starts("kernel.shm") || starts("kernel.msg") || starts("kernel.sem")) &&
+      std::find(std::begin(ipc), std::end(ipc), k) == std::end(ipc))
+    ward::detail::throw_invalid(field, "not in a separate kernel namespace (runc allows only " +
+                                           std::string("kernel.msgmax, msgmnb, msgmni, sem, "
+                                                       "shmall, shmmax, shmmni, shm_rmid_forced "
+                                                       "and fs.mqueue.* of the IPC ones)"));
+  if (k == "kernel.hostname" && cfg.has_namespace(NamespaceType::uts))
+    ward::detail::throw_invalid(field, "not allowed: it conflicts with the \"hostname\" field");
+  if (starts("net.") && cfg.linux_) {
+    for (const Namespace& n : cfg.linux_->namespaces) {
+      if (n.type != NamespaceType::network || n.path.empty()) continue;
+      struct stat theirs {
+      }, ours{};
+      if (::stat(n.path.c_str(), &theirs) != 0 || ::stat("/proc/self/ns/net", &ours) != 0)
+        ward::detail::throw_invalid(field, "cannot tell whether the network namespace " + n.path +
+                                               " is the host's: " + std::strerror(errno));
+      if (theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino)
+        ward::detail::throw_invalid(field, "not allowed in the host's network namespace (" +
+                                               n.path + " is the runtime's own)");
+    }
+  }
+}
+
 }  // namespace detail::mapping
 
 // ===========================================================================
 // process
 // ===========================================================================
+
+// The home directory of `uid` in the passwd(5) file of the root tree
+// `root_fd` (a directory descriptor: a container's rootfs, or
+// /proc/PID/root of a running one), "/" when the file has no entry for it
+// or cannot be read: what runc (libcontainer/env.go getUserHome) and crun
+// put in HOME when process.env has none.
+//
+// The file belongs to the image, which may be hostile, and the runtime
+// reading it is host root:
+//  - /etc/passwd a symlink to a host file ("/etc/shadow", or
+//    "../../../etc/shadow"): resolved with openat2(RESOLVE_IN_ROOT), so
+//    every symlink and ".." stays inside `root_fd` (openat2(2));
+//    RESOLVE_NO_MAGICLINKS refuses /proc/self/root-style jumps out.
+//  - a FIFO (the open would block forever), a device node (a read of it
+//    may have effects, or never end): opened O_PATH first, only a regular
+//    file is reopened for reading, through /proc/self/fd (the same inode,
+//    so nothing can be swapped in between), and O_NONBLOCK.
+//  - a huge file: at most 1 MiB is read; a line cut there is ignored.
+// Tests: tests/root/runtime_process_conformance_test.cpp ("HOME").
+inline std::string passwd_home(int root_fd, std::uint32_t uid) {
+  const std::string fallback = "/";
+  struct {
+    std::uint64_t flags, mode, resolve;
+  } how{O_PATH | O_CLOEXEC, 0, 0x08 /* RESOLVE_IN_ROOT */ | 0x02 /* RESOLVE_NO_MAGICLINKS */};
+  int pfd = static_cast<int>(::syscall(SYS_openat2, root_fd, "etc/passwd", &how, sizeof how));
+  if (pfd < 0) return fallback;
+  UniqueFd path_fd(pfd);
+  struct stat st {};
+  if (::fstat(path_fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return fallback;
+  UniqueFd fd(::open(("/proc/self/fd/" + std::to_string(path_fd.get())).c_str(),
+                     O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!fd) return fallback;
+  constexpr std::size_t kMax = 1 << 20;
+  std::string text;
+  char buf[65536];
+  while (text.size() < kMax) {
+    ssize_t n = ::read(fd.get(), buf, std::min(sizeof buf, kMax - text.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  if (text.size() >= kMax) {
+    auto nl = text.rfind('\n');
+    text.resize(nl == std::string::npos ? 0 : nl + 1);
+  }
+  // name:password:UID:GID:GECOS:directory:shell; the first entry with the
+  // uid wins, as in runc's user.LookupUid.
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    std::string_view f[7];
+    std::size_t nf = 0;
+    while (nf < 7) {
+      auto c = line.find(':');
+      f[nf++] = line.substr(0, c);
+      if (c == std::string_view::npos) break;
+      line.remove_prefix(c + 1);
+    }
+    if (nf < 6) continue;
+    std::uint32_t u = 0;
+    auto [p, ec] = std::from_chars(f[2].data(), f[2].data() + f[2].size(), u);
+    if (ec != std::errc{} || p != f[2].data() + f[2].size() || f[2].empty() || u != uid) continue;
+    return std::string(f[5]);
+  }
+  return fallback;
+}
+
+// The environment as runc's prepareEnv (libcontainer/env.go) makes it:
+// one entry per name, the last one given winning, in the order of those
+// last occurrences; an empty HOME dropped; and HOME added from the passwd
+// file under `root_fd` (passwd_home) when no non-empty one is left.
+inline void default_home(Process& p, int root_fd) {
+  bool home = false;
+  std::vector<std::string> out;
+  std::vector<std::string_view> seen;
+  for (auto it = p.env.rbegin(); it != p.env.rend(); ++it) {
+    const std::string& kv = *it;
+    const std::string_view key = std::string_view(kv).substr(0, kv.find('='));
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
+    seen.push_back(key);
+    if (key == "HOME") {
+      if (kv.size() == 5) continue;
+      home = true;
+    }
+    out.push_back(kv);
+  }
+  std::reverse(out.begin(), out.end());
+  if (!home) out.push_back("HOME=" + passwd_home(root_fd, p.user.uid));
+  p.env = std::move(out);
+}
 
 // Maps a `process` object (config.md "Process", "POSIX process", "Linux
 // Process") onto `sb`; `ward exec` uses it for its process.json too.
@@ -3874,6 +4027,7 @@ inline std::optional<CapabilitySet> final_effective(const Process& p, bool keep_
 //    earlier stage outside it for `initial` to cover: when `final` is
 //    absent, `initial` is used for the whole life of the process, which is
 //    what runc's process keeps when its cgroup has no cpuset of its own.
+//    Absent: every CPU the cgroup allows, never the caller's affinity.
 //  - terminal: a new pty as the controlling terminal and stdio, sized by
 //    consoleSize (else 24x80), from the container's own /dev/pts (with a
 //    rootfs or a joined mount namespace: PtySource::automatic) and bound
@@ -3975,6 +4129,16 @@ inline void apply_process(Sandbox& sb, const Process& p, const ProcessOptions& o
       sb.cpu_affinity(parse_cpu_list(a.final_, f + ".execCPUAffinity.final"));
     else if (!a.initial.empty())
       sb.cpu_affinity(parse_cpu_list(a.initial, f + ".execCPUAffinity.initial"));
+  } else {
+    // No affinity asked for: every CPU, not the caller's affinity (a
+    // runtime started by `taskset -c 0` must not pin the container to CPU
+    // 0), as runc >= 1.3 does for init and exec alike
+    // (libcontainer/process_linux.go tryResetCPUAffinity: a full 8192-CPU
+    // mask; sched_setaffinity(2) clamps it to the CPUs the kernel has and
+    // the cpuset of the process's cgroup allows, so it is never empty).
+    std::vector<unsigned> all(8192);
+    for (unsigned i = 0; i < all.size(); ++i) all[i] = i;
+    sb.cpu_affinity(std::move(all));
   }
   if (p.terminal) {
     unsigned short rows = 24, cols = 80;
@@ -4475,7 +4639,12 @@ inline std::string cgroup_path_for(const Config& cfg, std::string_view id) {
 //  - linux.rootfsPropagation: as given; absent: ward's default, recursively
 //    private (runc makes / rslave so that host mounts propagate in; ward
 //    keeps them out unless the config asks).
-//  - process: apply_process(); linux.seccomp: apply_seccomp().
+//  - process: apply_process(); linux.seccomp: apply_seccomp(). With no
+//    HOME (or an empty one) in process.env, HOME comes from root.path's
+//    etc/passwd for process.user.uid, default "/" (default_home), as runc
+//    and crun do. runc reads the file after the mounts; ward reads the
+//    rootfs before them, so a passwd file that `mounts` binds in is not
+//    seen.
 //  - linux.mountLabel (SELinux) and linux.intelRdt: errors (mountLabel: a
 //    warning with ignore_lsm).
 //  - Not here: linux.resources and linux.cgroupsPath (see apply_resources,
@@ -4693,7 +4862,10 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
   if (!l.masked_paths.empty()) sb.masked_paths(l.masked_paths);
   if (!l.readonly_paths.empty()) sb.readonly_paths(l.readonly_paths);
 
-  for (const auto& [key, value] : l.sysctl) sb.sysctl(key, value);
+  for (const auto& [key, value] : l.sysctl) {
+    detail::mapping::check_sysctl(cfg, key);
+    sb.sysctl(key, value);
+  }
   if (l.personality)
     sb.personality(l.personality->domain == PersonalityDomain::linux32 ? PER_LINUX32 : PER_LINUX);
 
@@ -4702,8 +4874,18 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
   po.ignore_lsm = opts.ignore_lsm;
   po.keep_capabilities_when_absent = opts.keep_capabilities_when_absent;
   po.warnings = opts.warnings;
-  apply_process(sb, *cfg.process, po);
-  apply_seccomp(sb, cfg, *cfg.process, po);
+  Process proc = *cfg.process;
+  {
+    UniqueFd rootfd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (rootfd) {
+      default_home(proc, rootfd.get());
+    } else if (std::none_of(proc.env.begin(), proc.env.end(),
+                            [](const std::string& e) { return e.rfind("HOME=", 0) == 0; })) {
+      proc.env.push_back("HOME=/");  // the rootfs error comes at plan(), naming root.path
+    }
+  }
+  apply_process(sb, proc, po);
+  apply_seccomp(sb, cfg, proc, po);
   return sb;
 }
 

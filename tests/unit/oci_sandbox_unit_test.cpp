@@ -122,11 +122,18 @@ TEST_CASE("oci_sandbox: cpu shares to weight, blkio weight to io.weight, swap to
   // runc's ConvertCPUSharesToCgroupV2Value: 1 + ((shares - 2) * 9999) / 262142.
   CHECK(oci::cpu_shares_to_weight(0) == 0);  // unset
   CHECK(oci::cpu_shares_to_weight(2) == 1);
-  CHECK(oci::cpu_shares_to_weight(1024) == 39);  // v1's default -> about v2's 100/2.5
+  CHECK(oci::cpu_shares_to_weight(1024) == 100);  // v1's default -> v2's default
   CHECK(oci::cpu_shares_to_weight(262144) == 10000);
   CHECK(oci::cpu_shares_to_weight(1) == 1);             // clamped, not wrapped
   CHECK(oci::cpu_shares_to_weight(1u << 30) == 10000);  // clamped
-  static_assert(oci::cpu_shares_to_weight(512) == 1 + (510 * 9999) / 262142);
+  // runc >= 1.3's quadratic-in-log2 curve (values of its formula).
+  CHECK(oci::cpu_shares_to_weight(3) == 2);
+  CHECK(oci::cpu_shares_to_weight(100) == 17);
+  CHECK(oci::cpu_shares_to_weight(512) == 59);
+  CHECK(oci::cpu_shares_to_weight(2048) == 174);
+  CHECK(oci::cpu_shares_to_weight(4096) == 303);
+  CHECK(oci::cpu_shares_to_weight(100000) == 4340);
+  CHECK(oci::cpu_shares_to_weight(262143) == 10000);
   // ConvertBlkIOToIOWeightValue: 1 + (weight - 10) * 9999 / 990.
   CHECK(oci::blkio_weight_to_io_weight(0) == 0);
   CHECK(oci::blkio_weight_to_io_weight(10) == 1);
@@ -328,7 +335,10 @@ TEST_CASE("oci_sandbox: every spec fixture maps onto a Sandbox that plans") {
     Sandbox sb = oci::to_sandbox(cfg, bundle.path, o);
     Plan plan = sb.plan();
     CHECK(plan.argv() == std::vector<std::string>{"sh"});
-    CHECK(plan.env() == cfg.process->env);
+    // process.env, and HOME as runc adds it (no etc/passwd in this rootfs: "/").
+    std::vector<std::string> env = cfg.process->env;
+    env.push_back("HOME=/");
+    CHECK(plan.env() == env);
     // "sh" is looked up in the config's PATH.
     REQUIRE_FALSE(plan.exec_candidates().empty());
     CHECK(plan.exec_candidates().front() == "/usr/local/sbin/sh");

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Sandbox::sysctl's table: which sysctls are namespaced, and by which
 // namespace (runc's list, libcontainer/configs/validate: net.*, the IPC
-// ones, kernel.hostname and kernel.domainname).
+// ones, kernel.hostname and kernel.domainname, user.*).
 #pragma once
 
 #include <optional>
@@ -33,6 +33,14 @@ inline std::string sysctl_path(const std::string& key, NsSet created, NsSet join
     ns = NsKind::ipc;
   else if (k == "kernel.hostname" || k == "kernel.domainname")
     ns = NsKind::uts;
+  else if (starts("user."))
+    // The ucounts limits (max_user_namespaces, max_*_watches...) are per
+    // user namespace (user_namespaces(7), kernel/ucount.c): the child,
+    // inside its own, writes its namespace's limits, which count on top
+    // of every ancestor's. In the host's they would change the host's
+    // (runc's validator: "setting ucounts without a user namespace not
+    // allowed").
+    ns = NsKind::user;
   if (!ns) throw_invalid(field, "not a namespaced sysctl: it would change the whole host");
   if (!created.contains(*ns) && !joined.contains(*ns))
     throw_invalid(field, "needs a " + std::string(to_string(*ns)) +

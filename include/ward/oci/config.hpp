@@ -24,10 +24,10 @@
 //      ward: validate config.json: Invalid argument (EINVAL):
 //      linux.resources.memory.limit: expected an integer
 //  - Where the spec changed a rule between versions, the config's own
-//    ociVersion decides: unknown capability names are errors before 1.1 and
-//    warnings (Config::warnings) from 1.1 on; relative mount destinations
-//    are errors before 1.2 and, from 1.2 on, taken relative to "/" with a
-//    warning.
+//    ociVersion decides: relative mount destinations are errors before 1.2
+//    and, from 1.2 on, taken relative to "/" with a warning. Unknown
+//    capability names are warnings (Config::warnings) in every version, as
+//    in runc and crun (1.0 asked for an error).
 //  - Values the spec allows but ward cannot honour (AppArmor, SELinux, Intel
 //    RDT, cgroup-v1-only knobs) are kept and listed by unsupported(), so the
 //    caller decides whether that is an error.
@@ -478,6 +478,10 @@ struct Hook {
   std::string path;  // absolute
   std::vector<std::string> args;
   std::vector<std::string> env;
+  // Whether the hook object has an `env` member. Without one runc and crun
+  // run the hook with their own environment (runc: Go's exec.Cmd with a
+  // nil Env inherits the runtime's); `"env": []` is an empty environment.
+  bool env_given = false;
   std::optional<int> timeout;  // seconds, > 0
 };
 
@@ -851,8 +855,11 @@ inline std::vector<std::string> capability_list(const Reader& caps, std::string_
     }
     // config.md "Linux Process": 1.0 says a value "which cannot be mapped to
     // a relevant kernel interface MUST cause an error"; 1.1 changed that to
-    // "MUST be logged as a warning" and "SHOULD NOT fail".
-    if (!cx.at_least(1, 1)) e.fail("unknown capability " + json_quote(name));
+    // "MUST be logged as a warning" and "SHOULD NOT fail". runc (1.0 to
+    // 1.4: libcontainer/capabilities New, "ignoring unknown or unavailable
+    // capabilities") and crun warn and drop such a name whatever the
+    // config's ociVersion, and configs written for 1.0.x runtimes rely on
+    // it (runtime-tools' validation configs say 1.0.2): so does ward.
     cx.warn(e, "unknown capability " + json_quote(name) + " ignored");
   }
   return out;
@@ -1038,6 +1045,7 @@ inline std::vector<Hook> hook_list(const Reader& hooks, std::string_view key) {
     h.path = absolute_path(e.required("path"));
     h.args = c_strings(e, "args");
     h.env = environment(e, "env");
+    h.env_given = e.has("env");
     if (e.has("timeout")) h.timeout = e["timeout"].integer<int>(1, std::numeric_limits<int>::max());
     out.push_back(std::move(h));
   }

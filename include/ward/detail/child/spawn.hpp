@@ -762,6 +762,19 @@ WARD_CHILD_FN inline void child_announce_exec(SpawnCtx* c) noexcept {
   child_report(c, Step::exec, r, "execveat of the exec trampoline (a sealed memfd)");
 }
 
+// Whether this process may execute `path` now: X_OK against the
+// effective ids and the effective capabilities (faccessat2 AT_EACCESS,
+// Linux 5.8), what execve itself checks. Plain faccessat uses the real
+// ids and, for a non-root real uid, no capabilities at all (access(2)), so
+// a process of uid 1000 holding CAP_DAC_OVERRIDE (ambient) was told EACCES
+// for a program it can exec (issue #13; runc checks nothing of the kind).
+// Older kernels: faccessat.
+WARD_CHILD_FN inline long exec_access(const char* path) noexcept {
+  long r = sys::call(SYS_faccessat2, AT_FDCWD, path, X_OK, AT_EACCESS);
+  if (r == -ENOSYS) r = sys::call(SYS_faccessat, AT_FDCWD, path, X_OK);
+  return r;
+}
+
 // With a seccomp filter, the filter is the very last thing installed, and
 // from then on every system call of ours passes through it: a strict
 // profile may deny even the write(2) that reports a failure. So the
@@ -777,7 +790,7 @@ WARD_CHILD_FN inline const char* child_seccomp_install(SpawnCtx* c) noexcept {
     struct stat st;
     long r = sys::call(SYS_newfstatat, AT_FDCWD, p.exec_candidates[i], &st, 0);
     if (r == 0 && !S_ISREG(st.st_mode)) r = -EACCES;
-    if (r == 0) r = sys::call(SYS_faccessat, AT_FDCWD, p.exec_candidates[i], X_OK);
+    if (r == 0) r = exec_access(p.exec_candidates[i]);
     if (r == 0) {
       chosen = p.exec_candidates[i];
     } else if (r == -EACCES || err == -ENOENT) {
@@ -917,6 +930,21 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     r = seccomp_install_raw(p.seccomp, p.seccomp_flags);
     if (r < 0) child_report(c, Step::seccomp, r, "SECCOMP_SET_MODE_FILTER (before credentials)");
   }
+  // process.cwd: entered while we still have our privileges, as runc's
+  // finalizeNamespace does, so a process of uid 1000 may start in a
+  // directory only root may enter (it cannot reach it again by path, but
+  // it may stay); on EACCES/EPERM tried again as the user, after the
+  // credentials (a directory root may not enter: root squashed NFS, a
+  // user namespace's unmapped owner). Either way the result is checked
+  // below (getcwd), after the descriptors are closed.
+  bool cwd_entered = false;
+  if (p.cwd != nullptr) {
+    r = sys::call(SYS_chdir, p.cwd);
+    if (r == 0)
+      cwd_entered = true;
+    else if (r != -EACCES && r != -EPERM)
+      child_report(c, Step::chdir, r, p.cwd);
+  }
   child_credentials(c);
   // After the credentials: changing them clears the parent-death signal
   // (prctl(2), PR_SET_PDEATHSIG).
@@ -953,12 +981,15 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     if (r < 0) child_report(c, Step::io, r, what);
   }
   if (p.cwd != nullptr) {
-    r = sys::call(SYS_chdir, p.cwd);
-    if (r < 0) child_report(c, Step::chdir, r, p.cwd);
-    // The working directory must be inside our root. Every descriptor but
-    // the kept ones is closed by now (child_fds), so a cwd such as
-    // /proc/self/fd/N cannot reach a runtime's directory; this checks the
-    // result itself, whatever path got there (CVE-2024-21626: a leaked host
+    if (!cwd_entered) {
+      r = sys::call(SYS_chdir, p.cwd);
+      if (r < 0) child_report(c, Step::chdir, r, p.cwd);
+    }
+    // The working directory must be inside our root. The chdir above the
+    // credentials ran before the descriptors were closed (as runc's does,
+    // which verifyCwd then checks), so a cwd such as /proc/self/fd/N may
+    // have reached a runtime's directory; this checks the result itself,
+    // whatever path got there (CVE-2024-21626: a leaked host
     // directory descriptor as process.cwd left the process outside the
     // container's root). getcwd(2): a directory not reachable from the
     // root comes back as "(unreachable)/..." (Linux 2.6.36), an unlinked
@@ -978,7 +1009,7 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     // we are ready and wait for `start`.
     long found = -ENOENT;
     for (int i = 0; i < p.n_candidates && found != 0; ++i) {
-      r = sys::call(SYS_faccessat, AT_FDCWD, p.exec_candidates[i], X_OK, 0);
+      r = exec_access(p.exec_candidates[i]);
       if (r == 0 || found == -ENOENT) found = r;
     }
     if (found < 0) child_report(c, Step::exec, found, p.argv[0]);
