@@ -176,7 +176,7 @@ int cmd_exec(const Args& a) {
   po.exec_process = true;  // execCPUAffinity applies to exec'd processes only
   ward::oci::apply_process(sb, proc, po);
   sb.new_session();  // as in create.cpp's spawn_container
-  join_namespaces_of(sb, pfd.get());
+  ward::UniqueFd keep_root = join_namespaces_of(sb, pfd.get());
   std::optional<ward::CgroupV2> cg = c.open_cgroup();
   if (a.has("cgroup")) {
     if (!cg) fail("--cgroup: the container has no cgroup of its own");

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // OCI hooks and the console socket.
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+
+#include <cstdlib>
 
 #include "runtime.hpp"
 
@@ -35,7 +39,8 @@ ward::UniqueFd open_container_pidfd(pid_t pid, std::uint64_t starttime, const Co
 // is opened by number and the pidfd checked alive after it
 // (Namespace::open_pidfd): while the process lives its pid is not reused,
 // so the file was its own.
-void join_namespaces_of(ward::Sandbox& sb, int pidfd) {
+ward::UniqueFd join_namespaces_of(ward::Sandbox& sb, int pidfd) {
+  bool joined_mnt = false;
   for (ward::NsKind kind : ward::all_ns_kinds) {
     if (::access(("/proc/self/ns/" + std::string(ward::proc_name(kind))).c_str(), F_OK) != 0)
       continue;  // a kind this kernel does not have
@@ -43,12 +48,46 @@ void join_namespaces_of(ward::Sandbox& sb, int pidfd) {
       ward::Namespace theirs = ward::Namespace::open_pidfd(kind, pidfd);
       if (theirs.id() == ward::Namespace::current(kind).id()) continue;
       sb.join(theirs);
+      if (kind == ward::NsKind::mount) joined_mnt = true;
     } catch (const Error& e) {
       fail(e.code().value() == ESRCH || e.code().value() == ENOENT
                ? std::string("container not running")
                : std::string("join the container's namespaces: ") + e.what());
     }
   }
+  if (joined_mnt) return {};
+  // Our own mount namespace: a config without one, whose init chrooted
+  // into root.path (Sandbox::chroot). Joining the rest is not enough: the
+  // process would see the host's "/" (found by review: `exec ... ls /`
+  // listed the host's root, and ran its /bin/sh). It chroots into the
+  // init's root, opened here through /proc/PID/root and checked to be that
+  // init's (the pidfd still alive after the open); the returned descriptor
+  // keeps it until the spawn is done. Test: oci mounts: exec into a
+  // container without a mount namespace is chrooted like its init.
+  pid_t pid = 0;
+  {
+    // The pidfd's process, from its fdinfo ("Pid:", proc(5)).
+    std::string info;
+    int fd = ::open(("/proc/self/fdinfo/" + std::to_string(pidfd)).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      read_fd(fd, info);
+      ::close(fd);
+    }
+    auto at = info.find("\nPid:");
+    if (at != std::string::npos) pid = static_cast<pid_t>(std::atoi(info.c_str() + at + 5));
+    if (pid <= 0) fail("container not running");
+  }
+  ward::UniqueFd root(
+      ::open(("/proc/" + std::to_string(pid) + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root || ::syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) != 0)
+    fail("container not running");
+  struct stat theirs {
+  }, ours{};
+  if (::fstat(root.get(), &theirs) != 0 || ::stat("/", &ours) != 0)
+    fail("stat the container's root: " + std::string(std::strerror(errno)));
+  if (theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino) return {};
+  sb.chroot("/proc/self/fd/" + std::to_string(root.get()));
+  return root;
 }
 
 // Runs hooks with the state on stdin (config.md "POSIX-platform Hooks");
@@ -121,8 +160,9 @@ void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State
         // `#!/proc/self/exe` script would otherwise run this very binary
         // in there): the same guard as the container's own processes.
         guard_runtime(sb);
+        ward::UniqueFd keep_root;
         if (target) {
-          join_namespaces_of(sb, target->pidfd);
+          keep_root = join_namespaces_of(sb, target->pidfd);
           if (target->cgroup) sb.cgroup(*target->cgroup);
         }
         return sb.spawn();

@@ -226,7 +226,10 @@ Container load(const std::string& id, bool lenient = false);
 
 ward::UniqueFd open_container_pidfd(pid_t pid, std::uint64_t starttime,
                                     const Container* c = nullptr);
-void join_namespaces_of(ward::Sandbox& sb, int pidfd);
+// Joins every namespace of the pidfd's process that differs from ours; if
+// the mount namespace is ours, chroots into its root instead and returns a
+// descriptor of it, to keep open until the spawn is done.
+ward::UniqueFd join_namespaces_of(ward::Sandbox& sb, int pidfd);
 // Where in-container hooks run (see run_hooks).
 struct HookTarget {
   int pidfd = -1;                                 // the container's process

@@ -512,3 +512,29 @@ TEST_CASE("process: kill 9 of a container without its own pid namespace kills al
   for (int i = 0; i < 500 && !dead(); ++i) ::usleep(10000);  // SIGKILL is asynchronous
   CHECK(dead());
 }
+
+// The same lookup on `exec` goes through the running container's own
+// mounts (/proc/PID/root), its procfs among them: a relative link to
+// ../proc/1/environ (or ../proc/kmsg, which host root may read and so
+// drain) is a "regular file" there, that the runtime, host root, may read
+// (found by review: HOME came from the host's kernel log). Only a file of
+// a filesystem that stores files is read; here the init's environment holds
+// a passwd line that must not become HOME.
+TEST_CASE("process attack: exec never takes HOME from a pseudo file the image links to") {
+  NEED_RUNTIME(b);
+  std::filesystem::create_directories(b.rootfs->path + "/etc");
+  std::filesystem::create_symlink("../proc/1/environ", b.rootfs->path + "/etc/passwd");
+  b.set({"sleep", "100"}, [](json::Value& cfg) {
+    json::Value* env = cfg.find("process")->find("env");
+    json::Array e = env->as_array();
+    e.emplace_back("A=\nroot:x:0:0:r:/LEAKED:/bin/sh\n");
+    cfg.find("process")->set("env", json::Value(std::move(e)));
+  });
+  ward::Child bg = b.run_in_background(Bundle::id("homeproc"));
+  auto r = b.cmd({"exec", Bundle::id("homeproc"), "sh", "-c", "echo \"[$HOME]\""});
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "[/]\n");
+  b.cmd({"kill", Bundle::id("homeproc"), "9"});
+  bg.wait();
+}

@@ -165,6 +165,19 @@ TEST_CASE("runtime: linux.netDevices moves a host device in, renamed, with its a
   CHECK(bad.status != 0);
   CHECK_THAT(bad.err, Catch::Contains("linux.netDevices.wnd-none") && Catch::Contains("ENODEV"));
   CHECK(std::filesystem::is_empty(b.state.path));
+  // A network namespace joined by path that is the host's own: the device
+  // would only be renamed and brought up on the host. Refused.
+  b.set({"true"}, [&](json::Value& cfg) {
+    cfg.find("linux")->set("netDevices", json::Value::object({{"lo", json::Value::object()}}));
+    json::Array ns;
+    for (auto& n : cfg.find("linux")->find("namespaces")->as_array())
+      if (n.find("type")->as_string() != "network") ns.push_back(n);
+    ns.push_back(json::Value::object({{"type", "network"}, {"path", "/proc/self/ns/net"}}));
+    cfg.find("linux")->set("namespaces", json::Value(std::move(ns)));
+  });
+  bad = b.cmd({"run", "--bundle", b.dir.path, ward_test::Bundle::id("netdev")});
+  CHECK(bad.status != 0);
+  CHECK_THAT(bad.err, Catch::Contains("linux.netDevices") && Catch::Contains("runtime's own"));
   // Names the kernel would refuse, before anything happens.
   b.set({"true"}, [&](json::Value& cfg) {
     cfg.find("linux")->set("netDevices",
@@ -211,4 +224,22 @@ TEST_CASE("runtime: start during a create waits for it and starts the container"
   for (int i = 0; i < 200 && ward_test::read_file(out / "create.out").empty(); ++i) ::usleep(10000);
   CHECK(ward_test::read_file(out / "create.out") == "started\n");
   b.cmd({"delete", "--force", id});
+}
+
+TEST_CASE("runtime: an early seccomp filter that denies getcwd still runs the container") {
+  NEED_RUNTIME(b);
+  // noNewPrivileges false and no CAP_SYS_ADMIN: the filter goes on before
+  // the credentials (as runc's does), and then the working directory check
+  // (getcwd) used to run under it: "the working directory is outside the
+  // root (getcwd): EPERM" (runtime-tools' linux_seccomp). It runs before
+  // the filter now.
+  b.set({"sh", "-c", "echo ran"}, [](json::Value& cfg) {
+    cfg.find("process")->set("noNewPrivileges", false);
+    cfg.find("linux")->set("seccomp", json::parse(R"({"defaultAction": "SCMP_ACT_ALLOW",
+          "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]})"));
+  });
+  auto r = b.cmd({"run", "--bundle", b.dir.path, ward_test::Bundle::id("getcwd")});
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "ran\n");
 }

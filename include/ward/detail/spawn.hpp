@@ -365,25 +365,11 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     ctx.slot_parent[i] = slot_parent[i];
   }
   ctx.vm = vm;
-  // A child that becomes its user namespace's root before its mounts
-  // (ChildPlan::ns_root_early) gets the host bind sources opened here, with
-  // our ids and capabilities, as runc opens them in its parent: that root is
-  // another host uid, with no capabilities over the host's files, and may
-  // not reach them (crun's mount-userns-bind-mount: a 0000 parent). Best
-  // effort: a source that does not open here is opened by its step, which
-  // reports why. O_CLOEXEC: the child inherits them across the clone only.
+  // Slots for the host bind sources child_rootfs opens before it becomes
+  // its user namespace's root (per spawn: the plan may be shared).
   std::vector<int> src_fds;
-  std::vector<UniqueFd> src_owned;
-  if (p.ns_root_early && p.mount_setup && p.n_mounts > 0) {
+  if (p.ns_root_early && p.mount_setup && p.n_mounts > 0)
     src_fds.assign(static_cast<std::size_t>(p.n_mounts), -1);
-    for (int i = 0; i < p.n_mounts; ++i) {
-      if (!child::host_bind_source(p.mounts[i])) continue;
-      UniqueFd fd(::openat(AT_FDCWD, p.mounts[i].source, O_PATH | O_CLOEXEC));
-      if (!fd) continue;
-      src_fds[static_cast<std::size_t>(i)] = fd.get();
-      src_owned.push_back(std::move(fd));
-    }
-  }
   ctx.src_fds = src_fds.empty() ? nullptr : src_fds.data();
   ctx.gate_fd = -1;
   ctx.tramp_fd = -1;

@@ -497,18 +497,45 @@ inline void check_sysctl(const Config& cfg, const std::string& key) {
 //    may have effects, or never end): opened O_PATH first, only a regular
 //    file is reopened for reading, through /proc/self/fd (the same inode,
 //    so nothing can be swapped in between), and O_NONBLOCK.
+//  - a "regular file" of a pseudo filesystem, reached through the
+//    container's own mounts on `exec` (a relative link to ../proc/kmsg: host
+//    root may read, and so drain, the host's kernel log), or of FUSE (a
+//    read the container's daemon never answers): only a file on a
+//    filesystem that stores files is read (fstatfs; found by review).
 //  - a huge file: at most 1 MiB is read; a line cut there is ignored.
 // Tests: tests/root/runtime_process_conformance_test.cpp ("HOME").
+inline bool stores_files(int fd) {
+  struct statfs sf {};
+  if (::fstatfs(fd, &sf) != 0) return false;
+  switch (static_cast<unsigned long>(sf.f_type)) {
+    case 0x9fa0:      // PROC_SUPER_MAGIC
+    case 0x62656572:  // SYSFS_MAGIC
+    case 0x65735546:  // FUSE_SUPER_MAGIC
+    case 0x64626720:  // DEBUGFS_MAGIC
+    case 0x74726163:  // TRACEFS_MAGIC
+    case 0x73636673:  // SECURITYFS_MAGIC
+    case 0x27e0eb:    // CGROUP_SUPER_MAGIC
+    case 0x63677270:  // CGROUP2_SUPER_MAGIC
+    case 0xcafe4a11:  // BPF_FS_MAGIC
+    case 0x62656570:  // CONFIGFS_MAGIC
+    case 0xde5e81e4:  // EFIVARFS_MAGIC
+    case 0x6e736673:  // NSFS_MAGIC
+    case 0x1cd1:      // DEVPTS_SUPER_MAGIC
+      return false;
+    default: return true;
+  }
+}
 inline std::string passwd_home(int root_fd, std::uint32_t uid) {
   const std::string fallback = "/";
   struct {
     std::uint64_t flags, mode, resolve;
-  } how{O_PATH | O_CLOEXEC, 0, 0x08 /* RESOLVE_IN_ROOT */ | 0x02 /* RESOLVE_NO_MAGICLINKS */};
+  } how{O_PATH | O_CLOEXEC, 0, 0x10 /* RESOLVE_IN_ROOT */ | 0x02 /* RESOLVE_NO_MAGICLINKS */};
   int pfd = static_cast<int>(::syscall(SYS_openat2, root_fd, "etc/passwd", &how, sizeof how));
   if (pfd < 0) return fallback;
   UniqueFd path_fd(pfd);
   struct stat st {};
   if (::fstat(path_fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return fallback;
+  if (!stores_files(path_fd.get())) return fallback;
   UniqueFd fd(::open(("/proc/self/fd/" + std::to_string(path_fd.get())).c_str(),
                      O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd) return fallback;
@@ -1310,11 +1337,23 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
         std::string("Intel RDT is not supported by ward") +
             (resctrl ? "" : " (and this host has no resctrl filesystem at /sys/fs/resctrl)"));
   }
-  if (!l.net_devices.empty() && !l.has_namespace(NamespaceType::network))
-    ward::detail::throw_invalid(
-        "linux.netDevices",
-        "moving network devices needs a network namespace of the container's own "
-        "(linux.namespaces has no \"network\")");
+  if (!l.net_devices.empty()) {
+    const Namespace* net = l.find_namespace(NamespaceType::network);
+    if (net == nullptr)
+      ward::detail::throw_invalid(
+          "linux.netDevices",
+          "moving network devices needs a network namespace of the container's own "
+          "(linux.namespaces has no \"network\")");
+    // A path naming our own namespace would "move" a host device onto
+    // itself: renamed and brought up on the host (found by review).
+    struct stat theirs {
+    }, ours{};
+    if (!net->path.empty() && ::stat(net->path.c_str(), &theirs) == 0 &&
+        ::stat("/proc/self/ns/net", &ours) == 0 && theirs.st_dev == ours.st_dev &&
+        theirs.st_ino == ours.st_ino)
+      ward::detail::throw_invalid("linux.netDevices", "the network namespace joined by path (" +
+                                                          net->path + ") is the runtime's own");
+  }
 
   // ---- namespaces
   bool new_user = false, user_ns = false, new_cgroup = false, new_mount = false;

@@ -511,10 +511,9 @@ WARD_CHILD_FN inline long make_detached(int root, const MountStep& s, long targe
                       (s.op == MountStep::op_mask ? mnt::kAttrRdonly : 0);
   bool attrs_done = false;  // a new filesystem's mount got them from fsmount(2)
   if (s.op == MountStep::op_bind || s.op == MountStep::op_mknod) {
-    long src = pre_src >= 0 ? pre_src
-               : s.source_in_root
-                   ? open_in_root(root, s.source, O_PATH, false, MountApi::modern)
-                   : sys::call(SYS_openat, AT_FDCWD, s.source, O_PATH | O_CLOEXEC);
+    long src = pre_src >= 0       ? pre_src
+               : s.source_in_root ? open_in_root(root, s.source, O_PATH, false, MountApi::modern)
+                                  : sys::call(SYS_openat, AT_FDCWD, s.source, O_PATH | O_CLOEXEC);
     if (src < 0) return mount_fail(f, src, "open bind source", s.target, s.source);
     mfd = sys::call(mnt::nr_open_tree, src, "",
                     mnt::kOpenTreeClone | O_CLOEXEC | mnt::kAtEmptyPath | clone_rec);

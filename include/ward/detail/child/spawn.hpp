@@ -95,10 +95,10 @@ struct SpawnCtx {
   // until it execs): the kernel wrote its pid here (CLONE_PARENT_SETTID)
   // before it ran. Null otherwise.
   const int* stage2_pid;
-  // ChildPlan::ns_root_early with mounts: one slot per mount step, the
-  // host bind sources the parent opened (O_PATH) before the clone, or -1
-  // (child_rootfs). Per spawn (the plan is shared); null otherwise.
-  const int* src_fds;
+  // ChildPlan::ns_root_early with mounts: one slot per mount step, for the
+  // host bind sources child_rootfs opens before it becomes the namespace's
+  // root. Per spawn (the plan is shared); null otherwise.
+  int* src_fds;
 };
 
 namespace child {
@@ -489,6 +489,22 @@ WARD_CHILD_FN inline void child_pivot_pause(SpawnCtx* c) noexcept {
 // found by root.caller's oom_score_adj case with a user namespace). Not
 // before the rootfs and the host bind sources are open: the namespace's
 // root is another host uid, which may not reach them (child_rootfs).
+// The working directory must be inside our root. The chdir ran before the
+// descriptors were closed (as runc's does, which verifyCwd then checks), so
+// a cwd such as /proc/self/fd/N may have reached a runtime's directory; this
+// checks the result itself, whatever path got there (CVE-2024-21626: a
+// leaked host directory descriptor as process.cwd left the process outside
+// the container's root). getcwd(2): a directory not reachable from the
+// root comes back as "(unreachable)/..." (Linux 2.6.36), an unlinked one as
+// ENOENT. The root no longer changes (pivot_root is done), so the answer
+// holds until exec. Test: attack."CVE-2024-21626: ..." (cve_attack_test.cpp).
+WARD_CHILD_FN inline void child_check_cwd(SpawnCtx* c) noexcept {
+  char cwd[4096];
+  long r = sys::call(SYS_getcwd, cwd, sizeof cwd);
+  if (r >= 0 && (r == 0 || cwd[0] != '/')) r = -EXDEV;
+  if (r < 0) child_report(c, Step::chdir, r, "the working directory is outside the root (getcwd)");
+}
+
 WARD_CHILD_FN inline void child_become_ns_root(SpawnCtx* c) noexcept {
   long r = sys::call(SYS_setresgid, 0, 0, 0);
   if (r < 0) child_report(c, Step::setresgid, r, "gid 0 in the new user namespace");
@@ -545,13 +561,25 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
     root = sys::call(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0) child_report(c, Step::rootfs, root, "/");
   }
-  // The host bind sources were opened by the parent, with its ids and
-  // capabilities (c->src_fds: a user namespace's root is another host uid,
-  // and a child in a new user namespace has no capabilities over the host's
-  // files at all); the rest is done as the namespace's root. Test: oci
-  // mounts: a user namespace without host uid 0 binds a source only host
-  // root may reach (tests/root/oci_mount_conformance_test.cpp).
-  if (p.ns_root_early) child_become_ns_root(c);
+  if (p.ns_root_early) {
+    // Host bind sources first, with the ids we came with (best effort: a
+    // source that does not open here is opened again, and its error
+    // reported, by its step), then the namespace's root for the rest: that
+    // root is another host uid, which may not pass through the directories
+    // that lead to a source (a 0700 parent owned by root). Not opened by
+    // the parent: open_tree(OPEN_TREE_CLONE) and MS_BIND refuse a mount of
+    // another mount namespace (EINVAL). A source only CAP_DAC_OVERRIDE
+    // reaches (a 0000 parent) stays out of reach: this child holds no
+    // capability over the host's files. Test: oci mounts: a user namespace
+    // without host uid 0 binds a source in a directory only root may enter.
+    for (int i = 0; c->src_fds != nullptr && i < p.n_mounts; ++i) {
+      c->src_fds[i] = -1;
+      if (!host_bind_source(p.mounts[i])) continue;
+      r = sys::call(SYS_openat, AT_FDCWD, p.mounts[i].source, O_PATH | O_CLOEXEC);
+      if (r >= 0) c->src_fds[i] = static_cast<int>(r);
+    }
+    child_become_ns_root(c);
+  }
   for (int i = 0; i < p.n_mounts; ++i) {
     const long pre = c->src_fds != nullptr ? c->src_fds[i] : -1;
     r = mount_step(static_cast<int>(root), p.mounts[i], api, f, nullptr, pre);
@@ -924,26 +952,30 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     sys::exit_group(0);
   }
   child_attributes(c);
-  if (p.seccomp != nullptr && p.seccomp_early) {
-    // SeccompOptions::before_credentials: while we still hold
-    // CAP_SYS_ADMIN, which a filter needs without no_new_privs.
-    r = seccomp_install_raw(p.seccomp, p.seccomp_flags);
-    if (r < 0) child_report(c, Step::seccomp, r, "SECCOMP_SET_MODE_FILTER (before credentials)");
-  }
   // process.cwd: entered while we still have our privileges, as runc's
   // finalizeNamespace does, so a process of uid 1000 may start in a
   // directory only root may enter (it cannot reach it again by path, but
   // it may stay); on EACCES/EPERM tried again as the user, after the
   // credentials (a directory root may not enter: root squashed NFS, a
-  // user namespace's unmapped owner). Either way the result is checked
-  // below (getcwd), after the descriptors are closed.
+  // user namespace's unmapped owner). Entered and checked (getcwd) before
+  // an early seccomp filter goes on, which may deny getcwd itself
+  // (runtime-tools' linux_seccomp profile did: "the working directory is
+  // outside the root (getcwd): EPERM").
   bool cwd_entered = false;
   if (p.cwd != nullptr) {
     r = sys::call(SYS_chdir, p.cwd);
-    if (r == 0)
+    if (r == 0) {
       cwd_entered = true;
-    else if (r != -EACCES && r != -EPERM)
+      child_check_cwd(c);
+    } else if (r != -EACCES && r != -EPERM) {
       child_report(c, Step::chdir, r, p.cwd);
+    }
+  }
+  if (p.seccomp != nullptr && p.seccomp_early) {
+    // SeccompOptions::before_credentials: while we still hold
+    // CAP_SYS_ADMIN, which a filter needs without no_new_privs.
+    r = seccomp_install_raw(p.seccomp, p.seccomp_flags);
+    if (r < 0) child_report(c, Step::seccomp, r, "SECCOMP_SET_MODE_FILTER (before credentials)");
   }
   child_credentials(c);
   // After the credentials: changing them clears the parent-death signal
@@ -980,25 +1012,11 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     r = make_controlling_terminal(0, &what);
     if (r < 0) child_report(c, Step::io, r, what);
   }
-  if (p.cwd != nullptr) {
-    if (!cwd_entered) {
-      r = sys::call(SYS_chdir, p.cwd);
-      if (r < 0) child_report(c, Step::chdir, r, p.cwd);
-    }
-    // The working directory must be inside our root. The chdir above the
-    // credentials ran before the descriptors were closed (as runc's does,
-    // which verifyCwd then checks), so a cwd such as /proc/self/fd/N may
-    // have reached a runtime's directory; this checks the result itself,
-    // whatever path got there (CVE-2024-21626: a leaked host
-    // directory descriptor as process.cwd left the process outside the
-    // container's root). getcwd(2): a directory not reachable from the
-    // root comes back as "(unreachable)/..." (Linux 2.6.36), an unlinked
-    // one as ENOENT. Test: attack."CVE-2024-21626: ..." (cve_attack_test.cpp).
-    char cwd[4096];
-    r = sys::call(SYS_getcwd, cwd, sizeof cwd);
-    if (r >= 0 && (r == 0 || cwd[0] != '/')) r = -EXDEV;
-    if (r < 0)
-      child_report(c, Step::chdir, r, "the working directory is outside the root (getcwd)");
+  if (p.cwd != nullptr && !cwd_entered) {
+    // Entered only now, as the user (see above); checked the same way.
+    r = sys::call(SYS_chdir, p.cwd);
+    if (r < 0) child_report(c, Step::chdir, r, p.cwd);
+    child_check_cwd(c);
   }
   const char* seccomp_chosen = nullptr;  // set when the filter went on before the gate
   if (c->gate_fd >= 0) {
