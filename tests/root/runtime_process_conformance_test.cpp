@@ -88,7 +88,9 @@ TEST_CASE("process: HOME comes from the container's /etc/passwd for the uid, els
       {{"HOME=/mine", "HOME="}, "[/root]\n"},
       {{"HOME=", "HOME=/last"}, "[/last]\n"},
   };
-  for (const auto& [env, want] : cases) {
+  for (const auto& kase : cases) {
+    const auto& env = kase.first;
+    const auto& want = kase.second;
     b.set({"sh", "-c", "echo \"[$HOME]\""}, [&env](json::Value& c) {
       json::Array a{json::Value("PATH=/bin")};
       for (const auto& e : env) a.emplace_back(e);

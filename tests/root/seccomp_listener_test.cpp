@@ -205,8 +205,10 @@ TEST_CASE(
   const std::string link = d / "link";
   REQUIRE(::symlink(fifo.c_str(), link.c_str()) == 0);
   const std::string missing = d / "missing";
-  for (const auto& [p, err] : {std::pair{missing, "ENOENT"}, std::pair{fifo, "ECONNREFUSED"},
-                               std::pair{link, "ECONNREFUSED"}}) {
+  for (const auto& kase : {std::pair{missing, "ENOENT"}, std::pair{fifo, "ECONNREFUSED"},
+                           std::pair{link, "ECONNREFUSED"}}) {
+    const std::string& p = kase.first;
+    const char* const err = kase.second;
     INFO(p);
     b.set({"true"}, [&](json::Value& cfg) { notify_mkdir(cfg, p); });
     const std::string id = Bundle::id("sclbad");
