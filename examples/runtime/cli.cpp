@@ -202,9 +202,12 @@ void set_value(const FlagDef& d, const std::string& shown, const std::string& va
 }
 
 // urfave normalizeFlags: two names of one flag ("--bundle x -b y") is an
-// error, naming the second and the first in the table's order.
+// error, naming the second and the first in the table's order. Not for a
+// list ("--env A=1 -e B=2"): each value is kept, nothing is ambiguous, and
+// crun takes both (its test exec-add-environment_variable does).
 void check_forms(const std::vector<FlagDef>& defs, const Args& a) {
   for (auto& d : defs) {
+    if (d.kind == FlagKind::string_list || d.kind == FlagKind::int64_list) continue;
     std::vector<std::string> used;
     for (auto& n : split_names(d.names))
       if (a.form.count(n)) used.push_back(n);

@@ -4051,7 +4051,8 @@ inline std::optional<CapabilitySet> final_effective(const Process& p, bool keep_
 //  - of the IPC sysctls only runc's list (kernel.msgmax, msgmnb, msgmni,
 //    sem, shmall, shmmax, shmmni, shm_rmid_forced) and fs.mqueue.*;
 //  - kernel.hostname conflicts with the `hostname` field: refused even
-//    with a uts namespace (kernel.domainname has no such field: allowed);
+//    with a uts namespace; kernel.domainname only when it differs from the
+//    `domainname` field (as crun);
 //  - net.* in a network namespace joined by path that is the runtime's own
 //    ("host" means current there) would change the host's: refused.
 // Sandbox::sysctl then requires the namespace (user.* a user namespace).
@@ -4072,6 +4073,14 @@ inline void check_sysctl(const Config& cfg, const std::string& key) {
                                                        "and fs.mqueue.* of the IPC ones)"));
   if (k == "kernel.hostname" && cfg.has_namespace(NamespaceType::uts))
     ward::detail::throw_invalid(field, "not allowed: it conflicts with the \"hostname\" field");
+  // kernel.domainname that says otherwise than the `domainname` field: one
+  // of the two would be lost (crun refuses it; runc lets the sysctl win).
+  if (k == "kernel.domainname" && !cfg.domainname.empty() && cfg.linux_) {
+    auto v = cfg.linux_->sysctl.find(key);
+    if (v != cfg.linux_->sysctl.end() && v->second != cfg.domainname)
+      ward::detail::throw_invalid(
+          field, "\"" + v->second + "\" conflicts with the domainname \"" + cfg.domainname + "\"");
+  }
   if (starts("net.") && cfg.linux_) {
     for (const Namespace& n : cfg.linux_->namespaces) {
       if (n.type != NamespaceType::network || n.path.empty()) continue;

@@ -243,3 +243,57 @@ TEST_CASE("runtime: an early seccomp filter that denies getcwd still runs the co
   CHECK(r.status == 0);
   CHECK(r.out == "ran\n");
 }
+
+TEST_CASE("runtime: create checks the executable under an early filter that refuses faccessat2") {
+  NEED_RUNTIME(b);
+  // create checks that the program may be exec'd (faccessat2 AT_EACCESS)
+  // under the container's filter, installed early (noNewPrivileges false).
+  // A profile older than faccessat2 refuses it with its default errno:
+  // every runtime-tools container failed with "exec /runtimetest: EPERM".
+  b.set({"sh", "-c", "echo ran"}, [](json::Value& cfg) {
+    cfg.find("process")->set("noNewPrivileges", false);
+    cfg.find("linux")->set("seccomp", json::parse(R"({"defaultAction": "SCMP_ACT_ALLOW",
+          "syscalls": [{"names": ["faccessat2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]})"));
+  });
+  const std::string id = ward_test::Bundle::id("faccess");
+  auto c = b.cmd({"create", "--bundle", b.dir.path, id});
+  INFO(c.err);
+  REQUIRE(c.status == 0);
+  CHECK(b.cmd({"start", id}).status == 0);
+  b.cmd({"delete", "--force", id});
+}
+
+TEST_CASE(
+    "runtime: exec takes --env and -e together; a kernel.domainname sysctl may not contradict "
+    "domainname") {
+  NEED_RUNTIME(b);
+  b.set({"sleep", "100"});
+  const std::string id = ward_test::Bundle::id("envforms");
+  ward::Child bg = b.run_in_background(id);
+  // Both names of a list flag: every value kept (crun's
+  // exec-add-environment_variable; urfave's "two forms" error was for this).
+  auto e = b.cmd({"exec", "--env", "A=1", "-e", "B=2", id, "sh", "-c", "echo $A$B"});
+  INFO(e.err);
+  CHECK(e.status == 0);
+  CHECK(e.out == "12\n");
+  b.cmd({"kill", id, "KILL"});
+  bg.wait();
+  b.cmd({"delete", "--force", id});
+  // One of the two would be lost: refused, naming the sysctl (as crun).
+  b.set({"true"}, [](json::Value& cfg) {
+    cfg.set("domainname", "example.org");
+    cfg.find("linux")->set("sysctl", json::Value::object({{"kernel.domainname", "other.org"}}));
+  });
+  auto r = b.cmd({"run", "--bundle", b.dir.path, ward_test::Bundle::id("dom")});
+  CHECK(r.status != 0);
+  CHECK_THAT(r.err, Catch::Contains("linux.sysctl.kernel.domainname") &&
+                        Catch::Contains("conflicts with the domainname"));
+  // The same value is no conflict.
+  b.set({"true"}, [](json::Value& cfg) {
+    cfg.set("domainname", "example.org");
+    cfg.find("linux")->set("sysctl", json::Value::object({{"kernel.domainname", "example.org"}}));
+  });
+  r = b.cmd({"run", "--bundle", b.dir.path, ward_test::Bundle::id("dom")});
+  INFO(r.err);
+  CHECK(r.status == 0);
+}

@@ -799,7 +799,11 @@ WARD_CHILD_FN inline void child_announce_exec(SpawnCtx* c) noexcept {
 // Older kernels: faccessat.
 WARD_CHILD_FN inline long exec_access(const char* path) noexcept {
   long r = sys::call(SYS_faccessat2, AT_FDCWD, path, X_OK, AT_EACCESS);
-  if (r == -ENOSYS) r = sys::call(SYS_faccessat, AT_FDCWD, path, X_OK);
+  // ENOSYS: before Linux 5.8, or a seccomp filter that does not know the
+  // call; EPERM: a filter that refuses it (X_OK never gives EPERM
+  // otherwise, access(2)). runtime-tools' profile refused it and every
+  // container failed at create with "exec /runtimetest: EPERM".
+  if (r == -ENOSYS || r == -EPERM) r = sys::call(SYS_faccessat, AT_FDCWD, path, X_OK);
   return r;
 }
 
