@@ -114,7 +114,11 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
       st.bundle = o.bundle;
       st.pid = pid;
       st.annotations = cfg.annotations;
-      st.status = ward::oci::Status::creating;
+      // "created": the runtime environment exists (runtime.md "Lifecycle"
+      // step 2 is done; the hooks are steps 3-6, and "created" is the
+      // status "after step 2"). runtime-tools' hooks_stdin asks for it, as
+      // crun gives it; runc says "creating".
+      st.status = ward::oci::Status::created;
       run_hooks(cfg.hooks.prestart, st, "prestart");
       run_hooks(cfg.hooks.create_runtime, st, "createRuntime");
       if (!cfg.hooks.create_container.empty()) {

@@ -209,6 +209,8 @@ TEST_CASE("runtime: hooks get the state on stdin, a failing hook fails create") 
   auto cr = ward::oci::parse_state(ward_test::read_file(out / "createRuntime.json"));
   CHECK(cr.id == b.id("hooked"));
   CHECK(cr.pid > 0);
+  // After lifecycle step 2 (the environment exists): "created".
+  CHECK(cr.status == ward::oci::Status::created);
   CHECK(ward::oci::parse_state(ward_test::read_file(out / "poststop.json")).status ==
         ward::oci::Status::stopped);
   b.set({"true"}, [&](json::Value& cfg) {
