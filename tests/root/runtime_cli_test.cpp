@@ -213,7 +213,7 @@ TEST_CASE("runtime cli: every flag takes its value, none is read as the containe
   }
 }
 
-TEST_CASE("runtime cli: global flags take their values; --version and spec say 1.3.0") {
+TEST_CASE("runtime cli: global flags take their values, and --version and spec say 1.3.0") {
   WARD_SKIP_UNLESS_ROOT();
   if (std::string(WARD_RUNTIME_BIN).empty()) WARD_SKIP("built without examples");
   ScratchDir root("cli-root");
@@ -462,7 +462,7 @@ TEST_CASE("runtime cli: list shows containers sorted by id") {
   for (auto& id : ids) CHECK(b.cmd({"delete", "-f", id}).status == 0);
 }
 
-TEST_CASE("runtime cli: ps passes its options to ps(1); -f json lists the pids") {
+TEST_CASE("runtime cli: ps passes its options to ps(1), and -f json lists the pids") {
   NEED_RUNTIME(b);
   b.set({"sleep", "100"});
   const std::string id = b.id("ps");
@@ -588,7 +588,7 @@ TEST_CASE("runtime cli: --root and its parents are made 0700 on first use") {
 }
 
 TEST_CASE(
-    "runtime cli: run --keep leaves the stopped container for delete; --config names another "
+    "runtime cli: run --keep leaves the stopped container for delete, and --config names another "
     "file") {
   NEED_RUNTIME(b);
   b.set({"sh", "-c", "exit 5"});

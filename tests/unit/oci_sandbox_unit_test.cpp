@@ -386,16 +386,17 @@ TEST_CASE("oci_sandbox: config fields ward cannot map are errors naming them") {
     Failure f = to_sandbox_error(text);
     return f.object + ": " + f.detail;
   };
-  // No mount namespace: the rootfs would be set up in the runtime's.
+  // No mount namespace and nothing to mount: the container chroots into
+  // root.path in the runtime's (runtime-spec: an absent type is inherited).
   CHECK_THAT(err(R"({"ociVersion": "1.2.0", "root": {"path": "rootfs"},
                      "process": {"args": ["sh"], "cwd": "/"}})"),
-             Catch::StartsWith("linux.namespaces: ") && Catch::Contains("mount namespace"));
+             Catch::StartsWith("accepted"));
   CHECK_THAT(err(R"({"ociVersion": "1.2.0", "root": {"path": "rootfs"}})"),
              Catch::StartsWith("process: "));
   CHECK_THAT(err(R"({"ociVersion": "1.2.0", "root": {"path": "rootfs"},
                      "process": {"args": ["sh"], "cwd": "/"},
                      "linux": {"namespaces": [{"type": "mount", "path": "/proc/self/ns/mnt"}]}})"),
-             Catch::StartsWith("linux.namespaces[0].path: unsupported"));
+             Catch::StartsWith("accepted"));
   CHECK_THAT(err(config(R"("mounts": [{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"},
                                        {"destination": "/run", "type": "tmpfs",
                                         "options": ["tmpcopyup"]}])")),

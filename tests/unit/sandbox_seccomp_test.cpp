@@ -154,15 +154,16 @@ TEST_CASE(
 
 TEST_CASE("start_gate: a child killed on its way to the gate fails spawn, naming the signal") {
   // A gated child reports "ready" right after it checks its executable with
-  // faccessat(2). An early filter that kills on faccessat kills it there,
-  // without a step to report: spawn() must not hand back a dead child.
+  // faccessat2(2) (faccessat where that is refused). An early filter that
+  // kills on faccessat2 kills it there, without a step to report: spawn()
+  // must not hand back a dead child.
   int gate[2];
   REQUIRE(::pipe2(gate, O_CLOEXEC) == 0);
   SeccompOptions o;
   o.before_credentials = true;
   try {
     Sandbox({"/bin/true"})
-        .seccomp(one_syscall(SYS_faccessat, SECCOMP_RET_KILL_PROCESS), o)
+        .seccomp(one_syscall(SYS_faccessat2, SECCOMP_RET_KILL_PROCESS), o)
         .start_gate(gate[0])
         .spawn();
     FAIL("spawned");
