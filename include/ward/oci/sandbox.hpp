@@ -200,6 +200,17 @@ inline void warn(std::vector<std::string>* w, std::string msg) {
   if (w != nullptr) w->push_back(std::move(msg));
 }
 
+// Whether the network namespace file at `path` is the runtime's own (the
+// host's, for a runtime on the host); nullopt when either cannot be stat'ed
+// (errno says why). For the sysctl rules and linux.netDevices.
+inline std::optional<bool> is_runtime_netns(const std::string& path) {
+  struct stat theirs {
+  }, ours{};
+  if (::stat(path.c_str(), &theirs) != 0 || ::stat("/proc/self/ns/net", &ours) != 0)
+    return std::nullopt;
+  return theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino;
+}
+
 // Whether this host runs SELinux (selinuxfs, with its enforce file, is
 // mounted at /sys/fs/selinux). Where it does not, an SELinux label names a
 // context nothing would ever check: ward warns and goes on, as crun does and
@@ -472,12 +483,11 @@ inline void check_sysctl(const Config& cfg, const std::string& key) {
   if (starts("net.") && cfg.linux_) {
     for (const Namespace& n : cfg.linux_->namespaces) {
       if (n.type != NamespaceType::network || n.path.empty()) continue;
-      struct stat theirs {
-      }, ours{};
-      if (::stat(n.path.c_str(), &theirs) != 0 || ::stat("/proc/self/ns/net", &ours) != 0)
+      const std::optional<bool> own = detail::mapping::is_runtime_netns(n.path);
+      if (!own)
         ward::detail::throw_invalid(field, "cannot tell whether the network namespace " + n.path +
                                                " is the host's: " + std::strerror(errno));
-      if (theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino)
+      if (*own)
         ward::detail::throw_invalid(field, "not allowed in the host's network namespace (" +
                                                n.path + " is the runtime's own)");
     }
@@ -1355,11 +1365,7 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
           "(linux.namespaces has no \"network\")");
     // A path naming our own namespace would "move" a host device onto
     // itself: renamed and brought up on the host (found by review).
-    struct stat theirs {
-    }, ours{};
-    if (!net->path.empty() && ::stat(net->path.c_str(), &theirs) == 0 &&
-        ::stat("/proc/self/ns/net", &ours) == 0 && theirs.st_dev == ours.st_dev &&
-        theirs.st_ino == ours.st_ino)
+    if (!net->path.empty() && detail::mapping::is_runtime_netns(net->path).value_or(false))
       ward::detail::throw_invalid("linux.netDevices", "the network namespace joined by path (" +
                                                           net->path + ") is the runtime's own");
   }
