@@ -310,6 +310,16 @@ class Sandbox {
     set_groups_ = true;
     return *this;
   }
+  // Keep the caller's supplementary groups when the ids change (user()):
+  // no setgroups(2) at all, where ward otherwise clears them. For a process
+  // that needs the caller's group access to files (podman's
+  // --group-add keep-groups, crun's run.oci.keep_original_groups). Not with
+  // groups(). In a new user namespace the kept groups show as the overflow
+  // gid where they are not mapped.
+  Sandbox& keep_groups(bool on = true) {
+    keep_groups_ = on;
+    return *this;
+  }
   // The five capability sets. Default: unchanged from the parent (a new
   // user namespace gives the child a full set inside it).
   Sandbox& capabilities(Capabilities caps) {
@@ -396,9 +406,11 @@ class Sandbox {
   // with a Landlock ruleset (it would have to let the memfd execute), and
   // only where sealed_exec_supported() (x86_64 for now). With a seccomp
   // filter, the trampoline's execveat is the exec the filter's gate
-  // (SeccompOptions::allow_initial_exec) lets through; a filter that would
-  // refuse the program's own execve (which the trampoline makes) gets the
-  // direct exec instead, as without sealed_exec.
+  // (SeccompOptions::allow_initial_exec) lets through; the calls the
+  // trampoline makes itself (prctl, fcntl, the program's execve) run under
+  // the filter, and a filter that refuses one of them fails the plan
+  // (Error naming "sealed_exec") rather than quietly exec the program
+  // from the caller's binary (Sandbox::check_trampoline_under).
   Sandbox& sealed_exec(bool on = true) {
     sealed_exec_ = on;
     return *this;
@@ -720,7 +732,7 @@ class Sandbox {
       c.set_ids = true;
       c.uid = *uid_;
       c.gid = *gid_;
-      c.clear_groups = !pd->setgroups_deny;
+      c.clear_groups = !pd->setgroups_deny && !keep_groups_;
       if (new_user && !resolved_uid_map().maps_inside(*uid_))
         detail::throw_invalid("user", "uid " + std::to_string(*uid_) + " is not in the uid_map");
     }
@@ -985,6 +997,8 @@ class Sandbox {
       c.set_securebits = true;
       c.securebits = *securebits_;
     }
+    if (set_groups_ && keep_groups_)
+      detail::throw_invalid("groups", "both set (groups()) and kept (keep_groups())");
     if (set_groups_) {
       if (new_user && pd.setgroups_deny)
         detail::throw_invalid("groups",
@@ -1106,6 +1120,69 @@ class Sandbox {
     a.insert(a.end(), pd.argv_s.begin(), pd.argv_s.end());
   }
 
+#if WARD_NATIVE_ARCH_KNOWN
+  // Sandbox::sealed_exec under a seccomp filter. The trampoline is never
+  // dropped for a direct exec: that exec would run from a process whose
+  // /proc/self/exe is the caller's binary, and a "#!/proc/self/exe" program
+  // would then run that binary in the sandbox, where it can be held and
+  // written (CVE-2019-5736; tests/attack/exe_attack_test.cpp, "under a
+  // seccomp profile installed early"). So every call of the trampoline's
+  // way that runs under the filter must pass it, or the plan is refused:
+  //  - the trampoline's own prctl(PR_SET_DUMPABLE, 0), fcntl(F_SETFD) of
+  //    the report pipe and execve of the program, always (the filter is on
+  //    before the trampoline is exec'd);
+  //  - with the filter installed early (SeccompOptions::before_credentials)
+  //    also the child's fcntl and dup3 that put the report pipe where the
+  //    trampoline expects it, and its execveat of the trampoline;
+  //  - before a start gate (USER_NOTIF rules and a runtime's create) the
+  //    execveat too; there the agent at the listener may also be asked
+  //    (USER_NOTIF), as it is asked about the program's execve.
+  // Otherwise the execveat is what the exec gate lets through, once.
+  void check_trampoline_under(const std::vector<sock_filter>& prog, std::uint32_t arch,
+                              const detail::PlanData& pd, bool before_gate) const {
+    const bool notif = detail::returns_user_notif(prog);
+    auto passes = [&](long nr, std::initializer_list<std::uint64_t> args) {
+      seccomp_data d{};
+      d.nr = static_cast<int>(nr);
+      d.arch = arch;
+      std::size_t i = 0;
+      for (std::uint64_t a : args) d.args[i++] = a;
+      const std::uint32_t a = detail::bpf_run(prog, d) & SECCOMP_RET_ACTION_FULL;
+      return a == SECCOMP_RET_ALLOW || a == SECCOMP_RET_LOG ||
+             (notif && a == SECCOMP_RET_USER_NOTIF);
+    };
+    auto need = [&](bool ok, const std::string& call) {
+      if (ok) return;
+      detail::throw_invalid(
+          "sealed_exec",
+          "the seccomp filter refuses " + call +
+              ", which the exec trampoline needs; allow it, or turn sealed_exec off knowing "
+              "that a \"#!/proc/self/exe\" program then runs the caller's own binary in the "
+              "sandbox (CVE-2019-5736)");
+    };
+    const auto fd = static_cast<std::uint64_t>(pd.child.trampoline_report_fd);
+    const auto tramp = static_cast<std::uint64_t>(pd.trampoline.get());
+    const auto argv = reinterpret_cast<std::uint64_t>(pd.trampoline_argv.data());
+    const auto envp = reinterpret_cast<std::uint64_t>(pd.envp.data());
+    need(passes(SYS_prctl, {PR_SET_DUMPABLE, 0}), "prctl(PR_SET_DUMPABLE)");
+    need(passes(SYS_fcntl, {fd, F_SETFD, FD_CLOEXEC}), "fcntl(F_SETFD)");
+    for (const char* cand : pd.candidates) {
+      if (cand == nullptr) break;
+      need(passes(SYS_execve, {reinterpret_cast<std::uint64_t>(cand), 0, envp}),
+           "execve of " + std::string(cand));
+    }
+    if (!seccomp_opts_.before_credentials && !before_gate) return;
+    if (seccomp_opts_.before_credentials) {
+      need(passes(SYS_fcntl, {fd, F_DUPFD_CLOEXEC, fd + 1}) && passes(SYS_fcntl, {fd, F_SETFD, 0}),
+           "fcntl(F_DUPFD_CLOEXEC, F_SETFD)");
+      need(passes(SYS_dup3, {0, fd, 0}) && passes(SYS_close, {0}), "dup3 and close");
+    }
+    need(passes(SYS_execveat,
+                {tramp, reinterpret_cast<std::uint64_t>(""), argv, envp, AT_EMPTY_PATH}),
+         "execveat of the trampoline");
+  }
+#endif
+
   // Validate the program, decide the listener and the exec gate. Runs after
   // finalize(): the gate test evaluates the filter on the very pointers the
   // child will pass to execve (the child shares or copies our memory).
@@ -1127,30 +1204,15 @@ class Sandbox {
     // `start` (runc loads the filter before its exec fifo for the same
     // reason, and sends the listener to the seccomp agent at create). The
     // filter then also governs the child's last steps: its "ready" write,
-    // the read of the gate, rt_sigprocmask, close, and the execve of the
-    // program as the profile says (no exec gate, no trampoline: nobody of
-    // ours holds the listener after spawn returns). A notified write would
+    // the read of the gate, rt_sigprocmask, close, and the execveat of the
+    // trampoline and the execve of the program as the profile says (no
+    // exec gate: nobody of ours holds the listener after spawn returns). A notified write would
     // wait for an answer that only comes after we read that write, so OCI
     // configs may not notify write (oci/config.hpp, as runc).
     const bool before_gate = notif && start_gate_ && !seccomp_opts_.before_credentials;
 #if WARD_NATIVE_ARCH_KNOWN
     const auto arch = detail::audit_arch(detail::native_arch());
-    if (before_gate && pd.trampoline) {
-      pd.trampoline.reset();
-      pd.finalize();
-    }
-    if (pd.trampoline) {
-      // The trampoline's execve of the program runs under the filter as
-      // written: where the filter would refuse it, exec directly instead.
-      seccomp_data d{};
-      d.nr = SYS_execve;
-      d.arch = arch;
-      auto a = action(detail::bpf_run(prog, d));
-      if (seccomp_opts_.before_credentials || (a != SECCOMP_RET_ALLOW && a != SECCOMP_RET_LOG)) {
-        pd.trampoline.reset();
-        pd.finalize();
-      }
-    }
+    if (pd.trampoline) check_trampoline_under(prog, arch, pd, before_gate);
     const bool tramp = static_cast<bool>(pd.trampoline);
     // The exec the gate is about: execveat(trampoline, "", argv, envp) or
     // execve(candidate, argv, envp); argv and envp are args 2, 3 or 1, 2.
@@ -1159,7 +1221,7 @@ class Sandbox {
     const auto argv_ptr =
         reinterpret_cast<std::uint64_t>(tramp ? pd.trampoline_argv.data() : pd.argv.data());
     const auto envp_ptr = reinterpret_cast<std::uint64_t>(pd.envp.data());
-    if (tramp && seccomp_opts_.allow_initial_exec) {
+    if (tramp && seccomp_opts_.allow_initial_exec && !seccomp_opts_.before_credentials) {
       seccomp_data d{};
       d.nr = SYS_execveat;
       d.arch = arch;
@@ -1305,6 +1367,7 @@ class Sandbox {
   std::uint32_t landlock_flags_ = 0;
   std::vector<std::uint32_t> groups_;
   bool set_groups_ = false;
+  bool keep_groups_ = false;
   std::optional<Capabilities> caps_;
   std::optional<unsigned> securebits_;
   std::vector<Rlimit> rlimits_;

@@ -5,10 +5,13 @@
 // The runtime under attack is a COPY of the ward binary in a scratch
 // directory (the canary): every test compares its bytes afterwards. The
 // attacker is tests/helpers/exe_attacker.cpp, copied into the rootfs.
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -243,4 +246,113 @@ TEST_CASE("exe: exec's setup process is out of reach of a racing container proce
   b.cmd({"delete", "--force", id});
   CHECK(n > 20);
   check_out_of_reach(r, c);
+}
+
+// 4. The same hostile "#!/proc/self/exe" program under a seccomp profile,
+// where the filter is installed earlier than the program's exec and so also
+// governs how ward execs it:
+//  - noNewPrivileges false without CAP_SYS_ADMIN (the engines' default):
+//    the filter goes on before the credentials change
+//    (SeccompOptions::before_credentials), for run and for exec;
+//  - SCMP_ACT_NOTIFY rules with a listenerPath, create then start: the
+//    filter goes on before the start gate (no exec gate of ours is left).
+// Before the fix ward dropped its sealed trampoline on both paths and
+// exec'd the program directly, from a process whose exe was ward.
+namespace {
+
+// A profile that allows everything but acct(2), which nobody calls; with
+// `listener`, acct is notified to the agent there instead.
+void early_profile(json::Value& cfg, const std::string& listener = {}) {
+  json::Value sc = json::parse(R"({"defaultAction": "SCMP_ACT_ALLOW",
+      "syscalls": [{"names": ["acct"], "action": "SCMP_ACT_ERRNO"}]})");
+  if (!listener.empty()) {
+    sc.find("syscalls")->as_array()[0].set("action", "SCMP_ACT_NOTIFY");
+    sc.set("listenerPath", listener);
+  }
+  cfg.find("linux")->set("seccomp", std::move(sc));
+  cfg.find("process")->set("noNewPrivileges", false);
+}
+
+// A seccomp agent that takes the connection into its backlog and holds the
+// listener there, unanswered: nothing of the container is notified.
+struct IdleAgent {
+  std::string path = "/tmp/ward-exe-agent-" + std::to_string(::getpid()) + ".sock";
+  ward::UniqueFd fd{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+  IdleAgent() {
+    REQUIRE(fd);
+    ::unlink(path.c_str());
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+    REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+    REQUIRE(::listen(fd.get(), 8) == 0);
+  }
+  ~IdleAgent() { ::unlink(path.c_str()); }
+};
+
+}  // namespace
+
+TEST_CASE("exe: under a seccomp profile installed early the program is still exec'd sealed") {
+  NEED_RUNTIME(b);
+  NEED_ATTACKER();
+  Canary c;
+  std::string id = Bundle::id("exe-sc");
+  arm(b, {"/attacker", "watch", std::to_string(c.dev), std::to_string(c.ino), "8", "result-sc"},
+      [](json::Value& cfg) { early_profile(cfg); });
+  REQUIRE(rt(c, b, {"run", "-d", "--bundle", b.dir.path, id}).status == 0);
+  ::usleep(200000);  // the watcher is scanning
+  std::string path = b.rootfs->path + "/result-sc";
+
+  SECTION("noNewPrivileges false: ward exec ctr /evil") {
+    Out e;
+    for (int i = 0; i < 20 && ::access(path.c_str(), F_OK) != 0; ++i)
+      e = rt(c, b, {"exec", id, "/evil"});
+    INFO("exec: " << e.status << " " << e.out);
+    std::string r = report(b, "result-sc", 10);
+    INFO("attacker: " << r);
+    b.cmd({"delete", "--force", id});
+    check_out_of_reach(r, c);
+  }
+  SECTION("noNewPrivileges false: ward run with /evil, in the attacker's pid namespace") {
+    NEED_RUNTIME(b2);
+    pid_t pid = init_pid(c, b, id);
+    std::string id2 = Bundle::id("exe-sc2");
+    arm(b2, {"/evil"}, [&](json::Value& cfg) {
+      early_profile(cfg);
+      join_pid_ns(cfg, pid);
+    });
+    Out r2;
+    for (int i = 0; i < 5 && ::access(path.c_str(), F_OK) != 0; ++i) {
+      r2 = rt(c, b2, {"run", "--bundle", b2.dir.path, id2});
+      b2.cmd({"delete", "--force", id2});
+    }
+    INFO("run: " << r2.status << " " << r2.out);
+    std::string r = report(b, "result-sc", 10);
+    INFO("attacker: " << r);
+    b.cmd({"delete", "--force", id});
+    check_out_of_reach(r, c);
+  }
+  SECTION("SCMP_ACT_NOTIFY with a listenerPath: create, start /evil in the attacker's pid ns") {
+    NEED_RUNTIME(b2);
+    IdleAgent agent;
+    pid_t pid = init_pid(c, b, id);
+    std::string id2 = Bundle::id("exe-sc3");
+    arm(b2, {"/evil"}, [&](json::Value& cfg) {
+      early_profile(cfg, agent.path);
+      join_pid_ns(cfg, pid);
+    });
+    Out cr, st;
+    for (int i = 0; i < 5 && ::access(path.c_str(), F_OK) != 0; ++i) {
+      cr = rt(c, b2, {"create", "--bundle", b2.dir.path, id2});
+      if (cr.status == 0) st = rt(c, b2, {"start", id2});
+      ::usleep(300000);
+      b2.cmd({"delete", "--force", id2});
+    }
+    INFO("create: " << cr.status << " " << cr.out << "; start: " << st.status << " " << st.out);
+    std::string r = report(b, "result-sc", 10);
+    INFO("attacker: " << r);
+    b.cmd({"delete", "--force", id});
+    CHECK(cr.status == 0);
+    check_out_of_reach(r, c);
+  }
 }
