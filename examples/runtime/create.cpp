@@ -129,7 +129,26 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
       }
     });
   }
-  keep_preserved_fds(sb, o.preserve_fds);
+  // systemd socket activation (sd_listen_fds(3)), as runc and crun: the
+  // descriptors handed to us go on to the container's init, at the same
+  // numbers, with LISTEN_FDS and LISTEN_PID=1, its pid in its own pid
+  // namespace; LISTEN_FDNAMES passes through. --preserve-fds descriptors
+  // follow them. Test: runtime_spec13."socket activation".
+  const int listen = listen_fds();
+  if (listen > 0) {
+    sb.setenv("LISTEN_FDS", std::to_string(listen));
+    const auto* pid_ns =
+        cfg.linux_ ? cfg.linux_->find_namespace(ward::oci::NamespaceType::pid) : nullptr;
+    if (pid_ns != nullptr && pid_ns->path.empty()) {
+      sb.setenv("LISTEN_PID", "1");
+    } else {
+      log_line("warning",
+               "LISTEN_FDS: the container has no pid namespace of its own, so its init's pid "
+               "is not known in advance: LISTEN_PID is not set");
+    }
+    if (const char* names = std::getenv("LISTEN_FDNAMES")) sb.setenv("LISTEN_FDNAMES", names);
+  }
+  keep_preserved_fds(sb, o.preserve_fds + listen);
   if (gate_fd >= 0) sb.start_gate(gate_fd);
   // A detached run outlives us before its exec: it must not share our
   // memory (the default spawn does, until exec).

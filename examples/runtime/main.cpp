@@ -329,11 +329,36 @@ void note_open_fds(int argc, char** argv) {
     if (s.rfind("preserve-fds=", 0) == 0) v = s.data() + 13;  // argv[i]'s own tail
     if (v != nullptr) most = std::max(most, std::strtol(v, nullptr, 10));
   }
+  try {
+    most += listen_fds();  // they come first, at 3 (create.cpp)
+  } catch (const Fatal&) {
+    // create says why; nothing of ours is open yet to look at
+  }
   // Sandbox::keep_fd takes at most 250 descriptors: more is an error there.
   most = std::min(most, 1024L);
   for (long fd = 3; fd < 3 + most; ++fd) g_open_at_start.push_back(::fcntl(fd, F_GETFD) >= 0);
 }
 }  // namespace
+
+int listen_fds() {
+  // sd_listen_fds(3): LISTEN_FDS descriptors from 3 on, for the process
+  // whose pid LISTEN_PID names. A LISTEN_PID of another process means they
+  // are not ours (a leftover in the environment): none. Without
+  // LISTEN_PID, as crun, they are taken as ours (a caller that passes
+  // descriptors by hand).
+  const char* n = std::getenv("LISTEN_FDS");
+  if (n == nullptr || *n == '\0') return 0;
+  if (const char* pid = std::getenv("LISTEN_PID");
+      pid != nullptr && std::string(pid) != std::to_string(::getpid()))
+    return 0;
+  char* end = nullptr;
+  errno = 0;
+  long v = std::strtol(n, &end, 10);
+  if (errno != 0 || *end != '\0' || v < 0 || v > 250 ||
+      !std::isdigit(static_cast<unsigned char>(*n)))
+    fail("LISTEN_FDS=" + std::string(n) + ": not a number of descriptors (0..250)");
+  return static_cast<int>(v);
+}
 
 void keep_preserved_fds(ward::Sandbox& sb, int n) {
   for (int i = 0; i < n; ++i)

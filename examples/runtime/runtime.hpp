@@ -291,6 +291,9 @@ struct CreateOpts {
 
 // main.cpp: --preserve-fds N, keeping only the fds open when ward started
 void keep_preserved_fds(ward::Sandbox& sb, int n);
+// systemd socket activation: how many descriptors from 3 on LISTEN_FDS and
+// LISTEN_PID hand to us (sd_listen_fds(3)); 0 when none.
+int listen_fds();
 // create.cpp
 int cmd_create_or_run(const CreateOpts& o);
 int cmd_start(const std::string& id);

@@ -1625,6 +1625,19 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
       proc.env.push_back("HOME=/");  // the rootfs error comes at plan(), naming root.path
     }
   }
+  // crun's annotation run.oci.keep_original_groups=1 (podman --group-add
+  // keep-groups): the process keeps the runtime's supplementary groups; as
+  // crun, additionalGids then go unused.
+  if (auto it = cfg.annotations.find("run.oci.keep_original_groups");
+      it != cfg.annotations.end() && it->second == "1") {
+    if (!proc.user.additional_gids.empty()) {
+      detail::mapping::warn(opts.warnings,
+                            "process.user.additionalGids: ignored: the annotation "
+                            "run.oci.keep_original_groups keeps the runtime's groups");
+      proc.user.additional_gids.clear();
+    }
+    sb.keep_groups();
+  }
   apply_process(sb, proc, po);
   apply_seccomp(sb, cfg, proc, po);
   return sb;
