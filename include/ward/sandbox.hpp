@@ -1132,8 +1132,9 @@ class Sandbox {
   //    the report pipe and execve of the program, always (the filter is on
   //    before the trampoline is exec'd);
   //  - with the filter installed early (SeccompOptions::before_credentials)
-  //    also the child's fcntl and dup3 that put the report pipe where the
-  //    trampoline expects it, and its execveat of the trampoline;
+  //    also the child's fcntl, dup3 and close that put the report pipe
+  //    where the trampoline expects it, its write there, and its execveat
+  //    of the trampoline;
   //  - before a start gate (USER_NOTIF rules and a runtime's create) the
   //    execveat too; there the agent at the listener may also be asked
   //    (USER_NOTIF), as it is asked about the program's execve.
@@ -1176,6 +1177,8 @@ class Sandbox {
       need(passes(SYS_fcntl, {fd, F_DUPFD_CLOEXEC, fd + 1}) && passes(SYS_fcntl, {fd, F_SETFD, 0}),
            "fcntl(F_DUPFD_CLOEXEC, F_SETFD)");
       need(passes(SYS_dup3, {0, fd, 0}) && passes(SYS_close, {0}), "dup3 and close");
+      // its "exec begins" on the report pipe (child_announce_exec)
+      need(passes(SYS_write, {fd, 0, 0}), "write");
     }
     need(passes(SYS_execveat,
                 {tramp, reinterpret_cast<std::uint64_t>(""), argv, envp, AT_EMPTY_PATH}),

@@ -124,6 +124,8 @@ TEST_CASE("sealed_exec: a filter that refuses what the trampoline needs fails th
   // Installed early there is no exec gate: the execveat must pass as well.
   CHECK_THAT(refused(SYS_execveat, SeccompOptions{.before_credentials = true}),
              Catch::Contains("sealed_exec") && Catch::Contains("execveat of the trampoline"));
+  CHECK_THAT(refused(SYS_write, SeccompOptions{.before_credentials = true}),
+             Catch::Contains("sealed_exec") && Catch::Contains("write"));
   CHECK_THAT(refused(SYS_dup3, SeccompOptions{.before_credentials = true}),
              Catch::Contains("dup3"));
   // Nothing refused: planned.
