@@ -9,6 +9,7 @@ namespace {
 ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config& cfg,
                             std::optional<ward::CgroupV2>& cg, int gate_fd) {
   if (!cfg.process) fail("config.json: process: required to create a container");
+  c.no_new_keyring = o.no_new_keyring;  // saved with the record, for exec
   if (cfg.process->terminal && o.console_socket.empty()) {
     if (o.gate || o.detach)
       fail("cannot allocate tty if ward will detach without setting console socket");
@@ -153,7 +154,7 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   // A detached run outlives us before its exec: it must not share our
   // memory (the default spawn does, until exec).
   if (o.detach) sb.spawn_mode(ward::SpawnMode::fork);
-  guard_runtime(sb);
+  guard_runtime(sb, o.id, o.no_new_keyring);
   // linux.seccomp.listenerPath (config-linux.md "Seccomp"): the agent that
   // answers SCMP_ACT_NOTIFY gets the filter's listener and the container
   // process state, as runc sends them at create (status "creating"). The

@@ -159,7 +159,9 @@ void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State
         // A hook in the container runs a binary the image chose (a
         // `#!/proc/self/exe` script would otherwise run this very binary
         // in there): the same guard as the container's own processes.
-        guard_runtime(sb);
+        // Host hooks keep the runtime's keyring (runc runs them as its
+        // own children); one in the container gets a keyring of its own.
+        guard_runtime(sb, st.id, target == nullptr);
         ward::UniqueFd keep_root;
         if (target) {
           keep_root = join_namespaces_of(sb, target->pidfd);

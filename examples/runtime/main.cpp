@@ -273,6 +273,7 @@ int dispatch(const std::vector<std::string>& argv) {
       fail("--preserve-fds: " + std::to_string(fds) + " is not a number of descriptors (0..1024)");
     o.preserve_fds = static_cast<int>(fds);
     o.no_pivot = a.flag("no-pivot");
+    o.no_new_keyring = a.flag("no-new-keyring");
     o.detach = a.flag("detach");
     o.keep = a.flag("keep");
     o.gate = cmd == "create";

@@ -169,6 +169,9 @@ struct Container {
   // /system.slice included): nothing acts on it but an rmdir of what create
   // may have just made (tests/attack/state_attack_test.cpp "cgroupsPath").
   bool cgroup_owned = false;
+  // create --no-new-keyring: its processes keep the runtime's session
+  // keyring (exec too, as runc's setns init reads it from the config).
+  bool no_new_keyring = false;
   bool recorded = false;        // a readable state.json was found
   mutable bool locked = false;  // this process holds its DirLock
 
@@ -271,7 +274,11 @@ struct PidfdSocket {
 //    lack CAP_SYS_PTRACE in our user namespace (CVE-2016-9962). Not
 //    rootless: our children's uid_map would then be root's to write.
 // tests/attack/exe_attack_test.cpp attacks both.
-inline void guard_runtime(ward::Sandbox& sb) {
+//  - a session keyring of its own, "_ses.<id>" as runc names it, unless
+//    --no-new-keyring: the runtime's keys are not the container's to read
+//    (Sandbox::session_keyring; tests/attack/keyring_attack_test.cpp).
+inline void guard_runtime(ward::Sandbox& sb, const std::string& id, bool no_new_keyring) {
+  if (!no_new_keyring) sb.session_keyring("_ses." + id);
   if (ward::Sandbox::sealed_exec_supported()) sb.sealed_exec();
   if (::geteuid() == 0 && !g.rootless) sb.nondumpable_setup(ward::Nondumpable::caller);
 }
@@ -285,8 +292,9 @@ struct CreateOpts {
   int preserve_fds = 0;
   bool no_pivot = false;
   bool detach = false;
-  bool keep = false;  // run --keep: the stopped container stays until `delete`
-  bool gate = true;   // create (true) or run in the foreground (false)
+  bool keep = false;            // run --keep: the stopped container stays until `delete`
+  bool no_new_keyring = false;  // --no-new-keyring: keep the caller's session keyring
+  bool gate = true;             // create (true) or run in the foreground (false)
 };
 
 // main.cpp: --preserve-fds N, keeping only the fds open when ward started

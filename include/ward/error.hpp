@@ -56,6 +56,7 @@ enum class Step : std::uint16_t {
   pivot_root,  // pivot_root(2), or the MS_MOVE + chroot fallback
   terminal,    // the sandbox's pseudo-terminal (its /dev/pts/ptmx, /dev/console)
   net_device,  // moving a network device into a network namespace (net_device.hpp)
+  keyring,     // joining a new session keyring (Sandbox::session_keyring)
 };
 
 constexpr std::string_view to_string(Step s) noexcept {
@@ -101,6 +102,7 @@ constexpr std::string_view to_string(Step s) noexcept {
     case Step::pivot_root: return "pivot_root";
     case Step::terminal: return "terminal";
     case Step::net_device: return "network device";
+    case Step::keyring: return "session keyring";
   }
   return "unknown";
 }

@@ -508,6 +508,21 @@ class Sandbox {
     domainname_ = std::move(d);
     return *this;
   }
+  // Give the child a new session keyring named `name` (keyctl(2)
+  // KEYCTL_JOIN_SESSION_KEYRING), joined before anything else can run in
+  // it, instead of the caller's: otherwise every key the caller possesses
+  // through its session keyring (an engine's credentials, a login's
+  // kerberos tickets) is the program's to read (keyrings(7), "Possession").
+  // runc joins "_ses.<id>" for every container process for that reason;
+  // the runtime does the same (tests/attack/keyring_attack_test.cpp). The
+  // keyring is searchable by its owner, as runc makes it. A kernel without
+  // keyrings (or a filter that answers keyctl with ENOSYS, as Docker's
+  // profile does) leaves the caller's, as runc does; any other failure
+  // fails the spawn.
+  Sandbox& session_keyring(std::string name) {
+    session_keyring_ = std::move(name);
+    return *this;
+  }
   Sandbox& time_offsets(TimeOffsets t) {
     offsets_ = t;
     return *this;
@@ -774,6 +789,13 @@ class Sandbox {
 
     if (hostname_) pd->hostname = *hostname_;
     if (domainname_) pd->domainname = *domainname_;
+    if (session_keyring_) {
+      check_no_nul("session_keyring", *session_keyring_);
+      // A key's description is at most 4095 bytes (keyctl(2), EINVAL).
+      if (session_keyring_->empty() || session_keyring_->size() > 4095)
+        detail::throw_invalid("session_keyring", "the name must be 1 to 4095 bytes");
+      pd->session_keyring = *session_keyring_;
+    }
     c.pdeathsig = pdeathsig_;
     c.new_session = new_session_;
     if (pdeathsig_ < 0 || pdeathsig_ > 64)
@@ -1359,7 +1381,7 @@ class Sandbox {
   NsSet create_;
   std::vector<Join> joins_;
   UserNsOptions userns_;
-  std::optional<std::string> hostname_, domainname_;
+  std::optional<std::string> hostname_, domainname_, session_keyring_;
   TimeOffsets offsets_;
   std::optional<bool> loopback_;
   std::optional<bool> nnp_;

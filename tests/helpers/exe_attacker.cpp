@@ -9,9 +9,12 @@
 //       for writing (/proc/self/fd/N) and write, until SECONDS pass
 //   exe_attacker probe PID RESULT DEV INO SECONDS   open /proc/PID/{exe,mem,fd/*};
 //       write what opened to RESULT.1, then as watch on that exe fd
+//   exe_attacker keyring DESC   search the session keyring for the "user" key
+//       DESC and read it (tests/attack/keyring_attack_test.cpp)
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -169,7 +172,28 @@ int probe(const std::string& pid, const std::string& result, dev_t dev, ino_t in
 
 }  // namespace
 
+// Looks for a "user" key described DESC through the session keyring (what a
+// process possesses: keyrings(7)) and reads it: "KEY-READ <payload>", or
+// "NO-KEY errno=N" (keyrings(7): KEYCTL_SEARCH, KEYCTL_READ).
+int keyring(const char* desc) {
+  constexpr long kSearch = 10, kRead = 11, kSession = -3;
+  long id = syscall(SYS_keyctl, kSearch, kSession, "user", desc, 0L);
+  if (id < 0) {
+    std::printf("NO-KEY errno=%d\n", errno);
+    return 0;
+  }
+  char buf[256] = {};
+  long n = syscall(SYS_keyctl, kRead, id, buf, sizeof buf - 1);
+  if (n < 0) {
+    std::printf("KEY-FOUND-NOT-READ errno=%d\n", errno);
+    return 0;
+  }
+  std::printf("KEY-READ %s\n", buf);
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 3 && std::strcmp(argv[1], "keyring") == 0) return keyring(argv[2]);
   if (argc == 6 && std::strcmp(argv[1], "watch") == 0)
     return watch(std::strtoull(argv[2], nullptr, 10), std::strtoull(argv[3], nullptr, 10),
                  std::atof(argv[4]), argv[5]);
@@ -177,7 +201,8 @@ int main(int argc, char** argv) {
     return probe(argv[2], argv[3], std::strtoull(argv[4], nullptr, 10),
                  std::strtoull(argv[5], nullptr, 10), std::atof(argv[6]));
   std::fputs(
-      "usage: exe_attacker watch DEV INO SECONDS RESULT | probe PID RESULT DEV INO SECONDS\n",
+      "usage: exe_attacker watch DEV INO SECONDS RESULT | probe PID RESULT DEV INO SECONDS | "
+      "keyring DESC\n",
       stderr);
   return 2;
 }

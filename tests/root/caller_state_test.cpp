@@ -246,6 +246,8 @@ std::vector<Case> cases() {
   add("spawn_mode",
       [](const Ctx&) { return plain().spawn_mode(SpawnMode::vm).user(65534, 65534); });
   add("groups", [](const Ctx&) { return plain().groups({1, 2, 3}); });
+  add("keep_groups", [](const Ctx&) { return plain().user(65534, 65534).keep_groups(); });
+  add("session_keyring", [](const Ctx&) { return plain().session_keyring("_ses.caller-state"); });
   add("capabilities", [](const Ctx&) {
     return plain().capabilities(Capabilities::only(CapabilitySet{CAP_CHOWN}));
   });

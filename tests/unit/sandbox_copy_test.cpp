@@ -43,8 +43,8 @@ std::string fingerprint(const Plan& plan) {
   o << "\nfds=";
   for (const auto& f : d.fds)
     o << (f.src >= 0) << ':' << f.dst << ':' << f.slot << ':' << f.optional << ',';
-  o << "\nuts=" << d.hostname << '/' << d.domainname << "\ntime=" << d.time_offsets
-    << "\nmaps=" << d.uid_map << '/' << d.gid_map << "\nrlimits=";
+  o << "\nuts=" << d.hostname << '/' << d.domainname << "\nkeyring=" << d.session_keyring
+    << "\ntime=" << d.time_offsets << "\nmaps=" << d.uid_map << '/' << d.gid_map << "\nrlimits=";
   for (const auto& r : d.rlimits) o << r.resource << ':' << r.soft << ':' << r.hard << ',';
   o << "\nsysctls=";
   for (const auto& [path, value] : d.sysctl_s) o << path << '=' << value << ',';
@@ -123,6 +123,7 @@ std::vector<Option> options(int fd) {
       {"pty_source", [](Sandbox& s) { s.rootfs("/").terminal(24, 80, PtySource::caller); }},
       {"groups", [](Sandbox& s) { s.groups({0}); }},
       {"keep_groups", [](Sandbox& s) { s.user(0, 0).keep_groups(); }},
+      {"session_keyring", [](Sandbox& s) { s.session_keyring("_ses.copy"); }},
       {"capabilities", [](Sandbox& s) { s.capabilities(Capabilities::none()); }},
       {"securebits", [](Sandbox& s) { s.securebits(1); }},
       {"rlimit", [](Sandbox& s) { s.rlimit(RLIMIT_NOFILE, 64, 64); }},

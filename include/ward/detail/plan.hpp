@@ -92,6 +92,7 @@ struct ChildPlan {
   unsigned long hostname_len = 0;
   const char* domainname = nullptr;
   unsigned long domainname_len = 0;
+  const char* session_keyring = nullptr;  // Sandbox::session_keyring: join a new one
   bool loopback = false;
 
   bool new_time = false;
@@ -201,7 +202,7 @@ struct PlanData {
   std::vector<UniqueFd> owned_fds;  // namespace fds to join, /dev/null, ...
   std::vector<NsJoin> joins;
   std::vector<FdMapping> fds;
-  std::string hostname, domainname, time_offsets;
+  std::string hostname, domainname, time_offsets, session_keyring;
   std::string uid_map, gid_map;  // text for /proc/PID/{uid,gid}_map
   std::vector<RlimitRaw> rlimits;
   std::vector<std::pair<std::string, std::string>> sysctl_s;  // path, value
@@ -265,6 +266,7 @@ struct PlanData {
     child.hostname_len = hostname.size();
     child.domainname = domainname.empty() ? nullptr : domainname.c_str();
     child.domainname_len = domainname.size();
+    child.session_keyring = session_keyring.empty() ? nullptr : session_keyring.c_str();
     child.time_offsets = time_offsets.c_str();
     child.time_offsets_len = time_offsets.size();
     child.fds = fds.empty() ? nullptr : fds.data();
