@@ -412,8 +412,14 @@ int cmd_start(const std::string& id) {
   // fails `start`, and the container is killed, as in runc 1.3
   // (libcontainer/container_linux.go postStart). Before 1.3 the spec asked
   // for a warning only; runc 1.1 and 1.2 killed it too.
+  // The state the hooks get is the one of Lifecycle step 9, the program
+  // started: "running", also when it has exited already (crun says so too;
+  // runtime-tools' hooks_stdin expects it, and a `true` may be gone before
+  // the hook reads /proc).
+  ward::oci::State started = c.current_state();
+  started.status = ward::oci::Status::running;
   try {
-    run_hooks(cfg.hooks.poststart, c.current_state(), "poststart");
+    run_hooks(cfg.hooks.poststart, started, "poststart");
   } catch (const Fatal&) {
     try {
       signal_init(c, SIGKILL);

@@ -213,6 +213,21 @@ TEST_CASE("runtime: hooks get the state on stdin, a failing hook fails create") 
   CHECK(cr.status == ward::oci::Status::created);
   CHECK(ward::oci::parse_state(ward_test::read_file(out / "poststop.json")).status ==
         ward::oci::Status::stopped);
+  // poststart gets the state of Lifecycle step 9, the program started:
+  // "running", also when a `true` is gone before `start` reads its state
+  // (runtime-tools' hooks_stdin; it was "stopped" at times).
+  CHECK(ward::oci::parse_state(ward_test::read_file(out / "poststart.json")).status ==
+        ward::oci::Status::running);
+  for (int i = 0; i < 5; ++i) {
+    const std::string id = b.id("hooked-cs" + std::to_string(i));
+    REQUIRE(b.cmd({"create", "--bundle", b.dir.path, id}).status == 0);
+    auto st = b.cmd({"start", id});
+    INFO(st.err);
+    CHECK(st.status == 0);
+    CHECK(ward::oci::parse_state(ward_test::read_file(out / "poststart.json")).status ==
+          ward::oci::Status::running);
+    b.cmd({"delete", "--force", id});
+  }
   b.set({"true"}, [&](json::Value& cfg) {
     cfg.set("hooks", json::Value::object({{"createRuntime", json::Value::array({json::Value::object(
                                                                 {{"path", "/bin/false"}})})}}));
