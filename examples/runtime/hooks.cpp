@@ -65,17 +65,10 @@ ward::UniqueFd join_namespaces_of(ward::Sandbox& sb, int pidfd) {
   // keeps it until the spawn is done. Test: oci mounts: exec into a
   // container without a mount namespace is chrooted like its init.
   pid_t pid = 0;
-  {
-    // The pidfd's process, from its fdinfo ("Pid:", proc(5)).
-    std::string info;
-    int fd = ::open(("/proc/self/fdinfo/" + std::to_string(pidfd)).c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      read_fd(fd, info);
-      ::close(fd);
-    }
-    auto at = info.find("\nPid:");
-    if (at != std::string::npos) pid = static_cast<pid_t>(std::atoi(info.c_str() + at + 5));
-    if (pid <= 0) fail("container not running");
+  try {
+    pid = ward::Namespace::pid_of_pidfd(pidfd);
+  } catch (const Error&) {
+    fail("container not running");
   }
   ward::UniqueFd root(
       ::open(("/proc/" + std::to_string(pid) + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));

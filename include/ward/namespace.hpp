@@ -388,9 +388,10 @@ class Namespace {
       detail::throw_errno(Step::persist_namespace, path.string(), "unlink");
   }
 
- private:
-  // The "Pid:" line of the pidfd's fdinfo (-1 once the process was reaped,
-  // 0 when it is in no pid namespace of ours). Plain read(2), no
+  // The pid, in our pid namespace, of the process a pidfd refers to: the
+  // "Pid:" line of its fdinfo (proc(5)). Error(Step::open_namespace) with
+  // ESRCH once it has ended (the line says -1) or is in no pid namespace
+  // of ours (0), EBADF when `pidfd` is no pidfd. Plain read(2), no
   // std::ifstream, for the reason cap_last_cap() gives.
   static pid_t pid_of_pidfd(int pidfd) {
     const std::string path = "/proc/self/fdinfo/" + std::to_string(pidfd);
@@ -417,6 +418,7 @@ class Namespace {
     return static_cast<pid_t>(pid);
   }
 
+ private:
   UniqueFd fd_;
   NsKind kind_ = NsKind::user;
 };
