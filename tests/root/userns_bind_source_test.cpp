@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: Apache-2.0
+// Bind sources that the container's user namespace cannot reach: a host
+// directory under a parent owned by root with mode 0000, bound into a
+// container whose user namespace maps 0 -> host 1 (size 10), as crun's
+// mount-userns-bind-mount and mount-idmapped-mounts-symlink tests do. Only
+// CAP_DAC_OVERRIDE over the host's files passes such a parent; a process in
+// the new user namespace has none over inodes whose owner it does not map,
+// so the runtime's own side (the host's root) makes the detached mount and
+// the child only attaches it. The attack cases check that this never lets a
+// rootfs symlink lead the mount out of the rootfs, and that no descriptor
+// of a host mount reaches the container's process.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "runtime_util.hpp"
+
+namespace {
+
+using ward_test::Bundle;
+using ward_test::Out;
+namespace json = ward::json;
+
+void drop_mount(json::Value& cfg, const std::string& dest) {
+  auto& a = cfg.find("mounts")->as_array();
+  for (auto it = a.begin(); it != a.end(); ++it)
+    if (it->find("destination")->as_string() == dest) {
+      a.erase(it);
+      return;
+    }
+}
+
+// A user namespace mapping container 0 -> host 1, size 10 (crun's tests),
+// and a rootfs owned by that root, as crun's chown_rootfs_to=1 makes it.
+void userns_0_to_1(Bundle& b, json::Value& cfg) {
+  json::Value* l = cfg.find("linux");
+  l->find("namespaces")->push_back(json::Value::object({{"type", "user"}}));
+  auto map =
+      json::Value::array({json::Value::object({{"containerID", 0}, {"hostID", 1}, {"size", 10}})});
+  l->set("uidMappings", map);
+  l->set("gidMappings", map);
+  drop_mount(cfg, "/sys");  // a new sysfs needs a network namespace owned by the user's
+  drop_mount(cfg, "/sys/fs/cgroup");
+  (void)b;
+}
+
+void chown_rootfs_to_1(Bundle& b) {
+  for (auto& e : std::filesystem::recursive_directory_iterator(b.rootfs->path))
+    REQUIRE(::lchown(e.path().c_str(), 1, 1) == 0);
+  REQUIRE(::lchown(b.rootfs->path.c_str(), 1, 1) == 0);
+}
+
+json::Value ro_bind(const std::string& dest, const std::string& src) {
+  return json::Value::object({{"destination", dest},
+                              {"type", "bind"},
+                              {"source", src},
+                              {"options", json::Value::array({"bind", "ro"})}});
+}
+
+// <scratch>/closed (root:root 0000)/m/content = "hello", and
+// <scratch>/closed/s -> <scratch>/closed/m. The mode is set last.
+struct ClosedSource {
+  ward_test::ScratchDir vol{"userns-src"};
+  std::string parent = vol.path + "/closed";
+  std::string dir = parent + "/m";
+  std::string link = parent + "/s";
+  ClosedSource() {
+    REQUIRE(::mkdir(parent.c_str(), 0755) == 0);
+    REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+    ward_test::write_file(dir + "/content", "hello\n");
+    REQUIRE(::symlink(dir.c_str(), link.c_str()) == 0);
+    REQUIRE(::chown(parent.c_str(), 0, 0) == 0);
+    REQUIRE(::chmod(parent.c_str(), 0) == 0);
+  }
+  ~ClosedSource() { ::chmod(parent.c_str(), 0755); }
+};
+
+Out run(Bundle& b, const std::string& name) {
+  return b.cmd({"run", "--bundle", b.dir.path, Bundle::id(name)});
+}
+
+}  // namespace
+
+// Failed before (ward: mount open bind source /foo: ...: Permission denied
+// (EACCES)): the child opened the source itself, already in the new user
+// namespace.
+TEST_CASE(
+    "userns bind source: a read-only bind from under a root-owned 0000 directory is read "
+    "in a container whose user namespace maps 0 to host uid 1",
+    "[root][runtime]") {
+  NEED_RUNTIME(b);
+  ClosedSource src;
+  b.set({"sh", "-c", "cat /foo/content; touch /foo/new 2>/dev/null && echo writable; true"},
+        [&](json::Value& cfg) {
+          userns_0_to_1(b, cfg);
+          cfg.find("mounts")->push_back(ro_bind("/foo", src.dir));
+        });
+  chown_rootfs_to_1(b);
+  Out r = run(b, "closed");
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "hello\n");
+  CHECK(!std::filesystem::exists(src.dir + "/new"));
+}
+
+// crun's mount-idmapped-mounts-symlink: the source is a symlink in that
+// closed directory; the config author's host path is resolved on the host.
+TEST_CASE(
+    "userns bind source: a symlink under a root-owned 0000 directory as the source binds "
+    "its target",
+    "[root][runtime]") {
+  NEED_RUNTIME(b);
+  ClosedSource src;
+  b.set({"cat", "/foo/content"}, [&](json::Value& cfg) {
+    userns_0_to_1(b, cfg);
+    cfg.find("mounts")->push_back(ro_bind("/foo", src.link));
+  });
+  chown_rootfs_to_1(b);
+  Out r = run(b, "closedlink");
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "hello\n");
+}
+
+// An idmapped bind (the mount's own uidMappings) from the closed directory:
+// host uid 0 shows as 1 on the mount, which the container's map shows as 0.
+TEST_CASE(
+    "userns bind source: an idmapped bind from under a root-owned 0000 directory shows the "
+    "mount's mapping",
+    "[root][runtime]") {
+  NEED_RUNTIME(b);
+  ClosedSource src;
+  b.set({"stat", "-c", "%u:%g", "/foo/content"}, [&](json::Value& cfg) {
+    userns_0_to_1(b, cfg);
+    json::Value m = ro_bind("/foo", src.dir);
+    auto map = json::Value::array(
+        {json::Value::object({{"containerID", 1}, {"hostID", 0}, {"size", 10}})});
+    m.set("uidMappings", map);
+    m.set("gidMappings", map);
+    m.set("options", json::Value::array({"bind", "ro", "idmap"}));
+    cfg.find("mounts")->push_back(std::move(m));
+  });
+  chown_rootfs_to_1(b);
+  Out r = run(b, "closedidmap");
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "0:0\n");
+}
+
+// Attack: the rootfs makes the destination a symlink to an absolute path
+// (/foo -> a host directory). The destination is still resolved inside the
+// rootfs by the child (RESOLVE_IN_ROOT: that path under the rootfs), never by the runtime's
+// side, which only opens the config author's host source. And the detached
+// mount's descriptor is gone before the container's process runs: its shell
+// holds 0, 1 and 2 only (a leaked descriptor of a host mount would let the
+// container reach the host's tree through /proc/self/fd).
+TEST_CASE(
+    "userns bind source: a rootfs symlink at the destination stays in the rootfs and no "
+    "host mount descriptor reaches the container",
+    "[root][runtime][attack]") {
+  NEED_RUNTIME(b);
+  ClosedSource src;
+  ward_test::ScratchDir host("userns-host");
+  REQUIRE(::symlink(host.path.c_str(), (b.rootfs->path + "/foo").c_str()) == 0);
+  b.set({"sh", "-c", "ls /proc/$$/fd | tr '\\n' ' '; echo; cat " + host.path + "/content"},
+        [&](json::Value& cfg) {
+          userns_0_to_1(b, cfg);
+          cfg.find("mounts")->push_back(ro_bind("/foo", src.dir));
+        });
+  chown_rootfs_to_1(b);
+  Out r = run(b, "closedattack");
+  INFO(r.err);
+  CHECK(r.status == 0);
+  // The bind landed on <rootfs><host.path> (created inside the rootfs),
+  // not on the host's directory.
+  CHECK(r.out == "0 1 2 \nhello\n");
+  CHECK(std::filesystem::is_empty(host.path));
+  CHECK(std::filesystem::exists(b.rootfs->path + host.path));
+}
