@@ -126,8 +126,11 @@ TEST_CASE(
   CHECK(r.out == "hello\n");
 }
 
-// An idmapped bind (the mount's own uidMappings) from the closed directory:
-// host uid 0 shows as 1 on the mount, which the container's map shows as 0.
+// An idmapped bind (the mount's own uidMappings, written to its user
+// namespace's maps as runc writes them) from the closed directory: the
+// file's on-disk owner 0 is id 0 of a namespace mapping 0 to host 1, so it
+// shows as host uid 1 on the mount, which the container's map shows as 0
+// (without the idmap: host uid 0, unmapped there, 65534).
 TEST_CASE(
     "userns bind source: an idmapped bind from under a root-owned 0000 directory shows the "
     "mount's mapping",
@@ -138,7 +141,7 @@ TEST_CASE(
     userns_0_to_1(b, cfg);
     json::Value m = ro_bind("/foo", src.dir);
     auto map = json::Value::array(
-        {json::Value::object({{"containerID", 1}, {"hostID", 0}, {"size", 10}})});
+        {json::Value::object({{"containerID", 0}, {"hostID", 1}, {"size", 10}})});
     m.set("uidMappings", map);
     m.set("gidMappings", map);
     m.set("options", json::Value::array({"bind", "ro", "idmap"}));
