@@ -9,6 +9,7 @@
 // the child only attaches it. The attack cases check that this never lets a
 // rootfs symlink lead the mount out of the rootfs, and that no descriptor
 // of a host mount reaches the container's process.
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -169,18 +170,56 @@ TEST_CASE(
   ClosedSource src;
   ward_test::ScratchDir host("userns-host");
   REQUIRE(::symlink(host.path.c_str(), (b.rootfs->path + "/foo").c_str()) == 0);
-  b.set({"sh", "-c", "ls /proc/$$/fd | tr '\\n' ' '; echo; cat " + host.path + "/content"},
-        [&](json::Value& cfg) {
-          userns_0_to_1(b, cfg);
-          cfg.find("mounts")->push_back(ro_bind("/foo", src.dir));
-        });
+  b.set({"sh", "-c", "ls /proc/$$/fd; cat " + host.path + "/content"}, [&](json::Value& cfg) {
+    userns_0_to_1(b, cfg);
+    cfg.find("mounts")->push_back(ro_bind("/foo", src.dir));
+  });
   chown_rootfs_to_1(b);
   Out r = run(b, "closedattack");
   INFO(r.err);
   CHECK(r.status == 0);
   // The bind landed on <rootfs><host.path> (created inside the rootfs),
   // not on the host's directory.
-  CHECK(r.out == "0 1 2 \nhello\n");
+  CHECK(r.out == "0\n1\n2\nhello\n");
   CHECK(std::filesystem::is_empty(host.path));
   CHECK(std::filesystem::exists(b.rootfs->path + host.path));
+}
+
+// Attack: the container's root (CAP_SYS_ADMIN in its user namespace) clears
+// nodev on its bind of a host mount that has it, to open device nodes
+// found there. The kernel forbids it (MNT_LOCK_NODEV) on mounts copied
+// into a mount namespace of a less privileged user namespace, and a clone
+// made there keeps the lock; a clone made by the host's root has no lock.
+// So the runtime's side clones a source only when the container's side
+// cannot reach it: a reachable source keeps the lock. (A source under a
+// 0000 directory gets the host's clone, and the container's root can clear
+// its nodev, as with crun: the kernel has no way to lock it for us.)
+TEST_CASE(
+    "userns bind source: a reachable source is cloned on the container's side and keeps "
+    "the host mount's locked nodev",
+    "[root][runtime][attack]") {
+  NEED_RUNTIME(b);
+  ward_test::ScratchDir vol("userns-lock");
+  const std::string m = vol.path + "/m";
+  REQUIRE(::mkdir(m.c_str(), 0755) == 0);
+  REQUIRE(::mount("tmpfs", m.c_str(), "tmpfs", MS_NODEV | MS_NOSUID, "size=64k") == 0);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{m};
+  b.set({"sh", "-c", "mount -o remount,bind,dev /foo 2>/dev/null && echo changed || echo locked"},
+        [&](json::Value& cfg) {
+          userns_0_to_1(b, cfg);
+          json::Value* caps = cfg.find("process")->find("capabilities");
+          for (const char* set : {"bounding", "effective", "permitted"})
+            caps->find(set)->push_back("CAP_SYS_ADMIN");
+          json::Value bnd = ro_bind("/foo", m);
+          bnd.set("options", json::Value::array({"bind"}));
+          cfg.find("mounts")->push_back(std::move(bnd));
+        });
+  chown_rootfs_to_1(b);
+  Out r = run(b, "lock");
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "locked\n");
 }
