@@ -19,6 +19,7 @@
 #include <catch2/catch.hpp>
 
 #include "mount_api_util.hpp"
+#include "run_util.hpp"
 #include "runtime_util.hpp"
 
 namespace {
@@ -227,4 +228,55 @@ TEST_CASE(
   INFO(r.err);
   CHECK(r.status == 0);
   CHECK(r.out == "locked\n");
+}
+
+// Library level: one Plan spawned twice (a detached mount attaches once, so
+// the parent makes one per spawn), no descriptor left in the caller after
+// either; then the source is gone at spawn time (the plan checked it), and
+// the spawn fails naming the step, the destination, the source and the
+// errno, with nothing left behind either.
+TEST_CASE(
+    "userns bind source: a plan spawned twice binds a closed source each time, and a source "
+    "gone at spawn fails naming the step, destination, source and errno",
+    "[root]") {
+  WARD_SKIP_UNLESS_ROOT();
+  std::string bb = ward_test::static_busybox();
+  if (bb.empty()) WARD_SKIP("no static busybox (apt-get install busybox-static)");
+  ward_test::BusyboxRootfs root(bb);
+  for (auto& e : std::filesystem::recursive_directory_iterator(root.path))
+    REQUIRE(::lchown(e.path().c_str(), 1, 1) == 0);
+  REQUIRE(::lchown(root.path.c_str(), 1, 1) == 0);
+  ClosedSource src;
+  ward::UserNsOptions opts;
+  opts.uid_map = ward::IdMap::single(0, 1, 10);
+  opts.gid_map = ward::IdMap::single(0, 1, 10);
+  ward::Sandbox sb;
+  sb.command({"/bin/cat", "/foo/content"})
+      .env({"PATH=/bin"})
+      .unshare(ward::NsSet{ward::NsKind::mount, ward::NsKind::pid})
+      .user_namespace(opts)
+      .rootfs(root.path)
+      .mount(ward::MountSpec::bind(src.dir, "/foo").read_only())
+      .stdout_(ward::Stdio::pipe());
+  ward::Plan plan = sb.plan();
+  const std::vector<int> before = ward_test::open_fds();
+  for (int i = 0; i < 2; ++i) {
+    ward::Child c = plan.spawn();
+    std::string out = ward_test::read_all(c.stdout_pipe().get());
+    CHECK(c.wait().exit_code() == 0);
+    CHECK(out == "hello\n");
+  }
+  CHECK(ward_test::open_fds() == before);
+  ::chmod(src.parent.c_str(), 0755);
+  REQUIRE(::rename(src.dir.c_str(), (src.parent + "/gone").c_str()) == 0);
+  try {
+    (void)plan.spawn();
+    FAIL("the spawn succeeded without its bind source");
+  } catch (const ward::Error& e) {
+    INFO(e.what());
+    CHECK(e.step() == ward::Step::mount);
+    CHECK(e.error_number() == ENOENT);
+    CHECK_THAT(e.what(), Catch::Contains("/foo") && Catch::Contains(src.dir));
+  }
+  CHECK(ward_test::open_fds() == before);
 }
