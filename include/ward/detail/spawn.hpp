@@ -294,8 +294,11 @@ inline void pass_first_exec(int listener, pid_t child, int child_pidfd, long nr)
 // That root is another host uid, with no capability over host inodes whose
 // owner it does not map: a source under a directory only root may enter,
 // or none at all (a 0000 parent, crun's mount-userns-bind-mount), is out of
-// its reach; so is the user namespace of an idmapped bind, made by the
-// runtime, which mount_setattr(2) requires CAP_SYS_ADMIN over. The child
+// its reach. Nor may it make an idmapped mount of a host filesystem at
+// all: mount_setattr(2) (MOUNT_ATTR_IDMAP) wants CAP_SYS_ADMIN over the
+// filesystem's user namespace and over the idmap's, here the host's and
+// one the runtime made (EPERM; fs/namespace.c can_idmap_mount,
+// build_mount_idmapped). The child
 // cannot take an O_PATH descriptor of ours instead: open_tree(2)
 // (OPEN_TREE_CLONE) and MS_BIND refuse a path whose mount is in another
 // mount namespace (EINVAL, fs/namespace.c __do_loopback, check_mnt), but
