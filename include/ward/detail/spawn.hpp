@@ -52,6 +52,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <ward/child.hpp>
 #include <ward/detail/child/clone.hpp>
@@ -287,6 +288,73 @@ inline void pass_first_exec(int listener, pid_t child, int child_pidfd, long nr)
   }
 }
 
+// The detached mounts of one spawn's host bind sources (SpawnCtx::mnt_fds),
+// made here, as the caller (the host's root), for a plan whose child
+// becomes a new user namespace's root before its mounts (ns_root_early).
+// That root is another host uid, with no capability over host inodes whose
+// owner it does not map: a source under a directory only root may enter,
+// or none at all (a 0000 parent, crun's mount-userns-bind-mount), is out of
+// its reach. Nor may it make an idmapped mount of a host filesystem at
+// all: mount_setattr(2) (MOUNT_ATTR_IDMAP) wants CAP_SYS_ADMIN over the
+// filesystem's user namespace and over the idmap's, here the host's and
+// one the runtime made (EPERM; fs/namespace.c can_idmap_mount,
+// build_mount_idmapped). The child
+// cannot take an O_PATH descriptor of ours instead: open_tree(2)
+// (OPEN_TREE_CLONE) and MS_BIND refuse a path whose mount is in another
+// mount namespace (EINVAL, fs/namespace.c __do_loopback, check_mnt), but
+// move_mount(2) attaches a detached tree, the root of an anonymous mount
+// namespace, into the caller's namespace whoever made it (do_move_mount:
+// is_anon_ns, may_mount over the target's namespace; Linux 5.2). crun does
+// the same (libcrun/linux.c, get_bind_mount and maybe_get_idmapped_mount,
+// sent to the child). The attributes are set here (mount_setattr(2), Linux
+// 5.12: the plan says modern): the child only attaches the tree and sets
+// its propagation. Per spawn: a detached tree can be attached once.
+//
+// Only for a source outside the root (host_bind_source): the config
+// author's host path, resolved in our view, which is the child's too (not
+// when the plan joins a mount or user namespace: then it is not, and
+// nothing is made). Destinations, and any source inside the root, are
+// still resolved by the child, inside the root.
+//
+// Used by the child only where it cannot open the source itself, and for
+// idmapped binds (child_rootfs says why). A source we cannot clone either
+// fails the spawn here, naming the step, destination, source and errno;
+// an optional one that does not exist is left to the child, which skips it.
+// Returns one slot per step (empty: none); the caller closes them after
+// the clone, whatever happened.
+inline std::vector<UniqueFd> host_binds(const ChildPlan& p) {
+  std::vector<UniqueFd> out;
+  if (!p.ns_root_early || !p.mount_setup || p.n_mounts <= 0 || p.mount_api != MountApi::modern)
+    return out;
+  for (int i = 0; i < p.n_joins; ++i)
+    if (p.joins[i].nstype == CLONE_NEWNS || p.joins[i].nstype == CLONE_NEWUSER) return out;
+  bool any = false;
+  for (int i = 0; i < p.n_mounts && !any; ++i)
+    any = p.mounts[i].op == MountStep::op_bind && child::host_bind_source(p.mounts[i]);
+  if (!any) return out;
+  out.resize(static_cast<std::size_t>(p.n_mounts));
+  for (int i = 0; i < p.n_mounts; ++i) {
+    const MountStep& s = p.mounts[i];
+    if (s.op != MountStep::op_bind || !child::host_bind_source(s)) continue;
+    const std::string where = "/" + std::string(s.target);
+    long fd = sys::call(mnt::nr_open_tree, AT_FDCWD, s.source,
+                        mnt::kOpenTreeClone | O_CLOEXEC | (s.recursive ? mnt::kAtRecursive : 0));
+    if (fd == -ENOENT && s.optional) continue;
+    if (fd < 0)
+      throw Error(Step::mount, static_cast<int>(-fd), where,
+                  std::string("open_tree (bind, in the parent) of ") + s.source);
+    UniqueFd mfd(static_cast<int>(fd));
+    MountFail f;
+    const unsigned rec = s.recursive && !s.attrs_top_only ? mnt::kAtRecursive : 0;
+    long r = child::detached_attrs(fd, s, s.attr_set, rec, true, f);
+    if (r < 0)
+      throw Error(Step::mount, static_cast<int>(-r), where,
+                  std::string(f.what) + " (in the parent) of " + s.source);
+    out[static_cast<std::size_t>(i)] = std::move(mfd);
+  }
+  return out;
+}
+
 // Runs one spawn of `pd`. `slot_child`/`slot_parent` are the per-spawn
 // stdio pipe ends (-1 where unused); the parent ends stay with the caller.
 inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const int slot_parent[3],
@@ -371,6 +439,12 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   if (p.ns_root_early && p.mount_setup && p.n_mounts > 0)
     src_fds.assign(static_cast<std::size_t>(p.n_mounts), -1);
   ctx.src_fds = src_fds.empty() ? nullptr : src_fds.data();
+  // Closed when spawn_plan returns or throws: the child has its own copies
+  // (no CLONE_FILES), which it closes once it attached them.
+  const std::vector<UniqueFd> bind_mnts = host_binds(p);
+  std::vector<int> mnt_fds;
+  for (const UniqueFd& m : bind_mnts) mnt_fds.push_back(m ? m.get() : -1);
+  ctx.mnt_fds = mnt_fds.empty() ? nullptr : mnt_fds.data();
   ctx.gate_fd = -1;
   ctx.tramp_fd = -1;
   ctx.term_sock = term_child ? term_child.get() : -1;

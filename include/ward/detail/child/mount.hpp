@@ -488,14 +488,48 @@ WARD_CHILD_FN inline long open_dev_null(int root, MountApi api, MountFail& f) no
   return fd;
 }
 
+// Applies step `s`'s attributes to the detached mount `mfd`: `set` (with
+// what the op implies) and s.attr_clr to the top (`rec`: AT_RECURSIVE or
+// 0) and the idmap, unless `top` is false (fsmount(2) took them), then
+// s.rattr_set/s.rattr_clr to the whole tree. Shared by make_detached and
+// the parent's clone of a host bind source (detail::host_binds in
+// spawn.hpp), so that both apply the same attributes. Does not close `mfd`.
+WARD_CHILD_FN inline long detached_attrs(long mfd, const MountStep& s, std::uint64_t set,
+                                         unsigned rec, bool top, MountFail& f) noexcept {
+  if (top && (set != 0 || s.attr_clr != 0 || s.userns_fd >= 0)) {
+    mnt::MountAttr a{set, s.attr_clr, 0, 0};
+    if ((set & mnt::kAttrAtimeMask) != 0 || (s.attr_clr & mnt::kAttrAtimeMask) != 0)
+      a.attr_clr |= mnt::kAttrAtimeMask;  // changing atime needs the whole field cleared
+    if (s.userns_fd >= 0) {
+      a.attr_set |= mnt::kAttrIdmap;
+      a.userns_fd = static_cast<std::uint64_t>(s.userns_fd);
+    }
+    long r = sys::call(mnt::nr_mount_setattr, mfd, "", mnt::kAtEmptyPath | rec, &a, sizeof a);
+    if (r < 0)
+      return mount_fail(f, r, s.userns_fd >= 0 ? "mount_setattr (idmap)" : "mount_setattr",
+                        s.target);
+  }
+  if (s.rattr_set != 0 || s.rattr_clr != 0) {
+    mnt::MountAttr a{s.rattr_set, s.rattr_clr, 0, 0};
+    if ((s.rattr_set & mnt::kAttrAtimeMask) != 0 || (s.rattr_clr & mnt::kAttrAtimeMask) != 0)
+      a.attr_clr |= mnt::kAttrAtimeMask;
+    long r = sys::call(mnt::nr_mount_setattr, mfd, "", mnt::kAtEmptyPath | mnt::kAtRecursive, &a,
+                       sizeof a);
+    if (r < 0) return mount_fail(f, r, "mount_setattr (recursive)", s.target);
+  }
+  return 0;
+}
+
 // Builds the detached mount for step `s` (modern API): a clone for binds, a
 // fresh superblock for filesystems; attributes applied before anyone sees it.
 // Whether step `s` binds a path of the caller's view (a host path), which
 // the child opens while it still has the caller's ids: a user namespace's
 // root is some other host uid, and may not even pass through the
-// directories that lead there (crun's mount-userns-bind-mount test: a 0000
-// parent owned by root). runc opens such sources in its parent for the same
-// reason.
+// directories that lead there. Where even those ids do not reach it (crun's
+// mount-userns-bind-mount test: a 0000 parent owned by root, which only
+// CAP_DAC_OVERRIDE over the host's files passes), the parent's clone of it
+// is attached instead (detail::host_binds, child_rootfs). runc and crun
+// open such sources in their parent for the same reason.
 WARD_CHILD_FN inline bool host_bind_source(const MountStep& s) noexcept {
   return (s.op == MountStep::op_bind || s.op == MountStep::op_mknod) && !s.source_in_root &&
          s.source != nullptr;
@@ -558,31 +592,10 @@ WARD_CHILD_FN inline long make_detached(int root, const MountStep& s, long targe
     close_fd(fsfd);
     if (mfd < 0) return mount_fail(f, mfd, "fsmount", s.target, log[0] ? log : type);
   }
-  if (!attrs_done && (set != 0 || s.attr_clr != 0 || s.userns_fd >= 0)) {
-    mnt::MountAttr a{set, s.attr_clr, 0, 0};
-    if ((set & mnt::kAttrAtimeMask) != 0 || (s.attr_clr & mnt::kAttrAtimeMask) != 0)
-      a.attr_clr |= mnt::kAttrAtimeMask;  // changing atime needs the whole field cleared
-    if (s.userns_fd >= 0) {
-      a.attr_set |= mnt::kAttrIdmap;
-      a.userns_fd = static_cast<std::uint64_t>(s.userns_fd);
-    }
-    long r = sys::call(mnt::nr_mount_setattr, mfd, "", mnt::kAtEmptyPath | rec, &a, sizeof a);
-    if (r < 0) {
-      close_fd(mfd);
-      return mount_fail(f, r, s.userns_fd >= 0 ? "mount_setattr (idmap)" : "mount_setattr",
-                        s.target);
-    }
-  }
-  if (s.rattr_set != 0 || s.rattr_clr != 0) {
-    mnt::MountAttr a{s.rattr_set, s.rattr_clr, 0, 0};
-    if ((s.rattr_set & mnt::kAttrAtimeMask) != 0 || (s.rattr_clr & mnt::kAttrAtimeMask) != 0)
-      a.attr_clr |= mnt::kAttrAtimeMask;
-    long r = sys::call(mnt::nr_mount_setattr, mfd, "", mnt::kAtEmptyPath | mnt::kAtRecursive, &a,
-                       sizeof a);
-    if (r < 0) {
-      close_fd(mfd);
-      return mount_fail(f, r, "mount_setattr (recursive)", s.target);
-    }
+  long r = detached_attrs(mfd, s, set, rec, !attrs_done, f);
+  if (r < 0) {
+    close_fd(mfd);
+    return r;
   }
   return mfd;
 }
@@ -649,9 +662,12 @@ WARD_CHILD_FN inline long make_fresh_node(int root, const MountStep& s, MountApi
 // receives an O_PATH descriptor of the new mount (MountGuard keeps it).
 // `pre_src`: the bind source of a host path (not source_in_root), opened
 // O_PATH before the child became its user namespace's root (see
-// host_bind_source), or -1. The caller closes it.
+// host_bind_source), or -1. `pre_mnt` (modern API, op_bind): the detached
+// mount the parent made of that source, attributes applied, which is only
+// attached here (see SpawnCtx::mnt_fds), or -1. The caller closes both.
 WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api, MountFail& f,
-                                     long* mnt_out = nullptr, long pre_src = -1) noexcept {
+                                     long* mnt_out = nullptr, long pre_src = -1,
+                                     long pre_mnt = -1) noexcept {
   long r = 0;
   unsigned long slash = 0;  // where the last component of s.target starts
   if (s.op == MountStep::op_mkdir) {
@@ -863,6 +879,8 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
       close_fd(tfd);
       return mount_fail(f, mfd, "open_tree (/dev/null)", s.target);
     }
+  } else if (pre_mnt >= 0 && s.op == MountStep::op_bind) {
+    mfd = pre_mnt;
   } else {
     mfd = make_detached(root, s, tfd, copied_mode, f, pre_src);
     if (mfd < 0) {
@@ -870,11 +888,13 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
       return mfd;
     }
   }
+  // The caller's pre_mnt stays open for the caller to close.
+  const long own_mfd = mfd == pre_mnt ? -1 : mfd;
   r = sys::call(mnt::nr_move_mount, mfd, "", tfd, "", mnt::kMoveFEmptyPath | mnt::kMoveTEmptyPath);
   close_fd(tfd);
   if (r < 0) {
-    close_fd(mfd);
-    return mount_fail(f, r, "move_mount", s.target);
+    close_fd(own_mfd);
+    return mount_fail(f, r, "move_mount", s.target, mfd == pre_mnt ? s.source : nullptr);
   }
   // Propagation once attached: a detached mount has no peers to speak of.
   // A clone keeps its source's slave state, so "private" is made explicit
@@ -886,14 +906,14 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
     r = sys::call(mnt::nr_mount_setattr, mfd, "",
                   mnt::kAtEmptyPath | (s.prop_recursive ? mnt::kAtRecursive : 0), &a, sizeof a);
     if (r < 0) {
-      close_fd(mfd);
+      close_fd(own_mfd);
       return mount_fail(f, r, "propagation", s.target);
     }
   }
   if (mnt_out != nullptr)
-    *mnt_out = mfd;
+    *mnt_out = own_mfd >= 0 ? own_mfd : sys::call(SYS_fcntl, mfd, F_DUPFD_CLOEXEC, 0);
   else
-    close_fd(mfd);
+    close_fd(own_mfd);
   return 0;
 }
 

@@ -99,6 +99,10 @@ struct SpawnCtx {
   // host bind sources child_rootfs opens before it becomes the namespace's
   // root. Per spawn (the plan is shared); null otherwise.
   int* src_fds;
+  // Also per mount step: detached mounts the parent made of host bind
+  // sources (detail::host_binds), for the sources the child cannot open
+  // itself and for idmapped binds; -1 where none. Null when there are none.
+  const int* mnt_fds;
 };
 
 namespace child {
@@ -566,15 +570,28 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
     // source that does not open here is opened again, and its error
     // reported, by its step), then the namespace's root for the rest: that
     // root is another host uid, which may not pass through the directories
-    // that lead to a source (a 0700 parent owned by root). Not opened by
-    // the parent: open_tree(OPEN_TREE_CLONE) and MS_BIND refuse a mount of
-    // another mount namespace (EINVAL). A source only CAP_DAC_OVERRIDE
-    // reaches (a 0000 parent) stays out of reach: this child holds no
-    // capability over the host's files. Test: oci mounts: a user namespace
-    // without host uid 0 binds a source in a directory only root may enter.
+    // that lead to a source (a 0700 parent owned by root). An O_PATH
+    // descriptor from the parent would not do: open_tree(OPEN_TREE_CLONE)
+    // and MS_BIND refuse a mount of another mount namespace (EINVAL). Test:
+    // oci mounts: a user namespace without host uid 0 binds a source in a
+    // directory only root may enter.
+    //
+    // A source only CAP_DAC_OVERRIDE reaches (a 0000 parent) stays out of
+    // reach even so: this child holds no capability over the host's files.
+    // Such a source, and every idmapped bind (whose user namespace, made by
+    // the runtime, this child holds no capability in), comes from the
+    // parent instead, as a detached mount it made as the host's root
+    // (c->mnt_fds, detail::host_binds): move_mount(2) attaches a detached
+    // tree made in another mount namespace. The parent's is used only where
+    // the child's own open fails: a clone made here copies the locks
+    // (MNT_LOCK_READONLY, MNT_LOCK_NODEV..., MNT_LOCKED submounts) that the
+    // new mount namespace put on the host's mounts, so that the container's
+    // root cannot undo them; the parent's clone, made where nothing is
+    // locked, has none. Tests: tests/root/userns_bind_source_test.cpp.
     for (int i = 0; c->src_fds != nullptr && i < p.n_mounts; ++i) {
       c->src_fds[i] = -1;
       if (!host_bind_source(p.mounts[i])) continue;
+      if (c->mnt_fds != nullptr && c->mnt_fds[i] >= 0 && p.mounts[i].userns_fd >= 0) continue;
       r = sys::call(SYS_openat, AT_FDCWD, p.mounts[i].source, O_PATH | O_CLOEXEC);
       if (r >= 0) c->src_fds[i] = static_cast<int>(r);
     }
@@ -582,8 +599,10 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
   }
   for (int i = 0; i < p.n_mounts; ++i) {
     const long pre = c->src_fds != nullptr ? c->src_fds[i] : -1;
-    r = mount_step(static_cast<int>(root), p.mounts[i], api, f, nullptr, pre);
+    long pre_mnt = c->mnt_fds != nullptr && pre < 0 ? c->mnt_fds[i] : -1;
+    r = mount_step(static_cast<int>(root), p.mounts[i], api, f, nullptr, pre, pre_mnt);
     close_fd(pre);
+    if (c->mnt_fds != nullptr) close_fd(c->mnt_fds[i]);  // used or not: this copy is ours
     if (r < 0) child_report(c, Step::mount, r, f.text);
   }
   // After the mounts (the sandbox's devpts), before the root turns
