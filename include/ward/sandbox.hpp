@@ -591,9 +591,13 @@ class Sandbox {
   }
   // A device node: type 'c' (character), 'b' (block), 'p' (fifo); mode is
   // the permission bits, uid:gid its owner as the child sees ids (OCI
-  // linux.devices).
+  // linux.devices). In a new user namespace, where mknod(2) is refused,
+  // the caller makes the node (as the config asks, in a detached tmpfs of
+  // its own) and the child attaches it; where the caller may not mknod
+  // either, `host_node` (a path of the caller's view, e.g. the same path)
+  // is bound instead, if given. Test: userns_device_test.
   Sandbox& device(std::string path, char type, unsigned major, unsigned minor, unsigned mode = 0666,
-                  std::uint32_t uid = 0, std::uint32_t gid = 0) {
+                  std::uint32_t uid = 0, std::uint32_t gid = 0, std::string host_node = {}) {
     unsigned fmt = type == 'c' || type == 'u' ? S_IFCHR
                    : type == 'b'              ? S_IFBLK
                    : type == 'p'              ? S_IFIFO
@@ -602,7 +606,7 @@ class Sandbox {
     if ((mode & ~07777u) != 0)
       detail::throw_invalid("device", path + ": mode has non-permission bits");
     fs_.ops.push_back([=](detail::MountPlanner& pl) {
-      pl.add_mknod(path, fmt | mode, makedev(major, minor), {},
+      pl.add_mknod(path, fmt | mode, makedev(major, minor), host_node,
                    uid != 0 || gid != 0 ? std::optional(std::pair(uid, gid)) : std::nullopt);
     });
     return *this;

@@ -47,6 +47,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -288,6 +289,66 @@ inline void pass_first_exec(int listener, pid_t child, int child_pidfd, long nr)
   }
 }
 
+// The host id that id `in` of a user namespace maps to, by the text of its
+// uid_map or gid_map ("inside outside count" lines, user_namespaces(7)).
+inline std::optional<std::uint32_t> host_id(const std::string& map, std::uint32_t in) {
+  const char* at = map.c_str();
+  for (;;) {
+    char* end = nullptr;
+    unsigned long long inside = std::strtoull(at, &end, 10), outside, count;
+    if (end == at) return std::nullopt;
+    outside = std::strtoull(at = end, &end, 10);
+    count = std::strtoull(at = end, &end, 10);
+    if (end == at) return std::nullopt;
+    if (in >= inside && in - inside < count)
+      return static_cast<std::uint32_t>(outside + in - inside);
+    at = end;
+  }
+}
+
+// One device node of host_binds: made in `devs` (a detached tmpfs, made
+// here on first use) and cloned. Empty when we may not make it (EPERM:
+// `devs` is then left empty too, and the child falls back as before).
+inline UniqueFd host_node(const MountStep& s, int i, UniqueFd& devs, const std::string& uid_map,
+                          const std::string& gid_map) {
+  const std::string where = "/" + std::string(s.target);
+  if (!devs) {
+    long fs = sys::call(mnt::nr_fsopen, "tmpfs", mnt::kFsopenCloexec);
+    if (fs < 0) return {};
+    UniqueFd fsfd(static_cast<int>(fs));
+    if (sys::call(mnt::nr_fsconfig, fs, mnt::kFsconfigCmdCreate, nullptr, nullptr, 0) < 0)
+      return {};
+    long m =
+        sys::call(mnt::nr_fsmount, fs, mnt::kFsmountCloexec, mnt::kAttrNosuid | mnt::kAttrNoexec);
+    if (m < 0) return {};
+    devs.reset(static_cast<int>(m));
+  }
+  const std::string name = std::to_string(i);
+  if (::mknodat(devs.get(), name.c_str(), s.mode, static_cast<dev_t>(s.rdev)) != 0) {
+    if (errno == EPERM) {
+      devs.reset();
+      return {};
+    }
+    throw_errno(Step::mount, where, "mknod (in the parent, for the user namespace)");
+  }
+  // mknod(2) applied our umask; the config's mode is the mode.
+  if (::fchmodat(devs.get(), name.c_str(), s.mode & 07777, 0) != 0)
+    throw_errno(Step::mount, where, "chmod device (in the parent)");
+  const std::uint32_t uid = s.chown ? s.uid : 0, gid = s.chown ? s.gid : 0;
+  auto hu = host_id(uid_map, uid), hg = host_id(gid_map, gid);
+  if (!hu || !hg) {
+    if (s.chown)
+      throw Error(Step::mount, EINVAL, where,
+                  "device owner " + std::to_string(uid) + ":" + std::to_string(gid) +
+                      " is not mapped by the user namespace");
+  } else if (::fchownat(devs.get(), name.c_str(), *hu, *hg, AT_SYMLINK_NOFOLLOW) != 0) {
+    throw_errno(Step::mount, where, "chown device (in the parent)");
+  }
+  long fd = sys::call(mnt::nr_open_tree, devs.get(), name.c_str(), mnt::kOpenTreeClone | O_CLOEXEC);
+  if (fd < 0) throw Error(Step::mount, static_cast<int>(-fd), where, "open_tree (device node)");
+  return UniqueFd(static_cast<int>(fd));
+}
+
 // The detached mounts of one spawn's host bind sources (SpawnCtx::mnt_fds),
 // made here, as the caller (the host's root), for a plan whose child
 // becomes a new user namespace's root before its mounts (ns_root_early).
@@ -320,9 +381,22 @@ inline void pass_first_exec(int listener, pid_t child, int child_pidfd, long nr)
 // idmapped binds (child_rootfs says why). A source we cannot clone either
 // fails the spawn here, naming the step, destination, source and errno;
 // an optional one that does not exist is left to the child, which skips it.
+// Device nodes (op_mknod) as well: in the user namespace mknod(2) is
+// refused, and the child's fallback binds the host's node, which has the
+// host's owner and mode, or fails where the host has no such node (crun's
+// owner-device: /dev/foo, b 1:5, owner 10:11). Here, as the host's root,
+// each node is made as the config asks in a detached tmpfs of this spawn
+// (fsopen/fsmount, never attached anywhere: nothing to leave behind), its
+// owner the host ids its uid and gid map to (uid_map/gid_map: the child's
+// own ids, 0, when the step names none), and a clone of it is what the
+// child attaches over the empty file it made, as crun does with its
+// "devs" tmpfs. Where we may not mknod either (an unprivileged caller),
+// the child's fallback stays.
+//
 // Returns one slot per step (empty: none); the caller closes them after
 // the clone, whatever happened.
-inline std::vector<UniqueFd> host_binds(const ChildPlan& p) {
+inline std::vector<UniqueFd> host_binds(const ChildPlan& p, const std::string& uid_map,
+                                        const std::string& gid_map) {
   std::vector<UniqueFd> out;
   if (!p.ns_root_early || !p.mount_setup || p.n_mounts <= 0 || p.mount_api != MountApi::modern)
     return out;
@@ -330,11 +404,19 @@ inline std::vector<UniqueFd> host_binds(const ChildPlan& p) {
     if (p.joins[i].nstype == CLONE_NEWNS || p.joins[i].nstype == CLONE_NEWUSER) return out;
   bool any = false;
   for (int i = 0; i < p.n_mounts && !any; ++i)
-    any = p.mounts[i].op == MountStep::op_bind && child::host_bind_source(p.mounts[i]);
+    any = (p.mounts[i].op == MountStep::op_bind && child::host_bind_source(p.mounts[i])) ||
+          p.mounts[i].op == MountStep::op_mknod;
   if (!any) return out;
   out.resize(static_cast<std::size_t>(p.n_mounts));
+  UniqueFd devs;  // the detached tmpfs for device nodes, made on first use
+  bool no_devs = false;
   for (int i = 0; i < p.n_mounts; ++i) {
     const MountStep& s = p.mounts[i];
+    if (s.op == MountStep::op_mknod) {
+      if (!no_devs) out[static_cast<std::size_t>(i)] = host_node(s, i, devs, uid_map, gid_map);
+      no_devs = !devs;
+      continue;
+    }
     if (s.op != MountStep::op_bind || !child::host_bind_source(s)) continue;
     const std::string where = "/" + std::string(s.target);
     long fd = sys::call(mnt::nr_open_tree, AT_FDCWD, s.source,
@@ -441,7 +523,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   ctx.src_fds = src_fds.empty() ? nullptr : src_fds.data();
   // Closed when spawn_plan returns or throws: the child has its own copies
   // (no CLONE_FILES), which it closes once it attached them.
-  const std::vector<UniqueFd> bind_mnts = host_binds(p);
+  const std::vector<UniqueFd> bind_mnts = host_binds(p, pd.uid_map, pd.gid_map);
   std::vector<int> mnt_fds;
   for (const UniqueFd& m : bind_mnts) mnt_fds.push_back(m ? m.get() : -1);
   ctx.mnt_fds = mnt_fds.empty() ? nullptr : mnt_fds.data();

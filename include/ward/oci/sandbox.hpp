@@ -1572,11 +1572,6 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
     // Without this the node would be made over that very link, which the
     // destination check refuses (ELOOP).
     if ("/" + ward::detail::normalize_in_root(d.path, df + ".path") == "/dev/ptmx") continue;
-    if (user_ns) {
-      // mknod is refused in a user namespace: bind the host's node.
-      detail::mapping::at_field(df, [&] { sb.mount(MountSpec::bind(d.path, d.path)); });
-      continue;
-    }
     // The kernel's dev_t: 12-bit major, 20-bit minor (MINORBITS).
     auto num = [&](std::int64_t v, std::int64_t max, const char* which) {
       if (v < 0 || v > max)
@@ -1587,7 +1582,12 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
     // (Not "major"/"minor": glibc defines those as macros.)
     const unsigned maj = num(d.major, 0xfff, "major"), min = num(d.minor, 0xfffff, "minor");
     detail::mapping::at_field(df, [&] {
-      sb.device(d.path, d.type, maj, min, mode, d.uid.value_or(0), d.gid.value_or(0));
+      // In a user namespace, where mknod is refused, the runtime makes the
+      // node as asked (owner and mode: crun's owner-device) and the child
+      // attaches it; an unprivileged runtime binds the host's node
+      // instead, as runc does there (Sandbox::device).
+      sb.device(d.path, d.type, maj, min, mode, d.uid.value_or(0), d.gid.value_or(0),
+                user_ns ? d.path : std::string());
     });
   }
   // process.cwd is created when missing, as runc does: after the mounts, in

@@ -634,7 +634,7 @@ WARD_CHILD_FN inline long chown_node(long pfd, const MountStep& s, unsigned long
 // over and returns 0 with *bind_fd open on it. -EEXIST: something is
 // there already, the caller's general path decides.
 WARD_CHILD_FN inline long make_fresh_node(int root, const MountStep& s, MountApi api, MountFail& f,
-                                          long* bind_fd) noexcept {
+                                          long* bind_fd, bool can_bind) noexcept {
   unsigned long slash = 0;
   long pfd = open_parent(root, s, true, api, f, &slash);
   if (pfd < 0) return pfd;
@@ -644,7 +644,7 @@ WARD_CHILD_FN inline long make_fresh_node(int root, const MountStep& s, MountApi
     close_fd(pfd);
     return r;
   }
-  if (r == -EPERM && s.source != nullptr) {
+  if (r == -EPERM && can_bind) {
     r = sys::call(SYS_mknodat, pfd, s.target + slash, S_IFREG | 0644, 0);
     if (r == 0) {
       close_fd(pfd);
@@ -713,7 +713,7 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
   }
   long tfd = -1;
   if (s.op == MountStep::op_mknod) {
-    r = make_fresh_node(root, s, api, f, &tfd);
+    r = make_fresh_node(root, s, api, f, &tfd, s.source != nullptr || pre_mnt >= 0);
     if (r != -EEXIST && tfd < 0) return r;  // made, or failed
   }
   bool create = s.op != MountStep::op_mask && s.op != MountStep::op_readonly;
@@ -746,7 +746,7 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
       close_fd(tfd);
       return r;
     }
-    if (r != -EPERM || s.source == nullptr) {
+    if (r != -EPERM || (s.source == nullptr && pre_mnt < 0)) {
       close_fd(pfd);
       close_fd(tfd);
       return mount_fail(f, r, "mknod", s.target);
@@ -879,8 +879,8 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
       close_fd(tfd);
       return mount_fail(f, mfd, "open_tree (/dev/null)", s.target);
     }
-  } else if (pre_mnt >= 0 && s.op == MountStep::op_bind) {
-    mfd = pre_mnt;
+  } else if (pre_mnt >= 0 && (s.op == MountStep::op_bind || s.op == MountStep::op_mknod)) {
+    mfd = pre_mnt;  // the parent's clone of the source, or of the node it made
   } else {
     mfd = make_detached(root, s, tfd, copied_mode, f, pre_src);
     if (mfd < 0) {

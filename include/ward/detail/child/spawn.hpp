@@ -591,7 +591,10 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
     for (int i = 0; c->src_fds != nullptr && i < p.n_mounts; ++i) {
       c->src_fds[i] = -1;
       if (!host_bind_source(p.mounts[i])) continue;
-      if (c->mnt_fds != nullptr && c->mnt_fds[i] >= 0 && p.mounts[i].userns_fd >= 0) continue;
+      // An idmapped bind and a device node made by the parent use its.
+      if (c->mnt_fds != nullptr && c->mnt_fds[i] >= 0 &&
+          (p.mounts[i].userns_fd >= 0 || p.mounts[i].op == MountStep::op_mknod))
+        continue;
       r = sys::call(SYS_openat, AT_FDCWD, p.mounts[i].source, O_PATH | O_CLOEXEC);
       if (r >= 0) c->src_fds[i] = static_cast<int>(r);
     }
