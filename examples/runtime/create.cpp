@@ -413,10 +413,10 @@ int cmd_start(const std::string& id) {
   // (libcontainer/container_linux.go postStart). Before 1.3 the spec asked
   // for a warning only; runc 1.1 and 1.2 killed it too.
   // The state the hooks get is the one of Lifecycle step 9, the program
-  // started: "running", also when it has exited already (crun says so too;
-  // runtime-tools' hooks_stdin expects it, and a `true` may be gone before
-  // the hook reads /proc).
-  ward::oci::State started = c.current_state();
+  // started: "running" and its pid, also when it has exited already (crun
+  // says so too; runtime-tools' hooks_stdin expects both, and a `true` may
+  // be gone before the hook reads /proc).
+  ward::oci::State started = c.state;  // its pid too, also when gone
   started.status = ward::oci::Status::running;
   try {
     run_hooks(cfg.hooks.poststart, started, "poststart");

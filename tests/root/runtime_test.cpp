@@ -224,8 +224,9 @@ TEST_CASE("runtime: hooks get the state on stdin, a failing hook fails create") 
     auto st = b.cmd({"start", id});
     INFO(st.err);
     CHECK(st.status == 0);
-    CHECK(ward::oci::parse_state(ward_test::read_file(out / "poststart.json")).status ==
-          ward::oci::Status::running);
+    auto ps = ward::oci::parse_state(ward_test::read_file(out / "poststart.json"));
+    CHECK(ps.status == ward::oci::Status::running);
+    CHECK(ps.pid > 0);
     b.cmd({"delete", "--force", id});
   }
   b.set({"true"}, [&](json::Value& cfg) {
