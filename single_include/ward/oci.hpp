@@ -5184,11 +5184,6 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
     // Without this the node would be made over that very link, which the
     // destination check refuses (ELOOP).
     if ("/" + ward::detail::normalize_in_root(d.path, df + ".path") == "/dev/ptmx") continue;
-    if (user_ns) {
-      // mknod is refused in a user namespace: bind the host's node.
-      detail::mapping::at_field(df, [&] { sb.mount(MountSpec::bind(d.path, d.path)); });
-      continue;
-    }
     // The kernel's dev_t: 12-bit major, 20-bit minor (MINORBITS).
     auto num = [&](std::int64_t v, std::int64_t max, const char* which) {
       if (v < 0 || v > max)
@@ -5199,7 +5194,12 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
     // (Not "major"/"minor": glibc defines those as macros.)
     const unsigned maj = num(d.major, 0xfff, "major"), min = num(d.minor, 0xfffff, "minor");
     detail::mapping::at_field(df, [&] {
-      sb.device(d.path, d.type, maj, min, mode, d.uid.value_or(0), d.gid.value_or(0));
+      // In a user namespace, where mknod is refused, the runtime makes the
+      // node as asked (owner and mode: crun's owner-device) and the child
+      // attaches it; an unprivileged runtime binds the host's node
+      // instead, as runc does there (Sandbox::device).
+      sb.device(d.path, d.type, maj, min, mode, d.uid.value_or(0), d.gid.value_or(0),
+                user_ns ? d.path : std::string());
     });
   }
   // process.cwd is created when missing, as runc does: after the mounts, in
@@ -5236,6 +5236,19 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
                             [](const std::string& e) { return e.rfind("HOME=", 0) == 0; })) {
       proc.env.push_back("HOME=/");  // the rootfs error comes at plan(), naming root.path
     }
+  }
+  // crun's annotation run.oci.keep_original_groups=1 (podman --group-add
+  // keep-groups): the process keeps the runtime's supplementary groups; as
+  // crun, additionalGids then go unused.
+  if (auto it = cfg.annotations.find("run.oci.keep_original_groups");
+      it != cfg.annotations.end() && it->second == "1") {
+    if (!proc.user.additional_gids.empty()) {
+      detail::mapping::warn(opts.warnings,
+                            "process.user.additionalGids: ignored: the annotation "
+                            "run.oci.keep_original_groups keeps the runtime's groups");
+      proc.user.additional_gids.clear();
+    }
+    sb.keep_groups();
   }
   apply_process(sb, proc, po);
   apply_seccomp(sb, cfg, proc, po);

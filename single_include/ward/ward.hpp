@@ -389,6 +389,7 @@ enum class Step : std::uint16_t {
   pivot_root,  // pivot_root(2), or the MS_MOVE + chroot fallback
   terminal,    // the sandbox's pseudo-terminal (its /dev/pts/ptmx, /dev/console)
   net_device,  // moving a network device into a network namespace (net_device.hpp)
+  keyring,     // joining a new session keyring (Sandbox::session_keyring)
 };
 
 constexpr std::string_view to_string(Step s) noexcept {
@@ -434,6 +435,7 @@ constexpr std::string_view to_string(Step s) noexcept {
     case Step::pivot_root: return "pivot_root";
     case Step::terminal: return "terminal";
     case Step::net_device: return "network device";
+    case Step::keyring: return "session keyring";
   }
   return "unknown";
 }
@@ -3775,14 +3777,48 @@ WARD_CHILD_FN inline long open_dev_null(int root, MountApi api, MountFail& f) no
   return fd;
 }
 
+// Applies step `s`'s attributes to the detached mount `mfd`: `set` (with
+// what the op implies) and s.attr_clr to the top (`rec`: AT_RECURSIVE or
+// 0) and the idmap, unless `top` is false (fsmount(2) took them), then
+// s.rattr_set/s.rattr_clr to the whole tree. Shared by make_detached and
+// the parent's clone of a host bind source (detail::host_binds in
+// spawn.hpp), so that both apply the same attributes. Does not close `mfd`.
+WARD_CHILD_FN inline long detached_attrs(long mfd, const MountStep& s, std::uint64_t set,
+                                         unsigned rec, bool top, MountFail& f) noexcept {
+  if (top && (set != 0 || s.attr_clr != 0 || s.userns_fd >= 0)) {
+    mnt::MountAttr a{set, s.attr_clr, 0, 0};
+    if ((set & mnt::kAttrAtimeMask) != 0 || (s.attr_clr & mnt::kAttrAtimeMask) != 0)
+      a.attr_clr |= mnt::kAttrAtimeMask;  // changing atime needs the whole field cleared
+    if (s.userns_fd >= 0) {
+      a.attr_set |= mnt::kAttrIdmap;
+      a.userns_fd = static_cast<std::uint64_t>(s.userns_fd);
+    }
+    long r = sys::call(mnt::nr_mount_setattr, mfd, "", mnt::kAtEmptyPath | rec, &a, sizeof a);
+    if (r < 0)
+      return mount_fail(f, r, s.userns_fd >= 0 ? "mount_setattr (idmap)" : "mount_setattr",
+                        s.target);
+  }
+  if (s.rattr_set != 0 || s.rattr_clr != 0) {
+    mnt::MountAttr a{s.rattr_set, s.rattr_clr, 0, 0};
+    if ((s.rattr_set & mnt::kAttrAtimeMask) != 0 || (s.rattr_clr & mnt::kAttrAtimeMask) != 0)
+      a.attr_clr |= mnt::kAttrAtimeMask;
+    long r = sys::call(mnt::nr_mount_setattr, mfd, "", mnt::kAtEmptyPath | mnt::kAtRecursive, &a,
+                       sizeof a);
+    if (r < 0) return mount_fail(f, r, "mount_setattr (recursive)", s.target);
+  }
+  return 0;
+}
+
 // Builds the detached mount for step `s` (modern API): a clone for binds, a
 // fresh superblock for filesystems; attributes applied before anyone sees it.
 // Whether step `s` binds a path of the caller's view (a host path), which
 // the child opens while it still has the caller's ids: a user namespace's
 // root is some other host uid, and may not even pass through the
-// directories that lead there (crun's mount-userns-bind-mount test: a 0000
-// parent owned by root). runc opens such sources in its parent for the same
-// reason.
+// directories that lead there. Where even those ids do not reach it (crun's
+// mount-userns-bind-mount test: a 0000 parent owned by root, which only
+// CAP_DAC_OVERRIDE over the host's files passes), the parent's clone of it
+// is attached instead (detail::host_binds, child_rootfs). runc and crun
+// open such sources in their parent for the same reason.
 WARD_CHILD_FN inline bool host_bind_source(const MountStep& s) noexcept {
   return (s.op == MountStep::op_bind || s.op == MountStep::op_mknod) && !s.source_in_root &&
          s.source != nullptr;
@@ -3845,31 +3881,10 @@ WARD_CHILD_FN inline long make_detached(int root, const MountStep& s, long targe
     close_fd(fsfd);
     if (mfd < 0) return mount_fail(f, mfd, "fsmount", s.target, log[0] ? log : type);
   }
-  if (!attrs_done && (set != 0 || s.attr_clr != 0 || s.userns_fd >= 0)) {
-    mnt::MountAttr a{set, s.attr_clr, 0, 0};
-    if ((set & mnt::kAttrAtimeMask) != 0 || (s.attr_clr & mnt::kAttrAtimeMask) != 0)
-      a.attr_clr |= mnt::kAttrAtimeMask;  // changing atime needs the whole field cleared
-    if (s.userns_fd >= 0) {
-      a.attr_set |= mnt::kAttrIdmap;
-      a.userns_fd = static_cast<std::uint64_t>(s.userns_fd);
-    }
-    long r = sys::call(mnt::nr_mount_setattr, mfd, "", mnt::kAtEmptyPath | rec, &a, sizeof a);
-    if (r < 0) {
-      close_fd(mfd);
-      return mount_fail(f, r, s.userns_fd >= 0 ? "mount_setattr (idmap)" : "mount_setattr",
-                        s.target);
-    }
-  }
-  if (s.rattr_set != 0 || s.rattr_clr != 0) {
-    mnt::MountAttr a{s.rattr_set, s.rattr_clr, 0, 0};
-    if ((s.rattr_set & mnt::kAttrAtimeMask) != 0 || (s.rattr_clr & mnt::kAttrAtimeMask) != 0)
-      a.attr_clr |= mnt::kAttrAtimeMask;
-    long r = sys::call(mnt::nr_mount_setattr, mfd, "", mnt::kAtEmptyPath | mnt::kAtRecursive, &a,
-                       sizeof a);
-    if (r < 0) {
-      close_fd(mfd);
-      return mount_fail(f, r, "mount_setattr (recursive)", s.target);
-    }
+  long r = detached_attrs(mfd, s, set, rec, !attrs_done, f);
+  if (r < 0) {
+    close_fd(mfd);
+    return r;
   }
   return mfd;
 }
@@ -3908,7 +3923,7 @@ WARD_CHILD_FN inline long chown_node(long pfd, const MountStep& s, unsigned long
 // over and returns 0 with *bind_fd open on it. -EEXIST: something is
 // there already, the caller's general path decides.
 WARD_CHILD_FN inline long make_fresh_node(int root, const MountStep& s, MountApi api, MountFail& f,
-                                          long* bind_fd) noexcept {
+                                          long* bind_fd, bool can_bind) noexcept {
   unsigned long slash = 0;
   long pfd = open_parent(root, s, true, api, f, &slash);
   if (pfd < 0) return pfd;
@@ -3918,7 +3933,7 @@ WARD_CHILD_FN inline long make_fresh_node(int root, const MountStep& s, MountApi
     close_fd(pfd);
     return r;
   }
-  if (r == -EPERM && s.source != nullptr) {
+  if (r == -EPERM && can_bind) {
     r = sys::call(SYS_mknodat, pfd, s.target + slash, S_IFREG | 0644, 0);
     if (r == 0) {
       close_fd(pfd);
@@ -3936,9 +3951,12 @@ WARD_CHILD_FN inline long make_fresh_node(int root, const MountStep& s, MountApi
 // receives an O_PATH descriptor of the new mount (MountGuard keeps it).
 // `pre_src`: the bind source of a host path (not source_in_root), opened
 // O_PATH before the child became its user namespace's root (see
-// host_bind_source), or -1. The caller closes it.
+// host_bind_source), or -1. `pre_mnt` (modern API, op_bind): the detached
+// mount the parent made of that source, attributes applied, which is only
+// attached here (see SpawnCtx::mnt_fds), or -1. The caller closes both.
 WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api, MountFail& f,
-                                     long* mnt_out = nullptr, long pre_src = -1) noexcept {
+                                     long* mnt_out = nullptr, long pre_src = -1,
+                                     long pre_mnt = -1) noexcept {
   long r = 0;
   unsigned long slash = 0;  // where the last component of s.target starts
   if (s.op == MountStep::op_mkdir) {
@@ -3984,7 +4002,7 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
   }
   long tfd = -1;
   if (s.op == MountStep::op_mknod) {
-    r = make_fresh_node(root, s, api, f, &tfd);
+    r = make_fresh_node(root, s, api, f, &tfd, s.source != nullptr || pre_mnt >= 0);
     if (r != -EEXIST && tfd < 0) return r;  // made, or failed
   }
   bool create = s.op != MountStep::op_mask && s.op != MountStep::op_readonly;
@@ -4017,7 +4035,7 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
       close_fd(tfd);
       return r;
     }
-    if (r != -EPERM || s.source == nullptr) {
+    if (r != -EPERM || (s.source == nullptr && pre_mnt < 0)) {
       close_fd(pfd);
       close_fd(tfd);
       return mount_fail(f, r, "mknod", s.target);
@@ -4150,6 +4168,8 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
       close_fd(tfd);
       return mount_fail(f, mfd, "open_tree (/dev/null)", s.target);
     }
+  } else if (pre_mnt >= 0 && (s.op == MountStep::op_bind || s.op == MountStep::op_mknod)) {
+    mfd = pre_mnt;  // the parent's clone of the source, or of the node it made
   } else {
     mfd = make_detached(root, s, tfd, copied_mode, f, pre_src);
     if (mfd < 0) {
@@ -4157,11 +4177,13 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
       return mfd;
     }
   }
+  // The caller's pre_mnt stays open for the caller to close.
+  const long own_mfd = mfd == pre_mnt ? -1 : mfd;
   r = sys::call(mnt::nr_move_mount, mfd, "", tfd, "", mnt::kMoveFEmptyPath | mnt::kMoveTEmptyPath);
   close_fd(tfd);
   if (r < 0) {
-    close_fd(mfd);
-    return mount_fail(f, r, "move_mount", s.target);
+    close_fd(own_mfd);
+    return mount_fail(f, r, "move_mount", s.target, mfd == pre_mnt ? s.source : nullptr);
   }
   // Propagation once attached: a detached mount has no peers to speak of.
   // A clone keeps its source's slave state, so "private" is made explicit
@@ -4173,14 +4195,14 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
     r = sys::call(mnt::nr_mount_setattr, mfd, "",
                   mnt::kAtEmptyPath | (s.prop_recursive ? mnt::kAtRecursive : 0), &a, sizeof a);
     if (r < 0) {
-      close_fd(mfd);
+      close_fd(own_mfd);
       return mount_fail(f, r, "propagation", s.target);
     }
   }
   if (mnt_out != nullptr)
-    *mnt_out = mfd;
+    *mnt_out = own_mfd >= 0 ? own_mfd : sys::call(SYS_fcntl, mfd, F_DUPFD_CLOEXEC, 0);
   else
-    close_fd(mfd);
+    close_fd(own_mfd);
   return 0;
 }
 
@@ -4261,11 +4283,13 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 // ---- begin <ward/detail/child/clone.hpp> ---------------------------------------
 // SPDX-License-Identifier: Apache-2.0
@@ -4829,6 +4853,7 @@ struct ChildPlan {
   unsigned long hostname_len = 0;
   const char* domainname = nullptr;
   unsigned long domainname_len = 0;
+  const char* session_keyring = nullptr;  // Sandbox::session_keyring: join a new one
   bool loopback = false;
 
   bool new_time = false;
@@ -4938,7 +4963,7 @@ struct PlanData {
   std::vector<UniqueFd> owned_fds;  // namespace fds to join, /dev/null, ...
   std::vector<NsJoin> joins;
   std::vector<FdMapping> fds;
-  std::string hostname, domainname, time_offsets;
+  std::string hostname, domainname, time_offsets, session_keyring;
   std::string uid_map, gid_map;  // text for /proc/PID/{uid,gid}_map
   std::vector<RlimitRaw> rlimits;
   std::vector<std::pair<std::string, std::string>> sysctl_s;  // path, value
@@ -5002,6 +5027,7 @@ struct PlanData {
     child.hostname_len = hostname.size();
     child.domainname = domainname.empty() ? nullptr : domainname.c_str();
     child.domainname_len = domainname.size();
+    child.session_keyring = session_keyring.empty() ? nullptr : session_keyring.c_str();
     child.time_offsets = time_offsets.c_str();
     child.time_offsets_len = time_offsets.size();
     child.fds = fds.empty() ? nullptr : fds.data();
@@ -5102,6 +5128,10 @@ struct SpawnCtx {
   // host bind sources child_rootfs opens before it becomes the namespace's
   // root. Per spawn (the plan is shared); null otherwise.
   int* src_fds;
+  // Also per mount step: detached mounts the parent made of host bind
+  // sources (detail::host_binds), for the sources the child cannot open
+  // itself and for idmapped binds; -1 where none. Null when there are none.
+  const int* mnt_fds;
 };
 
 namespace child {
@@ -5569,15 +5599,31 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
     // source that does not open here is opened again, and its error
     // reported, by its step), then the namespace's root for the rest: that
     // root is another host uid, which may not pass through the directories
-    // that lead to a source (a 0700 parent owned by root). Not opened by
-    // the parent: open_tree(OPEN_TREE_CLONE) and MS_BIND refuse a mount of
-    // another mount namespace (EINVAL). A source only CAP_DAC_OVERRIDE
-    // reaches (a 0000 parent) stays out of reach: this child holds no
-    // capability over the host's files. Test: oci mounts: a user namespace
-    // without host uid 0 binds a source in a directory only root may enter.
+    // that lead to a source (a 0700 parent owned by root). An O_PATH
+    // descriptor from the parent would not do: open_tree(OPEN_TREE_CLONE)
+    // and MS_BIND refuse a mount of another mount namespace (EINVAL). Test:
+    // oci mounts: a user namespace without host uid 0 binds a source in a
+    // directory only root may enter.
+    //
+    // A source only CAP_DAC_OVERRIDE reaches (a 0000 parent) stays out of
+    // reach even so: this child holds no capability over the host's files.
+    // Such a source, and every idmapped bind (whose user namespace, made by
+    // the runtime, this child holds no capability in), comes from the
+    // parent instead, as a detached mount it made as the host's root
+    // (c->mnt_fds, detail::host_binds): move_mount(2) attaches a detached
+    // tree made in another mount namespace. The parent's is used only where
+    // the child's own open fails: a clone made here copies the locks
+    // (MNT_LOCK_READONLY, MNT_LOCK_NODEV..., MNT_LOCKED submounts) that the
+    // new mount namespace put on the host's mounts, so that the container's
+    // root cannot undo them; the parent's clone, made where nothing is
+    // locked, has none. Tests: tests/root/userns_bind_source_test.cpp.
     for (int i = 0; c->src_fds != nullptr && i < p.n_mounts; ++i) {
       c->src_fds[i] = -1;
       if (!host_bind_source(p.mounts[i])) continue;
+      // An idmapped bind and a device node made by the parent use its.
+      if (c->mnt_fds != nullptr && c->mnt_fds[i] >= 0 &&
+          (p.mounts[i].userns_fd >= 0 || p.mounts[i].op == MountStep::op_mknod))
+        continue;
       r = sys::call(SYS_openat, AT_FDCWD, p.mounts[i].source, O_PATH | O_CLOEXEC);
       if (r >= 0) c->src_fds[i] = static_cast<int>(r);
     }
@@ -5585,8 +5631,10 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
   }
   for (int i = 0; i < p.n_mounts; ++i) {
     const long pre = c->src_fds != nullptr ? c->src_fds[i] : -1;
-    r = mount_step(static_cast<int>(root), p.mounts[i], api, f, nullptr, pre);
+    long pre_mnt = c->mnt_fds != nullptr && pre < 0 ? c->mnt_fds[i] : -1;
+    r = mount_step(static_cast<int>(root), p.mounts[i], api, f, nullptr, pre, pre_mnt);
     close_fd(pre);
+    if (c->mnt_fds != nullptr) close_fd(c->mnt_fds[i]);  // used or not: this copy is ours
     if (r < 0) child_report(c, Step::mount, r, f.text);
   }
   // After the mounts (the sandbox's devpts), before the root turns
@@ -5861,6 +5909,21 @@ WARD_CHILD_FN inline const char* child_seccomp_install(SpawnCtx* c) noexcept {
   child_seccomp_exec_chosen(c, child_seccomp_install(c));
 }
 
+// Sandbox::session_keyring: a new session keyring instead of the caller's
+// (keyctl(2)), made searchable by its owner as runc makes it (possessor:
+// all; user: view, read, search, link). ENOSYS: a kernel without keyrings,
+// or a seccomp filter that answers so: the caller's stays, as runc has it.
+WARD_CHILD_FN inline void child_session_keyring(SpawnCtx* c) noexcept {
+  constexpr long kJoin = 1, kSetperm = 5;  // KEYCTL_JOIN_SESSION_KEYRING, KEYCTL_SETPERM
+  constexpr long kSessionKeyring = -3;     // KEY_SPEC_SESSION_KEYRING
+  constexpr unsigned long kPerm = 0x3f1b0000UL;
+  long r = sys::call(SYS_keyctl, kJoin, c->plan->session_keyring);
+  if (r == -ENOSYS) return;
+  if (r < 0) child_report(c, Step::keyring, r, c->plan->session_keyring);
+  r = sys::call(SYS_keyctl, kSetperm, kSessionKeyring, kPerm);
+  if (r < 0) child_report(c, Step::keyring, r, "KEYCTL_SETPERM of the new session keyring");
+}
+
 // The process that execs: credentials, names, network, fds, then execve.
 WARD_CHILD_FN inline int child_final(void* arg) noexcept {
   // A second stage gets stage one's copy; copy again, stage one still uses it.
@@ -5888,6 +5951,7 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     r = sys::call(SYS_setdomainname, p.domainname, p.domainname_len);
     if (r < 0) child_report(c, Step::domainname, r, p.domainname);
   }
+  if (p.session_keyring != nullptr) child_session_keyring(c);
   if (p.loopback) {
     r = loopback_up();
     if (r < 0) child_report(c, Step::loopback, r, "RTM_NEWLINK lo up");
@@ -6697,6 +6761,154 @@ inline void pass_first_exec(int listener, pid_t child, int child_pidfd, long nr)
   }
 }
 
+// The host id that id `in` of a user namespace maps to, by the text of its
+// uid_map or gid_map ("inside outside count" lines, user_namespaces(7)).
+inline std::optional<std::uint32_t> host_id(const std::string& map, std::uint32_t in) {
+  const char* at = map.c_str();
+  for (;;) {
+    char* end = nullptr;
+    unsigned long long inside = std::strtoull(at, &end, 10), outside, count;
+    if (end == at) return std::nullopt;
+    outside = std::strtoull(at = end, &end, 10);
+    count = std::strtoull(at = end, &end, 10);
+    if (end == at) return std::nullopt;
+    if (in >= inside && in - inside < count)
+      return static_cast<std::uint32_t>(outside + in - inside);
+    at = end;
+  }
+}
+
+// One device node of host_binds: made in `devs` (a detached tmpfs, made
+// here on first use) and cloned. Empty when we may not make it (EPERM:
+// `devs` is then left empty too, and the child falls back as before).
+inline UniqueFd host_node(const MountStep& s, int i, UniqueFd& devs, const std::string& uid_map,
+                          const std::string& gid_map) {
+  const std::string where = "/" + std::string(s.target);
+  if (!devs) {
+    long fs = sys::call(mnt::nr_fsopen, "tmpfs", mnt::kFsopenCloexec);
+    if (fs < 0) return {};
+    UniqueFd fsfd(static_cast<int>(fs));
+    if (sys::call(mnt::nr_fsconfig, fs, mnt::kFsconfigCmdCreate, nullptr, nullptr, 0) < 0)
+      return {};
+    long m =
+        sys::call(mnt::nr_fsmount, fs, mnt::kFsmountCloexec, mnt::kAttrNosuid | mnt::kAttrNoexec);
+    if (m < 0) return {};
+    devs.reset(static_cast<int>(m));
+  }
+  const std::string name = std::to_string(i);
+  if (::mknodat(devs.get(), name.c_str(), s.mode, static_cast<dev_t>(s.rdev)) != 0) {
+    if (errno == EPERM) {
+      devs.reset();
+      return {};
+    }
+    throw_errno(Step::mount, where, "mknod (in the parent, for the user namespace)");
+  }
+  // mknod(2) applied our umask; the config's mode is the mode.
+  if (::fchmodat(devs.get(), name.c_str(), s.mode & 07777, 0) != 0)
+    throw_errno(Step::mount, where, "chmod device (in the parent)");
+  const std::uint32_t uid = s.chown ? s.uid : 0, gid = s.chown ? s.gid : 0;
+  auto hu = host_id(uid_map, uid), hg = host_id(gid_map, gid);
+  if (!hu || !hg) {
+    if (s.chown)
+      throw Error(Step::mount, EINVAL, where,
+                  "device owner " + std::to_string(uid) + ":" + std::to_string(gid) +
+                      " is not mapped by the user namespace");
+  } else if (::fchownat(devs.get(), name.c_str(), *hu, *hg, AT_SYMLINK_NOFOLLOW) != 0) {
+    throw_errno(Step::mount, where, "chown device (in the parent)");
+  }
+  long fd = sys::call(mnt::nr_open_tree, devs.get(), name.c_str(), mnt::kOpenTreeClone | O_CLOEXEC);
+  if (fd < 0) throw Error(Step::mount, static_cast<int>(-fd), where, "open_tree (device node)");
+  return UniqueFd(static_cast<int>(fd));
+}
+
+// The detached mounts of one spawn's host bind sources (SpawnCtx::mnt_fds),
+// made here, as the caller (the host's root), for a plan whose child
+// becomes a new user namespace's root before its mounts (ns_root_early).
+// That root is another host uid, with no capability over host inodes whose
+// owner it does not map: a source under a directory only root may enter,
+// or none at all (a 0000 parent, crun's mount-userns-bind-mount), is out of
+// its reach. Nor may it make an idmapped mount of a host filesystem at
+// all: mount_setattr(2) (MOUNT_ATTR_IDMAP) wants CAP_SYS_ADMIN over the
+// filesystem's user namespace and over the idmap's, here the host's and
+// one the runtime made (EPERM; fs/namespace.c can_idmap_mount,
+// build_mount_idmapped). The child
+// cannot take an O_PATH descriptor of ours instead: open_tree(2)
+// (OPEN_TREE_CLONE) and MS_BIND refuse a path whose mount is in another
+// mount namespace (EINVAL, fs/namespace.c __do_loopback, check_mnt), but
+// move_mount(2) attaches a detached tree, the root of an anonymous mount
+// namespace, into the caller's namespace whoever made it (do_move_mount:
+// is_anon_ns, may_mount over the target's namespace; Linux 5.2). crun does
+// the same (libcrun/linux.c, get_bind_mount and maybe_get_idmapped_mount,
+// sent to the child). The attributes are set here (mount_setattr(2), Linux
+// 5.12: the plan says modern): the child only attaches the tree and sets
+// its propagation. Per spawn: a detached tree can be attached once.
+//
+// Only for a source outside the root (host_bind_source): the config
+// author's host path, resolved in our view, which is the child's too (not
+// when the plan joins a mount or user namespace: then it is not, and
+// nothing is made). Destinations, and any source inside the root, are
+// still resolved by the child, inside the root.
+//
+// Used by the child only where it cannot open the source itself, and for
+// idmapped binds (child_rootfs says why). A source we cannot clone either
+// fails the spawn here, naming the step, destination, source and errno;
+// an optional one that does not exist is left to the child, which skips it.
+// Device nodes (op_mknod) as well: in the user namespace mknod(2) is
+// refused, and the child's fallback binds the host's node, which has the
+// host's owner and mode, or fails where the host has no such node (crun's
+// owner-device: /dev/foo, b 1:5, owner 10:11). Here, as the host's root,
+// each node is made as the config asks in a detached tmpfs of this spawn
+// (fsopen/fsmount, never attached anywhere: nothing to leave behind), its
+// owner the host ids its uid and gid map to (uid_map/gid_map: the child's
+// own ids, 0, when the step names none), and a clone of it is what the
+// child attaches over the empty file it made, as crun does with its
+// "devs" tmpfs. Where we may not mknod either (an unprivileged caller),
+// the child's fallback stays.
+//
+// Returns one slot per step (empty: none); the caller closes them after
+// the clone, whatever happened.
+inline std::vector<UniqueFd> host_binds(const ChildPlan& p, const std::string& uid_map,
+                                        const std::string& gid_map) {
+  std::vector<UniqueFd> out;
+  if (!p.ns_root_early || !p.mount_setup || p.n_mounts <= 0 || p.mount_api != MountApi::modern)
+    return out;
+  for (int i = 0; i < p.n_joins; ++i)
+    if (p.joins[i].nstype == CLONE_NEWNS || p.joins[i].nstype == CLONE_NEWUSER) return out;
+  bool any = false;
+  for (int i = 0; i < p.n_mounts && !any; ++i)
+    any = (p.mounts[i].op == MountStep::op_bind && child::host_bind_source(p.mounts[i])) ||
+          p.mounts[i].op == MountStep::op_mknod;
+  if (!any) return out;
+  out.resize(static_cast<std::size_t>(p.n_mounts));
+  UniqueFd devs;  // the detached tmpfs for device nodes, made on first use
+  bool no_devs = false;
+  for (int i = 0; i < p.n_mounts; ++i) {
+    const MountStep& s = p.mounts[i];
+    if (s.op == MountStep::op_mknod) {
+      if (!no_devs) out[static_cast<std::size_t>(i)] = host_node(s, i, devs, uid_map, gid_map);
+      no_devs = !devs;
+      continue;
+    }
+    if (s.op != MountStep::op_bind || !child::host_bind_source(s)) continue;
+    const std::string where = "/" + std::string(s.target);
+    long fd = sys::call(mnt::nr_open_tree, AT_FDCWD, s.source,
+                        mnt::kOpenTreeClone | O_CLOEXEC | (s.recursive ? mnt::kAtRecursive : 0));
+    if (fd == -ENOENT && s.optional) continue;
+    if (fd < 0)
+      throw Error(Step::mount, static_cast<int>(-fd), where,
+                  std::string("open_tree (bind, in the parent) of ") + s.source);
+    UniqueFd mfd(static_cast<int>(fd));
+    MountFail f;
+    const unsigned rec = s.recursive && !s.attrs_top_only ? mnt::kAtRecursive : 0;
+    long r = child::detached_attrs(fd, s, s.attr_set, rec, true, f);
+    if (r < 0)
+      throw Error(Step::mount, static_cast<int>(-r), where,
+                  std::string(f.what) + " (in the parent) of " + s.source);
+    out[static_cast<std::size_t>(i)] = std::move(mfd);
+  }
+  return out;
+}
+
 // Runs one spawn of `pd`. `slot_child`/`slot_parent` are the per-spawn
 // stdio pipe ends (-1 where unused); the parent ends stay with the caller.
 inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const int slot_parent[3],
@@ -6781,6 +6993,12 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   if (p.ns_root_early && p.mount_setup && p.n_mounts > 0)
     src_fds.assign(static_cast<std::size_t>(p.n_mounts), -1);
   ctx.src_fds = src_fds.empty() ? nullptr : src_fds.data();
+  // Closed when spawn_plan returns or throws: the child has its own copies
+  // (no CLONE_FILES), which it closes once it attached them.
+  const std::vector<UniqueFd> bind_mnts = host_binds(p, pd.uid_map, pd.gid_map);
+  std::vector<int> mnt_fds;
+  for (const UniqueFd& m : bind_mnts) mnt_fds.push_back(m ? m.get() : -1);
+  ctx.mnt_fds = mnt_fds.empty() ? nullptr : mnt_fds.data();
   ctx.gate_fd = -1;
   ctx.tramp_fd = -1;
   ctx.term_sock = term_child ? term_child.get() : -1;
@@ -7424,9 +7642,10 @@ class Namespace {
       detail::throw_errno(Step::persist_namespace, path.string(), "unlink");
   }
 
- private:
-  // The "Pid:" line of the pidfd's fdinfo (-1 once the process was reaped,
-  // 0 when it is in no pid namespace of ours). Plain read(2), no
+  // The pid, in our pid namespace, of the process a pidfd refers to: the
+  // "Pid:" line of its fdinfo (proc(5)). Error(Step::open_namespace) with
+  // ESRCH once it has ended (the line says -1) or is in no pid namespace
+  // of ours (0), EBADF when `pidfd` is no pidfd. Plain read(2), no
   // std::ifstream, for the reason cap_last_cap() gives.
   static pid_t pid_of_pidfd(int pidfd) {
     const std::string path = "/proc/self/fdinfo/" + std::to_string(pidfd);
@@ -7453,6 +7672,7 @@ class Namespace {
     return static_cast<pid_t>(pid);
   }
 
+ private:
   UniqueFd fd_;
   NsKind kind_ = NsKind::user;
 };
@@ -12840,6 +13060,16 @@ class Sandbox {
     set_groups_ = true;
     return *this;
   }
+  // Keep the caller's supplementary groups when the ids change (user()):
+  // no setgroups(2) at all, where ward otherwise clears them. For a process
+  // that needs the caller's group access to files (podman's
+  // --group-add keep-groups, crun's run.oci.keep_original_groups). Not with
+  // groups(). In a new user namespace the kept groups show as the overflow
+  // gid where they are not mapped.
+  Sandbox& keep_groups(bool on = true) {
+    keep_groups_ = on;
+    return *this;
+  }
   // The five capability sets. Default: unchanged from the parent (a new
   // user namespace gives the child a full set inside it).
   Sandbox& capabilities(Capabilities caps) {
@@ -12926,9 +13156,11 @@ class Sandbox {
   // with a Landlock ruleset (it would have to let the memfd execute), and
   // only where sealed_exec_supported() (x86_64 for now). With a seccomp
   // filter, the trampoline's execveat is the exec the filter's gate
-  // (SeccompOptions::allow_initial_exec) lets through; a filter that would
-  // refuse the program's own execve (which the trampoline makes) gets the
-  // direct exec instead, as without sealed_exec.
+  // (SeccompOptions::allow_initial_exec) lets through; the calls the
+  // trampoline makes itself (prctl, fcntl, the program's execve) run under
+  // the filter, and a filter that refuses one of them fails the plan
+  // (Error naming "sealed_exec") rather than quietly exec the program
+  // from the caller's binary (Sandbox::check_trampoline_under).
   Sandbox& sealed_exec(bool on = true) {
     sealed_exec_ = on;
     return *this;
@@ -13026,6 +13258,21 @@ class Sandbox {
     domainname_ = std::move(d);
     return *this;
   }
+  // Give the child a new session keyring named `name` (keyctl(2)
+  // KEYCTL_JOIN_SESSION_KEYRING), joined before anything else can run in
+  // it, instead of the caller's: otherwise every key the caller possesses
+  // through its session keyring (an engine's credentials, a login's
+  // kerberos tickets) is the program's to read (keyrings(7), "Possession").
+  // runc joins "_ses.<id>" for every container process for that reason;
+  // the runtime does the same (tests/attack/keyring_attack_test.cpp). The
+  // keyring is searchable by its owner, as runc makes it. A kernel without
+  // keyrings (or a filter that answers keyctl with ENOSYS, as Docker's
+  // profile does) leaves the caller's, as runc does; any other failure
+  // fails the spawn.
+  Sandbox& session_keyring(std::string name) {
+    session_keyring_ = std::move(name);
+    return *this;
+  }
   Sandbox& time_offsets(TimeOffsets t) {
     offsets_ = t;
     return *this;
@@ -13094,9 +13341,13 @@ class Sandbox {
   }
   // A device node: type 'c' (character), 'b' (block), 'p' (fifo); mode is
   // the permission bits, uid:gid its owner as the child sees ids (OCI
-  // linux.devices).
+  // linux.devices). In a new user namespace, where mknod(2) is refused,
+  // the caller makes the node (as the config asks, in a detached tmpfs of
+  // its own) and the child attaches it; where the caller may not mknod
+  // either, `host_node` (a path of the caller's view, e.g. the same path)
+  // is bound instead, if given. Test: userns_device_test.
   Sandbox& device(std::string path, char type, unsigned major, unsigned minor, unsigned mode = 0666,
-                  std::uint32_t uid = 0, std::uint32_t gid = 0) {
+                  std::uint32_t uid = 0, std::uint32_t gid = 0, std::string host_node = {}) {
     unsigned fmt = type == 'c' || type == 'u' ? S_IFCHR
                    : type == 'b'              ? S_IFBLK
                    : type == 'p'              ? S_IFIFO
@@ -13105,7 +13356,7 @@ class Sandbox {
     if ((mode & ~07777u) != 0)
       detail::throw_invalid("device", path + ": mode has non-permission bits");
     fs_.ops.push_back([=](detail::MountPlanner& pl) {
-      pl.add_mknod(path, fmt | mode, makedev(major, minor), {},
+      pl.add_mknod(path, fmt | mode, makedev(major, minor), host_node,
                    uid != 0 || gid != 0 ? std::optional(std::pair(uid, gid)) : std::nullopt);
     });
     return *this;
@@ -13250,7 +13501,7 @@ class Sandbox {
       c.set_ids = true;
       c.uid = *uid_;
       c.gid = *gid_;
-      c.clear_groups = !pd->setgroups_deny;
+      c.clear_groups = !pd->setgroups_deny && !keep_groups_;
       if (new_user && !resolved_uid_map().maps_inside(*uid_))
         detail::throw_invalid("user", "uid " + std::to_string(*uid_) + " is not in the uid_map");
     }
@@ -13292,6 +13543,13 @@ class Sandbox {
 
     if (hostname_) pd->hostname = *hostname_;
     if (domainname_) pd->domainname = *domainname_;
+    if (session_keyring_) {
+      check_no_nul("session_keyring", *session_keyring_);
+      // A key's description is at most 4095 bytes (keyctl(2), EINVAL).
+      if (session_keyring_->empty() || session_keyring_->size() > 4095)
+        detail::throw_invalid("session_keyring", "the name must be 1 to 4095 bytes");
+      pd->session_keyring = *session_keyring_;
+    }
     c.pdeathsig = pdeathsig_;
     c.new_session = new_session_;
     if (pdeathsig_ < 0 || pdeathsig_ > 64)
@@ -13515,6 +13773,8 @@ class Sandbox {
       c.set_securebits = true;
       c.securebits = *securebits_;
     }
+    if (set_groups_ && keep_groups_)
+      detail::throw_invalid("groups", "both set (groups()) and kept (keep_groups())");
     if (set_groups_) {
       if (new_user && pd.setgroups_deny)
         detail::throw_invalid("groups",
@@ -13636,6 +13896,72 @@ class Sandbox {
     a.insert(a.end(), pd.argv_s.begin(), pd.argv_s.end());
   }
 
+#if WARD_NATIVE_ARCH_KNOWN
+  // Sandbox::sealed_exec under a seccomp filter. The trampoline is never
+  // dropped for a direct exec: that exec would run from a process whose
+  // /proc/self/exe is the caller's binary, and a "#!/proc/self/exe" program
+  // would then run that binary in the sandbox, where it can be held and
+  // written (CVE-2019-5736; tests/attack/exe_attack_test.cpp, "under a
+  // seccomp profile installed early"). So every call of the trampoline's
+  // way that runs under the filter must pass it, or the plan is refused:
+  //  - the trampoline's own prctl(PR_SET_DUMPABLE, 0), fcntl(F_SETFD) of
+  //    the report pipe and execve of the program, always (the filter is on
+  //    before the trampoline is exec'd);
+  //  - with the filter installed early (SeccompOptions::before_credentials)
+  //    also the child's fcntl, dup3 and close that put the report pipe
+  //    where the trampoline expects it, its write there, and its execveat
+  //    of the trampoline;
+  //  - before a start gate (USER_NOTIF rules and a runtime's create) the
+  //    execveat too; there the agent at the listener may also be asked
+  //    (USER_NOTIF), as it is asked about the program's execve.
+  // Otherwise the execveat is what the exec gate lets through, once.
+  void check_trampoline_under(const std::vector<sock_filter>& prog, std::uint32_t arch,
+                              const detail::PlanData& pd, bool before_gate) const {
+    const bool notif = detail::returns_user_notif(prog);
+    auto passes = [&](long nr, std::initializer_list<std::uint64_t> args) {
+      seccomp_data d{};
+      d.nr = static_cast<int>(nr);
+      d.arch = arch;
+      std::size_t i = 0;
+      for (std::uint64_t a : args) d.args[i++] = a;
+      const std::uint32_t a = detail::bpf_run(prog, d) & SECCOMP_RET_ACTION_FULL;
+      return a == SECCOMP_RET_ALLOW || a == SECCOMP_RET_LOG ||
+             (notif && a == SECCOMP_RET_USER_NOTIF);
+    };
+    auto need = [&](bool ok, const std::string& call) {
+      if (ok) return;
+      detail::throw_invalid(
+          "sealed_exec",
+          "the seccomp filter refuses " + call +
+              ", which the exec trampoline needs; allow it, or turn sealed_exec off knowing "
+              "that a \"#!/proc/self/exe\" program then runs the caller's own binary in the "
+              "sandbox (CVE-2019-5736)");
+    };
+    const auto fd = static_cast<std::uint64_t>(pd.child.trampoline_report_fd);
+    const auto tramp = static_cast<std::uint64_t>(pd.trampoline.get());
+    const auto argv = reinterpret_cast<std::uint64_t>(pd.trampoline_argv.data());
+    const auto envp = reinterpret_cast<std::uint64_t>(pd.envp.data());
+    need(passes(SYS_prctl, {PR_SET_DUMPABLE, 0}), "prctl(PR_SET_DUMPABLE)");
+    need(passes(SYS_fcntl, {fd, F_SETFD, FD_CLOEXEC}), "fcntl(F_SETFD)");
+    for (const char* cand : pd.candidates) {
+      if (cand == nullptr) break;
+      need(passes(SYS_execve, {reinterpret_cast<std::uint64_t>(cand), 0, envp}),
+           "execve of " + std::string(cand));
+    }
+    if (!seccomp_opts_.before_credentials && !before_gate) return;
+    if (seccomp_opts_.before_credentials) {
+      need(passes(SYS_fcntl, {fd, F_DUPFD_CLOEXEC, fd + 1}) && passes(SYS_fcntl, {fd, F_SETFD, 0}),
+           "fcntl(F_DUPFD_CLOEXEC, F_SETFD)");
+      need(passes(SYS_dup3, {0, fd, 0}) && passes(SYS_close, {0}), "dup3 and close");
+      // its "exec begins" on the report pipe (child_announce_exec)
+      need(passes(SYS_write, {fd, 0, 0}), "write");
+    }
+    need(passes(SYS_execveat,
+                {tramp, reinterpret_cast<std::uint64_t>(""), argv, envp, AT_EMPTY_PATH}),
+         "execveat of the trampoline");
+  }
+#endif
+
   // Validate the program, decide the listener and the exec gate. Runs after
   // finalize(): the gate test evaluates the filter on the very pointers the
   // child will pass to execve (the child shares or copies our memory).
@@ -13657,30 +13983,15 @@ class Sandbox {
     // `start` (runc loads the filter before its exec fifo for the same
     // reason, and sends the listener to the seccomp agent at create). The
     // filter then also governs the child's last steps: its "ready" write,
-    // the read of the gate, rt_sigprocmask, close, and the execve of the
-    // program as the profile says (no exec gate, no trampoline: nobody of
-    // ours holds the listener after spawn returns). A notified write would
+    // the read of the gate, rt_sigprocmask, close, and the execveat of the
+    // trampoline and the execve of the program as the profile says (no
+    // exec gate: nobody of ours holds the listener after spawn returns). A notified write would
     // wait for an answer that only comes after we read that write, so OCI
     // configs may not notify write (oci/config.hpp, as runc).
     const bool before_gate = notif && start_gate_ && !seccomp_opts_.before_credentials;
 #if WARD_NATIVE_ARCH_KNOWN
     const auto arch = detail::audit_arch(detail::native_arch());
-    if (before_gate && pd.trampoline) {
-      pd.trampoline.reset();
-      pd.finalize();
-    }
-    if (pd.trampoline) {
-      // The trampoline's execve of the program runs under the filter as
-      // written: where the filter would refuse it, exec directly instead.
-      seccomp_data d{};
-      d.nr = SYS_execve;
-      d.arch = arch;
-      auto a = action(detail::bpf_run(prog, d));
-      if (seccomp_opts_.before_credentials || (a != SECCOMP_RET_ALLOW && a != SECCOMP_RET_LOG)) {
-        pd.trampoline.reset();
-        pd.finalize();
-      }
-    }
+    if (pd.trampoline) check_trampoline_under(prog, arch, pd, before_gate);
     const bool tramp = static_cast<bool>(pd.trampoline);
     // The exec the gate is about: execveat(trampoline, "", argv, envp) or
     // execve(candidate, argv, envp); argv and envp are args 2, 3 or 1, 2.
@@ -13689,7 +14000,7 @@ class Sandbox {
     const auto argv_ptr =
         reinterpret_cast<std::uint64_t>(tramp ? pd.trampoline_argv.data() : pd.argv.data());
     const auto envp_ptr = reinterpret_cast<std::uint64_t>(pd.envp.data());
-    if (tramp && seccomp_opts_.allow_initial_exec) {
+    if (tramp && seccomp_opts_.allow_initial_exec && !seccomp_opts_.before_credentials) {
       seccomp_data d{};
       d.nr = SYS_execveat;
       d.arch = arch;
@@ -13824,7 +14135,7 @@ class Sandbox {
   NsSet create_;
   std::vector<Join> joins_;
   UserNsOptions userns_;
-  std::optional<std::string> hostname_, domainname_;
+  std::optional<std::string> hostname_, domainname_, session_keyring_;
   TimeOffsets offsets_;
   std::optional<bool> loopback_;
   std::optional<bool> nnp_;
@@ -13835,6 +14146,7 @@ class Sandbox {
   std::uint32_t landlock_flags_ = 0;
   std::vector<std::uint32_t> groups_;
   bool set_groups_ = false;
+  bool keep_groups_ = false;
   std::optional<Capabilities> caps_;
   std::optional<unsigned> securebits_;
   std::vector<Rlimit> rlimits_;
