@@ -168,6 +168,14 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
     agent_path = prof->listener_path;
     agent_metadata = prof->listener_metadata;
     agent = ward::oci::connect_seccomp_agent(agent_path);
+  } else if (prof && !prof->listener_path.empty()) {
+    // config-linux.md: the state goes to listenerPath "when the
+    // SCMP_ACT_NOTIFY action is used"; an agent waiting there for a
+    // profile without one would wait forever (runc's behaviour too; crun
+    // sends an idle listener). Say so.
+    log_line("warning", "linux.seccomp.listenerPath " + prof->listener_path +
+                            ": no rule uses SCMP_ACT_NOTIFY, so the seccomp agent there is not "
+                            "contacted");
   }
   bool tty = cfg.process->terminal;
   ward::Child child = sb.spawn();

@@ -247,3 +247,21 @@ TEST_CASE(
       "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]})"),
              Catch::Contains("linux.seccomp.listenerPath"));
 }
+
+// A listenerPath with no SCMP_ACT_NOTIFY rule: the spec sends the state only
+// when NOTIFY is used, so the agent is not contacted; the runtime says so
+// instead of leaving it waiting without a word (crun's seccomp-listener
+// test waits; runc says nothing).
+TEST_CASE("runtime seccomp: a listenerPath without SCMP_ACT_NOTIFY rules is a warning") {
+  NEED_RUNTIME(b);
+  const std::string path = sock_path("idle");
+  b.set({"true"}, [&](json::Value& cfg) {
+    json::Value sc = json::parse(R"({"defaultAction": "SCMP_ACT_ALLOW"})");
+    sc.set("listenerPath", path);
+    cfg.find("linux")->set("seccomp", std::move(sc));
+  });
+  auto r = b.cmd({"run", "--bundle", b.dir.path, Bundle::id("scidle")});
+  CHECK(r.status == 0);
+  CHECK_THAT(r.err, Catch::Contains("linux.seccomp.listenerPath " + path) &&
+                        Catch::Contains("no rule uses SCMP_ACT_NOTIFY"));
+}
