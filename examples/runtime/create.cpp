@@ -154,7 +154,7 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   // A detached run outlives us before its exec: it must not share our
   // memory (the default spawn does, until exec).
   if (o.detach) sb.spawn_mode(ward::SpawnMode::fork);
-  guard_runtime(sb, o.id, o.no_new_keyring);
+  guard_runtime(sb, o.no_new_keyring);
   // linux.seccomp.listenerPath (config-linux.md "Seccomp"): the agent that
   // answers SCMP_ACT_NOTIFY gets the filter's listener and the container
   // process state, as runc sends them at create (status "creating"). The

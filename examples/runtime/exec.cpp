@@ -194,7 +194,7 @@ int cmd_exec(const Args& a) {
   // The container's seccomp profile applies to exec'd processes too.
   ward::oci::apply_seccomp(sb, cfg, proc);
   keep_preserved_fds(sb, static_cast<int>(preserve));
-  guard_runtime(sb, id, c.no_new_keyring);
+  guard_runtime(sb, c.no_new_keyring);
   ward::Child child = sb.spawn();
   // Its own filter, its own listener: to the seccomp agent too, as runc's
   // setns process sends it (create.cpp has the rest of the story).

@@ -154,7 +154,7 @@ void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State
         // in there): the same guard as the container's own processes.
         // Host hooks keep the runtime's keyring (runc runs them as its
         // own children); one in the container gets a keyring of its own.
-        guard_runtime(sb, st.id, target == nullptr);
+        guard_runtime(sb, target == nullptr);
         ward::UniqueFd keep_root;
         if (target) {
           keep_root = join_namespaces_of(sb, target->pidfd);

@@ -341,6 +341,23 @@ void note_open_fds(int argc, char** argv) {
 }
 }  // namespace
 
+// Started with stdin, stdout or stderr closed (a daemonizer, an engine that
+// closes what it does not use), our first open() would take that number:
+// the state root or the container's directory, which the container then
+// inherits as its stdio and walks out of with openat("../..") to the
+// host's /etc/shadow (CVE-2024-21626's class; found by review, attack
+// "stdio: a runtime started with stdio closed hands none of its
+// descriptors to the container", proc_attack_test). As glibc does for
+// set-user-ID programs: /dev/null onto each closed one, before anything.
+void ensure_stdio() {
+  for (int fd = 0; fd < 3; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    // The lowest free number is `fd`: the ones below it are open by now.
+    int n = ::open("/dev/null", O_RDWR);
+    if (n != fd) ::_exit(1);  // nothing safe to say it on
+  }
+}
+
 int listen_fds() {
   // sd_listen_fds(3): LISTEN_FDS descriptors from 3 on, for the process
   // whose pid LISTEN_PID names. A LISTEN_PID of another process means they
@@ -380,7 +397,8 @@ void keep_preserved_fds(ward::Sandbox& sb, int n) {
 int main(int argc, char** argv) {
   int code = 1;
   using namespace wardrt;
-  note_open_fds(argc, argv);  // first: before anything opens a descriptor
+  ensure_stdio();             // first of all: see there
+  note_open_fds(argc, argv);  // then, before anything opens a descriptor
   try {
     std::vector<std::string> args(argv, argv + argc);
     code = dispatch(args);

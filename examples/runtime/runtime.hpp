@@ -274,11 +274,13 @@ struct PidfdSocket {
 //    lack CAP_SYS_PTRACE in our user namespace (CVE-2016-9962). Not
 //    rootless: our children's uid_map would then be root's to write.
 // tests/attack/exe_attack_test.cpp attacks both.
-//  - a session keyring of its own, "_ses.<id>" as runc names it, unless
-//    --no-new-keyring: the runtime's keys are not the container's to read
-//    (Sandbox::session_keyring; tests/attack/keyring_attack_test.cpp).
-inline void guard_runtime(ward::Sandbox& sb, const std::string& id, bool no_new_keyring) {
-  if (!no_new_keyring) sb.session_keyring("_ses." + id);
+//  - a new anonymous session keyring, unless --no-new-keyring: the
+//    runtime's keys are not the container's to read, and no other
+//    container can join it by name (runc's "_ses.<id>" can be joined, or
+//    planted before the container starts, by any process of the same uid;
+//    Sandbox::session_keyring; tests/attack/keyring_attack_test.cpp).
+inline void guard_runtime(ward::Sandbox& sb, bool no_new_keyring) {
+  if (!no_new_keyring) sb.session_keyring();
   if (ward::Sandbox::sealed_exec_supported()) sb.sealed_exec();
   if (::geteuid() == 0 && !g.rootless) sb.nondumpable_setup(ward::Nondumpable::caller);
 }
@@ -302,6 +304,8 @@ void keep_preserved_fds(ward::Sandbox& sb, int n);
 // systemd socket activation: how many descriptors from 3 on LISTEN_FDS and
 // LISTEN_PID hand to us (sd_listen_fds(3)); 0 when none.
 int listen_fds();
+// Opens /dev/null onto whichever of fds 0, 1, 2 is closed (main.cpp).
+void ensure_stdio();
 // create.cpp
 int cmd_create_or_run(const CreateOpts& o);
 int cmd_start(const std::string& id);

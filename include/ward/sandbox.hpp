@@ -508,18 +508,23 @@ class Sandbox {
     domainname_ = std::move(d);
     return *this;
   }
-  // Give the child a new session keyring named `name` (keyctl(2)
+  // Give the child a new session keyring (keyctl(2)
   // KEYCTL_JOIN_SESSION_KEYRING), joined before anything else can run in
   // it, instead of the caller's: otherwise every key the caller possesses
   // through its session keyring (an engine's credentials, a login's
   // kerberos tickets) is the program's to read (keyrings(7), "Possession").
-  // runc joins "_ses.<id>" for every container process for that reason;
-  // the runtime does the same (tests/attack/keyring_attack_test.cpp). The
-  // keyring is searchable by its owner, as runc makes it. A kernel without
+  // Without a name (the default, and what the runtime uses) the keyring is
+  // a new anonymous one every time. With one, an existing keyring of that
+  // name that the child may search is joined instead: another process of
+  // the same uid that knows or guesses the name can make one first and so
+  // share it (runc's "_ses.<id>", which its source says other containers
+  // can join; tests/attack/keyring_attack_test.cpp). Either way the new
+  // keyring's permissions are its possessor's only (0x3f000000): no other
+  // process of the uid may view, read, search or join it. A kernel without
   // keyrings (or a filter that answers keyctl with ENOSYS, as Docker's
   // profile does) leaves the caller's, as runc does; any other failure
   // fails the spawn.
-  Sandbox& session_keyring(std::string name) {
+  Sandbox& session_keyring(std::string name = {}) {
     session_keyring_ = std::move(name);
     return *this;
   }
@@ -796,9 +801,10 @@ class Sandbox {
     if (session_keyring_) {
       check_no_nul("session_keyring", *session_keyring_);
       // A key's description is at most 4095 bytes (keyctl(2), EINVAL).
-      if (session_keyring_->empty() || session_keyring_->size() > 4095)
-        detail::throw_invalid("session_keyring", "the name must be 1 to 4095 bytes");
+      if (session_keyring_->size() > 4095)
+        detail::throw_invalid("session_keyring", "the name is longer than 4095 bytes");
       pd->session_keyring = *session_keyring_;
+      c.new_session_keyring = true;
     }
     c.pdeathsig = pdeathsig_;
     c.new_session = new_session_;

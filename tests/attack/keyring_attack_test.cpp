@@ -9,6 +9,7 @@
 // every container process for this reason (--no-new-keyring turns that
 // off: the control that shows the attack works).
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@ namespace {
 
 using ward_test::Bundle;
 using ward_test::Out;
+namespace json = ward::json;
 
 constexpr const char* kCanary = "ward-keyring-canary";
 constexpr const char* kSecret = "the-runtime-s-secret";
@@ -107,5 +109,55 @@ TEST_CASE("keyring: a container never reads the runtime's session keyring") {
     INFO(r.err);
     CHECK(r.status == 0);
     CHECK(r.out == std::string("KEY-READ ") + kSecret + "\n");
+  }
+}
+
+// Another container's session keyring, by name: runc's is "_ses.<id>",
+// which any process of the same uid may join (its owner may search it), or
+// create first, open to all, so that the victim joins the attacker's
+// keyring. The victim keeps a key in its session keyring; the attacker, a
+// container of the same uid (host root, no user namespace), joins or plants
+// the keyring by name. Against the runtime of b371037 (named, searchable
+// by its owner) both read the victim's key.
+TEST_CASE("keyring: a container can neither join nor plant another container's session keyring") {
+  NEED_RUNTIME(b);
+  if (std::string(WARD_EXE_ATTACKER).empty()) WARD_SKIP("no exe_attacker");
+  if (::syscall(SYS_keyctl, 0L /* KEYCTL_GET_KEYRING_ID */, -3L, 0L) < 0 && errno == ENOSYS)
+    WARD_SKIP("this kernel has no keyrings (CONFIG_KEYS)");
+  ward_test::write_file(b.rootfs->path + "/attacker", ward_test::read_file(WARD_EXE_ATTACKER));
+  REQUIRE(::chmod((b.rootfs->path + "/attacker").c_str(), 0755) == 0);
+  auto writable = [](json::Value& cfg) { cfg.find("root")->set("readonly", false); };
+  const std::string victim = b.id("kvictim");
+  const std::string result = b.rootfs->path + "/result-plant";
+
+  SECTION("join by name, while the victim runs") {
+    b.set({"/attacker", "keyring-join", "-", "victim-key", "victim-data", "30"}, writable);
+    REQUIRE(b.cmd({"run", "-d", "--bundle", b.dir.path, victim}).status == 0);
+    ::usleep(300000);  // its key is in place
+    for (const std::string& name : {"_ses." + victim, std::string("_ses")}) {
+      b.set({"/attacker", "keyring-join", name, "victim-key", "", "0"}, writable);
+      auto r = b.cmd({"run", "--bundle", b.dir.path, b.id("kjoin")});
+      INFO(name << ": " << r.err);
+      CHECK(r.status == 0);
+      CHECK_THAT(r.out, Catch::StartsWith("NO-KEY"));
+    }
+    CHECK(b.cmd({"delete", "--force", victim}).status == 0);
+  }
+  SECTION("plant the victim's keyring before it starts") {
+    b.set({"sh", "-c",
+           "/attacker keyring-join _ses." + victim +
+               " victim-key '' 3 > /result-plant.tmp; "
+               "mv /result-plant.tmp /result-plant"},
+          writable);
+    const std::string planter = b.id("kplant");
+    REQUIRE(b.cmd({"run", "-d", "--bundle", b.dir.path, planter}).status == 0);
+    ::usleep(500000);  // planted
+    b.set({"/attacker", "keyring-join", "-", "victim-key", "victim-data", "0"}, writable);
+    REQUIRE(b.cmd({"run", "--bundle", b.dir.path, victim}).status == 0);
+    for (int i = 0; i < 100 && ::access(result.c_str(), F_OK) != 0; ++i) ::usleep(50000);
+    std::string got = ward_test::read_file(result);
+    INFO("planter: " << got);
+    CHECK_THAT(got, Catch::StartsWith("NO-KEY"));
+    b.cmd({"delete", "--force", planter});
   }
 }

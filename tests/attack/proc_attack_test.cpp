@@ -5,6 +5,7 @@
 // a runtime descriptor into the container.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include "attack_runtime_util.hpp"
 #include "runtime_util.hpp"
 
+using ward_test::Bundle;
 using ward_test::mount_entry;
 using ward_test::run_detached;
 using ward_test::ward_with_fd3;
@@ -134,5 +136,60 @@ TEST_CASE("preserve-fds: a hole below N passes no runtime descriptor") {
   CHECK(e.status == 0);
   CHECK(e.out == expected);
   ::close(fd);
+  CHECK(b.cmd({"delete", "--force", id}).status == 0);
+}
+
+// A runtime started with stdin, stdout and stderr closed (a daemonizer, an
+// engine that closes what it does not use): its first open() calls took
+// those numbers, the state root and the container's directory, and the
+// container inherited them as its stdio; openat(0, "../../etc/shadow")
+// read the host's (found by review, CVE-2024-21626's class). The container's
+// shell reports each of its fds 0-2 that is a directory, for run and exec.
+namespace {
+
+ward_test::Out ward_stdio_closed(const Bundle& b, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {WARD_RUNTIME_BIN, "--root", b.state.path};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(0);
+    ::close(1);
+    ::close(2);
+    ::execv(cargv[0], cargv.data());
+    ::_exit(127);
+  }
+  int st = 0;
+  REQUIRE(::waitpid(pid, &st, 0) == pid);
+  ward_test::Out o;
+  o.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "stdio: a runtime started with stdio closed hands none of its descriptors to the container") {
+  NEED_RUNTIME(b);
+  const std::string report =
+      "for n in 0 1 2; do if [ -d /proc/$$/fd/$n ]; then echo \"$n=DIR $(readlink "
+      "/proc/$$/fd/$n)\"; "
+      "else echo \"$n=ok\"; fi; done > ";
+  const std::string ok = "0=ok\n1=ok\n2=ok\n";
+  b.set({"sh", "-c", report + "/result-run"},
+        [](json::Value& cfg) { cfg.find("root")->set("readonly", false); });
+  auto r = ward_stdio_closed(b, {"run", "--bundle", b.dir.path, b.id("stdio")});
+  CHECK(r.status == 0);
+  CHECK(ward_test::read_file(b.rootfs->path + "/result-run") == ok);
+
+  const std::string id = run_detached(b, {"sleep", "100"}, "stdiox", [](json::Value& cfg) {
+    cfg.find("root")->set("readonly", false);
+  });
+  auto e = ward_stdio_closed(b, {"exec", id, "sh", "-c", report + "/result-exec"});
+  CHECK(e.status == 0);
+  CHECK(ward_test::read_file(b.rootfs->path + "/result-exec") == ok);
   CHECK(b.cmd({"delete", "--force", id}).status == 0);
 }

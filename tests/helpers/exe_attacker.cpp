@@ -11,6 +11,9 @@
 //       write what opened to RESULT.1, then as watch on that exe fd
 //   exe_attacker keyring DESC   search the session keyring for the "user" key
 //       DESC and read it (tests/attack/keyring_attack_test.cpp)
+//   exe_attacker keyring-join NAME DESC PAYLOAD SECONDS   join the session
+//       keyring NAME (unless "-") and open it to all; add DESC=PAYLOAD
+//       unless ""; wait; then as keyring DESC
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -192,8 +195,26 @@ int keyring(const char* desc) {
   return 0;
 }
 
+// Another container's keyring: join the session keyring NAME (an existing
+// one if it may be searched, else a new one of that name), open it to
+// everyone (as a planted keyring would be), optionally add the "user" key
+// DESC=PAYLOAD to it, wait SECONDS, then look for DESC as `keyring` does.
+int keyring_join(const char* name, const char* desc, const char* payload, double seconds) {
+  constexpr long kJoin = 1, kSetperm = 5, kSession = -3;
+  if (std::strcmp(name, "-") != 0) {  // "-": stay in the session keyring we have
+    long id = syscall(SYS_keyctl, kJoin, name);
+    if (id >= 0) syscall(SYS_keyctl, kSetperm, id, 0x3f3f3f3fL);
+  }
+  if (*payload != '\0') syscall(SYS_add_key, "user", desc, payload, std::strlen(payload), kSession);
+  double until = now() + seconds;
+  while (now() < until) usleep(20000);
+  return keyring(desc);
+}
+
 int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "keyring") == 0) return keyring(argv[2]);
+  if (argc == 6 && std::strcmp(argv[1], "keyring-join") == 0)
+    return keyring_join(argv[2], argv[3], argv[4], std::atof(argv[5]));
   if (argc == 6 && std::strcmp(argv[1], "watch") == 0)
     return watch(std::strtoull(argv[2], nullptr, 10), std::strtoull(argv[3], nullptr, 10),
                  std::atof(argv[4]), argv[5]);
@@ -202,7 +223,7 @@ int main(int argc, char** argv) {
                  std::strtoull(argv[5], nullptr, 10), std::atof(argv[6]));
   std::fputs(
       "usage: exe_attacker watch DEV INO SECONDS RESULT | probe PID RESULT DEV INO SECONDS | "
-      "keyring DESC\n",
+      "keyring DESC | keyring-join NAME DESC PAYLOAD SECONDS\n",
       stderr);
   return 2;
 }

@@ -92,7 +92,8 @@ struct ChildPlan {
   unsigned long hostname_len = 0;
   const char* domainname = nullptr;
   unsigned long domainname_len = 0;
-  const char* session_keyring = nullptr;  // Sandbox::session_keyring: join a new one
+  bool new_session_keyring = false;       // Sandbox::session_keyring
+  const char* session_keyring = nullptr;  // its name; nullptr: an anonymous one
   bool loopback = false;
 
   bool new_time = false;
@@ -267,6 +268,7 @@ struct PlanData {
     child.domainname = domainname.empty() ? nullptr : domainname.c_str();
     child.domainname_len = domainname.size();
     child.session_keyring = session_keyring.empty() ? nullptr : session_keyring.c_str();
+    // (child.new_session_keyring is set by the builder)
     child.time_offsets = time_offsets.c_str();
     child.time_offsets_len = time_offsets.size();
     child.fds = fds.empty() ? nullptr : fds.data();

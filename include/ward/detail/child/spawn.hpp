@@ -881,16 +881,19 @@ WARD_CHILD_FN inline const char* child_seccomp_install(SpawnCtx* c) noexcept {
 }
 
 // Sandbox::session_keyring: a new session keyring instead of the caller's
-// (keyctl(2)), made searchable by its owner as runc makes it (possessor:
-// all; user: view, read, search, link). ENOSYS: a kernel without keyrings,
-// or a seccomp filter that answers so: the caller's stays, as runc has it.
+// (keyctl(2); an anonymous one unless named), its possessor's only
+// (0x3f000000: KEY_POS_ALL; runc also gives its owner uid search, which
+// lets every process of that uid join it by name). ENOSYS: a kernel
+// without keyrings, or a seccomp filter that answers so: the caller's
+// stays, as runc has it.
 WARD_CHILD_FN inline void child_session_keyring(SpawnCtx* c) noexcept {
   constexpr long kJoin = 1, kSetperm = 5;  // KEYCTL_JOIN_SESSION_KEYRING, KEYCTL_SETPERM
   constexpr long kSessionKeyring = -3;     // KEY_SPEC_SESSION_KEYRING
-  constexpr unsigned long kPerm = 0x3f1b0000UL;
-  long r = sys::call(SYS_keyctl, kJoin, c->plan->session_keyring);
+  constexpr unsigned long kPerm = 0x3f000000UL;
+  const char* name = c->plan->session_keyring;
+  long r = sys::call(SYS_keyctl, kJoin, name);
   if (r == -ENOSYS) return;
-  if (r < 0) child_report(c, Step::keyring, r, c->plan->session_keyring);
+  if (r < 0) child_report(c, Step::keyring, r, name != nullptr ? name : "(anonymous)");
   r = sys::call(SYS_keyctl, kSetperm, kSessionKeyring, kPerm);
   if (r < 0) child_report(c, Step::keyring, r, "KEYCTL_SETPERM of the new session keyring");
 }
@@ -922,7 +925,7 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     r = sys::call(SYS_setdomainname, p.domainname, p.domainname_len);
     if (r < 0) child_report(c, Step::domainname, r, p.domainname);
   }
-  if (p.session_keyring != nullptr) child_session_keyring(c);
+  if (p.new_session_keyring) child_session_keyring(c);
   if (p.loopback) {
     r = loopback_up();
     if (r < 0) child_report(c, Step::loopback, r, "RTM_NEWLINK lo up");
