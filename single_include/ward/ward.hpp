@@ -4853,7 +4853,8 @@ struct ChildPlan {
   unsigned long hostname_len = 0;
   const char* domainname = nullptr;
   unsigned long domainname_len = 0;
-  const char* session_keyring = nullptr;  // Sandbox::session_keyring: join a new one
+  bool new_session_keyring = false;       // Sandbox::session_keyring
+  const char* session_keyring = nullptr;  // its name; nullptr: an anonymous one
   bool loopback = false;
 
   bool new_time = false;
@@ -5028,6 +5029,7 @@ struct PlanData {
     child.domainname = domainname.empty() ? nullptr : domainname.c_str();
     child.domainname_len = domainname.size();
     child.session_keyring = session_keyring.empty() ? nullptr : session_keyring.c_str();
+    // (child.new_session_keyring is set by the builder)
     child.time_offsets = time_offsets.c_str();
     child.time_offsets_len = time_offsets.size();
     child.fds = fds.empty() ? nullptr : fds.data();
@@ -5910,16 +5912,19 @@ WARD_CHILD_FN inline const char* child_seccomp_install(SpawnCtx* c) noexcept {
 }
 
 // Sandbox::session_keyring: a new session keyring instead of the caller's
-// (keyctl(2)), made searchable by its owner as runc makes it (possessor:
-// all; user: view, read, search, link). ENOSYS: a kernel without keyrings,
-// or a seccomp filter that answers so: the caller's stays, as runc has it.
+// (keyctl(2); an anonymous one unless named), its possessor's only
+// (0x3f000000: KEY_POS_ALL; runc also gives its owner uid search, which
+// lets every process of that uid join it by name). ENOSYS: a kernel
+// without keyrings, or a seccomp filter that answers so: the caller's
+// stays, as runc has it.
 WARD_CHILD_FN inline void child_session_keyring(SpawnCtx* c) noexcept {
   constexpr long kJoin = 1, kSetperm = 5;  // KEYCTL_JOIN_SESSION_KEYRING, KEYCTL_SETPERM
   constexpr long kSessionKeyring = -3;     // KEY_SPEC_SESSION_KEYRING
-  constexpr unsigned long kPerm = 0x3f1b0000UL;
-  long r = sys::call(SYS_keyctl, kJoin, c->plan->session_keyring);
+  constexpr unsigned long kPerm = 0x3f000000UL;
+  const char* name = c->plan->session_keyring;
+  long r = sys::call(SYS_keyctl, kJoin, name);
   if (r == -ENOSYS) return;
-  if (r < 0) child_report(c, Step::keyring, r, c->plan->session_keyring);
+  if (r < 0) child_report(c, Step::keyring, r, name != nullptr ? name : "(anonymous)");
   r = sys::call(SYS_keyctl, kSetperm, kSessionKeyring, kPerm);
   if (r < 0) child_report(c, Step::keyring, r, "KEYCTL_SETPERM of the new session keyring");
 }
@@ -5951,7 +5956,7 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     r = sys::call(SYS_setdomainname, p.domainname, p.domainname_len);
     if (r < 0) child_report(c, Step::domainname, r, p.domainname);
   }
-  if (p.session_keyring != nullptr) child_session_keyring(c);
+  if (p.new_session_keyring) child_session_keyring(c);
   if (p.loopback) {
     r = loopback_up();
     if (r < 0) child_report(c, Step::loopback, r, "RTM_NEWLINK lo up");
@@ -13258,18 +13263,23 @@ class Sandbox {
     domainname_ = std::move(d);
     return *this;
   }
-  // Give the child a new session keyring named `name` (keyctl(2)
+  // Give the child a new session keyring (keyctl(2)
   // KEYCTL_JOIN_SESSION_KEYRING), joined before anything else can run in
   // it, instead of the caller's: otherwise every key the caller possesses
   // through its session keyring (an engine's credentials, a login's
   // kerberos tickets) is the program's to read (keyrings(7), "Possession").
-  // runc joins "_ses.<id>" for every container process for that reason;
-  // the runtime does the same (tests/attack/keyring_attack_test.cpp). The
-  // keyring is searchable by its owner, as runc makes it. A kernel without
+  // Without a name (the default, and what the runtime uses) the keyring is
+  // a new anonymous one every time. With one, an existing keyring of that
+  // name that the child may search is joined instead: another process of
+  // the same uid that knows or guesses the name can make one first and so
+  // share it (runc's "_ses.<id>", which its source says other containers
+  // can join; tests/attack/keyring_attack_test.cpp). Either way the new
+  // keyring's permissions are its possessor's only (0x3f000000): no other
+  // process of the uid may view, read, search or join it. A kernel without
   // keyrings (or a filter that answers keyctl with ENOSYS, as Docker's
   // profile does) leaves the caller's, as runc does; any other failure
   // fails the spawn.
-  Sandbox& session_keyring(std::string name) {
+  Sandbox& session_keyring(std::string name = {}) {
     session_keyring_ = std::move(name);
     return *this;
   }
@@ -13546,9 +13556,10 @@ class Sandbox {
     if (session_keyring_) {
       check_no_nul("session_keyring", *session_keyring_);
       // A key's description is at most 4095 bytes (keyctl(2), EINVAL).
-      if (session_keyring_->empty() || session_keyring_->size() > 4095)
-        detail::throw_invalid("session_keyring", "the name must be 1 to 4095 bytes");
+      if (session_keyring_->size() > 4095)
+        detail::throw_invalid("session_keyring", "the name is longer than 4095 bytes");
       pd->session_keyring = *session_keyring_;
+      c.new_session_keyring = true;
     }
     c.pdeathsig = pdeathsig_;
     c.new_session = new_session_;
