@@ -6822,7 +6822,13 @@ inline UniqueFd host_node(const MountStep& s, int i, UniqueFd& devs, const std::
     throw_errno(Step::mount, where, "chown device (in the parent)");
   }
   long fd = sys::call(mnt::nr_open_tree, devs.get(), name.c_str(), mnt::kOpenTreeClone | O_CLOEXEC);
-  if (fd < 0) throw Error(Step::mount, static_cast<int>(-fd), where, "open_tree (device node)");
+  if (fd < 0) {
+    // Before Linux 6.x a mount that is not attached in our namespace may
+    // not be cloned (open_tree(2): EINVAL; Debian's 6.1, the vm tier): the
+    // child's fallback (the host's node) stays, for this and the rest.
+    devs.reset();
+    return {};
+  }
   return UniqueFd(static_cast<int>(fd));
 }
 
@@ -6868,7 +6874,9 @@ inline UniqueFd host_node(const MountStep& s, int i, UniqueFd& devs, const std::
 // own ids, 0, when the step names none), and a clone of it is what the
 // child attaches over the empty file it made, as crun does with its
 // "devs" tmpfs. Where we may not mknod either (an unprivileged caller),
-// the child's fallback stays.
+// or the kernel will not clone from a detached mount (before 6.x), the
+// child's fallback stays. So does every bind where we may not clone
+// mounts (EPERM: an unprivileged caller).
 //
 // Returns one slot per step (empty: none); the caller closes them after
 // the clone, whatever happened.
@@ -6890,6 +6898,12 @@ inline std::vector<UniqueFd> host_binds(const ChildPlan& p, const std::string& u
   for (int i = 0; i < p.n_mounts; ++i) {
     const MountStep& s = p.mounts[i];
     if (s.op == MountStep::op_mknod) {
+      // An owner the namespace does not map is the config's mistake,
+      // whatever this kernel lets us do about the node.
+      if (s.chown && (!host_id(uid_map, s.uid) || !host_id(gid_map, s.gid)))
+        throw Error(Step::mount, EINVAL, "/" + std::string(s.target),
+                    "device owner " + std::to_string(s.uid) + ":" + std::to_string(s.gid) +
+                        " is not mapped by the user namespace");
       if (!no_devs) out[static_cast<std::size_t>(i)] = host_node(s, i, devs, uid_map, gid_map);
       no_devs = !devs;
       continue;
@@ -6899,6 +6913,9 @@ inline std::vector<UniqueFd> host_binds(const ChildPlan& p, const std::string& u
     long fd = sys::call(mnt::nr_open_tree, AT_FDCWD, s.source,
                         mnt::kOpenTreeClone | O_CLOEXEC | (s.recursive ? mnt::kAtRecursive : 0));
     if (fd == -ENOENT && s.optional) continue;
+    // EPERM: we may not clone mounts either (an unprivileged caller, the
+    // rootless tier): the child does what it can, as before.
+    if (fd == -EPERM) continue;
     if (fd < 0)
       throw Error(Step::mount, static_cast<int>(-fd), where,
                   std::string("open_tree (bind, in the parent) of ") + s.source);
@@ -6906,6 +6923,7 @@ inline std::vector<UniqueFd> host_binds(const ChildPlan& p, const std::string& u
     MountFail f;
     const unsigned rec = s.recursive && !s.attrs_top_only ? mnt::kAtRecursive : 0;
     long r = child::detached_attrs(fd, s, s.attr_set, rec, true, f);
+    if (r == -EPERM) continue;  // as above (mfd closes the clone)
     if (r < 0)
       throw Error(Step::mount, static_cast<int>(-r), where,
                   std::string(f.what) + " (in the parent) of " + s.source);
