@@ -6812,15 +6812,11 @@ inline UniqueFd host_node(const MountStep& s, int i, UniqueFd& devs, const std::
   if (::fchmodat(devs.get(), name.c_str(), s.mode & 07777, 0) != 0)
     throw_errno(Step::mount, where, "chmod device (in the parent)");
   const std::uint32_t uid = s.chown ? s.uid : 0, gid = s.chown ? s.gid : 0;
+  // An owner the step names is mapped (host_binds refused it otherwise);
+  // without one, the child's own ids (0) may be unmapped: host root's node.
   auto hu = host_id(uid_map, uid), hg = host_id(gid_map, gid);
-  if (!hu || !hg) {
-    if (s.chown)
-      throw Error(Step::mount, EINVAL, where,
-                  "device owner " + std::to_string(uid) + ":" + std::to_string(gid) +
-                      " is not mapped by the user namespace");
-  } else if (::fchownat(devs.get(), name.c_str(), *hu, *hg, AT_SYMLINK_NOFOLLOW) != 0) {
+  if (hu && hg && ::fchownat(devs.get(), name.c_str(), *hu, *hg, AT_SYMLINK_NOFOLLOW) != 0)
     throw_errno(Step::mount, where, "chown device (in the parent)");
-  }
   long fd = sys::call(mnt::nr_open_tree, devs.get(), name.c_str(), mnt::kOpenTreeClone | O_CLOEXEC);
   if (fd < 0) {
     // Before Linux 6.x a mount that is not attached in our namespace may
