@@ -51,6 +51,33 @@ void signal_init(const Container& c, int sig) {
   if (r != 0) fail(e == ESRCH ? "no such process" : std::string("kill: ") + std::strerror(e));
 }
 
+// SIGKILL, then wait until the init has exited (its pidfd turns readable
+// when it is a zombie or gone, pidfd_open(2)): a failing start returns only
+// once `state` says stopped. SIGKILL is asynchronous, and a `state` right
+// after a failed start read "running" (CI: root.process "a failing
+// poststart hook fails start and kills the container"). A process stuck in
+// an uninterruptible sleep (a hung FUSE server) is waited for 10 s, then
+// left with a warning rather than hanging the engine.
+void kill_init_and_wait(const Container& c) {
+  if (!c.alive()) return;
+  int pfd = static_cast<int>(::syscall(SYS_pidfd_open, c.state.pid, 0));
+  if (pfd < 0) return;  // gone already
+  if (!c.alive()) {
+    ::close(pfd);
+    return;
+  }
+  if (::syscall(SYS_pidfd_send_signal, pfd, SIGKILL, nullptr, 0) == 0) {
+    pollfd p{pfd, POLLIN, 0};
+    int r;
+    while ((r = ::poll(&p, 1, 10000)) < 0 && errno == EINTR) {
+    }
+    if (r == 0)
+      log_line("warning", "container " + c.id + ": init " + std::to_string(c.state.pid) +
+                              " still alive 10 s after SIGKILL");
+  }
+  ::close(pfd);
+}
+
 int cmd_kill(const std::string& id, const std::string& sig_s, bool all) {
   Container c = load(id);
   int sig = parse_signal(sig_s);

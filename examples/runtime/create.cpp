@@ -366,8 +366,6 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   return st.shell_status();
 }
 
-void signal_init(const Container& c, int sig);
-
 int cmd_start(const std::string& id) {
   Container first = load(id);
   DirLock lock(first);
@@ -397,7 +395,7 @@ int cmd_start(const std::string& id) {
       run_hooks(cfg.hooks.start_container, c.current_state(), "startContainer", &in);
     }
   } catch (const Fatal&) {
-    signal_init(c, SIGKILL);
+    kill_init_and_wait(c);
     throw;
   }
   std::string fifo = c.dir + "/exec.fifo";
@@ -429,11 +427,7 @@ int cmd_start(const std::string& id) {
   try {
     run_hooks(cfg.hooks.poststart, started, "poststart");
   } catch (const Fatal&) {
-    try {
-      signal_init(c, SIGKILL);
-    } catch (const Fatal&) {
-      // already gone: the hook's error is the one to report
-    }
+    kill_init_and_wait(c);  // already gone: the hook's error is the one to report
     throw;
   }
   return 0;

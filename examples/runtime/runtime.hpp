@@ -312,6 +312,8 @@ int cmd_start(const std::string& id);
 // control.cpp
 int parse_signal(std::string s);
 void signal_init(const Container& c, int sig);
+// SIGKILL to the init, and wait until it has exited (control.cpp).
+void kill_init_and_wait(const Container& c);
 int cmd_kill(const std::string& id, const std::string& sig_s, bool all);
 int cmd_delete(const std::string& id, bool force);
 // crun's `delete --regex PATTERN`: every container whose id matches
