@@ -495,7 +495,7 @@ class CgroupV2 {
   static CgroupV2 create_once(const std::string& parent_path, const std::vector<std::string>& comps,
                               bool* vanished) {
     CgroupV2 cg;
-    UniqueFd cur(::open(parent_path.c_str(), detail::cg::kPathFlags));
+    UniqueFd cur(detail::off_stdio(::open(parent_path.c_str(), detail::cg::kPathFlags)));
     if (!cur) detail::throw_errno(Step::cgroup, parent_path, "opening the parent cgroup");
     if (!detail::cg::is_cgroup2(cur.get()))
       throw Error(Step::cgroup, ENOTDIR, parent_path, "not a directory of a cgroup2 filesystem");
@@ -541,7 +541,7 @@ class CgroupV2 {
             why += ": an ancestor's cgroup.max.depth or cgroup.max.descendants is reached";
           throw Error(Step::cgroup, e, p, why);
         }
-        UniqueFd next(::openat(cur.get(), c.c_str(), detail::cg::kPathFlags));
+        UniqueFd next(detail::off_stdio(::openat(cur.get(), c.c_str(), detail::cg::kPathFlags)));
         if (!next && errno == ENOENT && !last && vanished != nullptr) return walk_again();
         if (!next) detail::throw_errno(Step::cgroup, p, "opening the new cgroup");
         if (last) {  // this cgroup: what destroy() kills and removes
@@ -574,14 +574,14 @@ class CgroupV2 {
     CgroupV2 cg;
     cg.path_ = fs_path(host, path);
     cg.boundary_ = host.unified_mount;
-    cg.dir_.reset(::open(cg.path_.c_str(), detail::cg::kPathFlags));
+    cg.dir_.reset(detail::off_stdio(::open(cg.path_.c_str(), detail::cg::kPathFlags)));
     if (!cg.dir_) detail::throw_errno(Step::cgroup, cg.path_, "opening the cgroup");
     if (!detail::cg::is_cgroup2(cg.dir_.get()))
       throw Error(Step::cgroup, ENOTDIR, cg.path_, "not a directory of a cgroup2 filesystem");
     if (cg.path_ != host.unified_mount) {
       auto slash = cg.path_.rfind('/');
       std::string parent = slash == 0 ? "/" : cg.path_.substr(0, slash);
-      cg.top_parent_.reset(::open(parent.c_str(), detail::cg::kPathFlags));
+      cg.top_parent_.reset(detail::off_stdio(::open(parent.c_str(), detail::cg::kPathFlags)));
       if (!cg.top_parent_) detail::throw_errno(Step::cgroup, parent, "opening the parent cgroup");
       cg.top_name_ = cg.path_.substr(slash + 1);
       cg.top_path_ = cg.path_;

@@ -50,6 +50,21 @@ inline UniqueFd dup_cloexec(int fd, Step step, std::string what) {
   if (d < 0) throw_errno(step, std::move(what), "dup");
   return UniqueFd(d);
 }
+
+// A descriptor ward just made, moved off 0-2 (the copy is close-on-exec,
+// the original closed): with the caller's stdio closed, open(2) and its
+// kin return the lowest free number, and a descriptor of ward's at 0, 1
+// or 2 would pass for the caller's stdio when a later spawn inherits it.
+// Returns `fd` itself when it is not on 0-2, or when no number above 2 is
+// free (EMFILE): then it stays, rather than a live process's pidfd being
+// lost. Test: tests/root/caller_stdio_test.cpp.
+inline int off_stdio(int fd) noexcept {
+  if (fd < 0 || fd > 2) return fd;
+  int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (d < 0) return fd;
+  ::close(fd);
+  return d;
+}
 }  // namespace detail
 
 }  // namespace ward

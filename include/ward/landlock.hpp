@@ -544,7 +544,7 @@ class LandlockRuleset {
       throw Error(Step::landlock, static_cast<int>(-r), "ruleset",
                   "landlock_create_ruleset(2) handling fs {" + fs_.to_string() + "} net {" +
                       net_.to_string() + "} scoped {" + scoped_.to_string() + "}");
-    UniqueFd fd(static_cast<int>(r));  // the kernel makes it O_CLOEXEC
+    UniqueFd fd(detail::off_stdio(static_cast<int>(r)));  // the kernel makes it O_CLOEXEC
     for (auto& p : paths_) {
       add_path_rule(fd.get(), p.fd.get(), p.path, p.access);
       p.fd.reset();

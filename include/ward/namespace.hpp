@@ -252,7 +252,7 @@ class Namespace {
     // block (a FIFO without a writer) or act (a device's open). Only a file
     // on nsfs is opened for real, through its descriptor (an O_PATH one
     // cannot be given to setns or ioctl).
-    UniqueFd probe(::open(path.c_str(), O_PATH | O_CLOEXEC));
+    UniqueFd probe(detail::off_stdio(::open(path.c_str(), O_PATH | O_CLOEXEC)));
     if (!probe) detail::throw_errno(Step::open_namespace, path.string());
     struct statfs sf;
     if (::fstatfs(probe.get(), &sf) != 0)
@@ -260,8 +260,8 @@ class Namespace {
     if (static_cast<unsigned long>(sf.f_type) != NSFS_MAGIC)
       throw Error(Step::open_namespace, EINVAL, path.string(),
                   "not a namespace file (not on nsfs: /proc/PID/ns/* or a bind mount of one)");
-    UniqueFd fd(::open(("/proc/self/fd/" + std::to_string(probe.get())).c_str(),
-                       O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    UniqueFd fd(detail::off_stdio(::open(("/proc/self/fd/" + std::to_string(probe.get())).c_str(),
+                                         O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)));
     if (!fd) detail::throw_errno(Step::open_namespace, path.string(), "reopen");
     int type = ::ioctl(fd.get(), NS_GET_NSTYPE);
     if (type < 0) {

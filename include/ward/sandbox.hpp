@@ -46,8 +46,11 @@ namespace ward {
 // What one of the child's standard descriptors is connected to.
 class Stdio {
  public:
-  enum class Kind { inherit, null, pipe, fd };
+  enum class Kind { inherit, null, pipe, fd, closed };
   static Stdio inherit() { return Stdio(Kind::inherit, -1); }
+  // Closed in the child (posix_spawn_file_actions_addclose(3)'s effect): its
+  // first open(2) takes the number (tests/root/caller_stdio_test.cpp).
+  static Stdio closed() { return Stdio(Kind::closed, -1); }
   static Stdio null() { return Stdio(Kind::null, -1); }
   // A new pipe per spawn; the parent's end is on the Child.
   static Stdio pipe() { return Stdio(Kind::pipe, -1); }
@@ -167,6 +170,22 @@ class Plan {
   Child spawn() const {
     int child_end[3] = {-1, -1, -1}, parent_end[3] = {-1, -1, -1};
     UniqueFd child_owned[3], parent_owned[3];
+    // The caller's stdio, copied before this spawn makes any descriptor:
+    // with 0-2 closed, the pipes below would take those numbers, and the
+    // child would inherit ward's own pipes as its stdio. A closed slot
+    // stays closed in the child (-1). Test: tests/root/caller_stdio_test.cpp.
+    for (int i = 0; i < 3; ++i) {
+      if (!inherit_[i]) continue;
+      int d = ::fcntl(i, F_DUPFD_CLOEXEC, 3);
+      if (d < 0 && errno != EBADF)
+        detail::throw_errno(Step::fds,
+                            i == 0   ? "stdin"
+                            : i == 1 ? "stdout"
+                                     : "stderr",
+                            "copy the caller's descriptor");
+      child_owned[i].reset(d);
+      child_end[i] = d;
+    }
     std::optional<PtyPair> pty;
     if (terminal_ && !data_->child.terminal_in_child) {
       pty = Pty::open(*terminal_);
@@ -178,6 +197,8 @@ class Plan {
       int p[2];
       if (::pipe2(p, O_CLOEXEC) != 0)
         detail::throw_errno(Step::pipe, i == 0 ? "stdin" : i == 1 ? "stdout" : "stderr");
+      p[0] = detail::off_stdio(p[0]);  // the parent's end outlives this call
+      p[1] = detail::off_stdio(p[1]);
       // stdin: the child reads; stdout/stderr: the child writes.
       child_owned[i].reset(i == 0 ? p[0] : p[1]);
       parent_owned[i].reset(i == 0 ? p[1] : p[0]);
@@ -215,6 +236,7 @@ class Plan {
   friend const detail::PlanData& detail::plan_data(const Plan& p) noexcept;
   std::shared_ptr<const detail::PlanData> data_;
   bool pipes_[3] = {false, false, false};
+  bool inherit_[3] = {false, false, false};  // slot i: the caller's descriptor i
   std::optional<winsize> terminal_;
 };
 
@@ -816,14 +838,25 @@ class Sandbox {
     for (int i = 0; i < 3; ++i) {
       const Stdio& s = stdio_[i];
       switch (s.kind()) {
-        case Stdio::Kind::inherit: pd->fds.push_back({i, i, -1, true}); break;
+        case Stdio::Kind::inherit:
+          // Slot i: spawn() copies the caller's descriptor i at its start,
+          // before it makes any of its own (or notes it closed), so what the
+          // child gets as stdio is never a descriptor ward made on a closed
+          // 0-2 (tests/root/caller_stdio_test.cpp).
+          pd->fds.push_back({-1, i, i, true});
+          plan.inherit_[i] = true;
+          break;
         case Stdio::Kind::null: {
-          int fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+          int fd = detail::off_stdio(::open("/dev/null", O_RDWR | O_CLOEXEC));
           if (fd < 0) detail::throw_errno(Step::fds, "/dev/null");
           pd->owned_fds.emplace_back(fd);
           pd->fds.push_back({fd, i, -1, false});
           break;
         }
+        case Stdio::Kind::closed:
+          // Slot i stays -1 at spawn: the child closes descriptor i.
+          pd->fds.push_back({-1, i, i, true});
+          break;
         case Stdio::Kind::pipe:
           pd->fds.push_back({-1, i, i, false});
           plan.pipes_[i] = true;
@@ -881,6 +914,7 @@ class Sandbox {
       for (auto& m : pd->fds)
         if (m.dst <= 2) m = {-1, m.dst, m.dst, false};
       for (bool& p : plan.pipes_) p = false;  // the terminal replaces stdio
+      for (bool& p : plan.inherit_) p = false;
     }
     if (start_gate_) {
       c.start_gate_fd = pd->owned_fds
@@ -1132,6 +1166,7 @@ class Sandbox {
     if (fd < 0 && errno == EINVAL)
       fd = static_cast<int>(
           ::syscall(SYS_memfd_create, "ward-exec-trampoline", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    fd = detail::off_stdio(fd);
     if (fd < 0)
       detail::throw_errno(Step::validate, "memfd_create", "sealed_exec (see vm.memfd_noexec)");
     pd.trampoline.reset(fd);
@@ -1268,16 +1303,21 @@ class Sandbox {
       auto a = action(detail::bpf_run(prog, d));
       if (a != SECCOMP_RET_ALLOW && a != SECCOMP_RET_LOG) gate = true;
     }
+    // What the filter decides for the child's execve of `cand` (this
+    // plan's own argv and envp arrays).
+    auto execve_action = [&](const char* cand) {
+      seccomp_data d{};
+      d.nr = SYS_execve;
+      d.arch = arch;
+      d.args[0] = reinterpret_cast<std::uint64_t>(cand);
+      d.args[1] = argv_ptr;
+      d.args[2] = envp_ptr;
+      return action(detail::bpf_run(prog, d));
+    };
     if (!tramp && seccomp_opts_.allow_initial_exec && !seccomp_opts_.before_credentials) {
       for (const char* cand : pd.candidates) {
         if (cand == nullptr) break;
-        seccomp_data d{};
-        d.nr = SYS_execve;
-        d.arch = arch;
-        d.args[0] = reinterpret_cast<std::uint64_t>(cand);
-        d.args[1] = argv_ptr;
-        d.args[2] = envp_ptr;
-        auto a = action(detail::bpf_run(prog, d));
+        auto a = execve_action(cand);
         if (a != SECCOMP_RET_ALLOW && a != SECCOMP_RET_LOG) gate = true;
       }
     }
@@ -1291,13 +1331,7 @@ class Sandbox {
       // why. Say so now.
       for (const char* cand : pd.candidates) {
         if (cand == nullptr) break;
-        seccomp_data d{};
-        d.nr = SYS_execve;
-        d.arch = arch;
-        d.args[0] = reinterpret_cast<std::uint64_t>(cand);
-        d.args[1] = argv_ptr;
-        d.args[2] = envp_ptr;
-        auto a = action(detail::bpf_run(prog, d));
+        auto a = execve_action(cand);
         if (a != SECCOMP_RET_ALLOW && a != SECCOMP_RET_LOG && a != SECCOMP_RET_USER_NOTIF)
           detail::throw_invalid("seccomp",
                                 "the filter refuses the execve of " + std::string(cand) +

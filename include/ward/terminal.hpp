@@ -83,13 +83,14 @@ class Pty {
   // it; PtyPair::peer_by_path then says so. Any other failure is an Error.
   static PtyPair open(std::optional<winsize> size = std::nullopt) {
     PtyPair p;
-    p.master.reset(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+    p.master.reset(detail::off_stdio(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)));
     if (!p.master) detail::throw_errno(Step::io, "/dev/ptmx", "opening a pseudo-terminal master");
     int unlock = 0;
     if (::ioctl(p.master.get(), TIOCSPTLCK, &unlock) != 0)
       detail::throw_errno(Step::io, "/dev/ptmx", "ioctl(TIOCSPTLCK) (unlockpt)");
     p.number = number(p.master.get());
-    int peer = ::ioctl(p.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    int peer =
+        detail::off_stdio(::ioctl(p.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
     if (peer >= 0) {
       p.peer.reset(peer);
     } else if (errno == EINVAL || errno == ENOTTY) {
@@ -132,7 +133,8 @@ class Pty {
       throw Error(Step::io, EXDEV, "/dev/pts", "is not a devpts mount");
     struct stat dst {};
     if (::fstat(dir.get(), &dst) != 0) detail::throw_errno(Step::io, "/dev/pts", "fstat");
-    UniqueFd peer(::openat(dir.get(), name.c_str(), O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd peer(detail::off_stdio(
+        ::openat(dir.get(), name.c_str(), O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC)));
     if (!peer) detail::throw_errno(Step::io, path, "opening the pseudo-terminal peer by path");
     struct stat st {};
     if (::fstat(peer.get(), &st) != 0) detail::throw_errno(Step::io, path, "fstat");

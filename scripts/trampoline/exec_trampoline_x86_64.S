@@ -6,7 +6,10 @@
 #
 # 1. PR_SET_DUMPABLE 0: nothing of this process (the report pipe to the
 #    runtime) is open to the container until the program's execve, which
-#    decides dumpability again.
+#    decides dumpability again. If it fails (a seccomp agent can answer a
+#    notified prctl with an error), the program is not run: the failure is
+#    reported as an exec failure of "prctl(PR_SET_DUMPABLE)" (test:
+#    tests/root/seccomp_listener_test.cpp, "... PR_SET_DUMPABLE ...").
 # 2. Refuse to run unless argv[0] is "": that is how ward calls it, and no
 #    "#!" line can name an empty interpreter (binfmt_script: ENOEXEC), so the
 #    trampoline run as an interpreter (#!/proc/self/exe) exits 127.
@@ -23,6 +26,7 @@ _start:
 	mov	$4, %edi
 	xor	%esi, %esi
 	syscall
+	mov	%rax, %r9		# its result, reported once the fd is known
 	cmp	$4, %r12
 	jb	die
 	mov	(%r13), %rax
@@ -45,7 +49,12 @@ _start:
 	mov	$2, %esi
 	mov	$1, %edx
 	syscall
-	lea	16(%r13), %rbx		# first candidate
+	test	%r9, %r9		# prctl failed (a seccomp agent's answer):
+	jz	11f			# report it, never run the program dumpable
+	mov	%r9, %r12
+	lea	dumpable(%rip), %r8
+	jmp	8f
+11:	lea	16(%r13), %rbx		# first candidate
 	mov	%rbx, %rbp
 3:	mov	(%rbp), %rax		# find the "" that ends the candidates
 	test	%rax, %rax
@@ -108,4 +117,6 @@ die:	mov	$231, %eax		# exit_group(127)
 	mov	$127, %edi
 	syscall
 	hlt
+dumpable:
+	.asciz	"prctl(PR_SET_DUMPABLE)"
 	.section .note.GNU-stack,"",@progbits

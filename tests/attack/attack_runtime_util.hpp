@@ -27,27 +27,6 @@ inline json::Value mount_entry(const std::string& dst, const std::string& type,
       {{"destination", dst}, {"type", type}, {"source", src}, {"options", json::Value(o)}});
 }
 
-// The runtime with `fd` as its descriptor 3 and nothing else above 2 (so 4
-// is a hole), output to files; the way an engine hands a descriptor over.
-inline ward_test::Out ward_with_fd3(ward_test::Bundle& b, std::vector<std::string> args, int fd) {
-  std::vector<std::string> argv = {WARD_RUNTIME_BIN, "--root", b.state.path};
-  argv.insert(argv.end(), args.begin(), args.end());
-  ward_test::ScratchDir io("io");
-  int of = ::open((io / "out").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  int ef = ::open((io / "err").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  REQUIRE((of >= 0 && ef >= 0));
-  ward::Sandbox sb(argv);
-  sb.stdin_(ward::Stdio::null()).stdout_(ward::Stdio::fd(of)).stderr_(ward::Stdio::fd(ef));
-  if (fd >= 0) sb.keep_fd(fd, 3);
-  ward_test::Out o;
-  o.status = sb.spawn().wait().shell_status();
-  ::close(of);
-  ::close(ef);
-  o.out = ward_test::read_file(io / "out");
-  o.err = ward_test::read_file(io / "err");
-  return o;
-}
-
 // `run -d` of `args` (config edited by `edit`) as container b.id(name);
 // returns the id. The test deletes it (the Bundle does if a check fails).
 inline std::string run_detached(Bundle& b, const std::vector<std::string>& args,

@@ -22,7 +22,7 @@
 
 using ward_test::mount_entry;
 using ward_test::run_detached;
-using ward_test::ward_with_fd3;
+using ward_test::ward_as;
 namespace json = ward::json;
 namespace fs = std::filesystem;
 
@@ -79,8 +79,8 @@ TEST_CASE("CVE-2024-21626: run never starts with its cwd outside the rootfs") {
   int dir = ::open(canary.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   REQUIRE(dir >= 0);
   b.set(escape, [&](json::Value& cfg) { cfg.find("process")->set("cwd", "/proc/self/fd/3"); });
-  auto r =
-      ward_with_fd3(b, {"run", "--preserve-fds", "1", "--bundle", b.dir.path, b.id("cwdp")}, dir);
+  auto r = ward_as(b, {"run", "--preserve-fds", "1", "--bundle", b.dir.path, b.id("cwdp")},
+                   ward_test::Caller::with_fd3(dir));
   ::close(dir);
   INFO(r.out << r.err);
   CHECK(r.status != 0);
@@ -102,10 +102,10 @@ TEST_CASE("CVE-2024-21626: exec never starts with its cwd outside the rootfs") {
   }
   int dir = ::open(canary.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   REQUIRE(dir >= 0);
-  auto r = ward_with_fd3(b,
-                         {"exec", "--preserve-fds", "1", "--cwd", "/proc/self/fd/3", id, "sh", "-c",
-                          "touch escaped; pwd"},
-                         dir);
+  auto r = ward_as(b,
+                   {"exec", "--preserve-fds", "1", "--cwd", "/proc/self/fd/3", id, "sh", "-c",
+                    "touch escaped; pwd"},
+                   ward_test::Caller::with_fd3(dir));
   ::close(dir);
   INFO(r.out << r.err);
   CHECK(r.status != 0);

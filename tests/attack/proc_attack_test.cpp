@@ -22,7 +22,7 @@
 using ward_test::Bundle;
 using ward_test::mount_entry;
 using ward_test::run_detached;
-using ward_test::ward_with_fd3;
+using ward_test::ward_as;
 namespace json = ward::json;
 
 // A config mount over a /proc path runc refuses (libcontainer/rootfs_linux.go
@@ -125,13 +125,15 @@ TEST_CASE("preserve-fds: a hole below N passes no runtime descriptor") {
   std::string expected = "3=" + host / "passed" + "\n";
   for (int n = 4; n <= 12; ++n) expected += std::to_string(n) + "=\n";
   b.set({"sh", "-c", list});
-  auto r = ward_with_fd3(b, {"run", "--preserve-fds", "2", "--bundle", b.dir.path, b.id("pf")}, fd);
+  auto r = ward_as(b, {"run", "--preserve-fds", "2", "--bundle", b.dir.path, b.id("pf")},
+                   ward_test::Caller::with_fd3(fd));
   INFO(r.err << r.out);
   CHECK(r.status == 0);
   CHECK(r.out == expected);
 
   const std::string id = run_detached(b, {"sleep", "100"}, "pfx");
-  auto e = ward_with_fd3(b, {"exec", "--preserve-fds", "2", id, "sh", "-c", list}, fd);
+  auto e = ward_as(b, {"exec", "--preserve-fds", "2", id, "sh", "-c", list},
+                   ward_test::Caller::with_fd3(fd));
   INFO(e.err << e.out);
   CHECK(e.status == 0);
   CHECK(e.out == expected);
@@ -145,31 +147,6 @@ TEST_CASE("preserve-fds: a hole below N passes no runtime descriptor") {
 // container inherited them as its stdio; openat(0, "../../etc/shadow")
 // read the host's (found by review, CVE-2024-21626's class). The container's
 // shell reports each of its fds 0-2 that is a directory, for run and exec.
-namespace {
-
-ward_test::Out ward_stdio_closed(const Bundle& b, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {WARD_RUNTIME_BIN, "--root", b.state.path};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::close(0);
-    ::close(1);
-    ::close(2);
-    ::execv(cargv[0], cargv.data());
-    ::_exit(127);
-  }
-  int st = 0;
-  REQUIRE(::waitpid(pid, &st, 0) == pid);
-  ward_test::Out o;
-  o.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return o;
-}
-
-}  // namespace
 
 TEST_CASE(
     "stdio: a runtime started with stdio closed hands none of its descriptors to the container") {
@@ -181,14 +158,16 @@ TEST_CASE(
   const std::string ok = "0=ok\n1=ok\n2=ok\n";
   b.set({"sh", "-c", report + "/result-run"},
         [](json::Value& cfg) { cfg.find("root")->set("readonly", false); });
-  auto r = ward_stdio_closed(b, {"run", "--bundle", b.dir.path, b.id("stdio")});
+  auto r = ward_as(b, {"run", "--bundle", b.dir.path, b.id("stdio")},
+                   ward_test::Caller::with_stdio_closed());
   CHECK(r.status == 0);
   CHECK(ward_test::read_file(b.rootfs->path + "/result-run") == ok);
 
   const std::string id = run_detached(b, {"sleep", "100"}, "stdiox", [](json::Value& cfg) {
     cfg.find("root")->set("readonly", false);
   });
-  auto e = ward_stdio_closed(b, {"exec", id, "sh", "-c", report + "/result-exec"});
+  auto e = ward_as(b, {"exec", id, "sh", "-c", report + "/result-exec"},
+                   ward_test::Caller::with_stdio_closed());
   CHECK(e.status == 0);
   CHECK(ward_test::read_file(b.rootfs->path + "/result-exec") == ok);
   CHECK(b.cmd({"delete", "--force", id}).status == 0);

@@ -8,10 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <ward/oci.hpp>
@@ -117,6 +119,52 @@ struct Bundle {
     return bg;
   }
 };
+
+// How a caller (an engine, a daemonizer, systemd) runs the runtime: its
+// environment, a descriptor at 3 (nothing else above 2, so 4 is a hole),
+// its supplementary groups, or its stdio closed.
+struct Caller {
+  std::vector<std::pair<std::string, std::string>> env;
+  int fd3 = -1;
+  std::vector<std::uint32_t> groups;
+  bool stdio_closed = false;  // then out and err stay empty
+
+  static Caller with_fd3(int fd) {
+    Caller c;
+    c.fd3 = fd;
+    return c;
+  }
+  static Caller with_stdio_closed() {
+    Caller c;
+    c.stdio_closed = true;
+    return c;
+  }
+};
+
+// `ward --root <state> args...` run the way `how` says; output to files.
+inline Out ward_as(const Bundle& b, const std::vector<std::string>& args, const Caller& how = {}) {
+  std::vector<std::string> argv = {WARD_RUNTIME_BIN, "--root", b.state.path};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ScratchDir io("io");
+  int of = ::open((io / "out").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int ef = ::open((io / "err").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  REQUIRE((of >= 0 && ef >= 0));
+  ward::Sandbox sb(argv);
+  if (how.stdio_closed)
+    sb.stdin_(ward::Stdio::closed()).stdout_(ward::Stdio::closed()).stderr_(ward::Stdio::closed());
+  else
+    sb.stdin_(ward::Stdio::null()).stdout_(ward::Stdio::fd(of)).stderr_(ward::Stdio::fd(ef));
+  for (const auto& [k, v] : how.env) sb.setenv(k, v);
+  if (how.fd3 >= 0) sb.keep_fd(how.fd3, 3);
+  if (!how.groups.empty()) sb.groups(how.groups);
+  Out o;
+  o.status = sb.spawn().wait().shell_status();
+  ::close(of);
+  ::close(ef);
+  o.out = read_file(io / "out");
+  o.err = read_file(io / "err");
+  return o;
+}
 
 #define NEED_RUNTIME(bundle)                                                                \
   WARD_SKIP_UNLESS_ROOT();                                                                  \

@@ -17,33 +17,7 @@ namespace {
 using ward_test::Bundle;
 namespace json = ward::json;
 
-struct Caller {
-  std::vector<std::pair<std::string, std::string>> env;
-  int fd3 = -1;                       // put at 3 in the runtime
-  std::vector<std::uint32_t> groups;  // the runtime's supplementary groups
-};
-
-// `ward --root <state> args...` as a caller like `how` would run it.
-ward_test::Out ward_as(Bundle& b, std::vector<std::string> args, const Caller& how) {
-  std::vector<std::string> argv = {WARD_RUNTIME_BIN, "--root", b.state.path};
-  argv.insert(argv.end(), args.begin(), args.end());
-  ward_test::ScratchDir io("io");
-  int of = ::open((io / "out").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  int ef = ::open((io / "err").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  REQUIRE((of >= 0 && ef >= 0));
-  ward::Sandbox sb(argv);
-  sb.stdin_(ward::Stdio::null()).stdout_(ward::Stdio::fd(of)).stderr_(ward::Stdio::fd(ef));
-  for (const auto& [k, v] : how.env) sb.setenv(k, v);
-  if (how.fd3 >= 0) sb.keep_fd(how.fd3, 3);
-  if (!how.groups.empty()) sb.groups(how.groups);
-  ward_test::Out o;
-  o.status = sb.spawn().wait().shell_status();
-  ::close(of);
-  ::close(ef);
-  o.out = ward_test::read_file(io / "out");
-  o.err = ward_test::read_file(io / "err");
-  return o;
-}
+using ward_test::ward_as;
 
 }  // namespace
 
@@ -56,28 +30,28 @@ TEST_CASE("runtime: socket activation hands LISTEN_FDS descriptors to the init, 
   b.set({"sh", "-c", "echo ${LISTEN_FDS:-none} ${LISTEN_PID:-none}; cat <&3 || echo closed"});
 
   SECTION("LISTEN_FDS=1, LISTEN_PID absent (crun's way): passed on") {
-    auto r =
-        ward_as(b, {"run", "--bundle", b.dir.path, b.id("lfd")}, {{{"LISTEN_FDS", "1"}}, fd, {}});
+    auto r = ward_as(b, {"run", "--bundle", b.dir.path, b.id("lfd")},
+                     {{{"LISTEN_FDS", "1"}}, fd, {}, false});
     INFO(r.err);
     CHECK(r.status == 0);
     CHECK(r.out == "1 1\nactivated\n");
   }
   SECTION("LISTEN_PID names another process: not ours, nothing passed") {
     auto r = ward_as(b, {"run", "--bundle", b.dir.path, b.id("lfd")},
-                     {{{"LISTEN_FDS", "1"}, {"LISTEN_PID", "1"}}, fd, {}});
+                     {{{"LISTEN_FDS", "1"}, {"LISTEN_PID", "1"}}, fd, {}, false});
     INFO(r.err);
     CHECK(r.status == 0);
     CHECK(r.out == "none none\nclosed\n");
   }
   SECTION("no LISTEN_FDS: fd 3 of the runtime is not the container's") {
-    auto r = ward_as(b, {"run", "--bundle", b.dir.path, b.id("lfd")}, {{}, fd, {}});
+    auto r = ward_as(b, {"run", "--bundle", b.dir.path, b.id("lfd")}, {{}, fd, {}, false});
     INFO(r.err);
     CHECK(r.status == 0);
     CHECK(r.out == "none none\nclosed\n");
   }
   SECTION("LISTEN_FDS that is not a count: an error naming it, nothing left") {
-    auto r =
-        ward_as(b, {"run", "--bundle", b.dir.path, b.id("lfd")}, {{{"LISTEN_FDS", "1x"}}, fd, {}});
+    auto r = ward_as(b, {"run", "--bundle", b.dir.path, b.id("lfd")},
+                     {{{"LISTEN_FDS", "1x"}}, fd, {}, false});
     CHECK(r.status == 1);
     CHECK_THAT(r.err, Catch::Contains("LISTEN_FDS=1x"));
     CHECK(ward_test::ward_cmd({"--root", b.state.path, "list", "-q"}).out.empty());
@@ -95,7 +69,8 @@ TEST_CASE("runtime: run.oci.keep_original_groups keeps the runtime's supplementa
         cfg.set("annotations",
                 json::Value::object({{"run.oci.keep_original_groups", json::Value("1")}}));
     });
-    auto r = ward_as(b, {"run", "--bundle", b.dir.path, b.id("kg")}, {{}, -1, {1, 2, 3, 4, 5}});
+    auto r =
+        ward_as(b, {"run", "--bundle", b.dir.path, b.id("kg")}, {{}, -1, {1, 2, 3, 4, 5}, false});
     INFO(r.err);
     CHECK(r.status == 0);
     return r;

@@ -265,3 +265,39 @@ TEST_CASE("runtime seccomp: a listenerPath without SCMP_ACT_NOTIFY rules is a wa
   CHECK_THAT(r.err, Catch::Contains("linux.seccomp.listenerPath " + path) &&
                         Catch::Contains("no rule uses SCMP_ACT_NOTIFY"));
 }
+
+// The sealed exec trampoline runs under a filter installed before the start
+// gate, so an agent can answer its prctl(PR_SET_DUMPABLE, 0) with an error.
+// It used to go on and exec the program from a dumpable process, its report
+// pipe to the runtime open to the container (/proc/PID/fd) until the
+// program's execve. Now the program never runs; the trampoline reports the
+// failure and exits 127.
+TEST_CASE(
+    "runtime seccomp: a failed PR_SET_DUMPABLE in the exec trampoline never runs the program") {
+  NEED_RUNTIME(b);
+  const std::string path = sock_path("dumpable");
+  Agent agent(path);
+  b.set({"sh", "-c", "echo ran > /out"}, [&](json::Value& cfg) {
+    cfg.find("root")->set("readonly", false);
+    json::Value sc = json::parse(R"({"defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["prctl"], "action": "SCMP_ACT_NOTIFY",
+                      "args": [{"index": 0, "value": 4, "op": "SCMP_CMP_EQ"}]}]})");
+    sc.set("listenerPath", path);
+    cfg.find("linux")->set("seccomp", std::move(sc));
+  });
+  const std::string id = Bundle::id("scdump");
+  auto cr = b.cmd({"create", "--bundle", b.dir.path, id});
+  INFO(cr.err);
+  REQUIRE(cr.status == 0);
+  b.cmd({"start", id});
+  Received r = agent.get();
+  CHECK(r.answered_nr == SYS_prctl);
+  for (int i = 0; i < 500; ++i) {
+    auto s = ward::oci::parse_state(b.cmd({"state", id}).out);
+    if (s.status == ward::oci::Status::stopped) break;
+    ::usleep(10000);
+  }
+  CHECK(ward::oci::parse_state(b.cmd({"state", id}).out).status == ward::oci::Status::stopped);
+  CHECK(::access((*b.rootfs / "out").c_str(), F_OK) != 0);  // the program never ran
+  b.cmd({"delete", "--force", id});
+}

@@ -111,7 +111,9 @@ inline UniqueFd install_seccomp_filter(const std::vector<sock_filter>& prog,
     throw Error(Step::seccomp, e, "SECCOMP_SET_MODE_FILTER",
                 e == EACCES ? "needs no_new_privs or CAP_SYS_ADMIN" : "");
   }
-  return (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) ? UniqueFd(static_cast<int>(r)) : UniqueFd();
+  return (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)
+             ? UniqueFd(detail::off_stdio(static_cast<int>(r)))
+             : UniqueFd();
 }
 
 }  // namespace ward

@@ -205,6 +205,7 @@ inline UniqueFd take_listener(int pidfd, int fd_no, int report_rd) {
   for (int attempt = 0; attempt < 20000; ++attempt) {
     long fd = ::syscall(SYS_pidfd_getfd, pidfd, fd_no, 0);
     if (fd >= 0) {
+      fd = off_stdio(static_cast<int>(fd));
       UniqueFd got(static_cast<int>(fd));
       char link[64] = {};
       std::string self = "/proc/self/fd/" + std::to_string(fd);
@@ -246,7 +247,7 @@ inline UniqueFd receive_terminal(int sock) {
   do n = ::recvmsg(sock, &m.msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
   if (n < 0) throw_errno(Step::terminal, "terminal socket", "receive the pty master");
-  UniqueFd fd(m.fd());
+  UniqueFd fd(off_stdio(m.fd()));
   if (n != 1 || !fd)
     throw Error(Step::terminal, EPROTO, "terminal socket", "the child sent no pty master");
   return fd;
@@ -628,8 +629,8 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     if (e == EBUSY && pd.cgroup_fd) why = "the target cgroup has controllers enabled for children";
     throw Error(Step::clone, e, "child", why);
   }
-  UniqueFd pidfd(pidfd_raw);
-  UniqueFd final_pidfd;  // two stages: the process that execs
+  UniqueFd pidfd(off_stdio(pidfd_raw));  // the Child's: it outlives this call
+  UniqueFd final_pidfd;                  // two stages: the process that execs
   pid_t final_pid = -1;
   // From here on, whatever leaves this function before the child has
   // exec'd or reached its start gate, however it leaves (a failed step, an
@@ -763,7 +764,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
         guard.all_closed = true;  // stage two is reaped; the guard reaps stage one
         throw Error(Step::pidfd, e, "second stage pid " + std::to_string(final_pid));
       }
-      final_pidfd.reset(fd);
+      final_pidfd.reset(off_stdio(fd));
     } else if (m.kind == kMsgListener) {
       pending_listener = m.value;
     } else if (m.kind == kMsgBeforePivot) {

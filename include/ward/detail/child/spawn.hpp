@@ -196,6 +196,10 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
   for (int i = 0; i < p.n_fds; ++i) {
     const FdMapping& m = p.fds[i];
     int src = m.slot >= 0 ? c->slot_child[m.slot] : m.src;
+    if (src < 0 && m.optional) {  // the caller's stdio slot was closed
+      tmp[i] = -1;
+      continue;
+    }
     r = sys::call(SYS_fcntl, src, F_DUPFD_CLOEXEC, hi);
     if (r < 0) {
       if (r == -EBADF && m.optional) {
@@ -207,7 +211,12 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
     tmp[i] = static_cast<int>(r);
   }
   for (int i = 0; i < p.n_fds; ++i) {
-    if (tmp[i] < 0) continue;
+    if (tmp[i] < 0) {
+      // Closed in the caller, closed here: whatever this process has at
+      // that number is not the caller's (step 3 keeps every target).
+      sys::call(SYS_close, p.fds[i].dst);
+      continue;
+    }
     r = sys::call(SYS_dup3, tmp[i], p.fds[i].dst, 0);  // 0: the copy is inherited by exec
     if (r < 0) child_report(c, Step::fds, r, "dup3 onto a kept descriptor");
   }
