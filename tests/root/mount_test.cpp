@@ -211,6 +211,41 @@ TEST_CASE("mount: read-only and masked paths with the legacy mount API") {
   readonly_and_masked(true);
 }
 
+// One read-only tmpfs for every masked directory, as runc >= 1.3 does
+// (issue #13): the directories report one device, and their mounts in
+// mountinfo one superblock; a file stays masked by the null device.
+namespace {
+void masked_share_one_tmpfs() {
+  std::string bb = ward_test::static_busybox();
+  BusyboxRootfs root(bb);
+  for (const char* d : {"m1", "m2", "m3"}) ::mkdir((root / d).c_str(), 0755);
+  ward_test::write_file(root / "m2/secret", "TOPSECRET\n");
+  ward_test::write_file(root / "file", "FILESECRET\n");
+  auto r = run_both(shell(root.path,
+                          "stat -c %d /m1 /m2 /m3 | sort -u | wc -l; "
+                          "grep -c ' /m[123] .* - tmpfs ' /proc/self/mountinfo; "
+                          "cat /m2/secret /file 2>/dev/null; "
+                          "touch /m3/x 2>/dev/null || echo m3-ro")
+                        .mount(MountSpec::proc())
+                        .standard_dev()
+                        .masked_paths({"/file", "/m1", "/m2", "/m3"}));  // a file first
+  INFO(r.out);
+  CHECK(r.status.exit_code() == 0);
+  CHECK(r.out == "1\n3\nm3-ro\n");  // one device, three tmpfs mounts, nothing readable
+}
+}  // namespace
+
+TEST_CASE("mount: masked directories share one read-only tmpfs") {
+  NEED_BUSYBOX(unused);
+  masked_share_one_tmpfs();
+}
+
+TEST_CASE("mount: masked directories share one read-only tmpfs with the legacy mount API") {
+  NEED_BUSYBOX(unused);
+  USE_LEGACY_API();
+  masked_share_one_tmpfs();
+}
+
 // --------------------------------------------------------------- propagation
 
 TEST_CASE("mount: host mounts reach a sandbox only where slave propagation was asked for") {

@@ -665,9 +665,16 @@ WARD_CHILD_FN inline long make_fresh_node(int root, const MountStep& s, MountApi
 // host_bind_source), or -1. `pre_mnt` (modern API, op_bind): the detached
 // mount the parent made of that source, attributes applied, which is only
 // attached here (see SpawnCtx::mnt_fds), or -1. The caller closes both.
+//
+// `shared_mask` (may be null): one read-only tmpfs for every masked
+// directory of a spawn, as runc >= 1.3 does (maskPaths), not a superblock
+// each. It holds -1 until the first masked directory is mounted, then a
+// descriptor of that mount, which later ones clone (or bind, with the
+// legacy API); the caller closes it. Test: tests/root/mount_test.cpp
+// "mount: masked directories share one read-only tmpfs".
 WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api, MountFail& f,
-                                     long* mnt_out = nullptr, long pre_src = -1,
-                                     long pre_mnt = -1) noexcept {
+                                     long* mnt_out = nullptr, long pre_src = -1, long pre_mnt = -1,
+                                     long* shared_mask = nullptr) noexcept {
   long r = 0;
   unsigned long slash = 0;  // where the last component of s.target starts
   if (s.op == MountStep::op_mkdir) {
@@ -760,7 +767,7 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
     if (tfd < 0) return tfd;
   }
 
-  long src_null = -1;
+  long src_null = -1;  // a masked file gets /dev/null; a directory, the shared tmpfs
   if (s.op == MountStep::op_mask) {
     struct stat st;
     r = sys::call(SYS_fstat, tfd, &st);
@@ -777,6 +784,7 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
     }
   }
 
+  const bool masked_file = src_null >= 0;
   if (api == MountApi::legacy) {
     if (s.op == MountStep::op_bind && s.recursive &&
         (s.rattr_set != 0 || s.rattr_clr != 0 || (!s.attrs_top_only && s.attr_set != 0))) {
@@ -820,10 +828,10 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
       fd_path(p, tfd);
       r = legacy_mount(p, tfd, nullptr, MS_BIND | MS_REC, nullptr);  // onto itself
     } else if (s.op == MountStep::op_mask) {
-      if (src_null >= 0) {
+      if (src_null >= 0 || (shared_mask != nullptr && *shared_mask >= 0)) {
         char p[32];
-        fd_path(p, src_null);
-        r = legacy_mount(p, tfd, nullptr, MS_BIND, nullptr);
+        fd_path(p, src_null >= 0 ? src_null : *shared_mask);
+        r = legacy_mount(p, tfd, nullptr, MS_BIND, nullptr);  // made read-only below
       } else {
         r = legacy_mount("tmpfs", tfd, "tmpfs", MS_RDONLY, nullptr);
       }
@@ -863,6 +871,9 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
     long nfd = legacy_reopen(root, fin, before, f);
     if (nfd < 0) return nfd;
     r = legacy_finish(nfd, fin, f);
+    if (r == 0 && s.op == MountStep::op_mask && !masked_file && shared_mask != nullptr &&
+        *shared_mask < 0)
+      *shared_mask = sys::call(SYS_fcntl, nfd, F_DUPFD_CLOEXEC, 0);  // the first masked dir
     if (r == 0 && mnt_out != nullptr)
       *mnt_out = nfd;
     else
@@ -881,6 +892,24 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
     }
   } else if (pre_mnt >= 0 && (s.op == MountStep::op_bind || s.op == MountStep::op_mknod)) {
     mfd = pre_mnt;  // the parent's clone of the source, or of the node it made
+  } else if (s.op == MountStep::op_mask && !masked_file && shared_mask != nullptr &&
+             *shared_mask >= 0) {
+    // A clone shares the first masked directory's tmpfs; read-only again
+    // here rather than trusting what clone_mnt copies.
+    mfd = sys::call(mnt::nr_open_tree, *shared_mask, "",
+                    mnt::kOpenTreeClone | O_CLOEXEC | mnt::kAtEmptyPath);
+    if (mfd >= 0) {
+      r = detached_attrs(mfd, s, s.attr_set | mnt::kAttrRdonly, 0, true, f);
+      if (r < 0) {
+        close_fd(mfd);
+        close_fd(tfd);
+        return r;
+      }
+    }
+    if (mfd < 0) {
+      close_fd(tfd);
+      return mount_fail(f, mfd, "open_tree (masked directory)", s.target);
+    }
   } else {
     mfd = make_detached(root, s, tfd, copied_mode, f, pre_src);
     if (mfd < 0) {
@@ -910,6 +939,8 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
       return mount_fail(f, r, "propagation", s.target);
     }
   }
+  if (s.op == MountStep::op_mask && !masked_file && shared_mask != nullptr && *shared_mask < 0)
+    *shared_mask = sys::call(SYS_fcntl, mfd, F_DUPFD_CLOEXEC, 0);  // the first masked dir
   if (mnt_out != nullptr)
     *mnt_out = own_mfd >= 0 ? own_mfd : sys::call(SYS_fcntl, mfd, F_DUPFD_CLOEXEC, 0);
   else

@@ -609,14 +609,17 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
     }
     child_become_ns_root(c);
   }
+  long shared_mask = -1;  // one tmpfs for every masked directory (mount_step)
   for (int i = 0; i < p.n_mounts; ++i) {
     const long pre = c->src_fds != nullptr ? c->src_fds[i] : -1;
     long pre_mnt = c->mnt_fds != nullptr && pre < 0 ? c->mnt_fds[i] : -1;
-    r = mount_step(static_cast<int>(root), p.mounts[i], api, f, nullptr, pre, pre_mnt);
+    r = mount_step(static_cast<int>(root), p.mounts[i], api, f, nullptr, pre, pre_mnt,
+                   &shared_mask);
     close_fd(pre);
     if (c->mnt_fds != nullptr) close_fd(c->mnt_fds[i]);  // used or not: this copy is ours
     if (r < 0) child_report(c, Step::mount, r, f.text);
   }
+  close_fd(shared_mask);
   // After the mounts (the sandbox's devpts), before the root turns
   // read-only (/dev/console may have to be created).
   if (p.terminal_in_child) child_terminal(c, static_cast<int>(root));
