@@ -818,7 +818,8 @@ class CgroupV2 {
   int events_fd() const {
     require_open();
     if (!events_fd_) {
-      int fd = ::openat(dir_.get(), "cgroup.events", O_RDONLY | O_CLOEXEC);
+      // Kept: off 0-2 (fd.hpp off_stdio).
+      int fd = detail::off_stdio(::openat(dir_.get(), "cgroup.events", O_RDONLY | O_CLOEXEC));
       if (fd < 0)
         detail::throw_errno(Step::cgroup, path_ + "/cgroup.events",
                             errno == ENOENT ? "opening (the root cgroup has none)" : "opening");
@@ -931,7 +932,7 @@ class CgroupV2 {
     a.insn_cnt = static_cast<std::uint32_t>(prog.size());
     a.license = reinterpret_cast<std::uintptr_t>(license);
     long fd = ::syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof a);
-    if (fd >= 0) return UniqueFd(static_cast<int>(fd));
+    if (fd >= 0) return UniqueFd(detail::off_stdio(static_cast<int>(fd)));  // kept: dev_prog_
     int e = errno;
     // Again with the verifier's log, for the error message.
     std::string log(16384, '\0');

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
@@ -64,6 +65,27 @@ inline int off_stdio(int fd) noexcept {
   if (d < 0) return fd;
   ::close(fd);
   return d;
+}
+
+// Whether `copy`, just made of the caller's descriptor `fd` (0-2) for
+// Stdio::inherit, is the caller's to hand on: `fd` is not close-on-exec
+// and is still the file that was copied. exec(2) passes on no
+// close-on-exec descriptor, and every descriptor ward makes is one, so a
+// descriptor of ward's that sits on 0-2 when the copy is made (another
+// thread's spawn: its report pipe, clone3's pidfd before off_stdio, a
+// Stdio::pipe(); a kept one made where off_stdio is missing) is never a
+// child's stdio. Checked after the copy: had `fd` been closed and taken
+// again meanwhile, the file differs. A close-on-exec descriptor another
+// thread of the caller made is left out too; one it made without
+// O_CLOEXEC at that moment cannot be told from the caller's own.
+// Test: tests/root/caller_stdio_test.cpp ("... concurrent spawns ...").
+inline bool inheritable_as(int fd, int copy) noexcept {
+  int flags = ::fcntl(fd, F_GETFD);
+  if (flags < 0 || (flags & FD_CLOEXEC) != 0) return false;
+  struct stat a {};
+  struct stat b {};
+  return ::fstat(fd, &a) == 0 && ::fstat(copy, &b) == 0 && a.st_dev == b.st_dev &&
+         a.st_ino == b.st_ino;
 }
 }  // namespace detail
 

@@ -488,7 +488,8 @@ class LandlockRuleset {
                   "rights " + unhandled.to_string() + " are not in Options::handled_fs");
     // Opened even when nothing will be enforced: a wrong path is an error on
     // every kernel alike.
-    UniqueFd fd(::open(path.c_str(), O_PATH | O_CLOEXEC));
+    // Kept until create(): off 0-2 (fd.hpp off_stdio).
+    UniqueFd fd(detail::off_stdio(::open(path.c_str(), O_PATH | O_CLOEXEC)));
     if (!fd) detail::throw_errno(Step::landlock, path, "opening the rule's path (O_PATH)");
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) detail::throw_errno(Step::landlock, path, "fstat");

@@ -542,7 +542,9 @@ class MountGuard {
     long mfd = -1;
     long r = detail::child::mount_step(rootfd.get(), pl.steps[0], detail::mount_api(), f, &mfd);
     if (r < 0) throw Error(Step::mount, static_cast<int>(-r), root.string(), f.text);
-    g.fd_ = UniqueFd(static_cast<int>(mfd));
+    // Kept: off 0-2 (fd.hpp off_stdio); the legacy API reopens the mount
+    // once the temporaries are closed, so it could be on 2.
+    g.fd_ = UniqueFd(detail::off_stdio(static_cast<int>(mfd)));
     return g;
   }
 

@@ -47,6 +47,8 @@ namespace ward {
 class Stdio {
  public:
   enum class Kind { inherit, null, pipe, fd, closed };
+  // The caller's descriptor of that number at spawn(), as exec(2) passes it
+  // on: closed, or close-on-exec, it is closed in the child.
   static Stdio inherit() { return Stdio(Kind::inherit, -1); }
   // Closed in the child (posix_spawn_file_actions_addclose(3)'s effect): its
   // first open(2) takes the number (tests/root/caller_stdio_test.cpp).
@@ -173,7 +175,10 @@ class Plan {
     // The caller's stdio, copied before this spawn makes any descriptor:
     // with 0-2 closed, the pipes below would take those numbers, and the
     // child would inherit ward's own pipes as its stdio. A closed slot
-    // stays closed in the child (-1). Test: tests/root/caller_stdio_test.cpp.
+    // stays closed in the child (-1), and so does a close-on-exec one, as
+    // exec(2) would have it: what sits on a closed 0-2 while another
+    // thread spawns is ward's (detail::inheritable_as).
+    // Test: tests/root/caller_stdio_test.cpp.
     for (int i = 0; i < 3; ++i) {
       if (!inherit_[i]) continue;
       int d = ::fcntl(i, F_DUPFD_CLOEXEC, 3);
@@ -183,6 +188,10 @@ class Plan {
                             : i == 1 ? "stdout"
                                      : "stderr",
                             "copy the caller's descriptor");
+      if (d >= 0 && !detail::inheritable_as(i, d)) {
+        ::close(d);
+        d = -1;
+      }
       child_owned[i].reset(d);
       child_end[i] = d;
     }

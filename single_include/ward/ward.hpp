@@ -952,6 +952,7 @@ std::vector<bpf_insn> device_filter_program(const Rules& rules) {
 // UniqueFd: the only way ward hands out a file descriptor it owns.
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
@@ -1011,6 +1012,27 @@ inline int off_stdio(int fd) noexcept {
   if (d < 0) return fd;
   ::close(fd);
   return d;
+}
+
+// Whether `copy`, just made of the caller's descriptor `fd` (0-2) for
+// Stdio::inherit, is the caller's to hand on: `fd` is not close-on-exec
+// and is still the file that was copied. exec(2) passes on no
+// close-on-exec descriptor, and every descriptor ward makes is one, so a
+// descriptor of ward's that sits on 0-2 when the copy is made (another
+// thread's spawn: its report pipe, clone3's pidfd before off_stdio, a
+// Stdio::pipe(); a kept one made where off_stdio is missing) is never a
+// child's stdio. Checked after the copy: had `fd` been closed and taken
+// again meanwhile, the file differs. A close-on-exec descriptor another
+// thread of the caller made is left out too; one it made without
+// O_CLOEXEC at that moment cannot be told from the caller's own.
+// Test: tests/root/caller_stdio_test.cpp ("... concurrent spawns ...").
+inline bool inheritable_as(int fd, int copy) noexcept {
+  int flags = ::fcntl(fd, F_GETFD);
+  if (flags < 0 || (flags & FD_CLOEXEC) != 0) return false;
+  struct stat a {};
+  struct stat b {};
+  return ::fstat(fd, &a) == 0 && ::fstat(copy, &b) == 0 && a.st_dev == b.st_dev &&
+         a.st_ino == b.st_ino;
 }
 }  // namespace detail
 
@@ -1793,7 +1815,8 @@ class CgroupV2 {
   int events_fd() const {
     require_open();
     if (!events_fd_) {
-      int fd = ::openat(dir_.get(), "cgroup.events", O_RDONLY | O_CLOEXEC);
+      // Kept: off 0-2 (fd.hpp off_stdio).
+      int fd = detail::off_stdio(::openat(dir_.get(), "cgroup.events", O_RDONLY | O_CLOEXEC));
       if (fd < 0)
         detail::throw_errno(Step::cgroup, path_ + "/cgroup.events",
                             errno == ENOENT ? "opening (the root cgroup has none)" : "opening");
@@ -1906,7 +1929,7 @@ class CgroupV2 {
     a.insn_cnt = static_cast<std::uint32_t>(prog.size());
     a.license = reinterpret_cast<std::uintptr_t>(license);
     long fd = ::syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof a);
-    if (fd >= 0) return UniqueFd(static_cast<int>(fd));
+    if (fd >= 0) return UniqueFd(detail::off_stdio(static_cast<int>(fd)));  // kept: dev_prog_
     int e = errno;
     // Again with the verifier's log, for the error message.
     std::string log(16384, '\0');
@@ -3107,7 +3130,8 @@ class LandlockRuleset {
                   "rights " + unhandled.to_string() + " are not in Options::handled_fs");
     // Opened even when nothing will be enforced: a wrong path is an error on
     // every kernel alike.
-    UniqueFd fd(::open(path.c_str(), O_PATH | O_CLOEXEC));
+    // Kept until create(): off 0-2 (fd.hpp off_stdio).
+    UniqueFd fd(detail::off_stdio(::open(path.c_str(), O_PATH | O_CLOEXEC)));
     if (!fd) detail::throw_errno(Step::landlock, path, "opening the rule's path (O_PATH)");
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) detail::throw_errno(Step::landlock, path, "fstat");
@@ -8270,7 +8294,9 @@ class MountGuard {
     long mfd = -1;
     long r = detail::child::mount_step(rootfd.get(), pl.steps[0], detail::mount_api(), f, &mfd);
     if (r < 0) throw Error(Step::mount, static_cast<int>(-r), root.string(), f.text);
-    g.fd_ = UniqueFd(static_cast<int>(mfd));
+    // Kept: off 0-2 (fd.hpp off_stdio); the legacy API reopens the mount
+    // once the temporaries are closed, so it could be on 2.
+    g.fd_ = UniqueFd(detail::off_stdio(static_cast<int>(mfd)));
     return g;
   }
 
@@ -12881,6 +12907,8 @@ namespace ward {
 class Stdio {
  public:
   enum class Kind { inherit, null, pipe, fd, closed };
+  // The caller's descriptor of that number at spawn(), as exec(2) passes it
+  // on: closed, or close-on-exec, it is closed in the child.
   static Stdio inherit() { return Stdio(Kind::inherit, -1); }
   // Closed in the child (posix_spawn_file_actions_addclose(3)'s effect): its
   // first open(2) takes the number (tests/root/caller_stdio_test.cpp).
@@ -13007,7 +13035,10 @@ class Plan {
     // The caller's stdio, copied before this spawn makes any descriptor:
     // with 0-2 closed, the pipes below would take those numbers, and the
     // child would inherit ward's own pipes as its stdio. A closed slot
-    // stays closed in the child (-1). Test: tests/root/caller_stdio_test.cpp.
+    // stays closed in the child (-1), and so does a close-on-exec one, as
+    // exec(2) would have it: what sits on a closed 0-2 while another
+    // thread spawns is ward's (detail::inheritable_as).
+    // Test: tests/root/caller_stdio_test.cpp.
     for (int i = 0; i < 3; ++i) {
       if (!inherit_[i]) continue;
       int d = ::fcntl(i, F_DUPFD_CLOEXEC, 3);
@@ -13017,6 +13048,10 @@ class Plan {
                             : i == 1 ? "stdout"
                                      : "stderr",
                             "copy the caller's descriptor");
+      if (d >= 0 && !detail::inheritable_as(i, d)) {
+        ::close(d);
+        d = -1;
+      }
       child_owned[i].reset(d);
       child_end[i] = d;
     }
