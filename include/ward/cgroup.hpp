@@ -80,6 +80,26 @@ struct CgroupHost {
   std::string unified_root = "/";
   // Controllers that some v1 hierarchy has (from the v1 mounts' options).
   std::vector<std::string> v1_controllers;
+  // One entry per v1 hierarchy that has a controller (named-only
+  // hierarchies such as "name=systemd" are left out). Co-mounted
+  // controllers ("cpu,cpuacct") share one entry and one directory
+  // (cgroup-v1/cgroups.rst, "Usage Examples and Syntax"). A hierarchy
+  // mounted twice is listed once: the mount of its root ("/") if any, else
+  // the first.
+  struct V1Hierarchy {
+    std::vector<std::string> controllers;
+    std::string mount;       // mount point
+    std::string root = "/";  // the mount's root inside the hierarchy (mountinfo field 4)
+  };
+  std::vector<V1Hierarchy> v1_hierarchies;
+
+  // The hierarchy holding v1 `controller`, or nullptr.
+  const V1Hierarchy* v1_hierarchy(std::string_view controller) const {
+    for (const auto& h : v1_hierarchies)
+      if (std::find(h.controllers.begin(), h.controllers.end(), controller) != h.controllers.end())
+        return &h;
+    return nullptr;
+  }
 
   // Whether `controller` (a v2 name) is held by a v1 hierarchy. A controller
   // can be bound to one hierarchy only (cgroup-v2.rst, "Mounting"); v2's
@@ -145,11 +165,26 @@ inline CgroupHost host_from_mountinfo(std::string_view text) {
       v2.emplace_back(unescape_octal(f[4]), unescape_octal(f[3]));
     } else if (fstype == "cgroup") {
       any_v1 = true;
+      CgroupHost::V1Hierarchy hier;
       for (auto o : split(super, ','))
         for (auto c : kV1Controllers)
-          if (o == c && std::find(h.v1_controllers.begin(), h.v1_controllers.end(), c) ==
-                            h.v1_controllers.end())
-            h.v1_controllers.emplace_back(c);
+          if (o == c) {
+            hier.controllers.emplace_back(c);
+            if (std::find(h.v1_controllers.begin(), h.v1_controllers.end(), c) ==
+                h.v1_controllers.end())
+              h.v1_controllers.emplace_back(c);
+          }
+      if (hier.controllers.empty()) continue;
+      hier.mount = unescape_octal(f[4]);
+      hier.root = unescape_octal(f[3]);
+      // A controller belongs to one hierarchy, so equal controller sets
+      // mean the same hierarchy mounted again.
+      auto same = std::find_if(h.v1_hierarchies.begin(), h.v1_hierarchies.end(),
+                               [&](const auto& x) { return x.controllers == hier.controllers; });
+      if (same == h.v1_hierarchies.end())
+        h.v1_hierarchies.push_back(std::move(hier));
+      else if (same->root != "/" && hier.root == "/")
+        *same = std::move(hier);
     }
   }
   if (!v2.empty()) {

@@ -6,6 +6,7 @@
 
 #include <ward/capabilities.hpp>
 #include <ward/cgroup.hpp>
+#include <ward/cgroup_v1.hpp>
 #include <ward/child.hpp>
 #include <ward/error.hpp>
 #include <ward/fd.hpp>
