@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: Apache-2.0
+// CgroupV1 on the real kernel, as root (issue #14).
+//
+// Cgroups are made below each v1 hierarchy's mount as
+// ward-test-v1-<pid>-<n>[/...]: never inside the host's own cgroups. Every
+// one is a CgroupV1 object, so it is removed even when a check fails. A
+// test skips only where this host does not mount the controller it needs
+// as a v1 hierarchy. Children are held by `read x` on a stdin pipe until
+// add() has moved them, then let go with a newline.
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <ward/cgroup_v1.hpp>
+#include <ward/sandbox.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "run_util.hpp"
+#include "test_util.hpp"
+
+using namespace ward;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string name() {
+  static int n = 0;
+  return "ward-test-v1-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::string s((std::istreambuf_iterator<char>(in)), {});
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// The v1 mount of `c`, or empty.
+std::string mount_of(std::string_view c) {
+  const auto* h = cgroup_host().v1_hierarchy(c);
+  return h ? h->mount : std::string();
+}
+
+// A shell held at `read x` until release(), stdout and stderr piped.
+struct Held {
+  Child child;
+  explicit Held(const std::string& script)
+      : child(Sandbox({"/bin/sh", "-c", "read x; " + script})
+                  .stdin_(Stdio::pipe())
+                  .stdout_(Stdio::pipe())
+                  .stderr_(Stdio::pipe())
+                  .spawn()) {}
+  void release() {
+    REQUIRE(::write(child.stdin_pipe().get(), "\n", 1) == 1);
+    child.stdin_pipe().reset();
+  }
+};
+
+// Gone, or a zombie that its (new) parent has not reaped yet: the sleeps
+// are reparented when the shell dies.
+bool dead(pid_t p) {
+  std::string st = slurp("/proc/" + std::to_string(p) + "/stat");
+  if (st.empty()) return true;
+  auto paren = st.rfind(')');
+  return paren != std::string::npos && paren + 2 < st.size() &&
+         (st[paren + 2] == 'Z' || st[paren + 2] == 'X');
+}
+
+template <class P>
+bool eventually(P pred, int ms = 5000) {
+  for (int i = 0; i < ms / 10; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return pred();
+}
+
+}  // namespace
+
+#define NEED_V1(...)                                                                \
+  do {                                                                              \
+    WARD_SKIP_UNLESS_ROOT();                                                        \
+    for (const char* c_ : {__VA_ARGS__})                                            \
+      if (cgroup_host().v1_hierarchy(c_) == nullptr)                                \
+        WARD_SKIP("controller " << c_ << " is not mounted as a v1 hierarchy here"); \
+  } while (false)
+
+TEST_CASE("cgroup v1: a memory hog under memory.limit_in_bytes 32 MiB is OOM-killed") {
+  NEED_V1("memory");
+  auto cg = CgroupV1::create(name(), {"memory"});
+  cg.memory_limit(32u << 20);
+  CHECK(slurp(cg.dir("memory") + "/memory.limit_in_bytes") == std::to_string(32u << 20));
+  // No swap on this host; with swap accounting the hog must not escape into it.
+  if (fs::exists(cg.dir("memory") + "/memory.memsw.limit_in_bytes"))
+    cg.memory_swap_limit(32u << 20);
+  Held h("exec tail /dev/zero");  // tail keeps the endless "line" in memory
+  cg.add(h.child.pid());
+  CHECK(cg.procs() == std::vector<pid_t>{h.child.pid()});
+  h.release();
+  auto st = h.child.wait();
+  INFO(st.describe());
+  CHECK(st.signaled());
+  CHECK(st.signal() == SIGKILL);
+  auto oom = cg.oom_control();
+  CHECK(oom.oom_kill >= 1);
+  auto s = cg.stats();
+  REQUIRE(s.memory_max_usage);
+  CHECK(*s.memory_max_usage <= (32u << 20));
+  CHECK(*s.memory_max_usage > (16u << 20));
+  cg.destroy();
+}
+
+TEST_CASE("cgroup v1: a fork loop under pids.max 8 is held") {
+  NEED_V1("pids");
+  auto cg = CgroupV1::create(name(), {"pids"});
+  cg.pids_max(8);
+  CHECK(slurp(cg.dir("pids") + "/pids.max") == "8");
+  Held h("i=0; while [ $i -lt 30 ]; do sleep 100 & i=$((i+1)); done; wait");
+  cg.add(h.child.pid());
+  h.release();
+  // The shell makes 7 sleeps (8 with itself), then fork fails.
+  CHECK(eventually([&] { return cg.stats().pids_current == 8u; }));
+  std::this_thread::sleep_for(200ms);
+  auto s = cg.stats();
+  REQUIRE(s.pids_current);
+  CHECK(*s.pids_current <= 8);
+  CHECK(cg.procs().size() <= 8);
+  // pids.events "max N": fork attempts refused by this limit.
+  CHECK(cgroup_parse::flat_value(cg.get("pids.events"), "max").value_or(0) >= 1);
+  cg.destroy();
+  // dash gives up when fork fails ("Cannot fork", exit 2), or it was still
+  // waiting and destroy() killed it: either way not a success.
+  auto st = h.child.wait();
+  INFO(st.describe());
+  CHECK_FALSE(st.success());
+  CHECK_FALSE(fs::exists(mount_of("pids") + "/" + cg.path()));
+}
+
+TEST_CASE("cgroup v1: cpu.shares and the CFS quota land in the files") {
+  NEED_V1("cpu", "cpuacct");
+  auto cg = CgroupV1::create(name(), {"cpu", "cpuacct"});
+  cg.cpu_shares(512);
+  cg.cpu_quota(50000, 200000);
+  CHECK(slurp(cg.dir("cpu") + "/cpu.shares") == "512");
+  CHECK(slurp(cg.dir("cpu") + "/cpu.cfs_period_us") == "200000");
+  CHECK(slurp(cg.dir("cpu") + "/cpu.cfs_quota_us") == "50000");
+  cg.cpu_quota(-1);
+  CHECK(slurp(cg.dir("cpu") + "/cpu.cfs_quota_us") == "-1");
+  CHECK(slurp(cg.dir("cpu") + "/cpu.cfs_period_us") == "100000");
+  // A kernel error names the file, the value and the errno.
+  try {
+    cg.cpu_quota(1, 100000);  // quota below 1 ms: EINVAL (sched-bwc.rst)
+    FAIL("no error");
+  } catch (const Error& e) {
+    std::string w = e.what();
+    CHECK(w.find("cpu.cfs_quota_us") != std::string::npos);
+    CHECK(w.find("'1'") != std::string::npos);
+    CHECK(w.find("EINVAL") != std::string::npos);
+  }
+  // cpuacct counts a busy child's time.
+  Held h("i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done");
+  cg.add(h.child.pid());
+  h.release();
+  CHECK(h.child.wait().success());
+  auto s = cg.stats();
+  REQUIRE(s.cpuacct_usage);
+  CHECK(*s.cpuacct_usage > 0);
+}
+
+TEST_CASE("cgroup v1: freeze stops a counting child, thaw resumes it") {
+  NEED_V1("freezer");
+  char t[] = "/tmp/ward-cgv1-XXXXXX";
+  std::string dir = ::mkdtemp(t);
+  const std::string counter = dir + "/n";
+  auto cg = CgroupV1::create(name(), {"freezer"});
+  CHECK(cg.freezer_state() == "THAWED");
+  Held h("i=0; while :; do i=$((i+1)); echo $i > " + counter + ".tmp; mv " + counter + ".tmp " +
+         counter + "; done");
+  cg.add(h.child.pid());
+  h.release();
+  REQUIRE(eventually([&] { return !slurp(counter).empty(); }));
+  cg.freeze();
+  CHECK(cg.freezer_state() == "FROZEN");
+  CHECK(slurp(cg.dir("freezer") + "/freezer.state") == "FROZEN");
+  std::string a = slurp(counter);
+  std::this_thread::sleep_for(300ms);
+  CHECK(slurp(counter) == a);
+  cg.thaw();
+  CHECK(cg.freezer_state() == "THAWED");
+  CHECK(eventually([&] { return slurp(counter) != a; }));
+  cg.destroy();
+  CHECK(h.child.wait().signal() == SIGKILL);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("cgroup v1: kill and destroy leave no process and no directory in any hierarchy") {
+  NEED_V1("memory", "pids", "freezer", "cpu");
+  std::vector<std::string> ctl;
+  for (const auto& h : cgroup_host().v1_hierarchies)
+    for (const auto& c : h.controllers) ctl.push_back(c);
+  const std::string top = name();
+  auto cg = CgroupV1::create(top + "/mid/leaf", ctl);
+  std::vector<std::string> dirs;
+  for (const auto& c : cg.controllers()) dirs.push_back(cg.dir(c));
+  for (const auto& d : dirs) CHECK(fs::is_directory(d));
+  Held h("sleep 1000 & sleep 1000 & wait");
+  cg.add(h.child.pid());
+  h.release();
+  REQUIRE(eventually([&] { return cg.procs().size() == 3; }));
+  auto members = cg.procs();
+  cg.kill();
+  CHECK(cg.procs().empty());
+  for (pid_t p : members) CHECK(dead(p));
+  cg.destroy();
+  auto st = h.child.wait();
+  CHECK(st.signal() == SIGKILL);
+  for (const auto& h2 : cgroup_host().v1_hierarchies) {
+    INFO(h2.mount);
+    CHECK_FALSE(fs::exists(h2.mount + "/" + top));
+  }
+  CHECK_FALSE(cg.valid());
+  cg.destroy();  // idempotent
+}
+
+TEST_CASE("cgroup v1: an intermediate in use by another cgroup stays") {
+  NEED_V1("pids");
+  const std::string top = name();
+  auto a = CgroupV1::create(top + "/a", {"pids"});
+  auto b = CgroupV1::create(top + "/b", {"pids"});
+  a.destroy();
+  CHECK(fs::is_directory(mount_of("pids") + "/" + top + "/b"));
+  CHECK_FALSE(fs::exists(mount_of("pids") + "/" + top + "/a"));
+  b.destroy();  // b did not make top, so it stays: remove it by hand
+  CHECK(fs::is_directory(mount_of("pids") + "/" + top));
+  ::rmdir((mount_of("pids") + "/" + top).c_str());
+}
+
+TEST_CASE("cgroup v1: bad paths and controllers fail naming them and leave nothing") {
+  NEED_V1("memory", "pids");
+  const std::string top = name();
+  auto msg = [](auto f) -> std::string {
+    try {
+      f();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  std::string m = msg([&] { CgroupV1::create(top + "/../escape", {"memory", "pids"}); });
+  CHECK(m.find("'" + top + "/../escape'") != std::string::npos);
+  CHECK(m.find("'..'") != std::string::npos);
+  CHECK_FALSE(fs::exists(mount_of("memory") + "/escape"));
+  m = msg([&] { CgroupV1::create(top, {"memory", "bogus"}); });
+  CHECK(m.find("'bogus' is not a cgroup v1 controller name") != std::string::npos);
+  if (cgroup_host().v1_hierarchy("hugetlb") == nullptr) {  // on this host hugetlb is in v2
+    m = msg([&] { CgroupV1::create(top, {"memory", "pids", "hugetlb"}); });
+    CHECK(m.find("controller hugetlb is not mounted as a v1 hierarchy on this host") !=
+          std::string::npos);
+    auto cg = CgroupV1::create(top, {"memory"});
+    m = msg([&] { cg.hugetlb_limit("2MB", 1 << 21); });
+    CHECK(m.find("controller hugetlb is not mounted as a v1 hierarchy on this host") !=
+          std::string::npos);
+    m = msg([&] { cg.pids_max(3); });
+    CHECK(m.find("controller pids is not one this cgroup was created with") != std::string::npos);
+    cg.destroy();
+  }
+  CHECK_FALSE(fs::exists(mount_of("memory") + "/" + top));
+  CHECK_FALSE(fs::exists(mount_of("pids") + "/" + top));
+  // An existing cgroup is not taken over by create().
+  auto cg = CgroupV1::create(top, {"pids"});
+  m = msg([&] { CgroupV1::create(top, {"memory", "pids"}); });
+  CHECK(m.find("already exists") != std::string::npos);
+  CHECK(m.find(mount_of("pids") + "/" + top) != std::string::npos);
+  CHECK_FALSE(fs::exists(mount_of("memory") + "/" + top));  // undone
+  CHECK(fs::is_directory(mount_of("pids") + "/" + top));    // not ours to remove
+  // adopt() takes it over; destroying removes it.
+  cg.release();
+  cg = CgroupV1();
+  auto ad = CgroupV1::adopt(top, {"pids"});
+  ad.pids_max(5);
+  CHECK(slurp(mount_of("pids") + "/" + top + "/pids.max") == "5");
+  ad.destroy();
+  CHECK_FALSE(fs::exists(mount_of("pids") + "/" + top));
+}
+
+TEST_CASE("cgroup v1: a cpuset two levels deep takes a process (cpus and mems copied down)") {
+  NEED_V1("cpuset");
+  const std::string top = name();
+  auto cg = CgroupV1::create(top + "/inner", {"cpuset"});
+  const std::string root = mount_of("cpuset");
+  CHECK(slurp(root + "/" + top + "/cpuset.cpus") == slurp(root + "/cpuset.cpus"));
+  CHECK(slurp(cg.dir("cpuset") + "/cpuset.cpus") == slurp(root + "/cpuset.cpus"));
+  CHECK(slurp(cg.dir("cpuset") + "/cpuset.mems") == slurp(root + "/cpuset.mems"));
+  Held h("cat /proc/self/cpuset");
+  cg.add(h.child.pid());
+  h.release();
+  std::string out = ward_test::read_all(h.child.stdout_pipe().get());
+  CHECK(h.child.wait().success());
+  CHECK(out == "/" + top + "/inner\n");
+  cg.cpuset_cpus("0");
+  CHECK(slurp(cg.dir("cpuset") + "/cpuset.cpus") == "0");
+  // The attack the copy-down defends against: a cpuset made by hand stays
+  // empty and refuses a process with ENOSPC.
+  const std::string bare = root + "/" + top + "/bare";
+  REQUIRE(::mkdir(bare.c_str(), 0755) == 0);
+  {
+    std::ofstream procs(bare + "/cgroup.procs");
+    procs << ::getpid() << std::flush;
+    CHECK_FALSE(procs.good());
+  }
+  ::rmdir(bare.c_str());
+  cg.destroy();
+  CHECK_FALSE(fs::exists(root + "/" + top));
+}
+
+TEST_CASE("cgroup v1: devices and blkio rules land in the files") {
+  NEED_V1("devices", "blkio");
+  auto cg = CgroupV1::create(name(), {"devices", "blkio"});
+  cg.device_rules({{true, 'c', 1, 3, "rwm"}, {true, 'c', 136, -1, "rw"}});
+  CHECK(slurp(cg.dir("devices") + "/devices.list") == "c 1:3 rwm\nc 136:* rw");
+  cg.device_deny("c 1:3 w");
+  CHECK(slurp(cg.dir("devices") + "/devices.list") == "c 1:3 rm\nc 136:* rw");
+  // The rule is enforced: writing /dev/null is refused now, reading is not.
+  Held h("echo x > /dev/null && echo wrote; cat /dev/null && echo read");
+  cg.add(h.child.pid());
+  h.release();
+  std::string out = ward_test::read_all(h.child.stdout_pipe().get());
+  h.child.wait();
+  CHECK(out == "read\n");
+  cg.blkio_weight(500);
+  std::string w =
+      fs::exists(cg.dir("blkio") + "/blkio.weight") ? "/blkio.weight" : "/blkio.bfq.weight";
+  CHECK(slurp(cg.dir("blkio") + w).find("500") != std::string::npos);
+}
