@@ -2727,13 +2727,16 @@ class CgroupV1 {
   void kill(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     require_open();
     const auto deadline = std::chrono::steady_clock::now() + timeout;
+    // Nothing to do for an empty cgroup, or one removed behind our back
+    // (destroy() stays idempotent); the freezer is not even touched.
+    if (live_procs().empty()) return;
     if (has("freezer")) {
       freeze(timeout);
       for (pid_t p : procs()) ::kill(p, SIGKILL);
       thaw(timeout);
     }
     for (;;) {
-      auto left = procs();
+      auto left = live_procs();
       if (left.empty()) return;
       for (pid_t p : left) ::kill(p, SIGKILL);
       if (std::chrono::steady_clock::now() > deadline)
@@ -2889,6 +2892,22 @@ class CgroupV1 {
     hier_.clear();
   }
 
+  // procs(), where a hierarchy whose directory is gone counts as empty.
+  std::vector<pid_t> live_procs() const {
+    std::vector<pid_t> out;
+    for (const auto& h : hier_) {
+      std::string t;
+      int e = detail::cg::read_at(h.dir.get(), "cgroup.procs", t);
+      if (e == ENOENT || e == ENODEV) continue;
+      if (e != 0) throw Error(Step::cgroup, e, h.dir_path + "/cgroup.procs", "reading");
+      auto p = detail::cgv1::pids_of(t);
+      out.insert(out.end(), p.begin(), p.end());
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+
   const Hierarchy* find(std::string_view controller) const {
     for (const auto& h : hier_)
       if (std::find(h.controllers.begin(), h.controllers.end(), controller) != h.controllers.end())
@@ -2928,7 +2947,9 @@ class CgroupV1 {
     std::string out;
     if (int e = detail::cg::read_at(h.dir.get(), f, out))
       throw Error(Step::cgroup, e, h.dir_path + "/" + f,
-                  e == ENOENT ? "reading: no such interface file on this kernel" : "reading");
+                  e == ENOENT
+                      ? "reading: no such interface file on this kernel, or the cgroup was removed"
+                      : "reading");
     return out;
   }
 
@@ -2943,7 +2964,7 @@ class CgroupV1 {
     if (e == ENOSPC && f == "cgroup.procs") why += ": the cpuset has no cpus or mems (cpusets.rst)";
     if (e == EBUSY && f == "memory.limit_in_bytes")
       why += ": usage is above the new limit and could not be reclaimed";
-    if (e == EINVAL && f.rfind("memory.", 0) == 0)
+    if (e == EINVAL && (f == "memory.limit_in_bytes" || f == "memory.memsw.limit_in_bytes"))
       why += ": memory.memsw.limit_in_bytes must stay >= memory.limit_in_bytes (memcg_v1.rst)";
     if (e == EAGAIN && f == "cgroup.procs") why += ": pids.max of this cgroup is reached";
     throw Error(Step::cgroup, e, h.dir_path + "/" + f, why);

@@ -229,6 +229,15 @@ TEST_CASE("cgroup v1: kill and destroy leave no process and no directory in any 
   cg.destroy();  // idempotent
 }
 
+TEST_CASE("cgroup v1: destroy of a cgroup removed behind our back is quiet") {
+  NEED_V1("pids", "freezer");
+  auto cg = CgroupV1::create(name(), {"pids", "freezer"});
+  REQUIRE(::rmdir(cg.dir("pids").c_str()) == 0);
+  REQUIRE(::rmdir(cg.dir("freezer").c_str()) == 0);
+  CHECK_NOTHROW(cg.destroy());
+  CHECK_FALSE(cg.valid());
+}
+
 TEST_CASE("cgroup v1: an intermediate in use by another cgroup stays") {
   NEED_V1("pids");
   const std::string top = name();
