@@ -133,11 +133,7 @@ inline bool is_cgroup1(int fd) {
 
 inline std::vector<pid_t> pids_of(std::string_view text) {
   std::vector<pid_t> out;
-  for (auto l : cgroup_parse::lines(text)) {
-    pid_t pid = 0;
-    std::from_chars(l.data(), l.data() + l.size(), pid);
-    if (pid > 0) out.push_back(pid);
-  }
+  cg::append_pids(text, out);
   return out;
 }
 
@@ -342,10 +338,7 @@ class CgroupV1 {
   }
   // hugetlb.rst: hugetlb.<size>.limit_in_bytes, size as "2MB", "1GB".
   void hugetlb_limit(std::string_view size, std::uint64_t bytes) {
-    auto digits = size.find_first_not_of("0123456789");
-    if (digits == 0 || digits == std::string_view::npos ||
-        (size.substr(digits) != "KB" && size.substr(digits) != "MB" && size.substr(digits) != "GB"))
-      detail::throw_invalid("hugetlb_limit", "'" + std::string(size) + "' is not a size like 2MB");
+    detail::cg::check_hugetlb_size(size, "hugetlb_limit");
     set("hugetlb." + std::string(size) + ".limit_in_bytes", signed_num(bytes));
   }
 
@@ -354,7 +347,7 @@ class CgroupV1 {
   // hierarchy. Nothing is ever created (no O_CREAT).
   void set(std::string_view file, std::string_view value) {
     require_open();
-    std::string f = checked_file(file);
+    std::string f = detail::cg::checked_file(file);
     if (value.find('\0') != std::string_view::npos)
       detail::throw_invalid(f, "value contains a NUL byte");
     std::string ctl = f.substr(0, f.find('.'));
@@ -368,7 +361,7 @@ class CgroupV1 {
   // the shared files).
   std::string get(std::string_view file) const {
     require_open();
-    std::string f = checked_file(file);
+    std::string f = detail::cg::checked_file(file);
     std::string ctl = f.substr(0, f.find('.'));
     if (ctl == "cgroup" || f == "tasks" || f == "notify_on_release") return read(hier_.front(), f);
     return read(need_for(ctl, f), f);
@@ -684,14 +677,6 @@ class CgroupV1 {
       std::this_thread::sleep_for(std::chrono::milliseconds(step));
       step = std::min(step * 2, 10);
     }
-  }
-
-  static std::string checked_file(std::string_view f) {
-    if (f.empty() || f.find('/') != std::string_view::npos || f == "." ||
-        f.find("..") != std::string_view::npos || f.find('\0') != std::string_view::npos)
-      detail::throw_invalid("cgroup file",
-                            "'" + std::string(f) + "' is not an interface file name");
-    return std::string(f);
   }
 
   // v1 memory and hugetlb files spell "no limit" as -1.

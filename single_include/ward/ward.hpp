@@ -1430,6 +1430,35 @@ inline bool is_cgroup2(int fd) {
 
 inline std::string ms(std::chrono::milliseconds t) { return std::to_string(t.count()) + " ms"; }
 
+// The pids of a cgroup.procs text (one per line), appended to `out`; v1 and
+// v2 write the file alike (cgroup-v2.rst "cgroup.procs", cgroups.rst "tasks").
+inline void append_pids(std::string_view text, std::vector<pid_t>& out) {
+  for (auto l : cgroup_parse::lines(text)) {
+    pid_t pid = 0;
+    std::from_chars(l.data(), l.data() + l.size(), pid);
+    if (pid > 0) out.push_back(pid);
+  }
+}
+
+// An interface file name for CgroupV2::set/get and CgroupV1::set/get: one
+// component, never "." or "..", so a write stays in the cgroup's directory.
+inline std::string checked_file(std::string_view f) {
+  if (f.empty() || f.find('/') != std::string_view::npos || f == "." ||
+      f.find("..") != std::string_view::npos || f.find('\0') != std::string_view::npos)
+    throw_invalid("cgroup file", "'" + std::string(f) + "' is not an interface file name");
+  return std::string(f);
+}
+
+// A hugetlb page size as the kernel names it in the file names: "2MB",
+// "1GB", "64KB" (hugetlb.<size>.max in v2, hugetlb.<size>.limit_in_bytes in
+// v1). `field` names the caller in the error.
+inline void check_hugetlb_size(std::string_view size, const char* field) {
+  auto digits = size.find_first_not_of("0123456789");
+  if (digits == 0 || digits == std::string_view::npos ||
+      (size.substr(digits) != "KB" && size.substr(digits) != "MB" && size.substr(digits) != "GB"))
+    throw_invalid(field, "'" + std::string(size) + "' is not a size like 2MB");
+}
+
 // The poll(2) timeout for a wait on cgroup.events: `step` ms (then doubled,
 // up to 1 s), or what is left. Why not just the time left: the kernel
 // updates the file's values at once but sends at most one change
@@ -1760,10 +1789,7 @@ class CgroupV2 {
 
   // hugetlb.<size>.max, size as the kernel names it: "2MB", "1GB", "64KB".
   void hugetlb_max(std::string_view size, std::uint64_t bytes) {
-    auto digits = size.find_first_not_of("0123456789");
-    if (digits == 0 || digits == std::string_view::npos ||
-        (size.substr(digits) != "KB" && size.substr(digits) != "MB" && size.substr(digits) != "GB"))
-      detail::throw_invalid("hugetlb_max", "'" + std::string(size) + "' is not a size like 2MB");
+    detail::cg::check_hugetlb_size(size, "hugetlb_max");
     set("hugetlb." + std::string(size) + ".max", num(bytes));
   }
 
@@ -1772,25 +1798,20 @@ class CgroupV2 {
   // refused (nothing is ever created).
   void set(std::string_view file, std::string_view value) {
     require_open();
-    std::string f = checked_file(file);
+    std::string f = detail::cg::checked_file(file);
     if (value.find('\0') != std::string_view::npos)
       detail::throw_invalid(f, "value contains a NUL byte");
     if (int e = detail::cg::write_at(dir_.get(), f, value)) fail(e, f, value);
   }
   // The raw contents of an interface file.
-  std::string get(std::string_view file) const { return read(checked_file(file)); }
+  std::string get(std::string_view file) const { return read(detail::cg::checked_file(file)); }
 
   // ---- lifecycle
 
   // Members of this cgroup only (not of descendants): cgroup.procs.
   std::vector<pid_t> procs() const {
     std::vector<pid_t> out;
-    const std::string text = read("cgroup.procs");  // lines() views into it
-    for (auto l : cgroup_parse::lines(text)) {
-      pid_t pid = 0;
-      std::from_chars(l.data(), l.data() + l.size(), pid);
-      if (pid > 0) out.push_back(pid);
-    }
+    detail::cg::append_pids(read("cgroup.procs"), out);
     return out;
   }
   // Moves a process (all its threads) here: cgroup.procs.
@@ -2083,14 +2104,6 @@ class CgroupV2 {
     return out;
   }
 
-  static std::string checked_file(std::string_view f) {
-    if (f.empty() || f.find('/') != std::string_view::npos || f == "." ||
-        f.find("..") != std::string_view::npos || f.find('\0') != std::string_view::npos)
-      detail::throw_invalid("cgroup file",
-                            "'" + std::string(f) + "' is not an interface file name");
-    return std::string(f);
-  }
-
   static std::string num(std::uint64_t v) {
     return v == cgroup_unlimited ? "max" : std::to_string(v);
   }
@@ -2195,12 +2208,7 @@ class CgroupV2 {
 
   static void collect_pids(int dirfd, std::vector<pid_t>& out) {
     std::string t;
-    if (detail::cg::read_at(dirfd, "cgroup.procs", t) == 0)
-      for (auto l : cgroup_parse::lines(t)) {
-        pid_t pid = 0;
-        std::from_chars(l.data(), l.data() + l.size(), pid);
-        if (pid > 0) out.push_back(pid);
-      }
+    if (detail::cg::read_at(dirfd, "cgroup.procs", t) == 0) detail::cg::append_pids(t, out);
     for (auto& sub : subdirs(dirfd)) {
       UniqueFd s(::openat(dirfd, sub.c_str(), detail::cg::kPathFlags));
       if (s) collect_pids(s.get(), out);
@@ -2430,11 +2438,7 @@ inline bool is_cgroup1(int fd) {
 
 inline std::vector<pid_t> pids_of(std::string_view text) {
   std::vector<pid_t> out;
-  for (auto l : cgroup_parse::lines(text)) {
-    pid_t pid = 0;
-    std::from_chars(l.data(), l.data() + l.size(), pid);
-    if (pid > 0) out.push_back(pid);
-  }
+  cg::append_pids(text, out);
   return out;
 }
 
@@ -2639,10 +2643,7 @@ class CgroupV1 {
   }
   // hugetlb.rst: hugetlb.<size>.limit_in_bytes, size as "2MB", "1GB".
   void hugetlb_limit(std::string_view size, std::uint64_t bytes) {
-    auto digits = size.find_first_not_of("0123456789");
-    if (digits == 0 || digits == std::string_view::npos ||
-        (size.substr(digits) != "KB" && size.substr(digits) != "MB" && size.substr(digits) != "GB"))
-      detail::throw_invalid("hugetlb_limit", "'" + std::string(size) + "' is not a size like 2MB");
+    detail::cg::check_hugetlb_size(size, "hugetlb_limit");
     set("hugetlb." + std::string(size) + ".limit_in_bytes", signed_num(bytes));
   }
 
@@ -2651,7 +2652,7 @@ class CgroupV1 {
   // hierarchy. Nothing is ever created (no O_CREAT).
   void set(std::string_view file, std::string_view value) {
     require_open();
-    std::string f = checked_file(file);
+    std::string f = detail::cg::checked_file(file);
     if (value.find('\0') != std::string_view::npos)
       detail::throw_invalid(f, "value contains a NUL byte");
     std::string ctl = f.substr(0, f.find('.'));
@@ -2665,7 +2666,7 @@ class CgroupV1 {
   // the shared files).
   std::string get(std::string_view file) const {
     require_open();
-    std::string f = checked_file(file);
+    std::string f = detail::cg::checked_file(file);
     std::string ctl = f.substr(0, f.find('.'));
     if (ctl == "cgroup" || f == "tasks" || f == "notify_on_release") return read(hier_.front(), f);
     return read(need_for(ctl, f), f);
@@ -2981,14 +2982,6 @@ class CgroupV1 {
       std::this_thread::sleep_for(std::chrono::milliseconds(step));
       step = std::min(step * 2, 10);
     }
-  }
-
-  static std::string checked_file(std::string_view f) {
-    if (f.empty() || f.find('/') != std::string_view::npos || f == "." ||
-        f.find("..") != std::string_view::npos || f.find('\0') != std::string_view::npos)
-      detail::throw_invalid("cgroup file",
-                            "'" + std::string(f) + "' is not an interface file name");
-    return std::string(f);
   }
 
   // v1 memory and hugetlb files spell "no limit" as -1.
