@@ -167,11 +167,17 @@ class CgroupV1 {
   // removes only what this call made. Every name is checked before anything
   // is made, and if a later step fails everything made so far is removed
   // before the error is thrown.
-  static CgroupV1 create(std::string_view path, std::span<const std::string> controllers) {
+  //
+  // With `existing_ok`, a leaf that already exists in some hierarchy is
+  // taken over there instead (owned: destroy() removes it), so that a
+  // cgroup a crashed run left in some hierarchies and not in others can be
+  // made whole (Cgroups::create).
+  static CgroupV1 create(std::string_view path, std::span<const std::string> controllers,
+                         bool existing_ok = false) {
     auto comps = detail::cgv1::components(path);
     CgroupV1 cg = plan(path, controllers);
     try {
-      for (auto& h : cg.hier_) make_in(h, comps);
+      for (auto& h : cg.hier_) make_in(h, comps, existing_ok);
     } catch (...) {
       cg.undo_made();
       throw;
@@ -517,7 +523,7 @@ class CgroupV1 {
   }
 
   // mkdir -p of `comps` below the hierarchy's mount, by descriptor.
-  static void make_in(Hierarchy& h, const std::vector<std::string>& comps) {
+  static void make_in(Hierarchy& h, const std::vector<std::string>& comps, bool existing_ok) {
     const bool cpuset =
         std::find(h.controllers.begin(), h.controllers.end(), "cpuset") != h.controllers.end();
     UniqueFd cur = open_mount(h);
@@ -529,7 +535,7 @@ class CgroupV1 {
       bool made_now = false;
       if (::mkdirat(cur.get(), c.c_str(), 0755) == 0) {
         made_now = true;
-      } else if (errno != EEXIST || last) {
+      } else if (errno != EEXIST || (last && !existing_ok)) {
         int e = errno;
         throw Error(Step::cgroup, e, p,
                     e == EEXIST ? "mkdir: it already exists (CgroupV1::adopt takes over an "

@@ -175,9 +175,12 @@ class Child {
     oom_dir_ = std::move(cgroup_dir);
     oom_before_ = oom_kills_before;
   }
-  // memory.events' oom_kill of a cgroup directory; 0 where there is none.
+  // The oom_kill count of a cgroup directory: memory.events' on v2,
+  // memory.oom_control's on v1 (memcg_v1.rst, Linux 4.13); 0 where there is
+  // none. Both spell it "oom_kill N" ("oom_kill_disable" does not match).
   static std::uint64_t oom_kills(int cgroup_dir) noexcept {
     int fd = ::openat(cgroup_dir, "memory.events", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fd = ::openat(cgroup_dir, "memory.oom_control", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
     char buf[512];
     ssize_t n = ::read(fd, buf, sizeof buf - 1);

@@ -20,6 +20,7 @@
 
 #include <ward/capabilities.hpp>
 #include <ward/cgroup.hpp>
+#include <ward/cgroups.hpp>
 #include <ward/child.hpp>
 #include <ward/detail/bpf.hpp>
 #include <ward/detail/exec_gate.hpp>
@@ -214,13 +215,13 @@ class Plan {
       child_end[i] = child_owned[i].get();
       parent_end[i] = parent_owned[i].get();
     }
-    const std::uint64_t oom_before =
-        data_->cgroup_fd ? Child::oom_kills(data_->cgroup_fd.get()) : 0;
+    const int oom_dir = data_->oom_fd ? data_->oom_fd.get() : data_->cgroup_fd.get();
+    const std::uint64_t oom_before = oom_dir >= 0 ? Child::oom_kills(oom_dir) : 0;
     auto r = detail::spawn_plan(*data_, child_end, parent_end);
     Child c(std::move(r.pidfd), r.pid);
     c.seccomp_listener_ = std::move(r.seccomp_listener);
-    if (data_->cgroup_fd) {
-      int fd = ::fcntl(data_->cgroup_fd.get(), F_DUPFD_CLOEXEC, 3);
+    if (oom_dir >= 0) {
+      int fd = ::fcntl(oom_dir, F_DUPFD_CLOEXEC, 3);
       if (fd >= 0) c.watch_oom(UniqueFd(fd), oom_before);
     }
     if (pty) c.terminal_ = std::move(pty->master);
@@ -330,6 +331,31 @@ class Sandbox {
   // ExitStatus (from the cgroup's memory.events). `cg` must outlive plan().
   Sandbox& cgroup(const CgroupV2& cg) {
     cgroup_fd_ = cg.dir_fd();
+    cgroup_v1_fds_.clear();
+    oom_fd_.reset();
+    return *this;
+  }
+  // Start the child in `cg`'s cgroup of every v1 hierarchy: it writes
+  // itself into each cgroup.procs before it does anything else (CLONE_INTO_
+  // CGROUP is v2's only), and OOM kills come from its memory hierarchy's
+  // memory.oom_control. `cg` must outlive plan().
+  Sandbox& cgroup(const CgroupV1& cg) {
+    cgroup_fd_.reset();
+    cgroup_v1_fds_ = cg.dir_fds();
+    oom_fd_.reset();
+    if (cg.has("memory")) oom_fd_ = cg.dir_fd("memory");
+    return *this;
+  }
+  // Both at once, on any host (cgroups.hpp): born in the unified cgroup
+  // (CLONE_INTO_CGROUP) and joining the v1 ones first thing. Test:
+  // tests/root/cgroups_test.cpp.
+  Sandbox& cgroup(const Cgroups& cg) {
+    cgroup_fd_.reset();
+    cgroup_v1_fds_.clear();
+    oom_fd_.reset();
+    if (cg.v2()) cgroup_fd_ = cg.v2()->dir_fd();
+    if (cg.v1()) cgroup_v1_fds_ = cg.v1()->dir_fds();
+    if (int m = cg.oom_dir_fd(); m >= 0) oom_fd_ = m;
     return *this;
   }
 
@@ -890,6 +916,11 @@ class Sandbox {
     if (cgroup_fd_) {
       pd->cgroup_fd = detail::dup_cloexec(*cgroup_fd_, Step::cgroup, "into_cgroup descriptor");
     }
+    for (int fd : cgroup_v1_fds_)
+      pd->cgroup_v1_fds.push_back(
+          detail::dup_cloexec(fd, Step::cgroup, "cgroup v1 directory descriptor"));
+    if (oom_fd_)
+      pd->oom_fd = detail::dup_cloexec(*oom_fd_, Step::cgroup, "memory cgroup descriptor");
 
     plan_filesystem(*pd, joined);
     plan_process(*pd, new_user, joined);
@@ -1431,6 +1462,8 @@ class Sandbox {
   std::optional<std::uint32_t> uid_, gid_;
   SpawnMode mode_ = SpawnMode::automatic;
   std::optional<int> cgroup_fd_;
+  std::vector<int> cgroup_v1_fds_;  // borrowed, duplicated by plan()
+  std::optional<int> oom_fd_;
   NsSet create_;
   std::vector<Join> joins_;
   UserNsOptions userns_;

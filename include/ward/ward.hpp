@@ -7,6 +7,7 @@
 #include <ward/capabilities.hpp>
 #include <ward/cgroup.hpp>
 #include <ward/cgroup_v1.hpp>
+#include <ward/cgroups.hpp>
 #include <ward/child.hpp>
 #include <ward/error.hpp>
 #include <ward/fd.hpp>

@@ -71,6 +71,10 @@ struct ChildPlan {
   bool ns_at_clone = true;  // namespaces came with clone3, nothing to join
   const NsJoin* joins = nullptr;
   int n_joins = 0;
+  // cgroup v1 directories (O_PATH) the child writes itself into first
+  // thing (Sandbox::cgroup with a CgroupV1 or Cgroups).
+  const int* cgroup_v1 = nullptr;
+  int n_cgroup_v1 = 0;
   int unshare_flags = 0;   // created after the joins
   bool two_stage = false;  // a pid-namespace change needs a second clone
   // The second stage is a CLONE_VFORK child, so that its oom_score_adj is
@@ -221,8 +225,11 @@ struct PlanData {
   UniqueFd trampoline;  // the sealed memfd of Sandbox::sealed_exec
   std::vector<std::string> trampoline_argv_s;
   std::vector<const char*> trampoline_argv;
-  std::uint64_t clone_flags = 0;  // CLONE_NEW* passed to clone3
-  UniqueFd cgroup_fd;             // CLONE_INTO_CGROUP target, if any
+  std::uint64_t clone_flags = 0;        // CLONE_NEW* passed to clone3
+  UniqueFd cgroup_fd;                   // CLONE_INTO_CGROUP target, if any
+  std::vector<UniqueFd> cgroup_v1_fds;  // v1 directories the child joins
+  std::vector<int> cgroup_v1_raw;       // their numbers, for ChildPlan::cgroup_v1
+  UniqueFd oom_fd;                      // the memory cgroup whose OOM kills the Child reports
   std::vector<sock_filter> seccomp_prog;
   struct sock_fprog seccomp_fprog {};
   bool seccomp_exec_gate = false;      // answer the child's own execve notification
@@ -263,6 +270,10 @@ struct PlanData {
     child.cwd = cwd.empty() ? nullptr : cwd.c_str();
     child.joins = joins.empty() ? nullptr : joins.data();
     child.n_joins = static_cast<int>(joins.size());
+    cgroup_v1_raw.clear();
+    for (auto& f : cgroup_v1_fds) cgroup_v1_raw.push_back(f.get());
+    child.cgroup_v1 = cgroup_v1_raw.empty() ? nullptr : cgroup_v1_raw.data();
+    child.n_cgroup_v1 = static_cast<int>(cgroup_v1_raw.size());
     child.hostname = hostname.empty() ? nullptr : hostname.c_str();
     child.hostname_len = hostname.size();
     child.domainname = domainname.empty() ? nullptr : domainname.c_str();

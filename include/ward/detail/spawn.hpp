@@ -584,10 +584,14 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
       a.flags |= kCloneIntoCgroup;
       a.cgroup = static_cast<std::uint64_t>(pd.cgroup_fd.get());
     } else if (pd.cgroup_fd) {
-      // The child joins the cgroup itself; a cgroup namespace made at
-      // clone would be rooted at our cgroup instead of its own.
       ctx.cgroup_fd = pd.cgroup_fd.get();
-      ctx.unshare_cgroup = (a.flags & CLONE_NEWCGROUP) != 0;
+    }
+    if ((ctx.cgroup_fd >= 0 || !pd.cgroup_v1_fds.empty()) && (a.flags & CLONE_NEWCGROUP) != 0) {
+      // The child joins a cgroup itself: a cgroup namespace made at clone
+      // would be rooted at our cgroup instead of its own
+      // (cgroup_namespaces(7): the root is the creator's cgroup at the time
+      // of unshare(2) or clone(2)). It makes it after joining.
+      ctx.unshare_cgroup = true;
       a.flags &= ~static_cast<std::uint64_t>(CLONE_NEWCGROUP);
     }
     a.pidfd = reinterpret_cast<std::uint64_t>(&pidfd_raw);

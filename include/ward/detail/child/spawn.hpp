@@ -322,18 +322,28 @@ WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
 
   if (c->reset_signals) child_reset_signals();
 
+  // Writing "0" to cgroup.procs moves the writer (cgroup-v2.rst; v1 the
+  // same: cgroup-v1/cgroups.rst, cgroup_procs_write_start takes 0 as the
+  // writer). Before anything else runs, so that nothing the child does
+  // escapes its limits: the v1 hierarchies (CLONE_INTO_CGROUP reaches the
+  // unified one only), then the unified cgroup where clone3 could not.
+  for (int i = 0; i < p.n_cgroup_v1; ++i) {
+    long fd = sys::call(SYS_openat, p.cgroup_v1[i], "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) child_report(c, Step::cgroup, fd, "open cgroup.procs of a cgroup v1 hierarchy");
+    r = sys::call(SYS_write, fd, "0", 1);
+    sys::call(SYS_close, fd);
+    if (r < 0) child_report(c, Step::cgroup, r, "write cgroup.procs of a cgroup v1 hierarchy");
+  }
   if (c->cgroup_fd >= 0) {
-    // Writing "0" to cgroup.procs moves the writer (cgroup-v2.rst). Before
-    // anything else runs, so that nothing the child does escapes its limits.
     long fd = sys::call(SYS_openat, c->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
     if (fd < 0) child_report(c, Step::cgroup, fd, "open cgroup.procs (no CLONE_INTO_CGROUP)");
     r = sys::call(SYS_write, fd, "0", 1);
     sys::call(SYS_close, fd);
     if (r < 0) child_report(c, Step::cgroup, r, "write cgroup.procs (no CLONE_INTO_CGROUP)");
-    if (c->unshare_cgroup) {
-      r = sys::call(SYS_unshare, CLONE_NEWCGROUP);
-      if (r < 0) child_report(c, Step::unshare, r, "cgroup namespace");
-    }
+  }
+  if (c->unshare_cgroup) {
+    r = sys::call(SYS_unshare, CLONE_NEWCGROUP);
+    if (r < 0) child_report(c, Step::unshare, r, "cgroup namespace");
   }
 
   if (!p.ns_at_clone) {
