@@ -193,6 +193,30 @@ section() {
   echo "== $*"
 }
 skip_section() { skip_reason=$*; }
+
+# cgroup_value PID CONTROLLER V1FILE V2FILE: prints "v1:VALUE" or "v2:VALUE",
+# the file of CONTROLLER's cgroup of process PID (from /proc/PID/cgroup) in
+# the hierarchy that holds CONTROLLER on this host: a v1 hierarchy whose
+# line names it, else the unified one. Read from the host, so a container's
+# own view (its cgroup namespace, its /sys/fs/cgroup) does not matter.
+cgroup_value() {
+  local pid=$1 ctl=$2 f1=$3 f2=$4 line ctrls path mnt
+  [[ $pid =~ ^[0-9]+$ ]] || { echo "no pid: '$pid'"; return 1; }
+  while IFS= read -r line; do
+    ctrls=${line#*:}
+    ctrls=${ctrls%%:*}
+    path=${line#*:*:}
+    if [[ ,$ctrls, == *,$ctl,* ]]; then
+      mnt=$(findmnt -rn -t cgroup -o TARGET,OPTIONS | awk -v c="$ctl" '{n=split($2,o,","); for(i=1;i<=n;i++) if(o[i]==c){print $1; exit}}')
+      [[ -n $mnt ]] || { echo "no v1 mount for $ctl"; return 1; }
+      echo "v1:$(cat "$mnt$path/$f1")"
+      return
+    fi
+  done <"/proc/$pid/cgroup"
+  path=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+  mnt=$(findmnt -rn -t cgroup2 -o TARGET | head -n1)
+  echo "v2:$(cat "$mnt$path/$f2")"
+}
 skip_all() {
   skip_all_reason=$*
   skip_reason=$*

@@ -16,9 +16,9 @@
 # pointed at (CONTAINERS_CONF, CONTAINERS_STORAGE_CONF,
 # CONTAINERS_REGISTRIES_CONF), so nothing in /etc or /var is read or written.
 # containers.conf has `default_ulimits = []` (podman's default nofile ulimit
-# needs CAP_SYS_RESOURCE, missing on this host) and `pids_limit = 0` (podman
-# asks for pids.max 2048 by default; a hybrid-cgroup host has no pids
-# controller in the unified hierarchy), and names the runtime in
+# needs CAP_SYS_RESOURCE, missing on this host), keeps podman's default
+# pids_limit (2048: on a hybrid-cgroup host it lands in the v1 pids
+# hierarchy, checked from the host), and names the runtime in
 # runtime_supports_json, so podman passes it --log <userdata>/oci-log
 # --log-format json as it does runc and reads its errors from there.
 # Containers run with --network none under their own cgroup parent,
@@ -110,7 +110,6 @@ mkdir -p "$tmp"/{root,runroot,tmp,networks,cni}
 cat >"$tmp/containers.conf" <<EOF
 [containers]
 default_ulimits = []
-pids_limit = 0
 netns = "none"
 log_driver = "k8s-file"
 
@@ -198,6 +197,8 @@ check "exec: same pid namespace (sees pid 1's cmdline)" 0 '^sh--c-trap' \
 check "ps: shows the container running" 0 "(^|"$'\n'")$name Up" \
   "$P" ps --format '{{.Names}} {{.Status}}'
 check "inspect: running" 0 '^running$' "$P" inspect --format '{{.State.Status}}' "$name"
+check "podman's default pids limit 2048 lands in the container's pids cgroup" 0 '^v[12]:2048$' \
+  cgroup_value "$("$P" inspect --format '{{.State.Pid}}' "$name" 2>/dev/null)" pids pids.max pids.max
 check "logs" 0 '^started$' "$P" logs "$name"
 check "stop (SIGTERM, handled)" 0 "^$name$" "$P" stop --time 10 "$name"
 check "inspect: exited 0 after stop" 0 '^exited 0$' \
