@@ -19,8 +19,9 @@ packages=(
   busybox-static util-linux iproute2              # what sandbox tests run and inspect
   binutils                                        # objdump: scripts/check_child_code.py
   libseccomp-dev clang-format
-  # real engines driving the runtime (root.engines.*: tests/engines/*.sh)
-  podman conmon containernetworking-plugins uidmap containerd
+  # real engines driving the runtime (root.engines.*: tests/engines/*.sh);
+  # python3-grpcio: the CRI client of tests/engines/cri_client.py
+  podman conmon containernetworking-plugins uidmap containerd python3-grpcio
   # kernel uapi headers of other arches: scripts/gen_syscalls.py (seccomp.tables_fresh)
   linux-libc-dev-arm64-cross linux-libc-dev-armhf-cross linux-libc-dev-riscv64-cross
   "${vm_packages[@]}"

@@ -48,70 +48,18 @@ for tool in containerd ctr containerd-shim-runc-v2; do
 done
 # shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=containerd_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/containerd_common.sh"
 
 ns=ward-engine-test-$$
 image=docker.io/library/ward-busybox:latest
 sock=$tmp/containerd.sock
 C=(ctr --address "$sock" --namespace "$ns")
-containerd_pid=
 id=ward-detached
 ids=(ward-echo ward-exit ward-pid "$id" "$id-k" ward-tty "$id-t")  # every container made here
-made_run_containerd=0
-[[ -e /run/containerd ]] || made_run_containerd=1
 
-cleanup_engine() {
-  local id i root sum
-  if [[ -n $containerd_pid ]]; then
-    # Through containerd first, 20 s at most: a hung runtime must not hang
-    # the cleanup; what is left is killed below.
-    local until=$((SECONDS + 20))
-    for id in $(timeout 5 "${C[@]}" tasks ls -q 2>/dev/null); do
-      ((SECONDS < until)) && timeout 5 "${C[@]}" tasks kill -s SIGKILL "$id" >/dev/null 2>&1
-    done
-    sleep 0.3
-    for id in $(timeout 5 "${C[@]}" containers ls -q 2>/dev/null); do
-      ((SECONDS < until)) && timeout 5 "${C[@]}" tasks rm -f "$id" >/dev/null 2>&1
-      ((SECONDS < until)) && timeout 5 "${C[@]}" containers rm "$id" >/dev/null 2>&1
-    done
-    kill "$containerd_pid" 2>/dev/null
-    for i in $(seq 50); do
-      kill -0 "$containerd_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -9 "$containerd_pid" 2>/dev/null
-  fi
-  kill_cgroup_tree "/$ns"  # what the shims could not stop
-  kill_tmp_processes       # shims, runtimes, containers of this setup
-  for root in "$tmp"/runc/*/; do  # the shim's runtime --root: <--runc-root>/<namespace>
-    [[ -d $root ]] && runtime_forget --root "${root%/}"
-  done
-  kill_cgroup_tree "/$ns"
-  # A shim killed above leaves its socket, /run/containerd/s/<sha256 of
-  # "<containerd address>/<namespace>/<id>"> (containerd 1.6's
-  # shim.SocketAddress): remove those of this script's containers.
-  for id in "${ids[@]}"; do
-    sum=$(printf '%s' "$sock/$ns/$id" | sha256sum | cut -d' ' -f1)
-    rm -f "/run/containerd/s/$sum"
-  done
-  if [[ $made_run_containerd == 1 ]]; then
-    rmdir /run/containerd/s /run/containerd 2>/dev/null
-  fi
-  return 0
-}
-
-# What explains a failure: the runtime's --log (the shim passes
-# --log <bundle>/log.json --log-format json), containerd's log.
-diagnostics() {
-  local f
-  for f in $(find "$tmp/state" -name log.json 2>/dev/null); do
-    echo "---- runtime log ${f//$tmp/\$tmp}"
-    tail -n 40 "$f"
-  done
-  if [[ -s $tmp/containerd.log ]]; then
-    echo "---- containerd log (last 40 lines)"
-    tail -n 40 "$tmp/containerd.log"
-  fi
-}
+cleanup_engine() { cleanup_containerd "/$ns" "${ids[@]}"; }
+diagnostics() { containerd_diagnostics; }
 
 # ------------------------------------------------------------------ containerd
 
@@ -120,73 +68,14 @@ mkdir -p "$tmp"/{root,state,opt,runc,fifo}
 # overlayfs snapshots need a filesystem that can be an overlay's upper layer.
 snapshotter=overlayfs
 [[ $(stat -f -c %T "$tmp") == overlayfs ]] && snapshotter=native
-cat >"$tmp/config.toml" <<EOF
-version = 2
-root = "$tmp/root"
-state = "$tmp/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-
-[grpc]
-  address = "$sock"
-
-[ttrpc]
-  address = "$sock.ttrpc"
-
-[plugins]
-  [plugins."io.containerd.internal.v1.opt"]
-    path = "$tmp/opt"
-  [plugins."io.containerd.runtime.v2.task"]
-    platforms = ["linux/$(dpkg --print-architecture 2>/dev/null || echo amd64)"]
-EOF
+containerd_config 'disabled_plugins = ["io.containerd.grpc.v1.cri"]' >"$tmp/config.toml"
 
 echo "$prog: runtime $WARD_BIN"
 echo "$prog: $(containerd --version)"
 echo "$prog: containerd's state in $tmp (namespace $ns, snapshotter $snapshotter)"
 
-containerd --config "$tmp/config.toml" --log-level info >"$tmp/containerd.log" 2>&1 &
-containerd_pid=$!
-for i in $(seq 100); do
-  timeout 5 "${C[@]}" version >/dev/null 2>&1 && break
-  if ! kill -0 "$containerd_pid" 2>/dev/null; then
-    skip "containerd cannot work on this host: it exited: $(tail -n 3 "$tmp/containerd.log" | tr '\n' ' ')"
-  fi
-  sleep 0.2
-done
-timeout 5 "${C[@]}" version >/dev/null 2>&1 ||
-  skip "containerd cannot work on this host: no answer on $sock in 20 s: $(tail -n 3 "$tmp/containerd.log" | tr '\n' ' ')"
-
-# An OCI image archive: oci-layout, index.json, blobs/sha256/{layer,config,manifest}.
-make_rootfs "$tmp/rootfs" || die "cannot make the rootfs in $tmp/rootfs"
-oci=$tmp/oci
-mkdir -p "$oci/blobs/sha256"
-# blob FILE: moves FILE into the blobs, prints "DIGEST SIZE".
-blob() {
-  local d s
-  d=$(sha256sum "$1" | cut -d' ' -f1)
-  s=$(stat -c %s "$1")
-  mv "$1" "$oci/blobs/sha256/$d"
-  echo "$d $s"
-}
-tar --numeric-owner -C "$tmp/rootfs" -cf "$tmp/layer.tar" . || die "tar of the rootfs failed"
-read -r layer layer_size < <(blob "$tmp/layer.tar")
-arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
-cat >"$tmp/config.json" <<EOF
-{"architecture":"$arch","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":["/bin/sh"],"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":["sha256:$layer"]}}
-EOF
-read -r config config_size < <(blob "$tmp/config.json")
-cat >"$tmp/manifest.json" <<EOF
-{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:$config","size":$config_size},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:$layer","size":$layer_size}]}
-EOF
-read -r manifest manifest_size < <(blob "$tmp/manifest.json")
-cat >"$oci/index.json" <<EOF
-{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:$manifest","size":$manifest_size,"annotations":{"io.containerd.image.name":"$image","org.opencontainers.image.ref.name":"latest"}}]}
-EOF
-echo '{"imageLayoutVersion":"1.0.0"}' >"$oci/oci-layout"
-tar -C "$oci" -cf "$tmp/image.tar" oci-layout index.json blobs || die "tar of the image failed"
-if ! imp=$(timeout -k 5 "$step_timeout" "${C[@]}" images import --snapshotter "$snapshotter" \
-  "$tmp/image.tar" 2>&1); then
-  skip "containerd cannot work on this host: ctr images import: $(tail -n 3 <<<"$imp" | tr '\n' ' ')"
-fi
+start_containerd "${C[@]}" version
+import_image "$image" '["/bin/sh"]'
 echo "-- image $image imported (manifest sha256:${manifest:0:12})"
 
 run=("${C[@]}" run --runc-binary "$runtime" --runc-root "$tmp/runc" --fifo-dir "$tmp/fifo"
