@@ -6,11 +6,13 @@
 //   <ward/oci/json.hpp>             ward::json: strict JSON parser/serializer
 //   <ward/oci/seccomp_profile.hpp>  OCI / Docker seccomp profiles -> SeccompFilter
 //   <ward/oci/config.hpp>           ward::oci::Config: config.json, state, features
-//   <ward/oci/sandbox.hpp>          ward::oci::to_sandbox, apply_resources
+//   <ward/oci/resources.hpp>        ward::oci::apply_resources (linux.resources -> cgroup)
+//   <ward/oci/sandbox.hpp>          ward::oci::to_sandbox
 #pragma once
 
 #include <ward/oci/config.hpp>
 #include <ward/oci/json.hpp>
+#include <ward/oci/resources.hpp>
 #include <ward/oci/sandbox.hpp>
 #include <ward/oci/seccomp_agent.hpp>
 #include <ward/oci/seccomp_profile.hpp>
