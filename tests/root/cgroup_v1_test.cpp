@@ -19,47 +19,22 @@
 
 #include <catch2/catch.hpp>
 
+#include "cgroup_v1_util.hpp"
 #include "run_util.hpp"
 #include "test_util.hpp"
 
 using namespace ward;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
+using namespace ward_test::v1;
 
 namespace {
-
-std::string name() {
-  static int n = 0;
-  return "ward-test-v1-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::string s((std::istreambuf_iterator<char>(in)), {});
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 // The v1 mount of `c`, or empty.
 std::string mount_of(std::string_view c) {
   const auto* h = cgroup_host().v1_hierarchy(c);
   return h ? h->mount : std::string();
 }
-
-// A shell held at `read x` until release(), stdout and stderr piped.
-struct Held {
-  Child child;
-  explicit Held(const std::string& script)
-      : child(Sandbox({"/bin/sh", "-c", "read x; " + script})
-                  .stdin_(Stdio::pipe())
-                  .stdout_(Stdio::pipe())
-                  .stderr_(Stdio::pipe())
-                  .spawn()) {}
-  void release() {
-    REQUIRE(::write(child.stdin_pipe().get(), "\n", 1) == 1);
-    child.stdin_pipe().reset();
-  }
-};
 
 // Gone, or a zombie that its (new) parent has not reaped yet: the sleeps
 // are reparented when the shell dies.
@@ -71,24 +46,7 @@ bool dead(pid_t p) {
          (st[paren + 2] == 'Z' || st[paren + 2] == 'X');
 }
 
-template <class P>
-bool eventually(P pred, int ms = 5000) {
-  for (int i = 0; i < ms / 10; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
-}
-
 }  // namespace
-
-#define NEED_V1(...)                                                                \
-  do {                                                                              \
-    WARD_SKIP_UNLESS_ROOT();                                                        \
-    for (const char* c_ : {__VA_ARGS__})                                            \
-      if (cgroup_host().v1_hierarchy(c_) == nullptr)                                \
-        WARD_SKIP("controller " << c_ << " is not mounted as a v1 hierarchy here"); \
-  } while (false)
 
 TEST_CASE("cgroup v1: a memory hog under memory.limit_in_bytes 32 MiB is OOM-killed") {
   NEED_V1("memory");
