@@ -126,11 +126,15 @@ namespace {
 // came from the config (attack "state: a hostile cgroupsPath ...").
 void remove_unowned_cgroup(const Container& c) {
   if (c.cgroup.empty() || c.cgroup_owned || c.cgroup.find("..") != std::string::npos) return;
-  const std::string& mnt = ward::cgroup_host().unified_mount;
-  if (mnt.empty()) return;
-  std::string path = mnt + "/" + c.cgroup;
-  if (::rmdir(path.c_str()) != 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY)
-    log_line("warning", "rmdir " + path + ": " + std::strerror(errno));
+  const auto& host = ward::cgroup_host();
+  std::vector<std::string> mounts;
+  if (!host.unified_mount.empty()) mounts.push_back(host.unified_mount);
+  for (const auto& h : host.v1_hierarchies) mounts.push_back(h.mount);
+  for (const auto& mnt : mounts) {
+    std::string path = mnt + c.cgroup_path();
+    if (::rmdir(path.c_str()) != 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY)
+      log_line("warning", "rmdir " + path + ": " + std::strerror(errno));
+  }
 }
 
 }  // namespace
@@ -178,7 +182,7 @@ int cmd_delete(const std::string& id, bool force) {
     }
     if (pfd >= 0) ::close(pfd);
   }
-  // The cgroup: killed, emptied and removed (CgroupV2::destroy). If that
+  // The cgroup: killed, emptied and removed (Cgroups::destroy). If that
   // fails the state stays, so the container stays listed and a later
   // delete can finish.
   remove_unowned_cgroup(c);
@@ -243,7 +247,7 @@ int cmd_pause(const std::string& id, bool pause) {
   DirLock lock(c);
   if (!c.alive()) fail("container not running");
   auto cg = c.open_cgroup();
-  if (!cg) fail("pause needs the container's cgroup (cgroup v2)");
+  if (!cg) fail("pause needs the container's cgroup");
   if (pause)
     cg->freeze();
   else
@@ -362,12 +366,16 @@ int cmd_update(const std::string& id, const Args& a) {
     if (auto v = uns("cpu-period")) cpu().period = *v;
     if (auto v = uns("cpu-share")) cpu().shares = *v;
     if (auto v = sig("cpu-quota")) cpu().quota = *v;
-    // Real-time CPU bandwidth is cgroup v1's (cpu.rt_*); ward's containers
-    // live on cgroup v2, which has no such file.
+    // Real-time CPU bandwidth is cgroup v1's (cpu.rt_*,
+    // scheduler/sched-rt-group.rst); cgroup v2 has no such file.
+    const bool cpu_v1 = ward::cgroup_backend("cpu") == ward::CgroupBackend::v1;
     for (const char* k : {"cpu-rt-period", "cpu-rt-runtime"})
-      if (a.has(k))
+      if (a.has(k) && !cpu_v1)
         fail(std::string("--") + k +
-             ": real-time CPU bandwidth is cgroup v1 only; ward's containers use cgroup v2");
+             ": real-time CPU bandwidth is cgroup v1 only; this host's cpu controller is on "
+             "cgroup v2");
+    if (auto v = uns("cpu-rt-period")) cpu().realtime_period = *v;
+    if (auto v = sig("cpu-rt-runtime")) cpu().realtime_runtime = *v;
     if (auto v = mem("memory")) memory().limit = *v;
     if (auto v = mem("memory-swap")) memory().swap = *v;
     if (auto v = mem("memory-reservation")) memory().reservation = *v;
@@ -375,14 +383,17 @@ int cmd_update(const std::string& id, const Args& a) {
     for (const char* k : {"kernel-memory", "kernel-memory-tcp"})
       if (auto v = mem(k))
         err_out(std::string("ward: warning: --") + k +
-                ": kernel memory settings are ignored (cgroup v2 has no separate kernel limit; "
-                "runc ignores them too)\n");
+                ": kernel memory settings are ignored (runc 1.2+ ignores them too; Linux 6.x has "
+                "no kernel memory limit)\n");
     if (a.has("pids-limit")) {
       r.pids.emplace();
       r.pids->limit = a.integer("pids-limit");
     }
-    // runc: a limit of -1 without a swap value means swap unlimited too.
-    if (r.memory && r.memory->limit == -1 && !r.memory->swap) r.memory->swap = 0;
+    // runc: a limit of -1 without a swap value means swap unlimited too
+    // (cgroup v2: swap 0 with limit -1 is runc's spelling of that, see
+    // memory_swap_to_v2; cgroup v1: memory.memsw.limit_in_bytes -1).
+    if (r.memory && r.memory->limit == -1 && !r.memory->swap)
+      r.memory->swap = ward::cgroup_backend("memory") == ward::CgroupBackend::v1 ? -1 : 0;
   }
   // Intel RDT: ward has no resctrl support (and this host may have no
   // /sys/fs/resctrl): refused by name, as runc refuses them without CAT/MBA.
@@ -391,7 +402,7 @@ int cmd_update(const std::string& id, const Args& a) {
   if (a.has("mem-bw-schema"))
     fail("--mem-bw-schema: Intel RDT/MBA: memory bandwidth schema is not supported by ward");
   auto cg = c.open_cgroup();
-  if (!cg) fail("update needs the container's cgroup (cgroup v2)");
+  if (!cg) fail("update needs the container's cgroup");
   ward::oci::apply_resources(*cg, r, ro);
   for (auto& w : warnings) log_line("warning", w);
   return 0;

@@ -7,7 +7,7 @@ namespace wardrt {
 namespace {
 
 ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config& cfg,
-                            std::optional<ward::CgroupV2>& cg, int gate_fd) {
+                            std::optional<ward::Cgroups>& cg, int gate_fd) {
   if (!cfg.process) fail("config.json: process: required to create a container");
   c.no_new_keyring = o.no_new_keyring;  // saved with the record, for exec
   if (cfg.process->terminal && o.console_socket.empty()) {
@@ -31,24 +31,20 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   // on it needs CAP_SYS_ADMIN (ioctl_tty(2); tests/attack/tty_attack_test.cpp).
   sb.new_session();
 
-  // The cgroup: born inside it (CLONE_INTO_CGROUP), limits first.
+  // The cgroup, in every hierarchy (ward::Cgroups: the unified one and each
+  // v1 one): born inside it (CLONE_INTO_CGROUP for v2, the child's own
+  // write for v1), limits first.
   std::string cgpath = ward::oci::cgroup_path_for(cfg, o.id);
   if (ward::cgroup_mode() != ward::CgroupMode::none) {
     if (g.systemd_cgroup)
       log_line("info", "--systemd-cgroup: ward manages cgroupfs paths itself (" + cgpath + ")");
-    std::string rel = cgpath;
-    while (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
+    // What a crashed container left is taken over when empty, as runc
+    // does; one with processes in it belongs to someone (EBUSY).
     try {
-      cg.emplace(ward::CgroupV2::create(rel, "/"));
+      cg.emplace(ward::Cgroups::create(cgpath, true));
     } catch (const Error& e) {
-      // What a crashed container left: take an empty one over, as runc
-      // does; one with processes in it belongs to someone.
-      if (e.code().value() != EEXIST) throw;
-      cg.emplace(ward::CgroupV2::adopt(cgpath));
-      if (cg->events().populated) {
-        cg->release();
-        fail("cgroup " + cgpath + " already has processes in it");
-      }
+      if (e.code().value() != EBUSY) throw;
+      fail("cgroup " + cgpath + " already has processes in it");
     }
     // Ours now (made, or found empty): only from here on may delete --force
     // kill in it. Recorded before the child is born into it.
@@ -89,7 +85,7 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
     sb.cgroup(*cg);
     c.cgroup = cg->path();
   } else if (cfg.linux_ && cfg.linux_->resources) {
-    fail("linux.resources: this host has no cgroup v2 hierarchy (ward supports cgroup v2 only)");
+    fail("linux.resources: this host mounts no cgroup hierarchy (neither cgroup v2 nor v1)");
   }
 
   // prestart, createRuntime (in our namespaces) and createContainer (in
@@ -232,7 +228,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   std::optional<DirLock> lock;
   lock.emplace(c);
   // Anything that fails from here on removes what was made: the state
-  // directory, the cgroup (CgroupV2's destructor) and the child (Child's).
+  // directory, the cgroup (Cgroups' destructor) and the child (Child's).
   struct Cleanup {
     std::string id;
     bool armed = true;
@@ -263,7 +259,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   if (ward::cgroup_mode() != ward::CgroupMode::none)
     c.cgroup = ward::oci::cgroup_path_for(cfg, o.id);
   c.save();
-  std::optional<ward::CgroupV2> cg;
+  std::optional<ward::Cgroups> cg;
   int gate_fd = -1;
   if (o.gate) {
     std::string fifo = c.dir + "/exec.fifo";

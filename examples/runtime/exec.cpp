@@ -27,9 +27,9 @@ std::uint32_t parse_id(const std::string& s, const char* what, const std::string
 
 // --cgroup [<controller>:]<path>: a cgroup below the container's own,
 // which must exist already (runc: "run the process in an (existing)
-// sub-cgroup"). ward's containers live on cgroup v2, where there is one
-// path for every controller: "path", or "ctl[,ctl]:path" forms that all
-// name the same path. "/foo" and "foo" both mean <container cgroup>/foo
+// sub-cgroup"). ward's containers have one path in every hierarchy (v2 has
+// one for every controller anyway): "path", or "ctl[,ctl]:path" forms that
+// all name the same path. "/foo" and "foo" both mean <container cgroup>/foo
 // (crun's tests write "/foo"); ".." is refused, so the process can never
 // be put into a cgroup outside the container's (where its limits would
 // not hold).
@@ -45,7 +45,8 @@ std::string sub_cgroup(const std::vector<std::string>& args) {
     }
     if (path && *path != p)
       fail("--cgroup: " + *path + " and " + p +
-           ": the container uses cgroup v2, where every controller has the same cgroup");
+           ": ward puts a process in the same cgroup of every hierarchy (one path for all "
+           "controllers)");
     path = p;
   }
   std::string rel;
@@ -177,13 +178,13 @@ int cmd_exec(const Args& a) {
   ward::oci::apply_process(sb, proc, po);
   sb.new_session();  // as in create.cpp's spawn_container
   ward::UniqueFd keep_root = join_namespaces_of(sb, pfd.get());
-  std::optional<ward::CgroupV2> cg = c.open_cgroup();
+  std::optional<ward::Cgroups> cg = c.open_cgroup();
   if (a.has("cgroup")) {
     if (!cg) fail("--cgroup: the container has no cgroup of its own");
     std::string rel = sub_cgroup(a.all("cgroup"));
     if (!rel.empty()) {
       try {
-        cg.emplace(ward::CgroupV2::adopt(cg->path() + rel));
+        cg.emplace(ward::Cgroups::adopt(cg->path() + rel));
         cg->release();  // the container's, never removed by us
       } catch (const Error& e) {
         fail("--cgroup " + a.get("cgroup") + ": " + e.what());

@@ -3,7 +3,7 @@
 // headers. podman, containerd (runc shim v2) and so Kubernetes can drive it.
 //
 // The life of a container, and where ward does each step:
-//   create  load config.json (oci/config.hpp) -> make the cgroup (CgroupV2) ->
+//   create  load config.json (oci/config.hpp) -> make the cgroup (Cgroups) ->
 //           map the config onto a Sandbox (oci/sandbox.hpp) -> spawn with a
 //           start gate: the child sets up everything (namespaces, mounts,
 //           pivot_root, credentials) and waits before exec -> hooks ->

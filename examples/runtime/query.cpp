@@ -151,10 +151,31 @@ int cmd_events(const std::string& id, bool stats, double secs) {
     return 0;
   }
   if (secs <= 0) fail("duration interval must be greater than 0");
+  // OOM kills, as runc's events reports them ({"type":"oom"}): the
+  // container's count (memory.events on v2, memory.oom_control on v1:
+  // Cgroups::oom_kills) against the one when we began, checked every 100 ms
+  // between the stats lines.
+  auto oom_kills = [&c]() -> std::uint64_t {
+    try {
+      if (auto cg = c.open_cgroup()) return cg->oom_kills();
+    } catch (const Error&) {
+    }
+    return 0;
+  };
+  std::uint64_t ooms = oom_kills();
+  const auto every = std::chrono::duration<double>(secs);
+  auto next_stats = std::chrono::steady_clock::now();
   while (c.alive()) {
-    out(json::dump(stats_json(c)) + "\n");
+    if (std::chrono::steady_clock::now() >= next_stats) {
+      out(json::dump(stats_json(c)) + "\n");
+      next_stats += std::chrono::duration_cast<std::chrono::steady_clock::duration>(every);
+    }
+    if (std::uint64_t now = oom_kills(); now > ooms) {
+      ooms = now;
+      out(json::dump(json::Value::object({{"type", "oom"}, {"id", c.id}})) + "\n");
+    }
     std::fflush(stdout);
-    std::this_thread::sleep_for(std::chrono::duration<double>(secs));
+    std::this_thread::sleep_for(std::min(std::chrono::duration<double>(0.1), every));
   }
   return 0;
 }

@@ -163,7 +163,9 @@ struct Container {
   ward::UniqueFd dfd;   // <root>/<id>, opened O_NOFOLLOW below --root
   ward::oci::State state;
   std::uint64_t starttime = 0;
-  std::string cgroup;  // path of its cgroup (v2 hierarchy), "" if none
+  // Path of its cgroup in every hierarchy ("/ward/ID"; records of older
+  // versions hold the unified hierarchy's absolute path), "" if none.
+  std::string cgroup;
   // Whether ward made that cgroup, or found it empty and took it over. Until
   // then the path is only what the config named (cgroupsPath: anything,
   // /system.slice included): nothing acts on it but an rmdir of what create
@@ -188,20 +190,22 @@ struct Container {
   // when the container has no cgroup of its own.
   bool in_own_cgroup(pid_t pid) const;
   // The container's cgroup, not owned: queries and signals only.
-  std::optional<ward::CgroupV2> open_cgroup() const {
+  std::optional<ward::Cgroups> open_cgroup() const {
     auto cg = adopt_cgroup();
     if (cg) cg->release();
     return cg;
   }
   // Owned: destroying the object removes the cgroup (delete).
-  std::optional<ward::CgroupV2> adopt_cgroup() const {
+  std::optional<ward::Cgroups> adopt_cgroup() const {
     if (cgroup.empty() || !cgroup_owned) return std::nullopt;
     try {
-      return ward::CgroupV2::adopt(cgroup);
+      return ward::Cgroups::adopt(cgroup_path());
     } catch (const Error&) {
       return std::nullopt;
     }
   }
+  // `cgroup` relative to the hierarchies' roots.
+  std::string cgroup_path() const;
   // Whether another runtime process holds the container's lock now.
   bool busy() const;
   // The status now, derived, never stored after create: "creating" while
@@ -236,7 +240,7 @@ ward::UniqueFd join_namespaces_of(ward::Sandbox& sb, int pidfd);
 // Where in-container hooks run (see run_hooks).
 struct HookTarget {
   int pidfd = -1;                                 // the container's process
-  const ward::CgroupV2* cgroup = nullptr;         // its cgroup, if any
+  const ward::Cgroups* cgroup = nullptr;          // its cgroup, if any
   const ward::oci::Config* as_process = nullptr;  // run as its process
 };
 void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State& st,

@@ -237,26 +237,48 @@ DirLock::DirLock(const Container& c) {
   c.locked = true;
 }
 
-bool Container::in_own_cgroup(pid_t pid) const {
-  if (cgroup.empty() || !cgroup_owned) return true;
+std::string Container::cgroup_path() const {
   std::string rel = cgroup;  // absolute under the unified mount, or relative to it
   const std::string& mnt = ward::cgroup_host().unified_mount;
-  if (!mnt.empty() && rel.rfind(mnt, 0) == 0) rel = rel.substr(mnt.size());
+  if (!mnt.empty() && rel.rfind(mnt + "/", 0) == 0) rel = rel.substr(mnt.size());
   if (rel.empty() || rel[0] != '/') rel = "/" + rel;
+  return rel;
+}
+
+bool Container::in_own_cgroup(pid_t pid) const {
+  if (cgroup.empty() || !cgroup_owned) return true;
+  const std::string rel = cgroup_path();
   int fd = ::open(("/proc/" + std::to_string(pid) + "/cgroup").c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   std::string text;
   bool ok = read_fd(fd, text);
   ::close(fd);
   if (!ok) return false;
-  // cgroups(7): the v2 line is "0::PATH".
-  std::size_t at = text.find("0::");
-  while (at != std::string::npos && at != 0 && text[at - 1] != '\n') at = text.find("0::", at + 1);
-  if (at == std::string::npos) return false;
-  std::size_t end = text.find('\n', at);
-  std::string path =
-      text.substr(at + 3, end == std::string::npos ? std::string::npos : end - at - 3);
-  return path == rel || path.rfind(rel + "/", 0) == 0;
+  // cgroups(7): "ID:CONTROLLERS:PATH" lines; the unified hierarchy's is
+  // "0::PATH". That one where the host has it (it holds every process),
+  // else the first v1 hierarchy's.
+  const auto& host = ward::cgroup_host();
+  std::string want;
+  if (host.unified_mount.empty()) {
+    if (host.v1_hierarchies.empty()) return true;
+    want = host.v1_hierarchies.front().controllers.front();
+  }
+  for (std::size_t p = 0; p < text.size();) {
+    std::size_t end = text.find('\n', p);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(p, end - p);
+    p = end + 1;
+    auto a = line.find(':');
+    auto b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos) continue;
+    std::string ctrls = line.substr(a + 1, b - a - 1);
+    bool match = want.empty() ? line.compare(0, a, "0") == 0 && ctrls.empty()
+                              : ("," + ctrls + ",").find("," + want + ",") != std::string::npos;
+    if (!match) continue;
+    std::string path = line.substr(b + 1);
+    return path == rel || path.rfind(rel + "/", 0) == 0;
+  }
+  return false;
 }
 
 bool Container::busy() const {
@@ -278,7 +300,7 @@ ward::oci::Status Container::status() const {
     return ward::oci::Status::created;
   if (auto cg = open_cgroup()) {
     try {
-      if (cg->events().frozen) return ward::oci::Status::paused;
+      if (cg->frozen()) return ward::oci::Status::paused;
     } catch (const Error&) {
     }
   }

@@ -166,6 +166,47 @@ inline Out ward_as(const Bundle& b, const std::vector<std::string>& args, const 
   return o;
 }
 
+// The file of `controller`'s cgroup of process `pid`, read from the host, in
+// the hierarchy that holds the controller here (ward::cgroup_backend): "v1:"
+// and `v1file`'s contents, or "v2:" and `v2file`'s, trimmed; "none" when the
+// host has the controller nowhere. From /proc/PID/cgroup, so the container's
+// own view (its cgroup namespace) does not matter.
+inline std::string cgroup_file_of(pid_t pid, const std::string& controller,
+                                  const std::string& v1file, const std::string& v2file) {
+  const auto& host = ward::cgroup_host();
+  const std::string text = read_file("/proc/" + std::to_string(pid) + "/cgroup");
+  auto path_of = [&](const std::string& want) -> std::string {
+    std::size_t p = 0;
+    while (p < text.size()) {
+      std::size_t e = text.find('\n', p);
+      if (e == std::string::npos) e = text.size();
+      std::string l = text.substr(p, e - p);
+      p = e + 1;
+      auto a = l.find(':'), b = l.find(':', a + 1);
+      if (b == std::string::npos) continue;
+      std::string ctrls = l.substr(a + 1, b - a - 1);
+      if (want.empty() ? ctrls.empty()
+                       : ("," + ctrls + ",").find("," + want + ",") != std::string::npos)
+        return l.substr(b + 1);
+    }
+    return "<no line for '" + want + "'>";
+  };
+  auto trimmed = [](std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+  };
+  switch (ward::cgroup_backend(controller)) {
+    case ward::CgroupBackend::v1: {
+      std::string v1 = controller == "io" ? "blkio" : controller;
+      return "v1:" + trimmed(read_file(host.v1_hierarchy(v1)->mount + path_of(v1) + "/" + v1file));
+    }
+    case ward::CgroupBackend::v2:
+      return "v2:" + trimmed(read_file(host.unified_mount + path_of("") + "/" + v2file));
+    case ward::CgroupBackend::none: break;
+  }
+  return "none";
+}
+
 #define NEED_RUNTIME(bundle)                                                                \
   WARD_SKIP_UNLESS_ROOT();                                                                  \
   if (std::string(WARD_RUNTIME_BIN).empty()) WARD_SKIP("built without examples");           \
