@@ -217,6 +217,9 @@ cgroup_value() {
   mnt=$(findmnt -rn -t cgroup2 -o TARGET | head -n1)
   echo "v2:$(cat "$mnt$path/$f2")"
 }
+# check runs its command under timeout(1), which cannot run a function: a
+# check uses it as `bash -c 'cgroup_value "$@"' _ PID ...`.
+export -f cgroup_value
 skip_all() {
   skip_all_reason=$*
   skip_reason=$*

@@ -124,7 +124,7 @@ check "tasks ls: running" 0 "(^|"$'\n'")$id +[0-9]+ +RUNNING" "${C[@]}" tasks ls
 # cpu.weight 100, runc's conversion).
 task_pid=$("${C[@]}" tasks ls 2>/dev/null | awk -v id="$id" '$1 == id {print $2}')
 check "cpu.shares 1024 (ctr's default) lands in the container's cpu cgroup" 0 '^(v1:1024|v2:100)$' \
-  cgroup_value "$task_pid" cpu cpu.shares cpu.weight
+  bash -c 'cgroup_value "$@"' _ "$task_pid" cpu cpu.shares cpu.weight
 check "tasks exec: output" 0 '^in$' "${exec_[@]}" --exec-id x "$id" echo in
 check "tasks exec: exit status" 3 '^$' "${exec_[@]}" --exec-id y "$id" sh -c 'exit 3'
 check "tasks exec: same pid namespace (sees pid 1's cmdline)" 0 '^sh--c-trap' \

@@ -198,7 +198,8 @@ check "ps: shows the container running" 0 "(^|"$'\n'")$name Up" \
   "$P" ps --format '{{.Names}} {{.Status}}'
 check "inspect: running" 0 '^running$' "$P" inspect --format '{{.State.Status}}' "$name"
 check "podman's default pids limit 2048 lands in the container's pids cgroup" 0 '^v[12]:2048$' \
-  cgroup_value "$("$P" inspect --format '{{.State.Pid}}' "$name" 2>/dev/null)" pids pids.max pids.max
+  bash -c 'cgroup_value "$@"' _ "$("$P" inspect --format '{{.State.Pid}}' "$name" 2>/dev/null)" \
+  pids pids.max pids.max
 check "logs" 0 '^started$' "$P" logs "$name"
 check "stop (SIGTERM, handled)" 0 "^$name$" "$P" stop --time 10 "$name"
 check "inspect: exited 0 after stop" 0 '^exited 0$' \
