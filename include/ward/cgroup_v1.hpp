@@ -250,6 +250,11 @@ class CgroupV1 {
     require_open();
     for (auto& h : hier_) write(h, "cgroup.procs", std::to_string(pid));
   }
+  // Whether a process is in the cgroup or below it, in any hierarchy.
+  bool populated() const {
+    require_open();
+    return !live_procs().empty();
+  }
   // Members (the union over the hierarchies), sorted.
   std::vector<pid_t> procs() const {
     require_open();
@@ -594,7 +599,9 @@ class CgroupV1 {
     hier_.clear();
   }
 
-  // procs(), where a hierarchy whose directory is gone counts as empty.
+  // The members of the cgroup and of every cgroup below it (v1 has no
+  // recursive cgroup.procs and no cgroup.events: each directory is read),
+  // where a hierarchy whose directory is gone counts as empty.
   std::vector<pid_t> live_procs() const {
     std::vector<pid_t> out;
     for (const auto& h : hier_) {
@@ -604,10 +611,33 @@ class CgroupV1 {
       if (e != 0) throw Error(Step::cgroup, e, h.dir_path + "/cgroup.procs", "reading");
       auto p = detail::cgv1::pids_of(t);
       out.insert(out.end(), p.begin(), p.end());
+      collect_below(h.dir.get(), out);
     }
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
+  }
+  static void collect_below(int dir, std::vector<pid_t>& out) {
+    UniqueFd self(::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!self) return;
+    std::vector<std::string> subs;
+    if (DIR* d = ::fdopendir(::fcntl(self.get(), F_DUPFD_CLOEXEC, 3))) {
+      while (dirent* ent = ::readdir(d)) {
+        std::string_view n = ent->d_name;
+        if (ent->d_type == DT_DIR && n != "." && n != "..") subs.emplace_back(n);
+      }
+      ::closedir(d);
+    }
+    for (const auto& s : subs) {
+      UniqueFd sub(::openat(self.get(), s.c_str(), detail::cg::kPathFlags));
+      if (!sub) continue;
+      std::string t;
+      if (detail::cg::read_at(sub.get(), "cgroup.procs", t) == 0) {
+        auto p = detail::cgv1::pids_of(t);
+        out.insert(out.end(), p.begin(), p.end());
+      }
+      collect_below(sub.get(), out);
+    }
   }
 
   const Hierarchy* find(std::string_view controller) const {

@@ -130,7 +130,7 @@ class Cgroups {
     auto v1 = detail::cgs::v1_controllers(host);
     if (!v1.empty()) {
       cg.v1_.emplace(CgroupV1::create(rel, v1, existing_ok));
-      if (existing_ok && !cg.v1_->procs().empty()) refuse_populated();
+      if (existing_ok && cg.v1_->populated()) refuse_populated();
     }
     // (on a throw above, what was made is destroyed with `cg`)
     return cg;
@@ -196,7 +196,7 @@ class Cgroups {
   bool populated() const {
     if (v2_) return v2_->events().populated;
     require_open();
-    return !v1_->procs().empty();
+    return v1_->populated();
   }
 
   // SIGKILL to every member, waiting until none is left: cgroup.kill on the

@@ -2555,6 +2555,11 @@ class CgroupV1 {
     require_open();
     for (auto& h : hier_) write(h, "cgroup.procs", std::to_string(pid));
   }
+  // Whether a process is in the cgroup or below it, in any hierarchy.
+  bool populated() const {
+    require_open();
+    return !live_procs().empty();
+  }
   // Members (the union over the hierarchies), sorted.
   std::vector<pid_t> procs() const {
     require_open();
@@ -2899,7 +2904,9 @@ class CgroupV1 {
     hier_.clear();
   }
 
-  // procs(), where a hierarchy whose directory is gone counts as empty.
+  // The members of the cgroup and of every cgroup below it (v1 has no
+  // recursive cgroup.procs and no cgroup.events: each directory is read),
+  // where a hierarchy whose directory is gone counts as empty.
   std::vector<pid_t> live_procs() const {
     std::vector<pid_t> out;
     for (const auto& h : hier_) {
@@ -2909,10 +2916,33 @@ class CgroupV1 {
       if (e != 0) throw Error(Step::cgroup, e, h.dir_path + "/cgroup.procs", "reading");
       auto p = detail::cgv1::pids_of(t);
       out.insert(out.end(), p.begin(), p.end());
+      collect_below(h.dir.get(), out);
     }
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
+  }
+  static void collect_below(int dir, std::vector<pid_t>& out) {
+    UniqueFd self(::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!self) return;
+    std::vector<std::string> subs;
+    if (DIR* d = ::fdopendir(::fcntl(self.get(), F_DUPFD_CLOEXEC, 3))) {
+      while (dirent* ent = ::readdir(d)) {
+        std::string_view n = ent->d_name;
+        if (ent->d_type == DT_DIR && n != "." && n != "..") subs.emplace_back(n);
+      }
+      ::closedir(d);
+    }
+    for (const auto& s : subs) {
+      UniqueFd sub(::openat(self.get(), s.c_str(), detail::cg::kPathFlags));
+      if (!sub) continue;
+      std::string t;
+      if (detail::cg::read_at(sub.get(), "cgroup.procs", t) == 0) {
+        auto p = detail::cgv1::pids_of(t);
+        out.insert(out.end(), p.begin(), p.end());
+      }
+      collect_below(sub.get(), out);
+    }
   }
 
   const Hierarchy* find(std::string_view controller) const {
@@ -3178,7 +3208,7 @@ class Cgroups {
     auto v1 = detail::cgs::v1_controllers(host);
     if (!v1.empty()) {
       cg.v1_.emplace(CgroupV1::create(rel, v1, existing_ok));
-      if (existing_ok && !cg.v1_->procs().empty()) refuse_populated();
+      if (existing_ok && cg.v1_->populated()) refuse_populated();
     }
     // (on a throw above, what was made is destroyed with `cg`)
     return cg;
@@ -3244,7 +3274,7 @@ class Cgroups {
   bool populated() const {
     if (v2_) return v2_->events().populated;
     require_open();
-    return !v1_->procs().empty();
+    return v1_->populated();
   }
 
   // SIGKILL to every member, waiting until none is left: cgroup.kill on the

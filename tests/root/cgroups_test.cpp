@@ -261,3 +261,40 @@ TEST_CASE("cgroups: the root cgroup and a missing one are refused naming them") 
     CHECK_THAT(e.what(), Catch::Contains(path));
   }
 }
+
+TEST_CASE("cgroups: a leftover whose processes sit in a child cgroup is never taken over") {
+  NEED_CGROUPS();
+  if (cgroup_host().v1_hierarchies.empty()) WARD_SKIP("no cgroup v1 hierarchy on this host");
+  // v1 has no cgroup.events: "populated" must look below the cgroup too,
+  // or a config naming someone's parent cgroup (its processes all in
+  // children, as systemd's slices are) would be taken over, and later
+  // killed and removed as the container's.
+  const std::string path = name();
+  const std::string top = cgroup_host().v1_hierarchies.back().mount + path;
+  REQUIRE(::mkdir(top.c_str(), 0755) == 0);
+  REQUIRE(::mkdir((top + "/child").c_str(), 0755) == 0);
+  Child c = Sandbox({"/bin/sleep", "1000"}).spawn();
+  struct Undo {
+    std::string top;
+    Child& c;
+    ~Undo() {
+      c.kill(SIGKILL);
+      c.wait();
+      ::rmdir((top + "/child").c_str());
+      ::rmdir(top.c_str());
+    }
+  } undo{top, c};
+  {
+    std::ofstream procs(top + "/child/cgroup.procs");
+    procs << c.pid() << "\n";
+  }
+  REQUIRE(std::ifstream(top + "/child/cgroup.procs").peek() != EOF);
+  try {
+    Cgroups::create(path, true);
+    FAIL("a cgroup with a process in a child was taken over");
+  } catch (const Error& e) {
+    CHECK(e.code().value() == EBUSY);
+  }
+  CHECK(::kill(c.pid(), 0) == 0);
+  CHECK(fs::is_directory(top + "/child"));
+}
