@@ -25,7 +25,10 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   tso.warnings = &cfg.warnings;
   ward::Sandbox sb = ward::oci::to_sandbox(cfg, o.bundle, tso);
   for (auto& w : cfg.warnings) log_line("warning", w);
-  for (auto& u : ward::oci::unsupported(cfg)) log_line("warning", u.path + ": " + u.reason);
+  auto on_v1 = [](std::string_view ctl) {
+    return ward::cgroup_backend(ctl) == ward::CgroupBackend::v1;
+  };
+  for (auto& u : ward::oci::unsupported(cfg, on_v1)) log_line("warning", u.path + ": " + u.reason);
   // A session of its own, as runc's (nsexec's setsid): a terminal of ours
   // passed as its stdio is then not its controlling terminal, and TIOCSTI
   // on it needs CAP_SYS_ADMIN (ioctl_tty(2); tests/attack/tty_attack_test.cpp).

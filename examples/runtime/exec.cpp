@@ -184,8 +184,20 @@ int cmd_exec(const Args& a) {
     std::string rel = sub_cgroup(a.all("cgroup"));
     if (!rel.empty()) {
       try {
-        cg.emplace(ward::Cgroups::adopt(cg->path() + rel));
-        cg->release();  // the container's, never removed by us
+        ward::Cgroups sub = ward::Cgroups::adopt(cg->path() + rel);
+        sub.release();  // the container's, never removed by us
+        // In every hierarchy the container has: a process left in the
+        // runtime's cgroup of some hierarchy (say pids) would escape the
+        // container's limits there.
+        std::string missing;
+        if (cg->v2() && !sub.v2()) missing = "the unified hierarchy";
+        if (cg->v1())
+          for (const auto& ctl : cg->v1()->controllers())
+            if (!sub.v1() || !sub.v1()->has(ctl)) missing += (missing.empty() ? "" : ", ") + ctl;
+        if (!missing.empty())
+          fail("--cgroup " + a.get("cgroup") + ": " + sub.path() +
+               " does not exist in every hierarchy of the container (missing in: " + missing + ")");
+        cg.emplace(std::move(sub));
       } catch (const Error& e) {
         fail("--cgroup " + a.get("cgroup") + ": " + e.what());
       }

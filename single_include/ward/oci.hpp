@@ -108,6 +108,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -3434,11 +3435,15 @@ struct Unsupported {
 };
 
 // What `cfg` sets that ward cannot honour whatever the rest of the
-// configuration: Linux security modules, Intel RDT, and cgroup v1
-// controls (ward drives cgroup v2 only, which has no equivalent for
-// them). config.md "Valid values" asks runtimes to "generate an error when
+// configuration: Linux security modules, Intel RDT, and cgroup v1 controls
+// whose controller the host drives through cgroup v2, which has no
+// equivalent for them. `on_v1(controller)` says whether the host keeps a
+// controller ("memory", "cpu", "blkio", "net_cls", "net_prio") in a v1
+// hierarchy, where those controls work (ward::cgroup_backend; unset: none
+// is). config.md "Valid values" asks runtimes to "generate an error when
 // ... unsupported values are encountered"; the caller decides how.
-inline std::vector<Unsupported> unsupported(const Config& cfg) {
+inline std::vector<Unsupported> unsupported(
+    const Config& cfg, const std::function<bool(std::string_view)>& on_v1 = {}) {
   std::vector<Unsupported> out;
   auto add = [&](std::string path, std::string reason) {
     out.push_back({std::move(path), std::move(reason)});
@@ -3456,21 +3461,25 @@ inline std::vector<Unsupported> unsupported(const Config& cfg) {
   if (l.intel_rdt) add("linux.intelRdt", "Intel RDT is not supported");
   if (!l.resources) return out;
   const Resources& r = *l.resources;
-  const std::string v1 = " is a cgroup v1 control; ward supports cgroup v2 only";
-  if (r.network) add("linux.resources.network", "net_cls/net_prio" + v1);
-  if (r.memory) {
+  const std::string v1 =
+      " is a cgroup v1 control, and this host drives its controller through "
+      "cgroup v2";
+  auto v2 = [&](std::string_view ctl) { return !on_v1 || !on_v1(ctl); };
+  if (r.network && v2("net_cls") && v2("net_prio"))
+    add("linux.resources.network", "net_cls/net_prio" + v1);
+  if (r.memory && v2("memory")) {
     if (r.memory->kernel) add("linux.resources.memory.kernel", "kernel memory limit" + v1);
     if (r.memory->kernel_tcp)
       add("linux.resources.memory.kernelTCP", "kernel TCP memory limit" + v1);
     if (r.memory->swappiness) add("linux.resources.memory.swappiness", "swappiness" + v1);
   }
-  if (r.cpu) {
+  if (r.cpu && v2("cpu")) {
     if (r.cpu->realtime_runtime)
       add("linux.resources.cpu.realtimeRuntime", "real-time CPU bandwidth" + v1);
     if (r.cpu->realtime_period)
       add("linux.resources.cpu.realtimePeriod", "real-time CPU bandwidth" + v1);
   }
-  if (r.block_io) {
+  if (r.block_io && v2("blkio")) {
     if (r.block_io->leaf_weight) add("linux.resources.blockIO.leafWeight", "leafWeight" + v1);
     for (std::size_t i = 0; i < r.block_io->weight_device.size(); ++i)
       if (r.block_io->weight_device[i].leaf_weight)

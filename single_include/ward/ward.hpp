@@ -760,12 +760,13 @@ struct Capabilities {
 // References below are to the kernel's Documentation/admin-guide/cgroup-v2.rst
 // ("cgroup-v2.rst") unless said otherwise.
 //
-// ward only drives cgroup v2. On a hybrid host (v1 controllers plus a cgroup2
-// mount with few or no controllers, e.g. systemd's /sys/fs/cgroup/unified)
-// everything that the unified hierarchy offers works (create, CLONE_INTO_CGROUP,
-// cgroup.kill, freeze, events, device programs, whatever controllers it has);
-// a limit whose controller is bound to v1 fails with an error that says so.
-// ward never writes to a v1 hierarchy.
+// A CgroupV2 drives the unified hierarchy only. On a hybrid host (v1
+// controllers plus a cgroup2 mount with few or no controllers, e.g.
+// systemd's /sys/fs/cgroup/unified) everything that the unified hierarchy
+// offers works (create, CLONE_INTO_CGROUP, cgroup.kill, freeze, events,
+// device programs, whatever controllers it has); a limit whose controller is
+// bound to v1 fails with an error that says so. CgroupV1 (cgroup_v1.hpp)
+// drives v1 hierarchies, and Cgroups (cgroups.hpp) both, per controller.
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -2066,7 +2067,8 @@ class CgroupV2 {
     if (host.unified_mount.empty())
       throw Error(Step::cgroup, ENOENT, "cgroup2",
                   "no cgroup v2 hierarchy is mounted (host cgroup mode: " +
-                      std::string(to_string(host.mode)) + "); ward drives cgroup v2 only");
+                      std::string(to_string(host.mode)) +
+                      "); CgroupV2 needs one (ward::Cgroups also drives v1 hierarchies)");
     return host;
   }
 

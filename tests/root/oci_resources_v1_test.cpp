@@ -152,9 +152,9 @@ TEST_CASE("oci_resources_v1: cpu shares quota period and cpuset land and shares 
     oci::apply_resources(cg, oci::parse_resources(R"({"cpu": {"idle": 1}})"));
     CHECK(file(cg, "cpu.idle") == "1");
     // An idle group takes no shares (the kernel: EINVAL).
-    auto e = apply_error(cg, R"({"cpu": {"shares": 512}})");
-    CHECK(e.error_number() == EINVAL);
-    CHECK_THAT(e.object(), Catch::StartsWith("linux.resources.cpu.shares ("));
+    auto idle_err = apply_error(cg, R"({"cpu": {"shares": 512}})");
+    CHECK(idle_err.error_number() == EINVAL);
+    CHECK_THAT(idle_err.object(), Catch::StartsWith("linux.resources.cpu.shares ("));
   }
   // quota -1 lifts the limit.
   oci::apply_resources(cg, oci::parse_resources(R"({"cpu": {"quota": -1}})"));

@@ -378,13 +378,33 @@ TEST_CASE("runtime cli: exec flags act: --no-new-privs, --cwd, --env, --cgroup, 
   }
   const std::string mnt = ward::cgroup_host().unified_mount;
   if (!cg_line.empty() && !mnt.empty()) {
+    // "sub" in the unified hierarchy only: on a host with v1 hierarchies the
+    // process would stay in the runtime's cgroup of those (outside the
+    // container's limits): refused, naming them.
     const std::string sub = mnt + cg_line + "/sub";
     REQUIRE(::mkdir(sub.c_str(), 0755) == 0);
+    std::vector<std::string> v1subs;
+    for (const auto& h : ward::cgroup_host().v1_hierarchies)
+      v1subs.push_back(h.mount + cg_line + "/sub");
+    if (!v1subs.empty()) {
+      auto partial = b.cmd({"exec", "--cgroup=/sub", id, "true"});
+      INFO(partial.err);
+      CHECK(partial.status == 255);
+      CHECK_THAT(partial.err,
+                 Catch::Contains("does not exist in every hierarchy of the container") &&
+                     Catch::Contains(ward::cgroup_host().v1_hierarchies[0].controllers[0]));
+    }
+    for (const auto& d : v1subs) REQUIRE(::mkdir(d.c_str(), 0755) == 0);
     for (const char* form : {"/sub", "sub", "hugetlb:/sub"}) {
       auto r = b.cmd({"exec", std::string("--cgroup=") + form, id, "cat", "/proc/self/cgroup"});
       INFO(form << ": " << r.err);
       CHECK(r.status == 0);
-      CHECK_THAT(r.out, Catch::Contains("/sub\n"));
+      // Every hierarchy's line (name=systemd aside) names the sub-cgroup.
+      std::size_t lines = 0;
+      for (auto at = r.out.find("/sub\n"); at != std::string::npos;
+           at = r.out.find("/sub\n", at + 1))
+        ++lines;
+      CHECK(lines == v1subs.size() + 1);
     }
     // Never out of the container's cgroup.
     auto out = b.cmd({"exec", "--cgroup", "../..", id, "true"});
@@ -394,6 +414,7 @@ TEST_CASE("runtime cli: exec flags act: --no-new-privs, --cwd, --env, --cgroup, 
     CHECK(missing.status == 255);
     CHECK_THAT(missing.err, Catch::Contains("--cgroup /nothing"));
     ::rmdir(sub.c_str());
+    for (const auto& d : v1subs) ::rmdir(d.c_str());
   }
 
   // --pidfd-socket: a pidfd of the exec'd process, named "setns" (runc).

@@ -800,6 +800,19 @@ TEST_CASE("oci: unsupported() lists cgroup v1 controls") {
                      "linux.resources.blockIO.leafWeight",
                      "linux.resources.blockIO.weightDevice[0].leafWeight"});
   CHECK(c.linux_->resources->network->priorities[0].priority == 500);
+  // Where the host keeps a controller in a v1 hierarchy its controls work
+  // (a hybrid host's memory and cpu): not listed.
+  paths.clear();
+  for (const auto& u :
+       unsupported(c, [](std::string_view ctl) { return ctl == "memory" || ctl == "cpu"; }))
+    paths.push_back(u.path);
+  CHECK(paths == std::vector<std::string>{"linux.resources.network",
+                                          "linux.resources.blockIO.leafWeight",
+                                          "linux.resources.blockIO.weightDevice[0].leafWeight"});
+  paths.clear();
+  for (const auto& u : unsupported(c, [](std::string_view) { return true; }))
+    paths.push_back(u.path);
+  CHECK(paths.empty());
 }
 
 // ---------------------------------------------------------------------------
