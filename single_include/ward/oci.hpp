@@ -4682,6 +4682,14 @@ struct ToSandboxOptions {
   bool ignore_lsm = false;                     // see ProcessOptions
   bool keep_capabilities_when_absent = false;  // see ProcessOptions
   std::vector<std::string>* warnings = nullptr;
+  // The container's cgroup: the same path below the mount of every cgroup
+  // v1 hierarchy ("/ward/ID", Cgroups::path() of the cgroup given to
+  // Sandbox::cgroup; a runtime passes cgroup_path_for(cfg, id)). Empty: the
+  // caller's own cgroup in each hierarchy (/proc/self/cgroup), where a
+  // child given no cgroup stays. Read only on a host with v1 hierarchies,
+  // for a "cgroup" mount without a cgroup namespace of the container's own
+  // (see to_sandbox, mounts).
+  std::string cgroup_path;
 };
 
 // ===========================================================================
@@ -4958,6 +4966,113 @@ inline void check_sysctl(const Config& cfg, const std::string& key) {
                                                n.path + " is the runtime's own)");
     }
   }
+}
+
+// ---- the cgroup v1 view of a "cgroup" mount (a host with v1 hierarchies)
+
+// One v1 hierarchy in the container's /sys/fs/cgroup: the directory runc's
+// mountCgroupV1 names after the host's mount point ("memory",
+// "cpu,cpuacct"), the host directory of the container's cgroup in it (for
+// the bind without a cgroup namespace), its controllers (for a new mount
+// with one), and links to the directory for controllers named otherwise
+// ("cpu" and "cpuacct" -> "cpu,cpuacct").
+struct V1ViewEntry {
+  std::string dir;
+  std::string source;
+  std::vector<std::string> controllers;
+  std::vector<std::string> links;
+};
+
+// The path of the caller's cgroup in hierarchy `h`, relative to its mount,
+// from the text of /proc/self/cgroup ("4:memory:/a/b"; "1:cpu,cpuacct:/").
+// nullopt when the file has no line for it or the cgroup lies outside what
+// the mount shows (its root is not an ancestor).
+inline std::optional<std::string> caller_v1_path(const CgroupHost::V1Hierarchy& h,
+                                                 std::string_view proc_cgroup) {
+  namespace cp = ward::cgroup_parse;
+  for (auto line : cp::lines(proc_cgroup)) {
+    auto c1 = line.find(':');
+    auto c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
+    if (c2 == std::string_view::npos) continue;
+    bool mine = false;
+    for (auto c : cp::split(line.substr(c1 + 1, c2 - c1 - 1), ','))
+      mine = mine || (!h.controllers.empty() && c == h.controllers.front());
+    if (!mine) continue;
+    std::string p(line.substr(c2 + 1));
+    if (h.root == "/") return p;
+    if (p == h.root) return std::string("/");
+    if (p.rfind(h.root + "/", 0) == 0) return p.substr(h.root.size());
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// The view runc gives on a host with v1 hierarchies, one entry per
+// hierarchy with a controller (named-only ones such as name=systemd are
+// left out: ward makes no cgroup there, so the container has none of its
+// own to see). `cgroup_path`: the container's cgroup, the same path below
+// every hierarchy's mount (Cgroups::path()); empty: the caller's own from
+// /proc/self/cgroup (`proc_cgroup`: its text), which a child given no
+// cgroup inherits.
+inline std::vector<V1ViewEntry> v1_view(const CgroupHost& host, const std::string& field,
+                                        const std::string& cgroup_path,
+                                        std::string_view proc_cgroup) {
+  std::string rel;
+  if (!cgroup_path.empty()) {
+    for (auto c : ward::cgroup_parse::split(cgroup_path, '/'))
+      if (c == ".." || c == ".")
+        ward::detail::throw_invalid(
+            "cgroup_path", "'" + cgroup_path + "' has a '" + std::string(c) + "' component");
+    rel = "/" + ward::detail::normalize_in_root(cgroup_path, "cgroup_path");
+    if (rel == "/") rel.clear();
+  }
+  std::vector<V1ViewEntry> out;
+  auto taken = [&](const std::string& name) {
+    for (const auto& e : out) {
+      if (e.dir == name) return true;
+      for (const auto& l : e.links)
+        if (l == name) return true;
+    }
+    return false;
+  };
+  for (const auto& h : host.v1_hierarchies) {
+    V1ViewEntry e;
+    e.controllers = h.controllers;
+    e.dir = std::filesystem::path(h.mount).filename().string();
+    if (e.dir.empty() || e.dir == "." || e.dir == ".." || taken(e.dir)) {
+      e.dir.clear();  // a mount point named otherwise: after its controllers
+      for (const auto& c : h.controllers) e.dir += (e.dir.empty() ? "" : ",") + c;
+    }
+    if (cgroup_path.empty()) {
+      auto p = caller_v1_path(h, proc_cgroup);
+      if (!p)
+        unsupported(field, "the caller's cgroup in the v1 hierarchy mounted at " + h.mount +
+                               " is not visible through that mount (root " + h.root + ")");
+      e.source = *p == "/" ? h.mount : h.mount + *p;
+    } else {
+      e.source = h.mount + rel;
+    }
+    out.push_back(std::move(e));
+  }
+  for (auto& e : out)
+    for (const auto& c : e.controllers)
+      if (c != e.dir && !taken(c)) e.links.push_back(c);
+  return out;
+}
+
+// Whether a "cgroup" mount gets the v1 view: the host mounts a v1
+// hierarchy with a controller (hybrid or v1-only, as runc's
+// !IsCgroup2UnifiedMode).
+inline bool host_has_v1_hierarchies() { return !cgroup_host().v1_hierarchies.empty(); }
+
+// v1_view of this host and process.
+inline std::vector<V1ViewEntry> v1_view(const std::string& field, const std::string& cgroup_path) {
+  std::string self;
+  if (cgroup_path.empty()) {
+    int e = ward::detail::cg::read_at(AT_FDCWD, "/proc/self/cgroup", self);
+    if (e != 0) throw Error(Step::cgroup, e, "/proc/self/cgroup", "reading (" + field + ")");
+  }
+  return v1_view(cgroup_host(), field, cgroup_path, self);
 }
 
 }  // namespace detail::mapping
@@ -5437,8 +5552,24 @@ inline std::string cgroup_path_for(const Config& cfg, std::string_view id) {
 //       or the user namespace it joins by path), as runtime-spec config.md
 //       and runc 1.2 say. It is made here (Namespace::create_set), so this
 //       needs the privilege to write those maps.
-//     * "cgroup" and "cgroup2": cgroup v2 (ward drives v2 only; runc mounts
-//       v2 on a unified host too). With a cgroup namespace of the
+//     * "cgroup" on a host with cgroup v1 hierarchies (hybrid or v1-only):
+//       the view runc's mountCgroupV1 gives. A tmpfs (mode=755) at the
+//       destination, then one directory per v1 hierarchy with a controller,
+//       named after the host's mount point ("memory", "cpu,cpuacct", with
+//       links "cpu" and "cpuacct" to a co-mounted one), holding: with a
+//       cgroup namespace of the container's own, a new cgroup v1 mount of
+//       that hierarchy (the namespace roots it at the container's cgroup);
+//       without one, a bind of the host's directory of the container's
+//       cgroup (ToSandboxOptions::cgroup_path, else the caller's own), so
+//       nothing above it shows. As in runc (and crun), no unified
+//       (cgroup2) directory on a hybrid host, and (unlike runc) no
+//       name=systemd one: ward makes no cgroup of the container's there.
+//       The mount's options apply to each mount on top of nosuid, nodev,
+//       noexec; "ro" makes the tmpfs read-only too (after its directories
+//       and links exist; runc leaves it writable). Every step resolves its
+//       destination inside the rootfs like any other mount.
+//     * "cgroup" on a host without v1 hierarchies, and "cgroup2": cgroup v2
+//       (runc mounts v2 on a unified host too). With a cgroup namespace of the
 //       container's own, a new cgroup2 filesystem, rooted at the
 //       container's cgroup. Without one, the host's cgroup2 mount is bound
 //       instead (it shows the same hierarchy a new mount would): in a user
@@ -5706,6 +5837,47 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
       if (!o.data.empty())
         warn(opts.warnings,
              mf + ".options: ignored for a bind mount: " + detail::mapping::join_names(o.data));
+    } else if (m.type == "cgroup" && detail::mapping::host_has_v1_hierarchies()) {
+      // runc's mountCgroupV1: a tmpfs, then one directory per v1 hierarchy
+      // holding the container's cgroup of it, then the links for
+      // co-mounted controllers. Every mount gets the mount's own options
+      // on top of runc's nosuid, nodev, noexec; a read-only tmpfs is made
+      // read-only after its directories and links exist (the planner's
+      // late step).
+      if (o.idmap) unsupported(mf + ".options", "idmap is supported on bind mounts only");
+      detail::mapping::check_proc_mount(mf, dest_clean, false, m.type, m.source, opts.warnings);
+      std::vector<detail::mapping::V1ViewEntry> view;
+      detail::mapping::at_field(
+          mf, [&] { view = detail::mapping::v1_view(mf + ".type", opts.cgroup_path); });
+      std::vector<MountSpec> specs;
+      specs.push_back(MountSpec::filesystem("tmpfs", m.destination, "tmpfs").option("mode", "755"));
+      for (const auto& e : view) {
+        const std::string d = dest_clean + "/" + e.dir;
+        if (new_cgroup) {
+          // A new mount of the hierarchy, rooted by the cgroup namespace
+          // at the container's cgroup (the child joins its v1 cgroups
+          // before it makes the namespace).
+          MountSpec c = MountSpec::filesystem("cgroup", d, "cgroup");
+          for (const auto& ctl : e.controllers) c.flag(ctl);
+          specs.push_back(std::move(c));
+        } else {
+          // The host's directory of the container's cgroup: nothing above
+          // it is reachable.
+          specs.push_back(MountSpec::bind(e.source, d));
+        }
+      }
+      for (auto& one : specs) {
+        one.nosuid().nodev().noexec();
+        detail::mapping::set_attrs(one, set, clear);
+        if (o.atime != Atime::unchanged) one.atime(detail::mapping::atime(o.atime));
+        if (rset != 0 || rclear != 0) one.recursive_attributes(rset, rclear);
+        if (o.propagation != Propagation::unchanged)
+          one.propagation(detail::mapping::propagation(o.propagation), o.propagation_recursive);
+        detail::mapping::at_field(mf, [&] { sb.mount(std::move(one)); });
+      }
+      for (const auto& e : view)
+        for (const auto& link : e.links) sb.symlink(dest_clean + "/" + link, e.dir);
+      continue;
     } else if (m.type == "cgroup" || m.type == "cgroup2") {
       if (!new_cgroup) {
         const std::string host = cgroup_host().unified_mount;

@@ -144,9 +144,30 @@ std::multiset<std::string> host_mounts_near(const std::string& root) {
     const auto sp = m.find(' ');
     const std::string mp = m.substr(0, sp);
     const std::string type = m.substr(sp + 1, m.find(' ', sp + 1) - sp - 1);
-    if (mp == root || mp.rfind(root + "/", 0) == 0 || type == "cgroup2") out.insert(m);
+    if (mp == root || mp.rfind(root + "/", 0) == 0 || type == "cgroup2" || type == "cgroup")
+      out.insert(m);
   }
   return out;
+}
+
+// A "cgroup" mount at /sys/fs/cgroup with "ro": cgroup2 on a host without
+// v1 hierarchies; else runc's v1 view, a read-only tmpfs with each v1
+// hierarchy read-only in it (tests/root/oci_cgroup_view_test.cpp has the
+// rest).
+void check_cgroup_view(const Facts& f) {
+  if (cgroup_host().v1_hierarchies.empty()) {
+    CHECK(f.mounted("/sys/fs/cgroup", "cgroup2"));
+    CHECK(f.read_only("/sys/fs/cgroup"));
+    return;
+  }
+  CHECK(f.mounted("/sys/fs/cgroup", "tmpfs"));
+  CHECK(f.read_only("/sys/fs/cgroup"));
+  for (const auto& h : cgroup_host().v1_hierarchies) {
+    const std::string at = "/sys/fs/cgroup/" + fs::path(h.mount).filename().string();
+    INFO(at);
+    CHECK(f.mounted(at, "cgroup"));
+    CHECK(f.read_only(at));
+  }
 }
 
 // `text` with each "@KEY@" replaced (the tests' JSON stays one raw string).
@@ -223,11 +244,11 @@ void check_fixture(const char* name, const char* hostname) {
   CHECK(f.mounted("/dev/mqueue", "mqueue"));
   CHECK(f.mounted("/sys", "sysfs"));  // a new sysfs, or the rootless spec's rbind of /sys
   CHECK(f.read_only("/sys"));
-  // "cgroup": cgroup2; without a cgroup namespace of the container's own, a
-  // bind of the host's mount (a new one would reset its options, which the
-  // host mount table check below would see)
-  CHECK(f.mounted("/sys/fs/cgroup", "cgroup2"));
-  CHECK(f.read_only("/sys/fs/cgroup"));
+  // "cgroup": on a pure v2 host cgroup2; without a cgroup namespace of the
+  // container's own, a bind of the host's mount (a new one would reset its
+  // options, which the host mount table check below would see). On a host
+  // with v1 hierarchies, runc's v1 view (tests/root/oci_cgroup_view_test.cpp).
+  check_cgroup_view(f);
   CHECK(f.read_only("/proc/sys"));
   // Nothing of this reached the host: no mount under the rootfs, the
   // cgroup2 mount unchanged.
@@ -298,7 +319,8 @@ TEST_CASE("oci_sandbox: a config with most fields runs as it says") {
       "touch /tmp/f && (chmod 600 /tmp/f 2>/dev/null && echo chmod=allowed || "
       "                 echo chmod=denied); "
       "echo cgroup=$(grep '^0::' /proc/self/cgroup); "
-      "grep -qx 1 /sys/fs/cgroup/cgroup.procs && echo cgprocs=own; "
+      "for d in /sys/fs/cgroup /sys/fs/cgroup/memory; do "
+      "  grep -qx 1 $d/cgroup.procs 2>/dev/null && echo cgprocs=own && break; done; "
       "echo ifaces=$(grep -c : /proc/net/dev); "
       "echo --mountinfo--; cat /proc/self/mountinfo";
 
@@ -424,10 +446,10 @@ TEST_CASE("oci_sandbox: a config with most fields runs as it says") {
   CHECK(f["data"] == "ro");
   CHECK(f["chmod"] == "denied");
   CHECK(f["cgroup"] == "0::/");
-  // A cgroup namespace of its own: a new cgroup2 mount, rooted at the
-  // container's cgroup, and the host's cgroup2 mount options untouched.
-  CHECK(f.mounted("/sys/fs/cgroup", "cgroup2"));
-  CHECK(f.read_only("/sys/fs/cgroup"));
+  // A cgroup namespace of its own: a new cgroup2 mount (or, with v1
+  // hierarchies, new v1 mounts), rooted at the container's cgroup, and the
+  // host's cgroup mount options untouched.
+  check_cgroup_view(f);
   CHECK(f["cgprocs"] == "own");
   CHECK(host_mounts_near(root.path) == host_mounts);
   CHECK(f["ifaces"] == "1");

@@ -493,3 +493,99 @@ TEST_CASE("oci_sandbox: seccomp without noNewPrivileges and without CAP_SYS_ADMI
   CHECK_NOTHROW(oci::to_sandbox(cfg, bundle.path, o).plan());
   CHECK(w.empty());
 }
+
+// ---------------------------------------------------------------------------
+// The cgroup v1 view of a "cgroup" mount (v1_view), on host layouts this
+// machine does not have: co-mounted controllers, a mount point named
+// otherwise, a hierarchy mounted below its root.
+// ---------------------------------------------------------------------------
+
+TEST_CASE("oci_sandbox: cgroup v1 view: directories named as runc names them, links, sources") {
+  // A RHEL 8 style host: cpu,cpuacct and net_cls,net_prio co-mounted, plus
+  // name=systemd, and a memory hierarchy whose mount shows a subtree only.
+  const std::string mi =
+      "30 24 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec - tmpfs tmpfs ro,mode=755\n"
+      "31 30 0:27 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n"
+      "32 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+      "33 30 0:29 / /sys/fs/cgroup/net_cls,net_prio rw - cgroup cgroup rw,net_cls,net_prio\n"
+      "34 30 0:30 /sub /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+      "35 30 0:31 / /sys/fs/cgroup/blk rw - cgroup cgroup rw,blkio\n";
+  const CgroupHost host = cgroup_parse::host_from_mountinfo(mi);
+  REQUIRE(host.mode == CgroupMode::v1_only);
+  const std::string self =
+      "5:blkio:/b\n4:memory:/sub/m\n3:net_cls,net_prio:/n\n2:cpu,cpuacct:/c\n1:name=systemd:/s\n";
+  namespace mp = oci::detail::mapping;
+
+  // The container's cgroup given: the same path below every mount.
+  auto v = mp::v1_view(host, "mounts[0].type", "/ward/x", self);
+  REQUIRE(v.size() == 4);  // no systemd: ward has no cgroup of the container's there
+  CHECK(v[0].dir == "cpu,cpuacct");
+  CHECK(v[0].source == "/sys/fs/cgroup/cpu,cpuacct/ward/x");
+  CHECK(v[0].controllers == std::vector<std::string>{"cpu", "cpuacct"});
+  CHECK(v[0].links == std::vector<std::string>{"cpu", "cpuacct"});
+  CHECK(v[1].dir == "net_cls,net_prio");
+  CHECK(v[1].links == std::vector<std::string>{"net_cls", "net_prio"});
+  CHECK(v[2].dir == "memory");
+  CHECK(v[2].source == "/sys/fs/cgroup/memory/ward/x");
+  CHECK(v[2].links.empty());
+  // Named after the mount point (runc's filepath.Base), with a link for
+  // the controller it holds.
+  CHECK(v[3].dir == "blk");
+  CHECK(v[3].links == std::vector<std::string>{"blkio"});
+
+  // None given: the caller's own, relative to what each mount shows.
+  v = mp::v1_view(host, "mounts[0].type", "", self);
+  CHECK(v[0].source == "/sys/fs/cgroup/cpu,cpuacct/c");
+  CHECK(v[2].source == "/sys/fs/cgroup/memory/m");
+  CHECK(v[3].source == "/sys/fs/cgroup/blk/b");
+  // A caller outside what a mount shows: an error naming the field.
+  CHECK_THROWS_WITH(
+      mp::v1_view(host, "mounts[0].type", "",
+                  "5:blkio:/b\n4:memory:/elsewhere\n3:net_cls,net_prio:/n\n2:cpu,cpuacct:/c\n"),
+      Catch::Contains("mounts[0].type") && Catch::Contains("/sys/fs/cgroup/memory") &&
+          Catch::Contains("(root /sub)"));
+  // A path that climbs out is refused, never normalized away.
+  CHECK_THROWS_WITH(mp::v1_view(host, "f", "/ward/../../etc", self),
+                    Catch::Contains("cgroup_path") && Catch::Contains(".."));
+}
+
+TEST_CASE(
+    "oci_sandbox: a cgroup mount plans the view of this host: v1 tmpfs and hierarchies, "
+    "or cgroup2") {
+  fs::path rootfs = fs::temp_directory_path() / ("ward-cgview-" + std::to_string(::getpid()));
+  fs::create_directories(rootfs);
+  oci::Config cfg = oci::parse_config(config(
+      R"("mounts": [{"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+          "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}])"));
+  cfg.root.path = rootfs.string();
+  // Planned without spawning: the steps say what the child would do.
+  oci::ToSandboxOptions o;
+  Sandbox sb = oci::to_sandbox(cfg, rootfs, o);
+  auto plan = sb.plan();
+  std::vector<std::string> steps;
+  for (const auto& s : detail::plan_data(plan).mount_steps) {
+    steps.push_back(std::to_string(s.op) + " " + s.target + " " +
+                    (s.fstype != nullptr   ? s.fstype
+                     : s.source != nullptr ? s.source
+                                           : ""));
+  }
+  std::string all;
+  for (auto& s : steps) all += s + "\n";
+  INFO(all);
+  if (oci::detail::mapping::host_has_v1_hierarchies()) {
+    REQUIRE(!steps.empty());
+    CHECK(steps.front() == "1 sys/fs/cgroup tmpfs");
+    for (const auto& h : cgroup_host().v1_hierarchies) {
+      // Without a cgroup namespace: the caller's own cgroup of it, bound.
+      const std::string name = fs::path(h.mount).filename().string();
+      CHECK_THAT(all, Catch::Contains("0 sys/fs/cgroup/" + name + " " + h.mount));
+    }
+    // The tmpfs is made read-only last, once its directories exist.
+    CHECK(steps.back() == "7 sys/fs/cgroup ");
+  } else {
+    // Today's cgroup2 view: the host's cgroup2 mount, bound.
+    REQUIRE(!steps.empty());
+    CHECK(steps.front() == "0 sys/fs/cgroup " + cgroup_host().unified_mount);
+  }
+  fs::remove_all(rootfs);
+}
