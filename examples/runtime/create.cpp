@@ -23,6 +23,11 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   tso.no_pivot = o.no_pivot;
   tso.rootless = g.rootless;
   tso.warnings = &cfg.warnings;
+  // The container's cgroup (made below in every hierarchy, before the
+  // child): its /sys/fs/cgroup on a host with v1 hierarchies shows that
+  // one (oci::to_sandbox, "cgroup" mounts).
+  if (ward::cgroup_mode() != ward::CgroupMode::none)
+    tso.cgroup_path = ward::oci::cgroup_path_for(cfg, o.id);
   ward::Sandbox sb = ward::oci::to_sandbox(cfg, o.bundle, tso);
   for (auto& w : cfg.warnings) log_line("warning", w);
   auto on_v1 = [](std::string_view ctl) {

@@ -6,8 +6,9 @@
 // keeps them (/sys/fs/cgroup/memory/memory.limit_in_bytes), and sees
 // nothing of the host's cgroups above its own.
 //
-// Library level (oci::to_sandbox + Sandbox, a Cgroups made by the test),
-// with and without a cgroup namespace of the container's own; attack cases: a
+// Library level (oci::to_sandbox + Sandbox, a Cgroups made by the test) and
+// runtime level (`ward run` of a busybox bundle with a memory limit), with
+// and without a cgroup namespace of the container's own; attack cases: a
 // rootfs whose /sys (or the mount's destination) is a symlink to a host
 // directory never gets a directory or a mount made there. Every case skips,
 // saying so, where the host mounts no v1 hierarchy (the vm tier is pure v2;
@@ -31,6 +32,7 @@
 
 #include "rootfs_util.hpp"
 #include "run_util.hpp"
+#include "runtime_util.hpp"
 #include "test_util.hpp"
 
 using namespace ward;
@@ -338,4 +340,40 @@ TEST_CASE(
     CHECK(fs::is_empty(host.path));
     CHECK(fs::is_symlink(root.path + "/sys/fs/cgroup/memory"));  // untouched underneath
   }
+}
+
+// ---------------------------------------------------------------------------
+// The runtime: `ward run` with a memory limit, as an engine asks.
+// ---------------------------------------------------------------------------
+
+TEST_CASE(
+    "oci cgroup view: ward run with a 64 MiB memory limit shows it in "
+    "/sys/fs/cgroup/memory, with and without a cgroup namespace",
+    "[root][runtime]") {
+  NEED_V1_VIEW();
+  NEED_RUNTIME(b);
+  const std::string marker = "ward-test-marker-" + std::to_string(::getpid());
+  CgroupV1 mark = CgroupV1::create(marker, {"memory"});
+  for (bool ns : {false, true}) {
+    INFO("cgroup namespace: " << ns);
+    b.set({"sh", "-c", script("/sys/fs/cgroup", marker)}, [&](ward::json::Value& cfg) {
+      // "cgroup", as runc's and crun's specs and the engines send it
+      // (`ward spec` writes "cgroup2", which stays cgroup2).
+      for (ward::json::Value& m : cfg.find("mounts")->as_array())
+        if (m.find("destination")->as_string() == "/sys/fs/cgroup") m.set("type", "cgroup");
+      ward::json::Value* lx = cfg.find("linux");
+      lx->set("resources", ward::json::Value::object(
+                               {{"memory", ward::json::Value::object({{"limit", 67108864}})}}));
+      if (ns)
+        lx->find("namespaces")
+            ->as_array()
+            .push_back(ward::json::Value::object({{"type", "cgroup"}}));
+    });
+    const std::string id = ward_test::Bundle::id(ns ? "cgview-ns" : "cgview");
+    ward_test::Out r = b.cmd({"run", "--bundle", b.dir.path, id});
+    View v = parse(r.out, r.err, r.status);
+    // The container's cgroup: /ward/<id> (cgroup_path_for's default).
+    check_view(v, "/sys/fs/cgroup", ns ? "/" : "/ward/" + id, "cgroup");
+  }
+  mark.destroy();
 }
