@@ -149,7 +149,14 @@ inline std::string unescape_octal(std::string_view s) {
 
 // Host layout from the text of /proc/self/mountinfo (proc(5)): fields
 // "id parent maj:min root mountpoint opts [optional...] - fstype source superopts".
-inline CgroupHost host_from_mountinfo(std::string_view text) {
+//
+// mountinfo also lists mounts that a later mount hides (cgroup2 mounted over
+// /sys/fs/cgroup in a mount namespace, as crun's tests and some sandboxes
+// do, leaves the v1 mounts below it listed but unreachable). `reachable`
+// (mount point, is cgroup2) drops those: cgroup_host() passes
+// cgroup_mount_reachable, which asks statfs(2) what is really there.
+inline CgroupHost host_from_mountinfo(std::string_view text,
+                                      bool (*reachable)(const std::string&, bool) = nullptr) {
   static constexpr std::string_view kV1Controllers[] = {
       "cpu",        "cpuacct",  "cpuset", "memory",  "devices", "freezer", "net_cls",
       "perf_event", "net_prio", "blkio",  "hugetlb", "pids",    "rdma",    "misc"};
@@ -162,6 +169,9 @@ inline CgroupHost host_from_mountinfo(std::string_view text) {
     if (dash == f.end() || f.size() < 5 || f.end() - dash < 4) continue;
     std::string_view fstype = dash[1];
     std::string_view super = dash[3];
+    if ((fstype == "cgroup2" || fstype == "cgroup") && reachable != nullptr &&
+        !reachable(unescape_octal(f[4]), fstype == "cgroup2"))
+      continue;
     if (fstype == "cgroup2") {
       v2.emplace_back(unescape_octal(f[4]), unescape_octal(f[3]));
     } else if (fstype == "cgroup") {
@@ -252,6 +262,17 @@ inline std::vector<std::string> words(std::string_view text) {
 
 // The host's layout, read once per process from /proc/self/mountinfo (a
 // later mount in this process's mount namespace is not noticed).
+// Whether the filesystem at `mount_point` is a cgroup of that version now
+// (statfs(2): CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC): false for a mount
+// hidden by a later one, whose path now leads elsewhere or nowhere.
+inline bool cgroup_mount_reachable(const std::string& mount_point, bool v2) {
+  struct statfs st {};
+  if (::statfs(mount_point.c_str(), &st) != 0) return false;
+  return static_cast<unsigned long>(st.f_type) ==
+         (v2 ? static_cast<unsigned long>(CGROUP2_SUPER_MAGIC)
+             : static_cast<unsigned long>(CGROUP_SUPER_MAGIC));
+}
+
 inline const CgroupHost& cgroup_host() {
   static const CgroupHost host = [] {
     std::string text;
@@ -266,7 +287,7 @@ inline const CgroupHost& cgroup_host() {
       }
       ::close(fd);
     }
-    return cgroup_parse::host_from_mountinfo(text);
+    return cgroup_parse::host_from_mountinfo(text, cgroup_mount_reachable);
   }();
   return host;
 }

@@ -7,6 +7,7 @@
 // Every check says which hierarchy it expects from cgroup_host(), so the same
 // tests hold on both. Cgroups are /ward-test-cgs-<pid>-<n> in every
 // hierarchy, removed by RAII even when a check fails.
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -19,6 +20,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "fork_util.hpp"
 #include "test_util.hpp"
 
 using namespace ward;
@@ -297,4 +299,34 @@ TEST_CASE("cgroups: a leftover whose processes sit in a child cgroup is never ta
   }
   CHECK(::kill(c.pid(), 0) == 0);
   CHECK(fs::is_directory(top + "/child"));
+}
+
+TEST_CASE("cgroups: cgroup2 mounted over the host's hierarchies hides them from ward") {
+  NEED_CGROUPS();
+  if (cgroup_host().v1_hierarchies.empty()) WARD_SKIP("no cgroup v1 hierarchy on this host");
+  // What crun's tests and some sandboxes do: a mount namespace with cgroup2
+  // on /sys/fs/cgroup. mountinfo still lists the v1 mounts below it; taken
+  // at their word, every create failed with ENOENT opening
+  // /sys/fs/cgroup/cpu.
+  auto r = ward_test::run_forked([](ward_test::ForkReport& rep) {
+    if (::unshare(CLONE_NEWNS) != 0 ||
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        ::mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, nullptr) != 0) {
+      rep.put("setup", std::strerror(errno));
+      return;
+    }
+    std::string text;
+    {
+      std::ifstream in("/proc/self/mountinfo");
+      text.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    auto h = cgroup_parse::host_from_mountinfo(text, cgroup_mount_reachable);
+    rep.put("mode", std::string(to_string(h.mode)));
+    rep.put("unified", h.unified_mount);
+    rep.put("v1", static_cast<long>(h.v1_hierarchies.size()));
+  });
+  REQUIRE(r.kv["setup"].empty());
+  CHECK(r.kv["mode"] == "pure_v2");
+  CHECK(r.kv["unified"] == "/sys/fs/cgroup");
+  CHECK(r.kv["v1"] == "0");
 }

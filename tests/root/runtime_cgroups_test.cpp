@@ -209,3 +209,34 @@ TEST_CASE("runtime cgroups: delete and a failed create leave no directory in any
   for (const auto& d : cgroup_dirs("/ward/" + bad)) CHECK_FALSE(fs::exists(d));
   CHECK(fs::is_empty(b.state.path));
 }
+
+TEST_CASE(
+    "runtime cgroups: a mount namespace with cgroup2 over the host's hierarchies still runs") {
+  NEED_RUNTIME(b);
+  if (ward::cgroup_host().v1_hierarchies.empty() || ward::cgroup_host().unified_mount.empty())
+    WARD_SKIP("not a hybrid host");
+  // crun's test suite runs runtimes like this: /proc/self/mountinfo still
+  // lists the hidden v1 mounts, and a runtime that believed it failed every
+  // create (ENOENT opening /sys/fs/cgroup/cpu).
+  b.set({"echo", "ran"});
+  const std::string script =
+      "mount --make-rprivate / && mount -t cgroup2 cgroup2 /sys/fs/cgroup && "
+      "exec \"$0\" --root \"$1\" run --bundle \"$2\" \"$3\"";
+  ward::Sandbox sb(
+      {"/bin/sh", "-c", script, WARD_RUNTIME_BIN, b.state.path, b.dir.path, b.id("cg2ns")});
+  ward::Child c = sb.unshare(ward::NsKind::mount)
+                      .stdin_(ward::Stdio::null())
+                      .stdout_(ward::Stdio::pipe())
+                      .stderr_(ward::Stdio::pipe())
+                      .spawn();
+  std::string out, err;
+  for (auto [fd, dst] : {std::pair{c.stdout_pipe().get(), &out}, {c.stderr_pipe().get(), &err}}) {
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+      dst->append(buf, static_cast<std::size_t>(n));
+  }
+  auto st = c.wait();
+  INFO(err);
+  CHECK(st.shell_status() == 0);
+  CHECK(out == "ran\n");
+}

@@ -69,6 +69,21 @@ TEST_CASE("mountinfo: hybrid, pure v2, v1 only, none") {
   CHECK(c.unified_root == "/ctr/abc");
 }
 
+TEST_CASE("mountinfo: mounts a later mount hides are left out") {
+  // cgroup2 mounted over /sys/fs/cgroup in a mount namespace: mountinfo
+  // still lists the hybrid mounts below it, which are out of reach.
+  std::string text = std::string(kHybridMountinfo) +
+                     "50 31 0:38 / /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw\n";
+  CHECK(cgroup_parse::host_from_mountinfo(text).mode == CgroupMode::hybrid);
+  auto only_top = [](const std::string& mnt, bool v2) { return v2 && mnt == "/sys/fs/cgroup"; };
+  auto h = cgroup_parse::host_from_mountinfo(text, only_top);
+  CHECK(h.mode == CgroupMode::pure_v2);
+  CHECK(h.unified_mount == "/sys/fs/cgroup");
+  CHECK(h.v1_hierarchies.empty());
+  CHECK(h.v1_controllers.empty());
+  CHECK_FALSE(h.bound_to_v1("memory"));
+}
+
 TEST_CASE("/proc/self/cgroup: the 0:: line") {
   CHECK(cgroup_parse::unified_path("9:name=systemd:/\n4:memory:/x/y\n0::/\n") == "/");
   CHECK(cgroup_parse::unified_path("0::/user.slice/user-0.slice/session-1.scope\n") ==
