@@ -48,7 +48,10 @@ std::string default_spec(bool rootless) {
                : mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}),
   };
   if (!rootless)
-    mounts.push_back(mount("/sys/fs/cgroup", "cgroup2", "cgroup",
+    // "cgroup", as runc's and crun's specs: cgroup2 on a v2 host, the
+    // container's v1 view where the host has v1 hierarchies
+    // (tests/root/oci_cgroup_view_test.cpp).
+    mounts.push_back(mount("/sys/fs/cgroup", "cgroup", "cgroup",
                            {"nosuid", "noexec", "nodev", "relatime", "ro"}));
   json::Array ns;
   for (const char* t : {"pid", "network", "ipc", "uts", "mount"})
