@@ -106,8 +106,12 @@ struct Bundle {
   }
   // `run` in the background, stdin from /dev/null; returns once state
   // says the container runs (up to about 5 s, more under TCG).
-  ward::Child run_in_background(const std::string& id) {
-    ward::Sandbox runner({WARD_RUNTIME_BIN, "--root", state.path, "run", "--bundle", dir.path, id});
+  // `flags` go after "run" (--no-pivot).
+  ward::Child run_in_background(const std::string& id, const std::vector<std::string>& flags = {}) {
+    std::vector<std::string> argv = {WARD_RUNTIME_BIN, "--root", state.path, "run"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    argv.insert(argv.end(), {"--bundle", dir.path, id});
+    ward::Sandbox runner(argv);
     ward::Child bg = runner.stdin_(ward::Stdio::null()).spawn();
     bool running = false;
     for (int i = 0; i < 500 && !running; ++i) {

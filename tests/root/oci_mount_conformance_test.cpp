@@ -9,8 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -75,6 +79,110 @@ std::string mountinfo_line(const std::string& mountinfo, const std::string& mnt)
 
 Out run(Bundle& b, const std::string& name) {
   return b.cmd({"run", "--bundle", b.dir.path, Bundle::id(name)});
+}
+
+// A directory made a shared mount point in the test's mount namespace (a
+// bind onto itself, then MS_SHARED), as kubelet makes a pod's Bidirectional
+// volume and systemd "/"; detached with everything under it at the end.
+struct SharedMount {
+  std::string path;
+  explicit SharedMount(std::string p) : path(std::move(p)) {
+    REQUIRE(::mount(path.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) == 0);
+    if (::mount(nullptr, path.c_str(), nullptr, MS_SHARED, nullptr) != 0) {
+      ::umount2(path.c_str(), MNT_DETACH);
+      FAIL("make-shared " << path);
+    }
+  }
+  ~SharedMount() { ::umount2(path.c_str(), MNT_DETACH); }
+  SharedMount(const SharedMount&) = delete;
+  SharedMount& operator=(const SharedMount&) = delete;
+};
+
+// The lines of this process's mountinfo whose mount point is `dir` or
+// below it.
+std::vector<std::string> mounts_under(const std::string& dir) {
+  std::vector<std::string> out;
+  const std::string all = ward_test::read_file("/proc/self/mountinfo");
+  std::size_t pos = 0;
+  while (pos < all.size()) {
+    std::size_t end = all.find('\n', pos);
+    if (end == std::string::npos) end = all.size();
+    std::string line = all.substr(pos, end - pos);
+    pos = end + 1;
+    std::size_t f = 0;
+    for (int i = 0; i < 4 && f != std::string::npos; ++i) f = line.find(' ', f + 1);
+    if (f == std::string::npos) continue;
+    std::string mp = line.substr(f + 1, line.find(' ', f + 1) - f - 1);
+    if (mp == dir || mp.rfind(dir + "/", 0) == 0) out.push_back(line);
+  }
+  return out;
+}
+
+// What `now` has that `before` has not ("+ line") and the reverse
+// ("- line"): two mount tables, "" when they are equal.
+std::string table_diff(const std::string& before, const std::string& now) {
+  auto lines = [](const std::string& t) {
+    std::multiset<std::string> out;
+    std::size_t pos = 0;
+    while (pos < t.size()) {
+      std::size_t end = t.find('\n', pos);
+      if (end == std::string::npos) end = t.size();
+      out.insert(t.substr(pos, end - pos));
+      pos = end + 1;
+    }
+    return out;
+  };
+  std::multiset<std::string> b = lines(before), n = lines(now);
+  std::string out;
+  for (const std::string& l : n)
+    if (b.count(l) < n.count(l) && out.find("+ " + l + "\n") == std::string::npos)
+      out += "+ " + l + "\n";
+  for (const std::string& l : b)
+    if (n.count(l) < b.count(l) && out.find("- " + l + "\n") == std::string::npos)
+      out += "- " + l + "\n";
+  return out;
+}
+
+bool wait_for_file(const std::string& path) {
+  for (int i = 0; i < 1000; ++i) {
+    if (::access(path.c_str(), F_OK) == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// Sets linux.rootfsPropagation, or removes it (nullptr).
+void set_rootfs_propagation(json::Value& cfg, const char* prop) {
+  json::Value* l = cfg.find("linux");
+  if (prop != nullptr) {
+    l->set("rootfsPropagation", prop);
+    return;
+  }
+  auto& o = l->as_object();
+  std::erase_if(o, [](const json::Member& m) { return m.first == "rootfsPropagation"; });
+}
+
+// The config of the Bidirectional case: a bind of `vol` at /mnt/vol with
+// runc's options for it (what containerd's CRI sends: "rbind", "rshared"),
+// CAP_SYS_ADMIN, and a process that mounts a tmpfs at /mnt/vol/sub, writes
+// a file in it, and then says so in /mnt/vol/ready (on the host's directory
+// itself, whatever happened to the tmpfs).
+void bidirectional_config(Bundle& b, const std::string& vol, const char* prop) {
+  b.set({"sh", "-c",
+         "mount -t tmpfs -o size=64k ward-bidir /mnt/vol/sub && echo from-container > "
+         "/mnt/vol/sub/f; touch /mnt/vol/ready; exec sleep 1000"},
+        [&](json::Value& cfg) {
+          json::Value* caps = cfg.find("process")->find("capabilities");
+          for (const char* set : {"bounding", "effective", "permitted"})
+            caps->find(set)->push_back("CAP_SYS_ADMIN");
+          drop_mount(cfg, "/mnt/vol");  // the one of the previous round
+          cfg.find("mounts")->push_back(
+              json::Value::object({{"destination", "/mnt/vol"},
+                                   {"type", "bind"},
+                                   {"source", vol},
+                                   {"options", json::Value::array({"rbind", "rshared"})}}));
+          set_rootfs_propagation(cfg, prop);
+        });
 }
 
 }  // namespace
@@ -157,6 +265,145 @@ TEST_CASE("oci mounts: rootfsPropagation shared and rshared make the container's
     else
       CHECK_THAT(mountinfo_line(r.out, "/proc"), !Catch::Contains(" shared:"));
   }
+}
+
+// Kubernetes' Bidirectional mount propagation (critest "mount propagation:
+// Bidirectional"): containerd's CRI sets rootfsPropagation rshared and binds
+// the volume, a shared mount on the host, with "rbind", "rshared"; a mount
+// the container makes under it must show on the host. runc 1.1.5 does it.
+// (Failed while the child made "/" a recursive slave before the binds: a
+// slave never propagates to its master, mount_namespaces(7).) The host
+// keeps the tmpfs after the container is gone, with runc too: a mount
+// namespace's teardown does not propagate; the test unmounts it.
+TEST_CASE(
+    "oci mounts: rootfsPropagation rshared carries a container's mount under an rshared "
+    "bind of a shared host directory to the host",
+    "[root][runtime]") {
+  NEED_RUNTIME(b);
+  ward_test::ScratchDir host("bidir");
+  const std::string vol = host / "vol";
+  REQUIRE(::mkdir(vol.c_str(), 0755) == 0);
+  SharedMount shared(vol);
+  REQUIRE(::mkdir((vol + "/sub").c_str(), 0755) == 0);
+  for (const char* prop : {"rshared", "shared"})
+    for (const std::vector<std::string>& flags :
+         std::vector<std::vector<std::string>>{{}, {"--no-pivot"}}) {
+      const bool no_pivot = !flags.empty();
+      INFO(prop << (no_pivot ? " --no-pivot" : ""));
+      ::unlink((vol + "/ready").c_str());
+      bidirectional_config(b, vol, prop);
+      const std::string id = Bundle::id(std::string("bidir-") + prop + (no_pivot ? "-np" : ""));
+      ward::Child bg = b.run_in_background(id, flags);
+      REQUIRE(wait_for_file(vol + "/ready"));
+      std::vector<std::string> m = mounts_under(vol + "/sub");
+      CHECK(mounts_under(vol).size() == 2);  // vol and vol/sub: nothing stacked on vol
+      REQUIRE(m.size() == 1);
+      CHECK_THAT(m[0], Catch::Contains(" - tmpfs ward-bidir "));
+      CHECK(ward_test::read_file(vol + "/sub/f") == "from-container\n");
+      Out d = b.cmd({"delete", "--force", id});
+      INFO(d.err);
+      CHECK(d.status == 0);
+      bg.wait();
+      CHECK(::umount2((vol + "/sub").c_str(), MNT_DETACH) == 0);
+      CHECK(mounts_under(vol + "/sub").empty());
+    }
+}
+
+// The same bind and process without rootfsPropagation (r)shared: nothing
+// the container mounts reaches the host. runc 1.1.5 agrees for none,
+// rslave and rprivate; with "private" (and "slave") it applies the value to
+// "/" alone, the other mounts stay peers of the host's, and the container's
+// tmpfs shows on the host; ward keeps "/" a recursive slave for every value
+// but (r)shared.
+TEST_CASE(
+    "oci mounts: without rootfsPropagation (r)shared, nothing the container mounts under a "
+    "bind reaches the host",
+    "[root][runtime]") {
+  NEED_RUNTIME(b);
+  ward_test::ScratchDir host("onedir");
+  const std::string vol = host / "vol";
+  REQUIRE(::mkdir(vol.c_str(), 0755) == 0);
+  SharedMount shared(vol);
+  REQUIRE(::mkdir((vol + "/sub").c_str(), 0755) == 0);
+  for (const char* prop :
+       {static_cast<const char*>(nullptr), "rslave", "slave", "private", "rprivate"}) {
+    INFO((prop != nullptr ? prop : "(unset)"));
+    ::unlink((vol + "/ready").c_str());
+    bidirectional_config(b, vol, prop);
+    const std::string id = Bundle::id(std::string("onedir-") + (prop != nullptr ? prop : "unset"));
+    ward::Child bg = b.run_in_background(id);
+    REQUIRE(wait_for_file(vol + "/ready"));
+    CHECK(mounts_under(vol + "/sub").empty());
+    CHECK(::access((vol + "/sub/f").c_str(), F_OK) != 0);
+    Out d = b.cmd({"delete", "--force", id});
+    INFO(d.err);
+    CHECK(d.status == 0);
+    bg.wait();
+    ::umount2((vol + "/sub").c_str(), MNT_DETACH);  // only if the check above failed
+  }
+}
+
+// Host pollution: the rootfs's bind onto itself, the container's own mounts
+// (proc, dev, ...) and the unmount of the old root must never show in the
+// mount table of the runtime's caller, whatever rootfsPropagation, with
+// pivot_root or --no-pivot's MS_MOVE. The caller here is a mount namespace
+// of the test's own where everything is shared, as systemd leaves a host
+// (so a leak cannot reach the machine's): `ward create`, then its
+// /proc/self/mountinfo must equal the one before, line for line, and again
+// after `delete`. The rootfs is a plain directory (in the shared "/") or a
+// mount point of its own (a bind, as an engine's overlay is); a tmpfs leaf
+// stands for the host mounts the old root's detach could take along. runc
+// 1.1.5 leaves these tables unchanged too. The defences this checks: the
+// mount holding the rootfs made private before the rootfs's bind, the old
+// "/" a slave before MS_MOVE or pivot_root, the old root a recursive slave
+// before its detach (seen failing without them).
+TEST_CASE(
+    "oci mounts attack: the rootfs and the container's mounts never show in the caller's "
+    "mount table, whatever rootfsPropagation",
+    "[root][runtime][attack]") {
+  NEED_RUNTIME(b);
+  if (std::system("unshare --help >/dev/null 2>&1") != 0) WARD_SKIP("no unshare(1)");
+  ward_test::ScratchDir host("leak");
+  const std::string mp = host / "mp", leaf = host / "leaf", io = host / "io";
+  for (const std::string& d : {mp, leaf, io}) REQUIRE(::mkdir(d.c_str(), 0755) == 0);
+  const std::string rt = WARD_RUNTIME_BIN;
+  for (const char* where : {"plain", "mount point"})
+    for (const char* prop :
+         {static_cast<const char*>(nullptr), "rslave", "private", "rprivate", "shared", "rshared"})
+      for (bool no_pivot : {false, true}) {
+        const bool own_mount = std::string(where) != "plain";
+        INFO(where << ", " << (prop != nullptr ? prop : "(unset)")
+                   << (no_pivot ? ", --no-pivot" : ""));
+        b.set({"true"}, [&](json::Value& cfg) {
+          cfg.find("root")->set("path", own_mount ? mp : b.rootfs->path);
+          set_rootfs_propagation(cfg, prop);
+        });
+        const std::string id = Bundle::id("leak");
+        for (const char* f : {"/before", "/create", "/during", "/after"})
+          ::unlink((io + f).c_str());
+        // The tables are read whatever create did: a leak made before a
+        // failure stays in the caller's table.
+        std::string script =
+            "set -e; mount --make-rshared /; mount -t tmpfs -o size=16k ward-leaf '" + leaf + "'; ";
+        if (own_mount) script += "mount --bind '" + b.rootfs->path + "' '" + mp + "'; ";
+        script += "cat /proc/self/mountinfo > '" + io + "/before'; rc=0; '" + rt + "' --root '" +
+                  b.state.path + "' create " + (no_pivot ? "--no-pivot " : "") + "--bundle '" +
+                  b.dir.path + "' " + id + " </dev/null >'" + io +
+                  "/create' 2>&1 || rc=\\$?; cat " + "/proc/self/mountinfo > '" + io +
+                  "/during'; '" + rt + "' --root '" + b.state.path + "' delete --force " + id +
+                  " >/dev/null 2>&1 || true; cat " + "/proc/self/mountinfo > '" + io +
+                  "/after'; exit \\$rc";
+        // The namespace is private first: the host's shared mounts are not
+        // peers of the ones it then makes shared.
+        std::string cmd = "unshare -m --propagation private sh -c \"" + script + "\"";
+        int rc = std::system(cmd.c_str());
+        INFO(ward_test::read_file(io + "/create"));
+        CHECK(rc == 0);
+        const std::string before = ward_test::read_file(io + "/before");
+        REQUIRE(!before.empty());
+        CHECK(table_diff(before, ward_test::read_file(io + "/during")) == "");
+        CHECK(table_diff(before, ward_test::read_file(io + "/after")) == "");
+      }
 }
 
 // Setup runs as the new user namespace's root (runc: setresuid(0) after
