@@ -67,6 +67,24 @@ struct MountAttr {  // struct mount_attr, MOUNT_ATTR_SIZE_VER0
 struct OpenHow {  // struct open_how
   std::uint64_t flags, mode, resolve;
 };
+// statx(2) (Linux 4.11): struct statx, 256 bytes (include/uapi/linux/stat.h),
+// with the timestamps and the fields this code does not read left opaque.
+// STATX_ATTR_MOUNT_ROOT (Linux 5.8) is set in stx_attributes_mask by the
+// kernels that report it.
+inline constexpr unsigned kStatxMntId = 0x1000;
+inline constexpr std::uint64_t kStatxAttrMountRoot = 0x2000;
+struct Statx {
+  std::uint32_t mask, blksize;
+  std::uint64_t attributes;
+  std::uint32_t nlink, uid, gid;
+  std::uint16_t mode, spare0;
+  std::uint64_t ino, size, blocks, attributes_mask;
+  std::uint8_t times[64];  // stx_atime, stx_btime, stx_ctime, stx_mtime
+  std::uint32_t rdev_major, rdev_minor, dev_major, dev_minor;
+  std::uint64_t mnt_id;
+  std::uint64_t spare[13];
+};
+static_assert(sizeof(Statx) == 256, "struct statx is 256 bytes");
 }  // namespace mnt
 
 // Which mount API the executor uses. Probed once by the parent

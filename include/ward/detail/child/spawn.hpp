@@ -495,7 +495,13 @@ WARD_CHILD_FN inline void child_pivot_pause(SpawnCtx* c) noexcept {
 // detail/child/mount.hpp); the order follows the kernel's rules:
 //  1. "/" becomes a recursive slave: nothing we mount or unmount propagates
 //     back to the host, while (for binds that ask to be slaves) the host's
-//     later mounts still arrive.
+//     later mounts still arrive. Except with rootfsPropagation (r)shared
+//     (containerd's CRI sets rshared for a pod with a Bidirectional volume):
+//     then "/" gets that propagation, as runc's prepareRoot does, so that a
+//     bind of a shared host directory is a peer of it and the container's
+//     mounts under the bind reach the host; and the mount holding the
+//     rootfs is made private, so that the rootfs's bind onto itself does not
+//     propagate to the host (and pivot_root(2) accepts its parent).
 //  2. The rootfs is cloned recursively onto itself, so that it is a mount
 //     point (pivot_root(2) needs one), with its own propagation.
 //  3. The steps: mounts, device nodes, symlinks, masked and read-only paths.
@@ -535,6 +541,70 @@ WARD_CHILD_FN inline void child_become_ns_root(SpawnCtx* c) noexcept {
   if (r < 0) child_report(c, Step::setresuid, r, "uid 0 in the new user namespace");
 }
 
+#ifndef SYS_statx
+#error "SYS_statx is not defined for this architecture"
+#endif
+
+// Makes private the mount that holds directory `dir` (the rootfs): the
+// rootfs's own mount when it is one (an engine's overlay), else the mount
+// it lies in. Walks up from `dir` with openat("..") to the first directory
+// that is the root of its mount (statx's STATX_ATTR_MOUNT_ROOT, Linux 5.8);
+// "..", from a mount's root, is the parent of its mount point, so the walk
+// never skips a mount. A kernel that cannot tell (before 5.8: the bit is
+// not in stx_attributes_mask) gets runc's walk instead: change each
+// directory's propagation until one is not refused with EINVAL, which is
+// mount(2)'s and mount_setattr(2)'s answer for a directory that is not the
+// root of a mount. Only that mount, not its submounts (mount_namespaces(7)).
+// Returns 0 or -errno; `what` names the step that failed.
+WARD_CHILD_FN inline long make_rootfs_mount_private(long dir, MountApi api,
+                                                    const char*& what) noexcept {
+  what = "open the rootfs again (its mount)";
+  long cur = sys::call(SYS_openat, dir, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (cur < 0) return cur;
+  for (int depth = 0; depth < 4096; ++depth) {
+    mnt::Statx sx;
+    sys::zero(sx);
+    long r = sys::call(SYS_statx, cur, "", mnt::kAtEmptyPath, mnt::kStatxMntId, &sx);
+    const bool known = r == 0 && (sx.attributes_mask & mnt::kStatxAttrMountRoot) != 0;
+    if (!known || (sx.attributes & mnt::kStatxAttrMountRoot) != 0) {
+      if (api == MountApi::modern) {
+        mnt::MountAttr a;
+        sys::zero(a);
+        a.propagation = MS_PRIVATE;
+        r = sys::call(mnt::nr_mount_setattr, cur, "", mnt::kAtEmptyPath, &a, sizeof a);
+      } else {
+        r = legacy_mount(nullptr, cur, nullptr, MS_PRIVATE, nullptr);
+      }
+      if (known || r != -EINVAL) {
+        close_fd(cur);
+        what = "make the mount holding the rootfs private";
+        return r;
+      }
+    }
+    long up = sys::call(SYS_openat, cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (up < 0) {
+      close_fd(cur);
+      what = "open .. (the mount holding the rootfs)";
+      return up;
+    }
+    // At the process's root ".." is the root itself: nothing above it.
+    struct stat a, b;
+    r = sys::call(SYS_fstat, cur, &a);
+    if (r == 0) r = sys::call(SYS_fstat, up, &b);
+    close_fd(cur);
+    cur = up;
+    if (r == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) r = -EINVAL;
+    if (r < 0) {
+      close_fd(cur);
+      what = "find the mount holding the rootfs";
+      return r;
+    }
+  }
+  close_fd(cur);
+  what = "find the mount holding the rootfs (too deep)";
+  return -ELOOP;
+}
+
 WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
   const ChildPlan& p = *c->plan;
   const MountApi api = p.mount_api;
@@ -542,16 +612,45 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
   // is shared, and MS_MOVE when its parent is: a shared rootfs is made
   // private until it is "/", and shared after (runc's prepareRoot and
   // rootfsParentMountPropagation, then its mount of "/" after the pivot).
-  const bool shared_after = p.rootfs_propagation == MS_SHARED;
+  const bool shared_after = p.rootfs != nullptr && p.rootfs_propagation == MS_SHARED;
   const std::uint64_t prop_before = shared_after ? std::uint64_t{MS_PRIVATE} : p.rootfs_propagation;
+  const unsigned long rec = p.rootfs_prop_recursive ? MS_REC : 0;
   long old_umask = sys::call(SYS_umask, 0);  // modes are exactly what the plan says
-  long r = sys::call(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr);
-  if (r < 0) child_report(c, Step::mount, r, "make / a recursive slave");
+  // A slave never propagates to its master (mount_namespaces(7), "MS_SLAVE"):
+  // with "/" a recursive slave, every bind of a host directory is one, and
+  // a Bidirectional volume would be one-way. So (r)shared applies to "/"
+  // here, and the binds cloned from it are peers of the host's mounts
+  // (a new mount namespace copies shared mounts as peers, unless its user
+  // namespace is less privileged than the caller's: then they are slaves
+  // and nothing goes back to the host, the kernel's rule, as for runc).
+  // Every other value (and none) keeps "/" a recursive slave: runc applies
+  // "private" and "slave" to "/" alone, leaving the other mounts peers of
+  // the host's, so that a container's mount under any bind of a shared
+  // host directory reaches the host (seen with runc 1.1.5); ward does not.
+  long r = sys::call(SYS_mount, nullptr, "/", nullptr,
+                     shared_after ? MS_SHARED | rec : MS_REC | MS_SLAVE, nullptr);
+  if (r < 0)
+    child_report(c, Step::mount, r, shared_after ? "make / shared" : "make / a recursive slave");
   MountFail f;
   long root;
   if (p.rootfs != nullptr) {
     long src = sys::call(SYS_openat, AT_FDCWD, p.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (src < 0) child_report(c, Step::rootfs, src, p.rootfs);
+    if (shared_after) {
+      // The mount holding the rootfs is now shared (with "/" recursively
+      // shared, it is even when the host's is not). Private, as runc's
+      // rootfsParentMountPrivate makes it: the rootfs's bind onto itself
+      // below would otherwise propagate to every peer, the host's mount
+      // among them (a rootfs bind in the host's mount table), and
+      // pivot_root(2) refuses a new root whose parent mount is shared
+      // (EINVAL). Only that mount: the binds cloned later keep the
+      // propagation of their source. Not refused in a user namespace: its
+      // root holds CAP_SYS_ADMIN over the mount namespace it owns, which is
+      // all a propagation change needs (and runc does the same there).
+      const char* what = nullptr;
+      r = make_rootfs_mount_private(src, api, what);
+      if (r < 0) child_report(c, Step::rootfs, r, what);
+    }
     if (api == MountApi::modern) {
       root = sys::call(mnt::nr_open_tree, src, "",
                        mnt::kOpenTreeClone | O_CLOEXEC | mnt::kAtEmptyPath | mnt::kAtRecursive);
@@ -647,8 +746,33 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
   if (p.rootfs != nullptr) {
     r = sys::call(SYS_fchdir, root);
     if (r < 0) child_report(c, Step::pivot_root, r, "fchdir rootfs");
+    long old_root = -1;  // for after pivot_root (see below)
+    if (shared_after) {
+      // The old "/" itself (not its submounts: the binds in the rootfs are
+      // among them) stops being shared. MS_MOVE onto a shared "/" would
+      // propagate the rootfs onto every peer of "/", the host's "/" on a
+      // host that shares it (systemd's); pivot_root(2) refuses a shared
+      // parent of the current root, which the root of a mount namespace is
+      // of itself.
+      r = sys::call(SYS_mount, nullptr, "/", nullptr, MS_SLAVE, nullptr);
+      if (r < 0) child_report(c, Step::pivot_root, r, "make the old / a slave");
+      old_root = sys::call(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (old_root < 0) child_report(c, Step::pivot_root, old_root, "open the old /");
+    }
     r = p.pivot == 1 ? -EINVAL : sys::call(SYS_pivot_root, ".", ".");
     if (r == 0) {
+      // The old root, stacked on the new one, is still shared: detaching it
+      // would propagate the unmount of each of its mounts to the peers of
+      // their parents, the host's (mount_namespaces(7), "MS_SHARED"), so it
+      // becomes a recursive slave first, as runc's pivotRoot makes it. Named
+      // by its own descriptor: "." is the new root's directory, and a
+      // recursive change there would reach the new root's whole tree (the
+      // old root is mounted on it), the Bidirectional binds among them.
+      if (shared_after) {
+        r = sys::call(SYS_fchdir, old_root);
+        if (r == 0) r = sys::call(SYS_mount, nullptr, ".", nullptr, MS_REC | MS_SLAVE, nullptr);
+        if (r < 0) child_report(c, Step::pivot_root, r, "make the old root a recursive slave");
+      }
       r = sys::call(SYS_umount2, ".", MNT_DETACH);
       if (r < 0) child_report(c, Step::pivot_root, r, "detach the old root");
     } else if (p.pivot != 0 && r == -EINVAL) {
@@ -670,11 +794,11 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
                          "pivot_root cannot leave it; use the chroot fallback)"
                        : "pivot_root");
     }
+    close_fd(old_root);
     r = sys::call(SYS_chdir, "/");
     if (r < 0) child_report(c, Step::pivot_root, r, "chdir /");
     if (shared_after) {
-      r = sys::call(SYS_mount, nullptr, "/", nullptr,
-                    MS_SHARED | (p.rootfs_prop_recursive ? MS_REC : 0), nullptr);
+      r = sys::call(SYS_mount, nullptr, "/", nullptr, MS_SHARED | rec, nullptr);
       if (r < 0) child_report(c, Step::rootfs, r, "rootfs propagation (shared, after pivot_root)");
     }
   }
