@@ -394,7 +394,15 @@ TEST_CASE("runtime cli: exec flags act: --no-new-privs, --cwd, --env, --cgroup, 
                  Catch::Contains("does not exist in every hierarchy of the container") &&
                      Catch::Contains(ward::cgroup_host().v1_hierarchies[0].controllers[0]));
     }
-    for (const auto& d : v1subs) REQUIRE(::mkdir(d.c_str(), 0755) == 0);
+    for (const auto& d : v1subs) {
+      REQUIRE(::mkdir(d.c_str(), 0755) == 0);
+      // A new v1 cpuset has no CPUs and no memory nodes, and takes no task
+      // until it is given some (cpusets.rst: ENOSPC): as its maker would.
+      const std::string parent = d.substr(0, d.rfind('/'));
+      for (const char* f : {"cpuset.cpus", "cpuset.mems"})
+        if (std::filesystem::exists(parent + "/" + f))
+          ward_test::write_file(d + "/" + f, ward_test::read_file(parent + "/" + f));
+    }
     for (const char* form : {"/sub", "sub", "hugetlb:/sub"}) {
       auto r = b.cmd({"exec", std::string("--cgroup=") + form, id, "cat", "/proc/self/cgroup"});
       INFO(form << ": " << r.err);
