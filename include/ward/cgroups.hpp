@@ -204,7 +204,14 @@ class Cgroups {
   // party moved out of the unified cgroup only.
   void kill(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     require_open();
-    if (v2_) v2_->kill(timeout);
+    if (v2_) {
+      // cgroup.kill only sends SIGKILL (cgroup-v2.rst): wait for
+      // "populated 0" as CgroupV1::kill waits for an empty cgroup.procs.
+      v2_->kill(timeout);
+      if (!v2_->wait_empty(timeout))
+        throw Error(Step::cgroup, ETIMEDOUT, v2_->path() + "/cgroup.events",
+                    "processes still alive " + detail::cg::ms(timeout) + " after SIGKILL");
+    }
     if (v1_) v1_->kill(timeout);
   }
 

@@ -240,3 +240,53 @@ TEST_CASE(
   CHECK(st.shell_status() == 0);
   CHECK(out == "ran\n");
 }
+
+TEST_CASE("runtime cgroups: on a v1-only view of the host every command works") {
+  NEED_RUNTIME(b);
+  if (ward::cgroup_host().v1_hierarchies.empty() || ward::cgroup_host().unified_mount.empty())
+    WARD_SKIP("not a hybrid host (the v1-only view is made by unmounting its cgroup2 mount)");
+  // RHEL 8's layout: no cgroup2 at all. Made here by unmounting the unified
+  // hierarchy in a mount namespace of the test's own; the runtime then has
+  // only v1 hierarchies: membership, freeze (the v1 freezer) and kill (its
+  // signalling loop) go through them.
+  b.set({"sleep", "100"}, [](json::Value& cfg) {
+    set_resources(cfg, R"({"memory": {"limit": 67108864}, "pids": {"limit": 50}})");
+  });
+  const std::string id = b.id("v1only");
+  const std::string w = std::string(WARD_RUNTIME_BIN) + " --root '" + b.state.path + "' ";
+  const std::string mem = ward::cgroup_host().v1_hierarchy("memory")->mount + "/ward/" + id;
+  const std::string frz = ward::cgroup_host().v1_hierarchy("freezer")
+                              ? ward::cgroup_host().v1_hierarchy("freezer")->mount + "/ward/" + id
+                              : "";
+  std::string script = "set -e; mount --make-rprivate /; umount '" +
+                       ward::cgroup_host().unified_mount + "'; " + w + "create --bundle '" +
+                       b.dir.path + "' " + id + "; " + w + "start " + id + "; echo limit=$(cat '" +
+                       mem + "/memory.limit_in_bytes'); " + w + "pause " + id + "; " + w +
+                       "state " + id + " | grep -q '\"paused\"' && echo paused; ";
+  if (!frz.empty()) script += "echo freezer=$(cat '" + frz + "/freezer.state'); ";
+  script += w + "resume " + id + "; " + w + "exec " + id + " sh -c 'sleep 50 &'; echo procs=$(" +
+            w + "ps --format json " + id + "); " + w + "kill --all " + id + " KILL; " + w +
+            "delete -f " + id + "; ls -d /sys/fs/cgroup/*/ward/" + id + " 2>/dev/null | wc -l";
+  ward::Child c = ward::Sandbox({"/bin/sh", "-c", script})
+                      .unshare(ward::NsKind::mount)
+                      .stdin_(ward::Stdio::null())
+                      .stdout_(ward::Stdio::pipe())
+                      .stderr_(ward::Stdio::pipe())
+                      .spawn();
+  std::string out, err;
+  for (auto [fd, dst] : {std::pair{c.stdout_pipe().get(), &out}, {c.stderr_pipe().get(), &err}}) {
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+      dst->append(buf, static_cast<std::size_t>(n));
+  }
+  auto st = c.wait();
+  INFO(out << err);
+  CHECK(st.shell_status() == 0);
+  CHECK_THAT(out, Catch::Contains("limit=67108864\n"));
+  CHECK_THAT(out, Catch::Contains("paused\n"));
+  if (!frz.empty()) CHECK_THAT(out, Catch::Contains("freezer=FROZEN\n"));
+  // The init and the exec'd shell's sleep: two members.
+  CHECK_THAT(out, Catch::Matches("(.|\n)*procs=\\[[0-9]+,[0-9]+\\]\n(.|\n)*"));
+  // Nothing left in any hierarchy.
+  CHECK_THAT(out, Catch::EndsWith("\n0\n"));
+}
