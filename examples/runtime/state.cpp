@@ -254,31 +254,16 @@ bool Container::in_own_cgroup(pid_t pid) const {
   bool ok = read_fd(fd, text);
   ::close(fd);
   if (!ok) return false;
-  // cgroups(7): "ID:CONTROLLERS:PATH" lines; the unified hierarchy's is
-  // "0::PATH". That one where the host has it (it holds every process),
-  // else the first v1 hierarchy's.
+  // The unified hierarchy's line where the host has it (it holds every
+  // process), else the first v1 hierarchy's.
   const auto& host = ward::cgroup_host();
   std::string want;
   if (host.unified_mount.empty()) {
     if (host.v1_hierarchies.empty()) return true;
     want = host.v1_hierarchies.front().controllers.front();
   }
-  for (std::size_t p = 0; p < text.size();) {
-    std::size_t end = text.find('\n', p);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(p, end - p);
-    p = end + 1;
-    auto a = line.find(':');
-    auto b = a == std::string::npos ? a : line.find(':', a + 1);
-    if (b == std::string::npos) continue;
-    std::string ctrls = line.substr(a + 1, b - a - 1);
-    bool match = want.empty() ? line.compare(0, a, "0") == 0 && ctrls.empty()
-                              : ("," + ctrls + ",").find("," + want + ",") != std::string::npos;
-    if (!match) continue;
-    std::string path = line.substr(b + 1);
-    return path == rel || path.rfind(rel + "/", 0) == 0;
-  }
-  return false;
+  const auto path = ward::cgroup_parse::hierarchy_path(text, want);
+  return path && (*path == rel || path->rfind(rel + "/", 0) == 0);
 }
 
 bool Container::busy() const {

@@ -1212,13 +1212,39 @@ inline CgroupHost host_from_mountinfo(std::string_view text,
   return h;
 }
 
-// The unified-hierarchy path from the text of /proc/PID/cgroup: the
-// "0::/path" line (cgroup-v2.rst, "Processes"; cgroups(7)). A cgroup the
-// process has been moved out of (rmdir'ed) shows " (deleted)": kept as is.
-inline std::optional<std::string> unified_path(std::string_view proc_cgroup) {
-  for (auto l : lines(proc_cgroup))
-    if (l.rfind("0::", 0) == 0) return std::string(l.substr(3));
+// One hierarchy's path from the text of /proc/PID/cgroup, whose lines are
+// "hierarchy-ID:controller-list:cgroup-path" (cgroups(7)). An empty
+// `controller` names the unified hierarchy's "0::path" line (cgroup-v2.rst,
+// "Processes"); any other the v1 line whose comma-separated list holds it
+// as a whole entry: "cpu" is in "cpu,cpuacct" but not in "cpuset", and a
+// named hierarchy is "name=systemd". The path is the rest of the line after
+// the second ':' (it may hold ':' itself). A cgroup the process has been
+// moved out of (rmdir'ed) shows " (deleted)": kept as is. nullopt when no
+// line matches.
+inline std::optional<std::string> hierarchy_path(std::string_view proc_cgroup,
+                                                 std::string_view controller) {
+  for (auto l : lines(proc_cgroup)) {
+    const auto a = l.find(':');
+    if (a == std::string_view::npos) continue;
+    const auto b = l.find(':', a + 1);
+    if (b == std::string_view::npos) continue;
+    const auto list = l.substr(a + 1, b - a - 1);
+    bool match = false;
+    if (controller.empty()) {
+      match = l.substr(0, a) == "0" && list.empty();
+    } else {
+      const auto names = split(list, ',');
+      match = std::find(names.begin(), names.end(), controller) != names.end();
+    }
+    if (match) return std::string(l.substr(b + 1));
+  }
   return std::nullopt;
+}
+
+// The unified-hierarchy path from the text of /proc/PID/cgroup: the
+// "0::/path" line.
+inline std::optional<std::string> unified_path(std::string_view proc_cgroup) {
+  return hierarchy_path(proc_cgroup, {});
 }
 
 // A "key value" line of a flat-keyed file (cgroup-v2.rst, "Interface Files":

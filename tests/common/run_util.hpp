@@ -3,8 +3,10 @@
 #pragma once
 
 #include <dirent.h>
+#include <poll.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -30,6 +32,7 @@ inline bool userns_allowed() {
 struct Run {
   ward::ExitStatus status;
   std::string out;
+  std::string err;  // run_out_err only
 };
 
 inline std::string read_all(int fd) {
@@ -50,6 +53,35 @@ inline Run run(ward::Sandbox sb) {
   ward::Child c = sb.spawn();
   Run r;
   r.out = read_all(c.stdout_pipe().get());
+  r.status = c.wait();
+  return r;
+}
+
+// Spawns `sb` with stdout and stderr on pipes, reads both to EOF, waits.
+// Both at once (poll(2)): a child that fills one pipe while the test waits
+// on the other would block forever.
+inline Run run_out_err(ward::Sandbox sb) {
+  sb.stdout_(ward::Stdio::pipe()).stderr_(ward::Stdio::pipe());
+  ward::Child c = sb.spawn();
+  Run r;
+  pollfd p[2] = {{c.stdout_pipe().get(), POLLIN, 0}, {c.stderr_pipe().get(), POLLIN, 0}};
+  std::string* into[2] = {&r.out, &r.err};
+  while (p[0].fd >= 0 || p[1].fd >= 0) {
+    if (::poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (p[i].fd < 0 || p[i].revents == 0) continue;
+      char buf[4096];
+      ssize_t n = ::read(p[i].fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0)
+        p[i].fd = -1;  // EOF (or an error): poll(2) skips a negative fd
+      else
+        into[i]->append(buf, static_cast<size_t>(n));
+    }
+  }
   r.status = c.wait();
   return r;
 }

@@ -179,21 +179,8 @@ inline std::string cgroup_file_of(pid_t pid, const std::string& controller,
                                   const std::string& v1file, const std::string& v2file) {
   const auto& host = ward::cgroup_host();
   const std::string text = read_file("/proc/" + std::to_string(pid) + "/cgroup");
-  auto path_of = [&](const std::string& want) -> std::string {
-    std::size_t p = 0;
-    while (p < text.size()) {
-      std::size_t e = text.find('\n', p);
-      if (e == std::string::npos) e = text.size();
-      std::string l = text.substr(p, e - p);
-      p = e + 1;
-      auto a = l.find(':'), b = l.find(':', a + 1);
-      if (b == std::string::npos) continue;
-      std::string ctrls = l.substr(a + 1, b - a - 1);
-      if (want.empty() ? ctrls.empty()
-                       : ("," + ctrls + ",").find("," + want + ",") != std::string::npos)
-        return l.substr(b + 1);
-    }
-    return "<no line for '" + want + "'>";
+  auto path_of = [&](const std::string& want) {
+    return ward::cgroup_parse::hierarchy_path(text, want).value_or("<no line for '" + want + "'>");
   };
   auto trimmed = [](std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();

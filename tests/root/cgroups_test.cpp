@@ -55,38 +55,21 @@ std::vector<std::string> dirs_of(const std::string& path) {
   return out;
 }
 
-// The lines of /proc/self/cgroup as a child in `cg` prints them.
-std::vector<std::string> cgroup_lines_of_child(Sandbox sb) {
+// /proc/self/cgroup as a child in `cg` prints it.
+std::string cgroup_text_of_child(Sandbox sb) {
   Child c = sb.stdout_(Stdio::pipe()).spawn();
   std::string out = read_all(c.stdout_pipe().get());
   auto st = c.wait();
   INFO(st.describe());
   REQUIRE(st.exited());
   REQUIRE(st.code == 0);
-  std::vector<std::string> lines;
-  std::size_t p = 0;
-  while (p < out.size()) {
-    auto e = out.find('\n', p);
-    if (e == std::string::npos) e = out.size();
-    lines.push_back(out.substr(p, e - p));
-    p = e + 1;
-  }
-  return lines;
+  return out;
 }
 
-// The hierarchy line of /proc/PID/cgroup for v1 `controller` ("4:memory:/x"
-// -> "/x"), or for the unified hierarchy with "".
-std::string path_in(const std::vector<std::string>& lines, const std::string& controller) {
-  for (const auto& l : lines) {
-    auto a = l.find(':');
-    auto b = l.find(':', a + 1);
-    if (a == std::string::npos || b == std::string::npos) continue;
-    std::string ctrls = l.substr(a + 1, b - a - 1);
-    if (controller.empty() ? ctrls.empty() && l.substr(0, a) == "0"
-                           : ("," + ctrls + ",").find("," + controller + ",") != std::string::npos)
-      return l.substr(b + 1);
-  }
-  return "<absent>";
+// The path of v1 `controller`'s hierarchy in that text ("4:memory:/x" ->
+// "/x"), or of the unified hierarchy with "".
+std::string path_in(const std::string& text, const std::string& controller) {
+  return cgroup_parse::hierarchy_path(text, controller).value_or("<absent>");
 }
 
 template <class P>
@@ -113,17 +96,12 @@ TEST_CASE("cgroups: a child is born in the cgroup of every hierarchy") {
   const std::string path = name();
   auto cg = Cgroups::create(path);
   for (const auto& d : dirs_of(path)) CHECK(fs::is_directory(d));
-  auto lines = cgroup_lines_of_child(Sandbox({"/bin/cat", "/proc/self/cgroup"}).cgroup(cg));
-  INFO([&] {
-    std::string all;
-    for (auto& l : lines) all += l + "\n";
-    return all;
-  }());
+  const auto text = cgroup_text_of_child(Sandbox({"/bin/cat", "/proc/self/cgroup"}).cgroup(cg));
+  INFO(text);
   // Without the child's own joins, every v1 line would still name the
   // caller's cgroup (CLONE_INTO_CGROUP reaches the unified hierarchy only).
-  for (const auto& h : cgroup_host().v1_hierarchies)
-    CHECK(path_in(lines, h.controllers[0]) == path);
-  if (!cgroup_host().unified_mount.empty()) CHECK(path_in(lines, "") == path);
+  for (const auto& h : cgroup_host().v1_hierarchies) CHECK(path_in(text, h.controllers[0]) == path);
+  if (!cgroup_host().unified_mount.empty()) CHECK(path_in(text, "") == path);
   cg.destroy();
   for (const auto& d : dirs_of(path)) CHECK_FALSE(fs::exists(d));
 }
@@ -131,12 +109,13 @@ TEST_CASE("cgroups: a child is born in the cgroup of every hierarchy") {
 TEST_CASE("cgroups: with a cgroup namespace the child's own cgroups are its root") {
   NEED_CGROUPS();
   auto cg = Cgroups::create(name());
-  auto lines = cgroup_lines_of_child(
+  const auto text = cgroup_text_of_child(
       Sandbox({"/bin/cat", "/proc/self/cgroup"}).unshare(NsKind::cgroup).cgroup(cg));
+  INFO(text);
   // The namespace was made after the joins: rooted at the container's
   // cgroups, not at ours (cgroup_namespaces(7)).
-  for (const auto& h : cgroup_host().v1_hierarchies) CHECK(path_in(lines, h.controllers[0]) == "/");
-  if (!cgroup_host().unified_mount.empty()) CHECK(path_in(lines, "") == "/");
+  for (const auto& h : cgroup_host().v1_hierarchies) CHECK(path_in(text, h.controllers[0]) == "/");
+  if (!cgroup_host().unified_mount.empty()) CHECK(path_in(text, "") == "/");
 }
 
 TEST_CASE("cgroups: a memory hog is OOM-killed in its memory hierarchy and the Child says so") {

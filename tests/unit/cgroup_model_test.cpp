@@ -93,6 +93,48 @@ TEST_CASE("/proc/self/cgroup: the 0:: line") {
   CHECK(cgroup_parse::unified_path("0::/\n") == "/");
 }
 
+TEST_CASE("/proc/self/cgroup: the line of one hierarchy") {
+  // A hybrid host's file, as cgroups(7) shows it.
+  const std::string_view hybrid =
+      "12:cpuset:/set\n"
+      "11:cpu,cpuacct:/both\n"
+      "10:net_cls,net_prio:/net\n"
+      "9:name=systemd:/system.slice/ward.service\n"
+      "4:memory:/x/y\n"
+      "0::/unified\n";
+  // Co-mounted controllers: either name finds the line.
+  CHECK(cgroup_parse::hierarchy_path(hybrid, "cpu") == "/both");
+  CHECK(cgroup_parse::hierarchy_path(hybrid, "cpuacct") == "/both");
+  CHECK(cgroup_parse::hierarchy_path(hybrid, "net_prio") == "/net");
+  // A prefix of another controller's name is not that controller, either way.
+  CHECK(cgroup_parse::hierarchy_path(hybrid, "cpuset") == "/set");
+  CHECK(cgroup_parse::hierarchy_path("12:cpuset:/set\n", "cpu") == std::nullopt);
+  CHECK(cgroup_parse::hierarchy_path("11:cpu,cpuacct:/both\n", "cpuacc") == std::nullopt);
+  CHECK(cgroup_parse::hierarchy_path("11:cpu,cpuacct:/both\n", "cpu,cpuacct") == std::nullopt);
+  // Named hierarchies by their whole entry.
+  CHECK(cgroup_parse::hierarchy_path(hybrid, "name=systemd") == "/system.slice/ward.service");
+  CHECK(cgroup_parse::hierarchy_path(hybrid, "systemd") == std::nullopt);
+  // "" is the unified line only, not any line with an empty field elsewhere.
+  CHECK(cgroup_parse::hierarchy_path(hybrid, "") == "/unified");
+  CHECK(cgroup_parse::hierarchy_path("3::/not-unified\n", "") == std::nullopt);
+  CHECK(cgroup_parse::hierarchy_path("0::/\n", "memory") == std::nullopt);
+  // The path is everything after the second ':'.
+  CHECK(cgroup_parse::hierarchy_path("4:memory:/a:b/c::d\n0::/u:v\n", "memory") == "/a:b/c::d");
+  CHECK(cgroup_parse::hierarchy_path("4:memory:/a:b/c::d\n0::/u:v\n", "") == "/u:v");
+  CHECK(cgroup_parse::hierarchy_path("0::/gone (deleted)\n", "") == "/gone (deleted)");
+  // A missing controller, an empty text, a line without its fields, no
+  // final newline.
+  CHECK(cgroup_parse::hierarchy_path(hybrid, "pids") == std::nullopt);
+  CHECK(cgroup_parse::hierarchy_path("", "") == std::nullopt);
+  CHECK(cgroup_parse::hierarchy_path("", "memory") == std::nullopt);
+  CHECK(cgroup_parse::hierarchy_path("\n\n", "") == std::nullopt);
+  CHECK(cgroup_parse::hierarchy_path("memory\n4:memory\n", "memory") == std::nullopt);
+  CHECK(cgroup_parse::hierarchy_path("5:pids:/p", "pids") == "/p");
+  // unified_path is the "" case.
+  CHECK(cgroup_parse::unified_path(hybrid) == "/unified");
+  CHECK(cgroup_parse::unified_path("3::/not-unified\n") == std::nullopt);
+}
+
 TEST_CASE("interface files: cgroup.events, memory.events, cpu.stat, single values") {
   auto e = cgroup_parse::events("populated 1\nfrozen 0\n",
                                 "low 0\nhigh 12\nmax 3\noom 2\noom_kill 1\noom_group_kill 0\n");
