@@ -256,6 +256,11 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   std::string cfg_bytes;
   ward::oci::Config cfg = read_config(config_file, cfg_bytes);
   save_config(c, cfg_bytes);
+  // NOTIFY_SOCKET: the container's socket directory and its mount; a run
+  // binds the socket now, before the program can send (notify.cpp).
+  notify_prepare(c, cfg);
+  std::optional<NotifyProxy> notify;
+  if (!o.gate) notify = NotifyProxy::open(c);
   // The first record, before the cgroup and the child exist: whatever a
   // runtime killed from here on leaves is findable. `list` shows it and
   // `delete --force` kills the recorded cgroup, into which the child is
@@ -340,10 +345,25 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   if (o.detach) {
     cleanup.armed = false;
     if (cg) cg->release();
+    // Returns once the container is ready (or gone), as runc's run -d: its
+    // init is the unit's main process.
+    if (notify) notify->forward(child.pidfd(), child.pid());
     child.detach();
     return 0;
   }
+  // A foreground run forwards while it relays and waits: ward stays, so
+  // ward is the main process (runc's forward(process, detach=false)). The
+  // thread polls its own descriptor of the child, which the wait may close.
+  std::thread notifier;
+  ward::UniqueFd notify_pidfd;
+  if (notify) {
+    notify_pidfd.reset(::fcntl(child.pidfd(), F_DUPFD_CLOEXEC, 3));
+    if (!notify_pidfd) fail("run: dup the container's pidfd: " + std::string(std::strerror(errno)));
+    notifier =
+        std::thread([&notify, fd = notify_pidfd.get()] { notify->forward(fd, ::getpid(), true); });
+  }
   ward::ExitStatus st = wait_foreground(child, cfg.process->terminal && o.console_socket.empty());
+  if (notifier.joinable()) notifier.join();
   if (o.keep) {
     // run --keep: the container stays, stopped, with its (empty) cgroup,
     // until `delete` removes both and runs the poststop hooks (runc:
@@ -372,7 +392,8 @@ int cmd_create_or_run(const CreateOpts& o_in) {
 
 int cmd_start(const std::string& id) {
   Container first = load(id);
-  DirLock lock(first);
+  std::optional<DirLock> lock;
+  lock.emplace(first);
   // `create` holds this lock until the container is created, and what was
   // read before it may be its first record ("creating", no pid yet), which
   // says stopped. Read it again under the lock, from the same directory
@@ -389,6 +410,11 @@ int cmd_start(const std::string& id) {
   if (status == ward::oci::Status::stopped) fail("cannot start a container that has stopped");
   if (status != ward::oci::Status::created) fail("cannot start an already running container");
   auto cfg = saved_config(c);
+  // NOTIFY_SOCKET: connected and bound before anything starts, so a wrong
+  // one fails the start with the container still created (notify.cpp).
+  std::optional<NotifyProxy> notify = NotifyProxy::open(c);
+  ward::UniqueFd notify_pidfd;
+  if (notify) notify_pidfd = open_container_pidfd(c.state.pid, c.starttime, &c);
   // startContainer hooks: in the container, as its process, before its
   // program (config.md "Lifecycle" 7). One that fails stops the container.
   try {
@@ -433,6 +459,13 @@ int cmd_start(const std::string& id) {
   } catch (const Fatal&) {
     kill_init_and_wait(c);  // already gone: the hook's error is the one to report
     throw;
+  }
+  if (notify) {
+    // Waiting for READY=1 may take the container's whole start-up: kill,
+    // pause and delete must not wait for it behind our lock.
+    lock.reset();
+    c.locked = false;
+    notify->forward(notify_pidfd.get(), c.state.pid);
   }
   return 0;
 }

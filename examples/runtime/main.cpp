@@ -41,6 +41,7 @@
 //   control.cpp  kill, delete, pause, resume, update
 //   query.cpp    state, list, ps, events
 //   spec.cpp     spec
+//   notify.cpp   NOTIFY_SOCKET: the container's readiness to our caller
 //   tty.cpp      the foreground: signals forwarded, the terminal relayed
 #include "runtime.hpp"
 

@@ -336,6 +336,24 @@ int cmd_events(const std::string& id, bool stats, double interval_seconds);
 int cmd_exec(const Args& a);
 // spec.cpp
 int cmd_spec(const std::string& bundle, bool rootless);
+// notify.cpp: sd_notify(3) through the container (NOTIFY_SOCKET, runc's
+// layout; the file's head says what is forwarded and why).
+std::string caller_notify_socket();  // our NOTIFY_SOCKET, "" when unset
+// create/run: the container's notify directory, its read-only bind at
+// /run/notify and the process's NOTIFY_SOCKET, when ours is set.
+void notify_prepare(const Container& c, ward::oci::Config& cfg);
+struct NotifyProxy {
+  ward::UniqueFd in;   // the container's socket, bound in <root>/<id>/notify
+  ward::UniqueFd out;  // connected to our caller's NOTIFY_SOCKET
+  std::string caller;
+  // Binds and connects, before the program runs; nullopt when NOTIFY_SOCKET
+  // is unset or the container was made without it.
+  static std::optional<NotifyProxy> open(const Container& c);
+  // Forwards until READY=1 (then MAINPID=`mainpid` and a barrier), or
+  // until `pidfd` says the container's init has exited; `until_exit`: on
+  // after READY=1 too, until it exits (a foreground run).
+  void forward(int pidfd, pid_t mainpid, bool until_exit = false);
+};
 // tty.cpp
 // A foreground run or exec: process.terminal's pty sized like the
 // caller's terminal; the wait, with the caller's signals forwarded and,

@@ -4,12 +4,16 @@
 
 #include <dirent.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -18,6 +22,19 @@
 namespace ward_test {
 
 inline const char* probe() { return WARD_TEST_PROBE; }
+
+// A unix socket of `type` (SOCK_STREAM, SOCK_DGRAM) bound at `path`.
+inline ward::UniqueFd bound_unix_socket(const std::string& path, int type) {
+  ward::UniqueFd sock(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  if (!sock || path.size() >= sizeof a.sun_path)
+    throw std::runtime_error("unix socket for " + path + ": " + std::strerror(errno));
+  std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+  if (::bind(sock.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+    throw std::runtime_error("bind " + path + ": " + std::strerror(errno));
+  return sock;
+}
 
 // Whether an unprivileged user may create user namespaces here.
 inline bool userns_allowed() {

@@ -36,6 +36,8 @@ namespace json = ward::json;
 struct Out {
   int status = -1;
   std::string out, err;
+  pid_t pid = 0;           // the runtime's (ward_as)
+  bool timed_out = false;  // killed after Caller::limit_s (ward_as)
 };
 
 // Runs the runtime with `args`, stdin from `input`. Output goes to files,
@@ -132,6 +134,7 @@ struct Caller {
   int fd3 = -1;
   std::vector<std::uint32_t> groups;
   bool stdio_closed = false;  // then out and err stay empty
+  int limit_s = 0;            // > 0: SIGKILLed after that many seconds (Out::timed_out)
 
   static Caller with_fd3(int fd) {
     Caller c;
@@ -162,7 +165,16 @@ inline Out ward_as(const Bundle& b, const std::vector<std::string>& args, const 
   if (how.fd3 >= 0) sb.keep_fd(how.fd3, 3);
   if (!how.groups.empty()) sb.groups(how.groups);
   Out o;
-  o.status = sb.spawn().wait().shell_status();
+  ward::Child c = sb.spawn();
+  o.pid = c.pid();
+  if (how.limit_s > 0) {
+    pollfd pf{c.pidfd(), POLLIN, 0};
+    if (::poll(&pf, 1, how.limit_s * 1000) == 0) {
+      o.timed_out = true;
+      c.kill(SIGKILL);
+    }
+  }
+  o.status = c.wait().shell_status();
   ::close(of);
   ::close(ef);
   o.out = read_file(io / "out");

@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <termios.h>
 #include <time.h>
@@ -212,6 +213,65 @@ int main(int argc, char** argv) {
               << "sigblk=" << status_field("SigBlk") << "\n"
               << "sigign=" << status_field("SigIgn") << "\n"
               << "groups=" << status_field("Groups") << "\n";
+    return 0;
+  }
+  // notify [--fd] [--sleep-ms N] MSG...: each MSG (with "\n" for a newline)
+  // as one datagram to $NOTIFY_SOCKET, as sd_notify(3) sends it; --fd
+  // attaches a descriptor of /proc/self/status to each (SCM_RIGHTS). Prints
+  // "sent=N" or "send-errno=E".
+  if (cmd == "notify") {
+    const char* path = std::getenv("NOTIFY_SOCKET");
+    if (path == nullptr) return std::puts("no NOTIFY_SOCKET"), 3;
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    bool with_fd = false;
+    int sent = 0;
+    for (int i = 2; i < argc; ++i) {
+      std::string arg = argv[i];
+      if (arg == "--fd") {
+        with_fd = true;
+        continue;
+      }
+      if (arg == "--sleep-ms" && i + 1 < argc) {
+        usleep(static_cast<useconds_t>(std::atoi(argv[++i])) * 1000);
+        continue;
+      }
+      std::string msg;
+      for (std::size_t k = 0; k < arg.size(); ++k)
+        if (arg[k] == '\\' && k + 1 < arg.size() && arg[k + 1] == 'n') {
+          msg += '\n';
+          ++k;
+        } else {
+          msg += arg[k];
+        }
+      iovec iov{msg.data(), msg.size()};
+      msghdr m{};
+      m.msg_name = &a;
+      m.msg_namelen = sizeof a;
+      m.msg_iov = &iov;
+      m.msg_iovlen = 1;
+      alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+      int fd = -1;
+      if (with_fd) {
+        fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+        m.msg_control = ctl;
+        m.msg_controllen = sizeof ctl;
+        cmsghdr* c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+      }
+      if (sendmsg(s, &m, 0) < 0) {
+        std::cout << "send-errno=" << errno << "\n";
+        return 0;
+      }
+      if (fd >= 0) close(fd);
+      ++sent;
+    }
+    std::cout << "sent=" << sent << "\n";
     return 0;
   }
   std::fprintf(stderr, "probe: unknown command %s\n", cmd.c_str());

@@ -39,12 +39,7 @@ struct PidfdListener {
   std::string path = dir.path + "/s";
   ward::UniqueFd sock;
   PidfdListener() {
-    sock.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    REQUIRE(sock);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::strcpy(a.sun_path, path.c_str());
-    REQUIRE(::bind(sock.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    sock = ward_test::bound_unix_socket(path, SOCK_STREAM);
     REQUIRE(::listen(sock.get(), 4) == 0);
   }
   ward::UniqueFd receive(std::string& payload) {
