@@ -20,6 +20,14 @@
 #                           systemd host (the no-internal-process rule then
 #                           applies to it: its children get no controllers);
 #                           "/" keeps them in the root cgroup, which is exempt
+#   --init shell|systemd    what runs as pid 1: "shell" (default) is the
+#                           script described below, which runs COMMAND
+#                           itself; "systemd" boots the host's systemd
+#                           (/lib/systemd/systemd) with the system bus
+#                           (dbus.socket/dbus.service) and runs COMMAND as
+#                           the unit ward-vm-command.service (Delegate=yes),
+#                           for tests against a real systemd: see "With
+#                           --init systemd" below
 #   --skip-if-unavailable   when qemu or the kernel cannot be obtained, print
 #                           "WARD-SKIP: <reason>" and exit 77 (for ctest) instead
 #                           of failing with 125
@@ -42,6 +50,15 @@
 #     /run/ward-vm-work), stdin /dev/null, environment: PATH, HOME=/tmp,
 #     WARD_IN_VM=1, WARD_VM_WORKDIR, WARD_TEST_CGROUP, LANG=C.UTF-8, plus the
 #     host's CI, WARD_*, CTEST_* and *SAN_OPTIONS variables and --env.
+#
+# With --init systemd: the same root, shares and output, but pid 1 is
+# systemd 252 booted to ward-vm.target: the system bus (dbus.socket,
+# dbus.service) and COMMAND's unit, without sysinit.target (udev, hwdb and
+# the rest take minutes under TCG); the host's fstab is emptied in the
+# overlay, so no host disk is waited for. systemd owns /sys/fs/cgroup (no /init or /ward-test
+# cgroups, WARD_TEST_CGROUP unset); COMMAND starts once
+# org.freedesktop.systemd1 is on the system bus, with WARD_VM_INIT=systemd.
+# Needs the overlay module (a writable root for the units).
 #
 # Output: COMMAND's stdout and stderr are streamed to this script's stdout and
 # stderr through two virtio-serial ports (each a FIFO on the host), so they
@@ -72,6 +89,7 @@ skip_unavailable=0
 prepare_only=0
 extra_env=()
 cgroup=${WARD_VM_CGROUP:-init}
+init=shell
 
 usage() {
   sed -n '2,/^set -uo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2
@@ -90,6 +108,8 @@ while [[ $# -gt 0 ]]; do
     --env=*) extra_env+=("${1#*=}"); shift ;;
     --cgroup) cgroup=${2:?}; shift 2 ;;
     --cgroup=*) cgroup=${1#*=}; shift ;;
+    --init) init=${2:?}; shift 2 ;;
+    --init=*) init=${1#*=}; shift ;;
     --skip-if-unavailable) skip_unavailable=1; shift ;;
     --prepare) prepare_only=1; shift ;;
     --) shift; break ;;
@@ -103,6 +123,16 @@ if [[ $prepare_only -eq 0 && $# -eq 0 ]]; then
 fi
 [[ $timeout =~ ^[0-9]+$ && $boot_timeout =~ ^[0-9]+$ ]] || {
   echo "$prog: --timeout and --boot-timeout take whole seconds" >&2; exit 125; }
+[[ $init == shell || $init == systemd ]] ||
+  { echo "$prog: --init takes shell or systemd, not '$init'" >&2; exit 125; }
+if [[ $init == systemd && ! -x /lib/systemd/systemd ]]; then
+  if [[ $skip_unavailable -eq 1 ]]; then
+    echo "WARD-SKIP: --init systemd: /lib/systemd/systemd is not installed (apt-get install systemd)"
+    exit 77
+  fi
+  echo "$prog: --init systemd: /lib/systemd/systemd is not installed" >&2
+  exit 125
+fi
 for e in "${extra_env[@]}"; do
   [[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || { echo "$prog: --env wants NAME=VALUE, not '$e'" >&2; exit 125; }
 done
@@ -410,11 +440,55 @@ envs+=("${extra_env[@]}")
   esac
   printf 'cwd=%q\n' "$guest_cwd"
   printf 'cgroup=%q\n' "${cgroup#/}"
+  printf 'init=%q\n' "$init"
   printf 'envs=('; printf ' %q' "${envs[@]}"; printf ' )\n'
   printf 'cmd=('; printf ' %q' "$@"; printf ' )\n'
   cat <<'STAGE2'
 ctl=/run/ward-vm
 exec </dev/null >/dev/console 2>&1
+
+# --init systemd, first pass (pid 1): units for COMMAND, then systemd takes
+# over pid 1; systemd runs this same script again as ward-vm-command.service.
+if [[ $init == systemd && $$ == 1 ]]; then
+  fail() { echo "ward-vm stage2: FAILED: $*"; sync; echo o >/proc/sysrq-trigger; sleep 60; }
+  grep -q '^overlay / ' /proc/mounts || fail "--init systemd needs a writable root (overlay module)"
+  u=/run/systemd/system
+  mkdir -p $u || fail "mkdir $u"
+  # Only what COMMAND needs: the system bus and COMMAND's unit, none of
+  # sysinit.target (udev, hwdb, tmpfiles, ...: minutes under TCG).
+  cat >$u/ward-vm.target <<'UNIT'
+[Unit]
+Description=ward vm: COMMAND under systemd
+DefaultDependencies=no
+Requires=ward-vm-command.service
+UNIT
+  for d in dbus.socket dbus.service; do
+    mkdir -p $u/$d.d && printf '[Unit]\nDefaultDependencies=no\n' >$u/$d.d/ward-vm.conf
+  done
+  cat >$u/ward-vm-command.service <<'UNIT'
+[Unit]
+Description=ward vm COMMAND
+DefaultDependencies=no
+Requires=dbus.socket
+Wants=dbus.service
+After=dbus.socket dbus.service
+[Service]
+Type=simple
+ExecStart=/run/ward-vm/stage2
+Environment=WARD_VM_STAGE=command
+TimeoutStartSec=infinity
+Delegate=yes
+StandardInput=null
+StandardOutput=null
+StandardError=null
+UNIT
+  # The host's fstab names the host's disks: systemd would wait for them.
+  : >/etc/fstab
+  # A guest identity of its own (the host's is in the read-only lower layer).
+  rm -f /etc/machine-id && : >/etc/machine-id
+  exec /lib/systemd/systemd --unit=ward-vm.target --log-target=console --show-status=false
+  fail "exec /lib/systemd/systemd"
+fi
 poweroff() { sync; echo o >/proc/sysrq-trigger; sleep 60; }
 trap poweroff EXIT
 
@@ -438,17 +512,32 @@ warn() { echo "ward-vm: warning: $*" >&2; }
 # cgroup v2: this process into a leaf, so the root can delegate controllers
 # (no internal processes); then enable the controllers for the children.
 cg=/sys/fs/cgroup
+if [[ $init == systemd ]]; then
+  cgroup=  # systemd owns the tree: no /init, no /ward-test
+  envs+=("WARD_VM_INIT=systemd")
+  # COMMAND starts once systemd is on the system bus.
+  for _ in $(seq 300); do
+    busctl --system status org.freedesktop.systemd1 >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  busctl --system status org.freedesktop.systemd1 >/dev/null 2>&1 ||
+    warn "org.freedesktop.systemd1 is not on the system bus after 30 s"
+fi
 if [[ -n $cgroup ]]; then
   mkdir -p "$cg/$cgroup" && echo $$ >"$cg/$cgroup/cgroup.procs" || warn "cannot move into $cg/$cgroup"
 fi
-for c in cpuset cpu io memory hugetlb pids; do
-  echo "+$c" >$cg/cgroup.subtree_control 2>/dev/null || warn "cannot enable cgroup controller $c"
-done
+if [[ $init != systemd ]]; then
+  for c in cpuset cpu io memory hugetlb pids; do
+    echo "+$c" >$cg/cgroup.subtree_control 2>/dev/null || warn "cannot enable cgroup controller $c"
+  done
+fi
 # A delegated subtree for tests, as a container manager would hand one out:
 # ward-test holds no process, so (unlike the leaf COMMAND runs in) it may
 # give its children every controller the root gives it. Tests create their
 # cgroups below it ($WARD_TEST_CGROUP; tests/common/cgroup_util.hpp).
-if mkdir -p $cg/ward-test; then
+if [[ $init == systemd ]]; then
+  :
+elif mkdir -p $cg/ward-test; then
   for c in $(cat $cg/cgroup.subtree_control); do
     echo "+$c" >$cg/ward-test/cgroup.subtree_control 2>/dev/null ||
       warn "cannot enable cgroup controller $c in $cg/ward-test"

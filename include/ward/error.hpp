@@ -57,6 +57,8 @@ enum class Step : std::uint16_t {
   terminal,    // the sandbox's pseudo-terminal (its /dev/pts/ptmx, /dev/console)
   net_device,  // moving a network device into a network namespace (net_device.hpp)
   keyring,     // joining a new session keyring (Sandbox::session_keyring)
+  dbus,        // talking to a D-Bus peer (dbus.hpp)
+  systemd,     // asking systemd for a unit (systemd.hpp)
 };
 
 constexpr std::string_view to_string(Step s) noexcept {
@@ -103,6 +105,8 @@ constexpr std::string_view to_string(Step s) noexcept {
     case Step::terminal: return "terminal";
     case Step::net_device: return "network device";
     case Step::keyring: return "session keyring";
+    case Step::dbus: return "dbus";
+    case Step::systemd: return "systemd";
   }
   return "unknown";
 }

@@ -9,6 +9,7 @@
 #include <ward/cgroup_v1.hpp>
 #include <ward/cgroups.hpp>
 #include <ward/child.hpp>
+#include <ward/dbus.hpp>
 #include <ward/error.hpp>
 #include <ward/fd.hpp>
 #include <ward/id_map.hpp>
@@ -20,5 +21,6 @@
 #include <ward/sandbox.hpp>
 #include <ward/seccomp.hpp>
 #include <ward/seccomp_notify.hpp>
+#include <ward/systemd.hpp>
 #include <ward/terminal.hpp>
 #include <ward/version.hpp>
