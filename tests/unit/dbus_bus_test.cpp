@@ -405,3 +405,54 @@ TEST_CASE("dbus: bus addresses") {
                          "/nonexistent/ward-bus");
   CHECK_THROWS_WITH(Bus::connect("unix:path=%zz", 1s), Catch::Contains("%-escape"));
 }
+
+TEST_CASE("dbus: the user bus comes from DBUS_SESSION_BUS_ADDRESS or XDG_RUNTIME_DIR") {
+  ward_test::DbusDaemon d;
+  if (!d.unavailable().empty()) WARD_SKIP(d.unavailable());
+  const char* old_addr = std::getenv("DBUS_SESSION_BUS_ADDRESS");
+  const char* old_xdg = std::getenv("XDG_RUNTIME_DIR");
+  std::string saved_addr = old_addr ? old_addr : "", saved_xdg = old_xdg ? old_xdg : "";
+  ::setenv("DBUS_SESSION_BUS_ADDRESS", d.address().c_str(), 1);
+  CHECK(Bus::session(5s).unique_name().substr(0, 1) == ":");
+  // Without the variable: $XDG_RUNTIME_DIR/bus (the daemon's socket is <dir>/bus).
+  ::unsetenv("DBUS_SESSION_BUS_ADDRESS");
+  std::string dir = d.address().substr(std::string("unix:path=").size());
+  dir = dir.substr(0, dir.rfind('/'));
+  ::setenv("XDG_RUNTIME_DIR", dir.c_str(), 1);
+  CHECK(Bus::session(5s).unique_name().substr(0, 1) == ":");
+  ::unsetenv("XDG_RUNTIME_DIR");
+  ward_test::check_error([] { (void)Bus::session(1s); }, ENOENT, "XDG_RUNTIME_DIR");
+  if (old_addr) ::setenv("DBUS_SESSION_BUS_ADDRESS", saved_addr.c_str(), 1);
+  if (old_xdg) ::setenv("XDG_RUNTIME_DIR", saved_xdg.c_str(), 1);
+}
+
+TEST_CASE("dbus attack: a flood of signals before a reply stays within the queue bound") {
+  constexpr int kFlood = 5000;
+  FakeBusRun run([](FakeBus& b) {
+    b.greet();
+    Message call = b.message();
+    std::string flood;
+    for (int i = 0; i < kFlood; ++i) {
+      Message s;
+      s.type = MessageType::signal;
+      s.path = "/x";
+      s.interface = "org.example.Flood";
+      s.member = "F";
+      s.body = {Value::uint32(static_cast<std::uint32_t>(i))};
+      s.sender = ":1.9";
+      flood += w::encode(s, static_cast<std::uint32_t>(i + 2));
+    }
+    b.write(flood);
+    b.send(b.reply_to(call, {Value::string("REAL")}), kFlood + 2);
+  });
+  ward::dbus::Limits limits;
+  limits.max_queued = 100;
+  Bus bus = Bus::adopt(ward::UniqueFd(run.client), "fake bus", 5s, limits);
+  Message r = bus.call(get_id_call(), 10s);
+  CHECK(r.body.at(0).as_string() == "REAL");
+  // The oldest were dropped: 100 kept, the last 100 sent.
+  CHECK(bus.dropped_queued() == kFlood - 100);
+  auto first = bus.receive(ward::dbus::Clock::now() + 1s);
+  REQUIRE(first);
+  CHECK(first->body.at(0).as_uint32() == kFlood - 100);
+}

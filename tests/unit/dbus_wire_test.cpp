@@ -194,7 +194,8 @@ TEST_CASE("dbus wire: a huge array length is rejected before anything is read") 
   std::string huge = le32(0xfffffff0u) + le32(1) + std::string("x\0", 2);
   CHECK_THAT(decode_error(reply_with("as", huge)), Catch::Contains("exceeds the 64 MiB maximum"));
   std::string past = le32(0x1000) + le32(1) + std::string("x\0", 2);
-  CHECK_THAT(decode_error(reply_with("as", past)), Catch::Contains("runs past the end"));
+  CHECK_THAT(decode_error(reply_with("as", past)),
+             Catch::Contains("array of 4096 bytes at offset 0 runs past the end"));
   // An array whose last element would straddle its end.
   std::string straddle = le32(5) + le32(1) + std::string("x\0", 2);
   CHECK_THAT(decode_error(reply_with("as", straddle)), Catch::Contains("past"));

@@ -199,6 +199,7 @@ TEST_CASE("systemd: a scope's properties") {
   sl.slice = "ward.slice";
   auto sm = by_name(sd::unit_properties(sl));
   CHECK(sm.count("PIDs") == 0);
+  CHECK(sm.count("Delegate") == 0);  // systemd refuses it on a slice
   CHECK(sm.at("Wants") == Value::strings({"ward.slice"}));
 }
 
@@ -215,6 +216,7 @@ struct FakeSystemd {
   std::optional<Bus> forger;
   std::string result = "done";
   std::string start_error;  // an error name to answer StartTransientUnit with
+  bool silent_job = false;  // never send JobRemoved
   std::vector<Value> last_properties;
   std::string last_unit;
   std::jthread thread;
@@ -253,6 +255,7 @@ struct FakeSystemd {
                       Value::string(res)};
             return s;
           };
+          if (silent_job) continue;
           if (forger) {
             Message f = signal("done");
             f.destination = m->sender;
@@ -360,4 +363,20 @@ TEST_CASE("systemd: no systemd on the bus is a clear error") {
     CHECK(e.name() == "org.freedesktop.DBus.Error.NameHasNoOwner");
     CHECK_THAT(std::string(e.what()), Catch::Contains("org.freedesktop.systemd1"));
   }
+}
+
+TEST_CASE("systemd: a job that never ends times out naming the unit and the job") {
+  ward_test::DbusDaemon d;
+  if (!d.unavailable().empty()) WARD_SKIP(d.unavailable());
+  FakeSystemd fake(d.address(), false);
+  fake.silent_job = true;
+  fake.run(2);  // StartTransientUnit, ResetFailedUnit
+  Bus bus = Bus::connect(d.address(), 5s);
+  sd::Manager m(bus, 500ms, 5s);
+  sd::ScopeSpec s = scope("ward-t5.scope", "");
+  auto t0 = std::chrono::steady_clock::now();
+  ward_test::check_error([&] { m.start_scope(s); }, ETIMEDOUT,
+                         "StartTransientUnit ward-t5.scope: Connection timed out (ETIMEDOUT): job "
+                         "/org/freedesktop/systemd1/job/41 did not finish within 500 ms");
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
 }

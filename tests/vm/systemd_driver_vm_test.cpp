@@ -245,3 +245,34 @@ TEST_CASE("systemd vm: errors name the unit and systemd's reason") {
   m.stop_unit(unit);
   ::waitpid(child, nullptr, 0);
 }
+
+TEST_CASE("systemd vm: a transient slice and a scope in it") {
+  if (auto why = systemd_unavailable(); !why.empty()) WARD_SKIP(why);
+  Bus bus = Bus::system(10s);
+  sd::Manager m(bus, 60s, 30s);
+  sd::ScopeSpec slice;
+  slice.unit = "wardpods-p1.slice";
+  slice.slice = "wardpods.slice";
+  slice.resources.memory_max = 128ull << 20;
+  m.start_scope(slice);
+  CHECK(m.control_group(slice.unit) == "/wardpods.slice/wardpods-p1.slice");
+  CHECK(read_file("/sys/fs/cgroup/wardpods.slice/wardpods-p1.slice/memory.max") ==
+        std::to_string(128ull << 20));
+  pid_t child = sleeper();
+  sd::ScopeSpec s;
+  s.unit = "ward-inslice-" + std::to_string(child) + ".scope";
+  s.slice = slice.unit;
+  s.pids = {child};
+  m.start_scope(s);
+  CHECK(read_file("/proc/" + std::to_string(child) + "/cgroup") ==
+        "0::/wardpods.slice/wardpods-p1.slice/" + s.unit);
+  m.stop_unit(s.unit);
+  CHECK(::waitpid(child, nullptr, 0) == child);
+  m.stop_unit(slice.unit);
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = ::access("/sys/fs/cgroup/wardpods.slice/wardpods-p1.slice", F_OK) != 0;
+    if (!gone) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(gone);
+}
