@@ -17613,7 +17613,7 @@ struct ScopeSpec {
   std::string slice;        // the parent slice; empty: systemd's default for the unit
   std::string description;  // empty: "ward container <unit>"
   std::vector<pid_t> pids;  // the processes to move in (a scope needs at least one)
-  bool delegate = true;     // Delegate=yes: the cgroup below the unit is ours
+  bool delegate = true;     // Delegate=yes (scopes only): the cgroup below the unit is ours
   Resources resources;
   std::vector<Value> extra;  // more (sv) properties, passed as they are
 };
@@ -17650,7 +17650,9 @@ inline std::vector<Value> unit_properties(const ScopeSpec& s) {
     }
     p.push_back(property("PIDs", Value::uint32s(pids)));
   }
-  if (s.delegate) p.push_back(property("Delegate", Value::boolean(true)));
+  // systemd refuses Delegate on a slice ("Delegation not available for unit
+  // type"): a slice's children are units, not ours.
+  if (s.delegate && !is_slice) p.push_back(property("Delegate", Value::boolean(true)));
   for (const char* acct : {"MemoryAccounting", "CPUAccounting", "IOAccounting", "TasksAccounting"})
     p.push_back(property(acct, Value::boolean(true)));
   // No implicit dependencies on basic.target/shutdown.target: a container's

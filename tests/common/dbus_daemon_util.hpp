@@ -5,6 +5,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -24,7 +25,8 @@ namespace ward_test {
 // A private dbus-daemon on unix:path=<tmp>/bus, killed at the end.
 class DbusDaemon {
  public:
-  DbusDaemon() {
+  // `uid` >= 0: the daemon runs as that uid (and gid), so only it may connect.
+  explicit DbusDaemon(int uid = -1) {
     const char* bin = "/usr/bin/dbus-daemon";
     if (::access(bin, X_OK) != 0) {
       why_ = "dbus-daemon is not installed (apt-get install dbus-daemon)";
@@ -36,6 +38,10 @@ class DbusDaemon {
       return;
     }
     dir_ = tmpl;
+    if (uid >= 0 && ::chown(tmpl, static_cast<uid_t>(uid), static_cast<gid_t>(uid)) != 0) {
+      why_ = "chown of the daemon's folder failed";
+      return;
+    }
     address_ = "unix:path=" + dir_ + "/bus";
     int p[2];
     REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
@@ -47,6 +53,9 @@ class DbusDaemon {
       ::dup2(null, 0);
       ::dup2(null, 1);
       ::dup2(null, 2);
+      if (uid >= 0 && (::setgroups(0, nullptr) != 0 || ::setresgid(uid, uid, uid) != 0 ||
+                       ::setresuid(uid, uid, uid) != 0))
+        ::_exit(126);
       std::string addr = "--address=" + address_;
       ::execl(bin, bin, "--session", "--nofork", "--nopidfile", addr.c_str(), "--print-address=3",
               static_cast<char*>(nullptr));

@@ -456,3 +456,33 @@ TEST_CASE("dbus attack: a flood of signals before a reply stays within the queue
   REQUIRE(first);
   CHECK(first->body.at(0).as_uint32() == kFlood - 100);
 }
+
+TEST_CASE("dbus: EXTERNAL authenticates a non-root uid to a bus of that user") {
+  // A user's bus, as rootless runtimes meet it: the daemon runs as uid 65534
+  // and accepts only that uid; the client authenticates as "3635353334"
+  // (the decimal uid, hex-encoded).
+  if (::geteuid() != 0) WARD_SKIP("needs root to run a daemon and a client as uid 65534");
+  ward_test::DbusDaemon d(65534);
+  if (!d.unavailable().empty()) WARD_SKIP(d.unavailable());
+  auto connect_as = [&](int uid) {
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      if (uid != 0 && (::setresgid(uid, uid, uid) != 0 || ::setresuid(uid, uid, uid) != 0))
+        ::_exit(3);
+      try {
+        Bus b = Bus::connect(d.address(), 5s);
+        ::_exit(b.unique_name().empty() ? 2 : 0);
+      } catch (const ward::Error& e) {
+        ::_exit(e.code().value() == EACCES || e.code().value() == ECONNRESET ? 1 : 4);
+      }
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    return WEXITSTATUS(status);
+  };
+  CHECK(connect_as(65534) == 0);
+  // Another unprivileged uid is refused by the daemon.
+  CHECK(connect_as(65533) == 1);
+}
