@@ -21,7 +21,11 @@
 //    and `run -d`, ward itself for a foreground `run`, as runc): a
 //    container that says MAINPID=1 would make systemd watch, and signal,
 //    the host's init. FDSTORE, NOTIFYACCESS, BARRIER and the rest are
-//    dropped, and descriptors sent along are discarded unread.
+//    dropped, and descriptors sent along are discarded unread. Lines are
+//    cut as systemd cuts them (manager.c: the text up to its first NUL,
+//    split on "\n" and "\r"), so "STATUS=x\rMAINPID=1" is two lines
+//    here too, and the second is dropped; what we forward has no NUL and
+//    no "\r".
 //  - Then BARRIER=1 (sd_notify_barrier(3)): we wait, at most 5 s, until
 //    the caller has read the messages, since systemd attributes a message
 //    to a unit through its sender's pid, which must still be alive.
@@ -218,11 +222,16 @@ void NotifyProxy::forward(int pidfd, pid_t mainpid, bool until_exit) {
             " bytes from the container: dropped");
       continue;
     }
+    // What systemd reads of it: up to the first NUL, lines ended by "\n"
+    // or "\r" (NEWLINE). Cut any other way, a line we let through could
+    // carry one systemd would act on (tests/root/runtime_notify_test.cpp
+    // "lines are split as systemd splits them").
     std::string_view text(buf, static_cast<std::size_t>(got));
+    text = text.substr(0, text.find('\0'));
     std::string keep;
     bool ready = false;
     while (!text.empty()) {
-      auto nl = text.find('\n');
+      auto nl = text.find_first_of("\n\r");
       std::string_view line = text.substr(0, nl);
       text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
       if (line.empty()) continue;

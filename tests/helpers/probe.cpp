@@ -215,10 +215,11 @@ int main(int argc, char** argv) {
               << "groups=" << status_field("Groups") << "\n";
     return 0;
   }
-  // notify [--fd] [--sleep-ms N] MSG...: each MSG (with "\n" for a newline)
-  // as one datagram to $NOTIFY_SOCKET, as sd_notify(3) sends it; --fd
-  // attaches a descriptor of /proc/self/status to each (SCM_RIGHTS). Prints
-  // "sent=N" or "send-errno=E".
+  // notify [--fd] [--sleep-ms N] MSG...: each MSG ("\n", "\r" and "\0" in
+  // it for a newline, a carriage return and a NUL) as one datagram to
+  // $NOTIFY_SOCKET, as sd_notify(3) sends it; --fd attaches a descriptor of
+  // /proc/self/status to each (SCM_RIGHTS). Prints "sent=N" or
+  // "send-errno=E".
   if (cmd == "notify") {
     const char* path = std::getenv("NOTIFY_SOCKET");
     if (path == nullptr) return std::puts("no NOTIFY_SOCKET"), 3;
@@ -240,8 +241,9 @@ int main(int argc, char** argv) {
       }
       std::string msg;
       for (std::size_t k = 0; k < arg.size(); ++k)
-        if (arg[k] == '\\' && k + 1 < arg.size() && arg[k + 1] == 'n') {
-          msg += '\n';
+        if (arg[k] == '\\' && k + 1 < arg.size() &&
+            (arg[k + 1] == 'n' || arg[k + 1] == 'r' || arg[k + 1] == '0')) {
+          msg += arg[k + 1] == 'n' ? '\n' : arg[k + 1] == 'r' ? '\r' : '\0';
           ++k;
         } else {
           msg += arg[k];

@@ -153,6 +153,32 @@ TEST_CASE("runtime notify: run forwards READY=1 and STATUS and says MAINPID itse
   for (auto& m : msgs) CHECK(m.fds == (m.text == "BARRIER=1" ? 1 : 0));
 }
 
+TEST_CASE("runtime notify: lines are split as systemd splits them: at CR and at the first NUL") {
+  NEED_RUNTIME(b);
+  Receiver rx;
+  // systemd reads a datagram up to its first NUL and splits it on "\n" and
+  // "\r" (manager.c, NEWLINE). A line let through whole because it starts
+  // with STATUS= would carry a MAINPID=1 (or a victim's pid: the sender,
+  // ward, is root, so systemd takes it, and signals that pid at stop),
+  // FDSTORE=1, NOTIFYACCESS=all or a BARRIER=1 without its descriptor;
+  // and a READY=1 behind a NUL is one systemd never sees, so ward must not
+  // answer it with MAINPID and return. "READY=1\0" (a sender counting the
+  // NUL) is ready.
+  b.set(probe_notify({"STATUS=a\\rMAINPID=1\\rFDSTORE=1\\rNOTIFYACCESS=all\\rBARRIER=1",
+                      "STATUS=b\\0\\nMAINPID=1", "STATUS=c\\0junk\\nREADY=1", "READY=1\\0",
+                      "STATUS=d\\r\\rMAINPID=1\\n"}),
+        with_probe(b));
+  auto r = ward_notify(b, {"run", "--bundle", b.dir.path, Bundle::id("ntfsplit")}, rx.path);
+  auto msgs = rx.finish();
+  INFO(r.err);
+  REQUIRE(!r.timed_out);
+  CHECK(r.status == 0);
+  CHECK(r.out == "sent=5\n");
+  CHECK(texts(msgs) == std::vector<std::string>{"STATUS=a", "STATUS=b", "STATUS=c", "READY=1",
+                                                "MAINPID=" + std::to_string(r.pid), "BARRIER=1",
+                                                "STATUS=d"});
+}
+
 TEST_CASE("runtime notify: start returns once the container is ready with its init as MAINPID") {
   NEED_RUNTIME(b);
   Receiver rx;
