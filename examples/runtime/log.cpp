@@ -38,6 +38,33 @@ std::string now_rfc3339() {
 void out(std::string_view s) { std::fwrite(s.data(), 1, s.size(), stdout); }
 void err_out(std::string_view s) { std::fwrite(s.data(), 1, s.size(), stderr); }
 
+namespace {
+
+// A message may carry bytes a container chose (a NOTIFY_SOCKET line it
+// sent, notify.cpp) or a path's, which need not be UTF-8, and json::dump
+// refuses what is not: a byte that is not part of well-formed UTF-8 is
+// written as \xNN, so that a log line never throws (in the foreground
+// run's notify thread, that was std::terminate: the runtime aborted and
+// left the container and its state behind).
+std::string loggable(const std::string& msg) {
+  if (json::is_valid_utf8(msg)) return msg;
+  std::string text;
+  for (std::size_t i = 0, bad = 0; i < msg.size();) {
+    const std::size_t n = json::impl::utf8_sequence(msg, i, &bad);
+    if (n != 0) {
+      text.append(msg, i, n);
+      i += n;
+      continue;
+    }
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "\\x%02X", static_cast<unsigned char>(msg[i++]));
+    text += hex;
+  }
+  return text;
+}
+
+}  // namespace
+
 // One line per message in --log: text, or JSON lines with level, msg, time
 // (containerd's shim reads the last "error" line of this file to explain a
 // failure).
@@ -45,7 +72,8 @@ void err_out(std::string_view s) { std::fwrite(s.data(), 1, s.size(), stderr); }
 // writes them by default ("--log: default is /dev/stderr"), in its text
 // format: engines and users see, e.g., "ignoring unknown or unavailable
 // capabilities" there.
-void log_line(const char* level, const std::string& msg) {
+void log_line(const char* level, const std::string& raw) {
+  const std::string msg = loggable(raw);
   if (g.log_path.empty()) {
     if (std::strcmp(level, "warning") == 0)
       err_out("time=\"" + now_rfc3339() + "\" level=" + level +

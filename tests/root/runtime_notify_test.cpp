@@ -179,6 +179,32 @@ TEST_CASE("runtime notify: lines are split as systemd splits them: at CR and at 
                                                 "STATUS=d"});
 }
 
+TEST_CASE(
+    "runtime notify: a line that is not UTF-8 does not abort a run logging JSON with --debug") {
+  NEED_RUNTIME(b);
+  Receiver rx;
+  // The dropped line goes to the debug log, and JSON refuses the byte 0xFF:
+  // the exception ended the foreground run's notify thread, so the runtime
+  // (as containerd's shim runs it: --log FILE --log-format json) aborted,
+  // leaving the container's state behind. The byte is logged as \xFF.
+  b.set({"sh", "-c", "/probe notify STATUS=a \"X=$(printf '\\377')\" READY=1"}, with_probe(b));
+  ScratchDir logdir{"notifylog"};
+  const std::string log = logdir / "log.json";
+  auto r = ward_notify(b,
+                       {"--debug", "--log", log, "--log-format", "json", "run", "--bundle",
+                        b.dir.path, Bundle::id("ntfutf")},
+                       rx.path);
+  auto msgs = rx.finish();
+  INFO(r.err);
+  REQUIRE(!r.timed_out);
+  CHECK(r.status == 0);
+  CHECK(r.out == "sent=3\n");
+  CHECK(texts(msgs) == std::vector<std::string>{"STATUS=a", "READY=1",
+                                                "MAINPID=" + std::to_string(r.pid), "BARRIER=1"});
+  CHECK_THAT(read_file(log), Catch::Contains("not forwarded from the container: X=\\\\xFF\""));
+  CHECK(std::filesystem::is_empty(b.state.path));
+}
+
 TEST_CASE("runtime notify: start returns once the container is ready with its init as MAINPID") {
   NEED_RUNTIME(b);
   Receiver rx;
