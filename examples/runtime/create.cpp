@@ -359,8 +359,18 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   if (notify) {
     notify_pidfd.reset(::fcntl(child.pidfd(), F_DUPFD_CLOEXEC, 3));
     if (!notify_pidfd) fail("run: dup the container's pidfd: " + std::string(std::strerror(errno)));
+    // Born with every signal blocked, and so it stays: the wait takes the
+    // ones it forwards from a signalfd with them blocked in this thread
+    // only (tty.cpp), and the kernel gives a process-directed signal to a
+    // thread that does not block it. Here that was the notify thread, and
+    // a SIGTERM (systemd's stop of the unit whose main process we are)
+    // killed ward instead of reaching the container, which ran on.
+    sigset_t all, old;
+    ::sigfillset(&all);
+    ::pthread_sigmask(SIG_BLOCK, &all, &old);
     notifier =
         std::thread([&notify, fd = notify_pidfd.get()] { notify->forward(fd, ::getpid(), true); });
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   }
   ward::ExitStatus st = wait_foreground(child, cfg.process->terminal && o.console_socket.empty());
   if (notifier.joinable()) notifier.join();

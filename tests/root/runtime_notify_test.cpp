@@ -205,6 +205,34 @@ TEST_CASE(
   CHECK(std::filesystem::is_empty(b.state.path));
 }
 
+TEST_CASE("runtime notify: a foreground run still forwards SIGTERM to the container") {
+  NEED_RUNTIME(b);
+  Receiver rx;
+  // systemd stops a unit by signalling its main process, which a foreground
+  // run says is ward. The signals ward forwards are blocked in the thread
+  // that waits (tty.cpp) and taken from a signalfd; a notify thread that
+  // did not block them too was where the kernel delivered a SIGTERM meant
+  // for ward, whose default action ended ward (143) instead of going to
+  // the container, which then ran on, outside the unit's cgroup.
+  b.set({"sh", "-c", "trap 'exit 7' TERM; /probe notify READY=1; while :; do sleep 0.1; done"},
+        with_probe(b));
+  std::vector<std::string> argv = {WARD_RUNTIME_BIN, "--root",   b.state.path,         "run",
+                                   "--bundle",       b.dir.path, Bundle::id("ntfterm")};
+  ward::Sandbox sb(argv);
+  sb.stdin_(ward::Stdio::null()).setenv("NOTIFY_SOCKET", rx.path);
+  ward::Child run = sb.spawn();
+  for (int i = 0; i < 1000 && !rx.ready; ++i) ::usleep(10000);
+  REQUIRE(rx.ready);
+  ::kill(run.pid(), SIGTERM);
+  pollfd pf{run.pidfd(), POLLIN, 0};
+  CHECK(::poll(&pf, 1, 10000) == 1);
+  if (pf.revents == 0) run.kill(SIGKILL);
+  CHECK(run.wait().shell_status() == 7);
+  CHECK(std::filesystem::is_empty(b.state.path));
+  CHECK(texts(rx.finish()) ==
+        std::vector<std::string>{"READY=1", "MAINPID=" + std::to_string(run.pid()), "BARRIER=1"});
+}
+
 TEST_CASE("runtime notify: start returns once the container is ready with its init as MAINPID") {
   NEED_RUNTIME(b);
   Receiver rx;
