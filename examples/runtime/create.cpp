@@ -372,7 +372,18 @@ int cmd_create_or_run(const CreateOpts& o_in) {
         std::thread([&notify, fd = notify_pidfd.get()] { notify->forward(fd, ::getpid(), true); });
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   }
-  ward::ExitStatus st = wait_foreground(child, cfg.process->terminal && o.console_socket.empty());
+  ward::ExitStatus st;
+  try {
+    st = wait_foreground(child, cfg.process->terminal && o.console_socket.empty());
+  } catch (...) {
+    // The thread returns once the container is gone; a joinable thread
+    // left to its destructor would abort ward (std::terminate).
+    if (notifier.joinable()) {
+      child.kill(SIGKILL);
+      notifier.join();
+    }
+    throw;
+  }
   if (notifier.joinable()) notifier.join();
   if (o.keep) {
     // run --keep: the container stays, stopped, with its (empty) cgroup,

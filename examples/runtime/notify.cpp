@@ -18,9 +18,11 @@
 //  - Forwarded: only the lines a service may say about itself (READY=1,
 //    STATUS=, ERRNO=, BUSERROR=, EXTEND_TIMEOUT_USEC=, STOPPING=1,
 //    WATCHDOG=1). MAINPID is ours to say (the container's init for `start`
-//    and `run -d`, ward itself for a foreground `run`, as runc): a
-//    container that says MAINPID=1 would make systemd watch, and signal,
-//    the host's init. FDSTORE, NOTIFYACCESS, BARRIER and the rest are
+//    and `run -d`, ward itself for a foreground `run`, as runc): systemd
+//    takes MAINPID from a root sender for any pid but 1 and its own, even
+//    outside the unit, and signals it at stop or on a start timeout, so a
+//    container's MAINPID=<a host pid> would have that process killed.
+//    FDSTORE, NOTIFYACCESS, BARRIER and the rest are
 //    dropped, and descriptors sent along are discarded unread. Lines are
 //    cut as systemd cuts them (manager.c: the text up to its first NUL,
 //    split on "\n" and "\r"), so "STATUS=x\rMAINPID=1" is two lines
