@@ -101,7 +101,23 @@ int cmd_kill(const std::string& id, const std::string& sig_s, bool all) {
   if (all && sig != 0) {
     auto cg = c.open_cgroup();
     if (!cg) {
-      signal_init(c, sig);
+      // No cgroup (rootless without a delegated one): the container's pid
+      // namespace is what holds its processes. SIGKILL to its init ends
+      // them all (pid_namespaces(7)); another signal goes to every process
+      // in that namespace.
+      if (sig == SIGKILL || !c.alive()) {
+        signal_init(c, sig);
+        return 0;
+      }
+      auto pids = pid_namespace_pids(c);
+      if (pids.empty()) {
+        log_line("warning", "kill --all: container " + c.id +
+                                " has neither a cgroup nor a pid namespace of its own: only its "
+                                "init is signalled");
+        signal_init(c, sig);
+        return 0;
+      }
+      for (pid_t p : pids) ::kill(p, sig);
       return 0;
     }
     if (sig == SIGKILL) {
@@ -247,7 +263,9 @@ int cmd_pause(const std::string& id, bool pause) {
   DirLock lock(c);
   if (!c.alive()) fail("container not running");
   auto cg = c.open_cgroup();
-  if (!cg) fail("pause needs the container's cgroup");
+  if (!cg)
+    fail(std::string(pause ? "pause" : "resume") + ": container " + c.id +
+         " has no cgroup of its own (" + no_cgroup_reason(c) + "), and the freezer needs one");
   if (pause)
     cg->freeze();
   else
@@ -402,7 +420,9 @@ int cmd_update(const std::string& id, const Args& a) {
   if (a.has("mem-bw-schema"))
     fail("--mem-bw-schema: Intel RDT/MBA: memory bandwidth schema is not supported by ward");
   auto cg = c.open_cgroup();
-  if (!cg) fail("update needs the container's cgroup");
+  if (!cg)
+    fail("update: container " + c.id + " has no cgroup of its own (" + no_cgroup_reason(c) +
+         "): there is nothing to set its limits on");
   ward::oci::apply_resources(*cg, r, ro);
   for (auto& w : warnings) log_line("warning", w);
   return 0;

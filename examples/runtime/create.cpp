@@ -6,6 +6,93 @@ namespace wardrt {
 
 namespace {
 
+// An executable `name` in $PATH (Go's exec.LookPath, as runc finds
+// newuidmap and newgidmap); "" when none.
+std::string look_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  std::size_t p = 0;
+  while (p <= dirs.size()) {
+    std::size_t e = dirs.find(':', p);
+    if (e == std::string::npos) e = dirs.size();
+    std::string d = dirs.substr(p, e - p);
+    p = e + 1;
+    if (d.empty() || d[0] != '/') continue;  // a relative entry is not ours to trust
+    std::string f = d + "/" + name;
+    struct stat st {};
+    if (::stat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(f.c_str(), X_OK) == 0)
+      return f;
+  }
+  return {};
+}
+
+// The linux.resources fields a config sets that need a cgroup controller
+// (runc's needAnyControllers): what a rootless container without a
+// delegated cgroup cannot have. Device rules are not among them: a
+// rootless container gets devices as bind mounts, and only root can make
+// a device node anyway.
+std::vector<std::string> asked_limits(const ward::oci::Config& cfg) {
+  std::vector<std::string> f;
+  if (!cfg.linux_ || !cfg.linux_->resources) return f;
+  const auto& r = *cfg.linux_->resources;
+  const std::string base = "linux.resources.";
+  if (r.memory) {
+    const auto& m = *r.memory;
+    if (m.limit) f.push_back(base + "memory.limit");
+    if (m.reservation) f.push_back(base + "memory.reservation");
+    if (m.swap) f.push_back(base + "memory.swap");
+    if (m.kernel) f.push_back(base + "memory.kernel");
+    if (m.kernel_tcp) f.push_back(base + "memory.kernelTCP");
+    if (m.swappiness) f.push_back(base + "memory.swappiness");
+    if (m.disable_oom_killer) f.push_back(base + "memory.disableOOMKiller");
+  }
+  if (r.cpu) {
+    const auto& c = *r.cpu;
+    if (c.shares) f.push_back(base + "cpu.shares");
+    if (c.quota) f.push_back(base + "cpu.quota");
+    if (c.burst) f.push_back(base + "cpu.burst");
+    if (c.period) f.push_back(base + "cpu.period");
+    if (c.realtime_runtime) f.push_back(base + "cpu.realtimeRuntime");
+    if (c.realtime_period) f.push_back(base + "cpu.realtimePeriod");
+    if (!c.cpus.empty()) f.push_back(base + "cpu.cpus");
+    if (!c.mems.empty()) f.push_back(base + "cpu.mems");
+    if (c.idle) f.push_back(base + "cpu.idle");
+  }
+  if (r.pids && r.pids->limit) f.push_back(base + "pids.limit");
+  if (r.block_io) f.push_back(base + "blockIO");
+  if (!r.hugepage_limits.empty()) f.push_back(base + "hugepageLimits");
+  if (r.network) f.push_back(base + "network");
+  if (!r.rdma.empty()) f.push_back(base + "rdma");
+  if (!r.unified.empty()) f.push_back(base + "unified");
+  return f;
+}
+
+// Where a rootless container's cgroup goes, as runc's cgroupfs managers
+// put it: an absolute linux.cgroupsPath as it is; a relative one, or the
+// id when there is none, below the parent of the caller's own cgroup in
+// the unified hierarchy (fs2 defaultDirPath: the caller's cgroup has
+// processes, so its parent is the delegated subtree to make siblings in:
+// systemd's user@UID.service, or a directory made over to the user). On a
+// host without a unified hierarchy, below the caller's own cgroup in the
+// first v1 one (runc's fs: relative paths hang below the caller's).
+std::string rootless_cgroup_path(const ward::oci::Config& cfg, const std::string& id) {
+  std::string p = cfg.linux_ ? cfg.linux_->cgroups_path : std::string();
+  if (!p.empty() && p[0] == '/') return ward::oci::cgroup_path_for(cfg, id);
+  std::string inner = p.empty() ? id : p;
+  const bool unified = !ward::cgroup_host().unified_mount.empty();
+  const std::string own = main_cgroup_of(read_text("/proc/self/cgroup")).value_or("/");
+  fs::path base(own);
+  if (unified) base = base.parent_path();
+  std::string out = (base / inner).lexically_normal().string();
+  if (out.empty() || out[0] != '/') out = "/" + out;
+  // ".." in a relative cgroupsPath must not climb out of the caller's tree.
+  std::string b = base.lexically_normal().string();
+  if (b != "/" && out != b && out.rfind(b + "/", 0) != 0)
+    fail("linux.cgroupsPath " + p + ": leaves the caller's cgroup " + b);
+  if (out == b) fail("linux.cgroupsPath " + p + ": names the caller's own cgroup tree");
+  return out;
+}
+
 ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config& cfg,
                             std::optional<ward::Cgroups>& cg, int gate_fd) {
   if (!cfg.process) fail("config.json: process: required to create a container");
@@ -22,12 +109,16 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   ward::oci::ToSandboxOptions tso;
   tso.no_pivot = o.no_pivot;
   tso.rootless = g.rootless;
+  if (::geteuid() != 0) {
+    // Maps of more than our own id go through shadow's helpers, as runc's.
+    tso.uid_map_helper = look_path("newuidmap");
+    tso.gid_map_helper = look_path("newgidmap");
+  }
   tso.warnings = &cfg.warnings;
   // The container's cgroup (made below in every hierarchy, before the
   // child): its /sys/fs/cgroup on a host with v1 hierarchies shows that
   // one (oci::to_sandbox, "cgroup" mounts).
-  if (ward::cgroup_mode() != ward::CgroupMode::none)
-    tso.cgroup_path = ward::oci::cgroup_path_for(cfg, o.id);
+  if (ward::cgroup_mode() != ward::CgroupMode::none) tso.cgroup_path = c.cgroup;
   ward::Sandbox sb = ward::oci::to_sandbox(cfg, o.bundle, tso);
   for (auto& w : cfg.warnings) log_line("warning", w);
   auto on_v1 = [](std::string_view ctl) {
@@ -42,18 +133,46 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   // The cgroup, in every hierarchy (ward::Cgroups: the unified one and each
   // v1 one): born inside it (CLONE_INTO_CGROUP for v2, the child's own
   // write for v1), limits first.
-  std::string cgpath = ward::oci::cgroup_path_for(cfg, o.id);
-  if (ward::cgroup_mode() != ward::CgroupMode::none) {
+  std::string cgpath = c.cgroup;
+  if (ward::cgroup_mode() != ward::CgroupMode::none && !cgpath.empty()) {
     if (g.systemd_cgroup)
       log_line("info", "--systemd-cgroup: ward manages cgroupfs paths itself (" + cgpath + ")");
     // What a crashed container left is taken over when empty, as runc
     // does; one with processes in it belongs to someone (EBUSY).
     try {
-      cg.emplace(ward::Cgroups::create(cgpath, true));
+      // Rootless, only the unified hierarchy where there is one: that is
+      // where a user gets a subtree delegated (v1 hierarchies are root's).
+      if (g.rootless && ward::cgroup_mode() != ward::CgroupMode::v1_only)
+        cg.emplace(ward::Cgroups::create_unified(cgpath, true));
+      else
+        cg.emplace(ward::Cgroups::create(cgpath, true));
     } catch (const Error& e) {
-      if (e.code().value() != EBUSY) throw;
-      fail("cgroup " + cgpath + " already has processes in it");
+      const int err = e.code().value();
+      if (err == EBUSY) fail("cgroup " + cgpath + " already has processes in it");
+      if (!g.rootless || (err != EACCES && err != EPERM && err != EROFS && err != ENOENT)) throw;
+      // No delegated subtree (runc's rootless manager, crun's EACCES/EPERM
+      // rule): without limits the container runs in our own cgroup; with
+      // any, that is an error naming them.
+      std::string what = e.what();
+      if (what.rfind("ward: ", 0) == 0) what.erase(0, 6);
+      const std::string why = what + ": uid " + std::to_string(::geteuid()) +
+                              " has no cgroup delegated to it there (systemd's user@.service "
+                              "with Delegate=yes, or a directory made over to the user, and "
+                              "linux.cgroupsPath pointing into it)";
+      auto asked = asked_limits(cfg);
+      if (!asked.empty()) {
+        std::string names;
+        for (auto& n : asked) names += (names.empty() ? "" : ", ") + n;
+        fail(names + ": a rootless container's limits need a cgroup, and " + why);
+      }
+      log_line("warning", "rootless: the container runs without a cgroup of its own (in ours): " +
+                              why + "; ps, pause, resume and update need one");
+      c.cgroup.clear();
+      c.cgroup_owned = false;
+      c.save();
     }
+  }
+  if (cg) {
     // Ours now (made, or found empty): only from here on may delete --force
     // kill in it. Recorded before the child is born into it.
     c.cgroup = cg->path();
@@ -92,7 +211,7 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
     }
     sb.cgroup(*cg);
     c.cgroup = cg->path();
-  } else if (cfg.linux_ && cfg.linux_->resources) {
+  } else if (ward::cgroup_mode() == ward::CgroupMode::none && cfg.linux_ && cfg.linux_->resources) {
     fail("linux.resources: this host mounts no cgroup hierarchy (neither cgroup v2 nor v1)");
   }
 
@@ -270,7 +389,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   c.state.bundle = o.bundle;
   c.state.status = ward::oci::Status::creating;
   if (ward::cgroup_mode() != ward::CgroupMode::none)
-    c.cgroup = ward::oci::cgroup_path_for(cfg, o.id);
+    c.cgroup = g.rootless ? rootless_cgroup_path(cfg, o.id) : ward::oci::cgroup_path_for(cfg, o.id);
   c.save();
   std::optional<ward::Cgroups> cg;
   int gate_fd = -1;

@@ -175,6 +175,26 @@ int cmd_exec(const Args& a) {
   ward::Sandbox sb;
   ward::oci::ProcessOptions po;
   po.exec_process = true;  // execCPUAffinity applies to exec'd processes only
+  {
+    // A user namespace whose setgroups is "deny" (a rootless container
+    // mapping one gid) refuses setgroups(2) to everyone in it: the process
+    // keeps the groups it has, as runc's setns init decides from
+    // /proc/self/setgroups; additional groups cannot be given there.
+    std::string policy;
+    int sfd = ::open(("/proc/" + std::to_string(c.state.pid) + "/setgroups").c_str(),
+                     O_RDONLY | O_CLOEXEC);
+    if (sfd >= 0) {
+      read_fd(sfd, policy);
+      ::close(sfd);
+    }
+    if (policy.rfind("deny", 0) == 0) {
+      if (!proc.user.additional_gids.empty())
+        fail(
+            "process.user.additionalGids: cannot set any additional groups in a container "
+            "whose user namespace denies setgroups (rootless, one gid mapped)");
+      sb.keep_groups();
+    }
+  }
   ward::oci::apply_process(sb, proc, po);
   sb.new_session();  // as in create.cpp's spawn_container
   ward::UniqueFd keep_root = join_namespaces_of(sb, pfd.get());

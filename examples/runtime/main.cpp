@@ -208,8 +208,14 @@ int dispatch(const std::vector<std::string>& argv) {
                      " (cgroupfs, systemd or disabled)"};
   g.systemd_cgroup = gl.flag("systemd-cgroup") || manager == "systemd";
   std::string rl = gl.get("rootless", "auto");
+  const bool euid0 = ::geteuid() == 0;
+  const bool userns = euid0 && in_user_namespace();
   if (rl == "auto") {
-    g.rootless = ::geteuid() != 0;
+    // runc's shouldUseRootlessCgroupManager: rootless unless root of the
+    // initial user namespace. Root in another one is rootless too, except
+    // with --systemd-cgroup, where runc asks systemd for the bus owner's uid
+    // and takes 0 when it cannot tell (ward has no D-Bus client: 0).
+    g.rootless = !euid0 || (userns && !g.systemd_cgroup);
   } else if (rl == "true" || rl == "1" || rl == "t" || rl == "T" || rl == "TRUE" || rl == "True") {
     g.rootless = true;
   } else if (rl == "false" || rl == "0" || rl == "f" || rl == "F" || rl == "FALSE" ||
@@ -220,10 +226,19 @@ int dispatch(const std::vector<std::string>& argv) {
   }
   if (gl.has("criu"))
     err_out("ward: warning: --criu ignored (ward does not checkpoint or restore)\n");
+  // runc's root: --root, else $XDG_RUNTIME_DIR/runc when it is set and
+  // honoured (shouldHonorXDGRuntimeDir: not root, or root in a user
+  // namespace whose $USER is not "root"), else /run/runc.
+  const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+  const char* user = std::getenv("USER");
+  const bool honor_xdg =
+      !euid0 || (userns && (user == nullptr || std::string_view(user) != "root"));
+  bool xdg_root = false;
   if (gl.has("root")) {
     g.root = gl.get("root");
-  } else if (::geteuid() != 0 && std::getenv("XDG_RUNTIME_DIR")) {
-    g.root = std::string(std::getenv("XDG_RUNTIME_DIR")) + "/ward";
+  } else if (xdg != nullptr && *xdg != '\0' && honor_xdg) {
+    g.root = std::string(xdg) + "/ward";
+    xdg_root = true;
   } else {
     g.root = "/run/ward";
   }
@@ -243,6 +258,9 @@ int dispatch(const std::vector<std::string>& argv) {
     return 0;
   }
   if (cmd == "checkpoint" || cmd == "restore") fail(cmd + " is not supported");
+  // runc makes $XDG_RUNTIME_DIR/runc before any command; ward before any
+  // that uses the state store.
+  if (xdg_root && cmd != "spec" && cmd != "features") open_xdg_root(xdg);
   const CommandDef* def = nullptr;
   for (auto& c : commands())
     if (cmd == c.name) def = &c;

@@ -66,6 +66,40 @@ int cmd_list(const std::string& format, bool quiet) {
   return 0;
 }
 
+std::string no_cgroup_reason(const Container& c) {
+  (void)c;
+  return g.rootless ? "it runs rootless, and no cgroup was delegated to uid " +
+                          std::to_string(::geteuid()) + " when it was created"
+                    : "the host gave it none when it was created";
+}
+
+std::vector<pid_t> pid_namespace_pids(const Container& c) {
+  if (!c.alive()) return {};
+  struct stat init_ns {
+  }, own_ns{};
+  const std::string init = "/proc/" + std::to_string(c.state.pid) + "/ns/pid";
+  if (::stat(init.c_str(), &init_ns) != 0 || ::stat("/proc/self/ns/pid", &own_ns) != 0) return {};
+  if (init_ns.st_ino == own_ns.st_ino && init_ns.st_dev == own_ns.st_dev) return {};
+  std::vector<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) return {};
+  while (dirent* e = ::readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    struct stat st {};
+    const std::string ns = "/proc/" + std::string(e->d_name) + "/ns/pid";
+    if (::stat(ns.c_str(), &st) == 0 && st.st_ino == init_ns.st_ino && st.st_dev == init_ns.st_dev)
+      out.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(d);
+  // Still ours: the init checked again after the walk (a pid reused meanwhile
+  // would not be in that namespace anyway).
+  if (!c.alive()) return {};
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::vector<pid_t> container_pids(const Container& c) {
   if (auto cg = c.open_cgroup()) return cg->procs();
   if (c.alive()) return {c.state.pid};
@@ -76,6 +110,9 @@ int cmd_ps(const std::string& id, const std::string& format,
            const std::vector<std::string>& ps_args) {
   if (format != "table" && format != "json") fail("invalid format option");
   Container c = load(id);
+  if (!c.open_cgroup() && c.alive())
+    fail("ps: container " + c.id + " has no cgroup of its own (" + no_cgroup_reason(c) +
+         "), and ps lists a container's processes from its cgroup");
   auto pids = container_pids(c);
   if (format == "json") {
     json::Array arr;

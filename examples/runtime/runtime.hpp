@@ -125,6 +125,15 @@ void check_id(const std::string& id);
 // --root, opened once; with `create`, made 0700 when missing. -1 (errno
 // set) when it does not exist and `create` is false.
 int root_fd(bool create = false);
+// The path of the hierarchy that stands for a process's cgroup in
+// /proc/PID/cgroup's text: the unified one where the host has it, else the
+// first v1 one. nullopt when the text has no such line.
+std::optional<std::string> main_cgroup_of(const std::string& proc_cgroup);
+// Whether we run in a user namespace other than the initial one.
+bool in_user_namespace();
+// The state store in $XDG_RUNTIME_DIR/ward (no --root, rootless): made and
+// checked (ours, no symlink), and kept open as root_fd()'s descriptor.
+void open_xdg_root(const std::string& xdg);
 // <root>/<id> as a directory descriptor, never through a symlink (O_NOFOLLOW):
 // invalid (errno set) if missing, or ELOOP/ENOTDIR if the entry is not a
 // real directory.
@@ -327,6 +336,11 @@ int cmd_pause(const std::string& id, bool pause);
 int cmd_update(const std::string& id, const Args& a);
 // query.cpp
 std::vector<pid_t> container_pids(const Container& c);
+// Every process in the pid namespace of the container's init, when it has
+// one of its own (a container without a cgroup); empty otherwise.
+std::vector<pid_t> pid_namespace_pids(const Container& c);
+// Why a container has no cgroup, for errors.
+std::string no_cgroup_reason(const Container& c);
 int cmd_state(const std::string& id);
 int cmd_list(const std::string& format, bool quiet);
 int cmd_ps(const std::string& id, const std::string& format,

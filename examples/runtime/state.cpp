@@ -153,8 +153,81 @@ void check_id(const std::string& id) {
   }
 }
 
+namespace {
+int g_root_fd = -1;
+}
+
+bool in_user_namespace() {
+  // The initial user namespace maps every id: "0 0 4294967295" (moby's
+  // userns.RunningInUserNS, which runc asks).
+  int fd = ::open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  std::string text;
+  bool ok = read_fd(fd, text);
+  ::close(fd);
+  unsigned long long inside = 1, outside = 1, count = 0;
+  char extra = 0;
+  if (!ok) return false;
+  int n = std::sscanf(text.c_str(), "%llu %llu %llu %c", &inside, &outside, &count, &extra);
+  return !(n == 3 && inside == 0 && outside == 0 && count == 4294967295ULL);
+}
+
+void open_xdg_root(const std::string& xdg) {
+  // runc (main.go): MkdirAll($XDG_RUNTIME_DIR/runc, 0700), then chmod it
+  // 0700 with the sticky bit (the XDG spec's "not to be pruned"), which
+  // fails on a directory of another user's. Here, more strictly, and
+  // without following anything planted:
+  //  - $XDG_RUNTIME_DIR is made (0700, parents too) when missing, and must
+  //    then be a directory of ours: one of another user's, who could
+  //    rename our state directory away and put theirs in its place, is
+  //    refused;
+  //  - <it>/ward is made 0700 below a descriptor of it and opened
+  //    O_NOFOLLOW: a symlink planted there (to a directory of the planter's)
+  //    is refused, never followed, and so is a directory of another user's.
+  // tests/root/runtime_rootless_test.cpp "state dir attacks".
+  const std::string hint =
+      ": set XDG_RUNTIME_DIR to a directory of yours (mode 0700) or pass --root";
+  if (xdg.empty() || xdg[0] != '/')
+    fail("XDG_RUNTIME_DIR=" + xdg + " is not an absolute path" + hint);
+  std::string p;
+  for (auto& part : fs::path(xdg)) {
+    p = (fs::path(p) / part).string();
+    if (p != "/" && ::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST)
+      fail("XDG_RUNTIME_DIR: mkdir " + p + ": " + std::strerror(errno) + hint);
+  }
+  ward::UniqueFd x(::open(xdg.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!x) fail("XDG_RUNTIME_DIR: open " + xdg + ": " + std::strerror(errno) + hint);
+  struct stat xs {};
+  if (::fstat(x.get(), &xs) != 0)
+    fail("XDG_RUNTIME_DIR: stat " + xdg + ": " + std::strerror(errno));
+  const uid_t me = ::geteuid();
+  if (xs.st_uid != me)
+    fail("XDG_RUNTIME_DIR " + xdg + " is owned by uid " + std::to_string(xs.st_uid) +
+         ", not by uid " + std::to_string(me) + " (who runs ward): refusing to keep state there" +
+         hint);
+  const std::string root = xdg + "/ward";
+  if (::mkdirat(x.get(), "ward", 0700) != 0 && errno != EEXIST)
+    fail("mkdir " + root + ": " + std::strerror(errno) + hint);
+  ward::UniqueFd r(::openat(x.get(), "ward", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!r) {
+    if (errno == ELOOP || errno == ENOTDIR)
+      fail(root +
+           " is not a directory (a symlink or another file planted there?): refusing to "
+           "follow it; remove it or pass --root");
+    fail("open " + root + ": " + std::strerror(errno));
+  }
+  struct stat rs {};
+  if (::fstat(r.get(), &rs) != 0) fail("stat " + root + ": " + std::strerror(errno));
+  if (rs.st_uid != me)
+    fail(root + " is owned by uid " + std::to_string(rs.st_uid) + ", not by uid " +
+         std::to_string(me) + ": refusing to keep state there; remove it or pass --root");
+  if (::fchmod(r.get(), 0700 | S_ISVTX) != 0)
+    fail("chmod " + root + ": " + std::strerror(errno) + hint);
+  g_root_fd = r.release();
+}
+
 int root_fd(bool create) {
-  static int fd = -1;
+  int& fd = g_root_fd;
   if (fd >= 0) return fd;
   if (create) {
     // runc makes --root and its parents 0700 (MkdirAll); an existing one
@@ -163,7 +236,10 @@ int root_fd(bool create) {
     for (auto& part : fs::path(g.root)) {
       p = (fs::path(p) / part).string();
       if (p != "/" && ::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST)
-        fail("mkdir " + p + ": " + std::strerror(errno));
+        fail("mkdir " + p + ": " + std::strerror(errno) +
+             (g.rootless && (errno == EACCES || errno == EPERM)
+                  ? " (rootless: set XDG_RUNTIME_DIR to a directory of yours, or pass --root)"
+                  : ""));
     }
   }
   fd = ::open(g.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -245,6 +321,18 @@ std::string Container::cgroup_path() const {
   return rel;
 }
 
+std::optional<std::string> main_cgroup_of(const std::string& proc_cgroup) {
+  // The unified hierarchy's line where the host has it (it holds every
+  // process), else the first v1 hierarchy's.
+  const auto& host = ward::cgroup_host();
+  std::string want;
+  if (host.unified_mount.empty()) {
+    if (host.v1_hierarchies.empty()) return std::nullopt;
+    want = host.v1_hierarchies.front().controllers.front();
+  }
+  return ward::cgroup_parse::hierarchy_path(proc_cgroup, want);
+}
+
 bool Container::in_own_cgroup(pid_t pid) const {
   if (cgroup.empty() || !cgroup_owned) return true;
   const std::string rel = cgroup_path();
@@ -254,15 +342,9 @@ bool Container::in_own_cgroup(pid_t pid) const {
   bool ok = read_fd(fd, text);
   ::close(fd);
   if (!ok) return false;
-  // The unified hierarchy's line where the host has it (it holds every
-  // process), else the first v1 hierarchy's.
   const auto& host = ward::cgroup_host();
-  std::string want;
-  if (host.unified_mount.empty()) {
-    if (host.v1_hierarchies.empty()) return true;
-    want = host.v1_hierarchies.front().controllers.front();
-  }
-  const auto path = ward::cgroup_parse::hierarchy_path(text, want);
+  if (host.unified_mount.empty() && host.v1_hierarchies.empty()) return true;
+  auto path = main_cgroup_of(text);
   return path && (*path == rel || path->rfind(rel + "/", 0) == 0);
 }
 

@@ -136,6 +136,32 @@ class Cgroups {
     return cg;
   }
 
+  // Makes PATH in the unified hierarchy only: what a rootless caller can
+  // have on a hybrid host, where a delegated subtree (systemd's
+  // user@.service, a directory chowned to the user) is a unified one and the
+  // v1 hierarchies are root's. adopt() finds it the same way later (a
+  // hierarchy without the path is left out). ENOENT without a unified
+  // hierarchy.
+  static Cgroups create_unified(std::string_view path, bool existing_ok = false) {
+    const CgroupHost& host = cgroup_host();
+    Cgroups cg;
+    cg.path_ = normalize(path);
+    if (host.unified_mount.empty())
+      throw Error(Step::cgroup, ENOENT, "cgroup " + cg.path_,
+                  "this host has no unified (v2) cgroup hierarchy");
+    try {
+      cg.v2_.emplace(CgroupV2::create(cg.path_.substr(1), "/"));
+    } catch (const Error& e) {
+      if (!existing_ok || e.code().value() != EEXIST) throw;
+      cg.v2_.emplace(CgroupV2::adopt(cg.path_));
+      if (cg.v2_->events().populated) {
+        cg.release();
+        throw Error(Step::cgroup, EBUSY, "cgroup " + cg.path_, "already has processes in it");
+      }
+    }
+    return cg;
+  }
+
   // Takes over an existing PATH, owned: destroying the object removes it.
   // A hierarchy in which it does not exist is left out (a cgroup made by a
   // ward that drove v2 only has no v1 directories).

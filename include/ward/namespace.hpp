@@ -149,9 +149,19 @@ struct UserNsOptions {
   IdMap uid_map;
   IdMap gid_map;
   Setgroups setgroups = Setgroups::automatic;
+  // Set-user-ID programs that write a map the caller may not write itself
+  // (shadow's newuidmap(1) and newgidmap(1), which allow the ranges
+  // /etc/subuid and /etc/subgid give the caller): run as `HELPER PID
+  // inside outside count...` when writing the map directly fails with
+  // EPERM, as runc's nsexec does. Empty: none. A gid map written through a
+  // helper needs setgroups not denied first (newgidmap writes the policy
+  // itself): give Setgroups::allow.
+  std::string uid_map_helper;
+  std::string gid_map_helper;
 
   static UserNsOptions map_root_to_current_user() {
-    return {IdMap::single(0, ::geteuid()), IdMap::single(0, ::getegid()), Setgroups::automatic};
+    return {
+        IdMap::single(0, ::geteuid()), IdMap::single(0, ::getegid()), Setgroups::automatic, {}, {}};
   }
 };
 
@@ -198,6 +208,8 @@ inline void plan_user_namespace(PlanData& pd, const UserNsOptions& in) {
   pd.uid_map = o.uid_map.to_proc_text();
   pd.gid_map = o.gid_map.to_proc_text();
   pd.setgroups_deny = deny;
+  pd.uid_map_helper = o.uid_map_helper;
+  pd.gid_map_helper = o.gid_map_helper;
   pd.child.need_parent = true;
   // Become root inside when root is mapped: the process then holds its
   // capabilities as uid 0 rather than as an unmapped overflow id.

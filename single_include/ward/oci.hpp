@@ -4675,10 +4675,17 @@ struct ToSandboxOptions {
   // `runc create --no-pivot`: MS_MOVE + chroot instead of pivot_root
   // (Pivot::move_and_chroot; weaker, for a rootfs on initramfs).
   bool no_pivot = false;
-  // The runtime runs unprivileged (`runc --rootless`): the user namespace
-  // denies setgroups, as runc writes "deny" for a rootless container (an
-  // unprivileged caller gets that anyway; this makes it so for root too).
+  // The runtime runs unprivileged (`runc --rootless`): a user namespace
+  // whose gid map is the caller's own gid alone denies setgroups, as runc
+  // writes "deny" for such a rootless container (the kernel asks it of an
+  // unprivileged writer; this makes it so for root too). Any other gid map
+  // allows it: newgidmap (gid_map_helper) writes the policy itself, "deny"
+  // unless /etc/subgid gives the caller the ranges.
   bool rootless = false;
+  // The helpers that write maps the caller may not write itself
+  // (UserNsOptions::uid_map_helper): newuidmap and newgidmap, which runc
+  // finds in PATH. Empty: none.
+  std::string uid_map_helper, gid_map_helper;
   bool ignore_lsm = false;                     // see ProcessOptions
   bool keep_capabilities_when_absent = false;  // see ProcessOptions
   std::vector<std::string>* warnings = nullptr;
@@ -5735,7 +5742,14 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
     UserNsOptions u;
     u.uid_map = detail::mapping::id_map(l.uid_mappings);
     u.gid_map = detail::mapping::id_map(l.gid_mappings);
-    if (opts.rootless) u.setgroups = Setgroups::deny;
+    if (opts.rootless) {
+      const auto& g = u.gid_map.entries();
+      const bool self_only =
+          u.gid_map.empty() || (g.size() == 1 && g[0].count == 1 && g[0].outside == ::getegid());
+      u.setgroups = self_only ? Setgroups::deny : Setgroups::allow;
+    }
+    u.uid_map_helper = opts.uid_map_helper;
+    u.gid_map_helper = opts.gid_map_helper;
     sb.user_namespace(std::move(u));
   }
   if (!cfg.hostname.empty()) sb.hostname(cfg.hostname);

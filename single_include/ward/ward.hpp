@@ -3267,6 +3267,32 @@ class Cgroups {
     return cg;
   }
 
+  // Makes PATH in the unified hierarchy only: what a rootless caller can
+  // have on a hybrid host, where a delegated subtree (systemd's
+  // user@.service, a directory chowned to the user) is a unified one and the
+  // v1 hierarchies are root's. adopt() finds it the same way later (a
+  // hierarchy without the path is left out). ENOENT without a unified
+  // hierarchy.
+  static Cgroups create_unified(std::string_view path, bool existing_ok = false) {
+    const CgroupHost& host = cgroup_host();
+    Cgroups cg;
+    cg.path_ = normalize(path);
+    if (host.unified_mount.empty())
+      throw Error(Step::cgroup, ENOENT, "cgroup " + cg.path_,
+                  "this host has no unified (v2) cgroup hierarchy");
+    try {
+      cg.v2_.emplace(CgroupV2::create(cg.path_.substr(1), "/"));
+    } catch (const Error& e) {
+      if (!existing_ok || e.code().value() != EEXIST) throw;
+      cg.v2_.emplace(CgroupV2::adopt(cg.path_));
+      if (cg.v2_->events().populated) {
+        cg.release();
+        throw Error(Step::cgroup, EBUSY, "cgroup " + cg.path_, "already has processes in it");
+      }
+    }
+    return cg;
+  }
+
   // Takes over an existing PATH, owned: destroying the object removes it.
   // A hierarchy in which it does not exist is left out (a cgroup made by a
   // ward that drove v2 only has no v1 directories).
@@ -6937,6 +6963,7 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -6959,6 +6986,8 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
 #include <optional>
 #include <string>
 #include <vector>
+
+extern char** environ;
 
 // ---- begin <ward/detail/child/clone.hpp> ---------------------------------------
 // SPDX-License-Identifier: Apache-2.0
@@ -7638,7 +7667,8 @@ struct PlanData {
   std::vector<NsJoin> joins;
   std::vector<FdMapping> fds;
   std::string hostname, domainname, time_offsets, session_keyring;
-  std::string uid_map, gid_map;  // text for /proc/PID/{uid,gid}_map
+  std::string uid_map, gid_map;                // text for /proc/PID/{uid,gid}_map
+  std::string uid_map_helper, gid_map_helper;  // UserNsOptions: newuidmap, newgidmap
   std::vector<RlimitRaw> rlimits;
   std::vector<std::pair<std::string, std::string>> sysctl_s;  // path, value
   std::vector<SysctlRaw> sysctls;
@@ -9491,12 +9521,86 @@ inline void write_proc_file(pid_t pid, const char* name, const std::string& text
   }
 }
 
+// Runs `helper PID inside outside count...` (newuidmap(1), newgidmap(1))
+// and waits for it; a failure names the helper, its exit status and what it
+// said on stderr (shadow's helpers say which range /etc/sub[ug]id lacks).
+inline void run_map_helper(const std::string& helper, pid_t pid, const std::string& map_text,
+                           Step step) {
+  std::vector<std::string> words{helper, std::to_string(pid)};
+  std::size_t p = 0;
+  while (p < map_text.size()) {
+    std::size_t b = map_text.find_first_not_of(" \n", p);
+    if (b == std::string::npos) break;
+    std::size_t e = map_text.find_first_of(" \n", b);
+    if (e == std::string::npos) e = map_text.size();
+    words.push_back(map_text.substr(b, e - b));
+    p = e;
+  }
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  std::string shown = helper;
+  for (std::size_t i = 1; i < words.size(); ++i) shown += ' ' + words[i];
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) throw_errno(step, helper, "pipe for its stderr");
+  UniqueFd rd(out[0]), wr(out[1]);
+  posix_spawn_file_actions_t fa;
+  ::posix_spawn_file_actions_init(&fa);
+  ::posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  ::posix_spawn_file_actions_adddup2(&fa, wr.get(), 1);
+  ::posix_spawn_file_actions_adddup2(&fa, wr.get(), 2);
+  pid_t hp = -1;
+  int rc = ::posix_spawn(&hp, helper.c_str(), &fa, nullptr, argv.data(), environ);
+  ::posix_spawn_file_actions_destroy(&fa);
+  wr.reset();
+  if (rc != 0) throw Error(step, rc, helper, "run `" + shown + "`");
+  std::string said;
+  char buf[512];
+  for (;;) {
+    ssize_t n = ::read(rd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (said.size() < 2048) said.append(buf, static_cast<std::size_t>(n));
+  }
+  int status = 0;
+  while (::waitpid(hp, &status, 0) < 0) {
+    if (errno == EINTR) continue;
+    throw_errno(step, helper, "wait for `" + shown + "`");
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  while (!said.empty() && (said.back() == '\n' || said.back() == ' ')) said.pop_back();
+  for (auto& ch : said)
+    if (ch == '\n') ch = ' ';
+  std::string how = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
+                                      : "signal " + std::to_string(WTERMSIG(status));
+  throw Error(step, EPERM, helper,
+              "`" + shown + "` failed (" + how + ")" + (said.empty() ? "" : ": " + said));
+}
+
+// A map: written directly, or, when that is not allowed (EPERM: more than
+// the caller's own id, unprivileged) and a helper is given, by the helper.
+inline void write_id_map(pid_t pid, const char* name, const std::string& text,
+                         const std::string& helper, Step step) {
+  if (text.empty()) return;
+  if (!helper.empty()) {
+    std::string path = "/proc/" + std::to_string(pid) + "/" + name;
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    int e = errno;
+    if (fd) {
+      if (::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size())) return;
+      e = errno;
+    }
+    if (e == EPERM || e == EACCES) return run_map_helper(helper, pid, text, step);
+  }
+  write_proc_file(pid, name, text, step);
+}
+
 inline void write_id_maps(pid_t pid, const PlanData& pd) {
   // setgroups must be "deny" before an unprivileged process may write
   // gid_map (user_namespaces(7), "Interaction with setgroups").
   if (pd.setgroups_deny) write_proc_file(pid, "setgroups", "deny", Step::setgroups_file);
-  if (!pd.uid_map.empty()) write_proc_file(pid, "uid_map", pd.uid_map, Step::uid_map);
-  if (!pd.gid_map.empty()) write_proc_file(pid, "gid_map", pd.gid_map, Step::gid_map);
+  write_id_map(pid, "uid_map", pd.uid_map, pd.uid_map_helper, Step::uid_map);
+  write_id_map(pid, "gid_map", pd.gid_map, pd.gid_map_helper, Step::gid_map);
 }
 
 #ifndef SYS_pidfd_getfd
@@ -10257,9 +10361,19 @@ struct UserNsOptions {
   IdMap uid_map;
   IdMap gid_map;
   Setgroups setgroups = Setgroups::automatic;
+  // Set-user-ID programs that write a map the caller may not write itself
+  // (shadow's newuidmap(1) and newgidmap(1), which allow the ranges
+  // /etc/subuid and /etc/subgid give the caller): run as `HELPER PID
+  // inside outside count...` when writing the map directly fails with
+  // EPERM, as runc's nsexec does. Empty: none. A gid map written through a
+  // helper needs setgroups not denied first (newgidmap writes the policy
+  // itself): give Setgroups::allow.
+  std::string uid_map_helper;
+  std::string gid_map_helper;
 
   static UserNsOptions map_root_to_current_user() {
-    return {IdMap::single(0, ::geteuid()), IdMap::single(0, ::getegid()), Setgroups::automatic};
+    return {
+        IdMap::single(0, ::geteuid()), IdMap::single(0, ::getegid()), Setgroups::automatic, {}, {}};
   }
 };
 
@@ -10306,6 +10420,8 @@ inline void plan_user_namespace(PlanData& pd, const UserNsOptions& in) {
   pd.uid_map = o.uid_map.to_proc_text();
   pd.gid_map = o.gid_map.to_proc_text();
   pd.setgroups_deny = deny;
+  pd.uid_map_helper = o.uid_map_helper;
+  pd.gid_map_helper = o.gid_map_helper;
   pd.child.need_parent = true;
   // Become root inside when root is mapped: the process then holds its
   // capabilities as uid 0 rather than as an unmapped overflow id.

@@ -148,22 +148,17 @@ struct Caller {
   }
 };
 
-// `ward --root <state> args...` run the way `how` says; output to files.
-inline Out ward_as(const Bundle& b, const std::vector<std::string>& args, const Caller& how = {}) {
-  std::vector<std::string> argv = {WARD_RUNTIME_BIN, "--root", b.state.path};
-  argv.insert(argv.end(), args.begin(), args.end());
+// Spawns `sb` (stdin /dev/null, stdout and stderr to files unless
+// `stdio_closed`: then all three closed and out and err stay empty), waits.
+inline Out spawn_with_output_files(ward::Sandbox& sb, bool stdio_closed = false) {
   ScratchDir io("io");
   int of = ::open((io / "out").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   int ef = ::open((io / "err").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   REQUIRE((of >= 0 && ef >= 0));
-  ward::Sandbox sb(argv);
-  if (how.stdio_closed)
+  if (stdio_closed)
     sb.stdin_(ward::Stdio::closed()).stdout_(ward::Stdio::closed()).stderr_(ward::Stdio::closed());
   else
     sb.stdin_(ward::Stdio::null()).stdout_(ward::Stdio::fd(of)).stderr_(ward::Stdio::fd(ef));
-  for (const auto& [k, v] : how.env) sb.setenv(k, v);
-  if (how.fd3 >= 0) sb.keep_fd(how.fd3, 3);
-  if (!how.groups.empty()) sb.groups(how.groups);
   Out o;
   ward::Child c = sb.spawn();
   o.pid = c.pid();
@@ -180,6 +175,17 @@ inline Out ward_as(const Bundle& b, const std::vector<std::string>& args, const 
   o.out = read_file(io / "out");
   o.err = read_file(io / "err");
   return o;
+}
+
+// `ward --root <state> args...` run the way `how` says; output to files.
+inline Out ward_as(const Bundle& b, const std::vector<std::string>& args, const Caller& how = {}) {
+  std::vector<std::string> argv = {WARD_RUNTIME_BIN, "--root", b.state.path};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ward::Sandbox sb(argv);
+  for (const auto& [k, v] : how.env) sb.setenv(k, v);
+  if (how.fd3 >= 0) sb.keep_fd(how.fd3, 3);
+  if (!how.groups.empty()) sb.groups(how.groups);
+  return spawn_with_output_files(sb, how.stdio_closed);
 }
 
 // The file of `controller`'s cgroup of process `pid`, read from the host, in

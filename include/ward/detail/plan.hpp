@@ -208,7 +208,8 @@ struct PlanData {
   std::vector<NsJoin> joins;
   std::vector<FdMapping> fds;
   std::string hostname, domainname, time_offsets, session_keyring;
-  std::string uid_map, gid_map;  // text for /proc/PID/{uid,gid}_map
+  std::string uid_map, gid_map;                // text for /proc/PID/{uid,gid}_map
+  std::string uid_map_helper, gid_map_helper;  // UserNsOptions: newuidmap, newgidmap
   std::vector<RlimitRaw> rlimits;
   std::vector<std::pair<std::string, std::string>> sysctl_s;  // path, value
   std::vector<SysctlRaw> sysctls;

@@ -32,6 +32,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -54,6 +55,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+extern char** environ;
 
 #include <ward/child.hpp>
 #include <ward/detail/child/clone.hpp>
@@ -184,12 +187,86 @@ inline void write_proc_file(pid_t pid, const char* name, const std::string& text
   }
 }
 
+// Runs `helper PID inside outside count...` (newuidmap(1), newgidmap(1))
+// and waits for it; a failure names the helper, its exit status and what it
+// said on stderr (shadow's helpers say which range /etc/sub[ug]id lacks).
+inline void run_map_helper(const std::string& helper, pid_t pid, const std::string& map_text,
+                           Step step) {
+  std::vector<std::string> words{helper, std::to_string(pid)};
+  std::size_t p = 0;
+  while (p < map_text.size()) {
+    std::size_t b = map_text.find_first_not_of(" \n", p);
+    if (b == std::string::npos) break;
+    std::size_t e = map_text.find_first_of(" \n", b);
+    if (e == std::string::npos) e = map_text.size();
+    words.push_back(map_text.substr(b, e - b));
+    p = e;
+  }
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  std::string shown = helper;
+  for (std::size_t i = 1; i < words.size(); ++i) shown += ' ' + words[i];
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) throw_errno(step, helper, "pipe for its stderr");
+  UniqueFd rd(out[0]), wr(out[1]);
+  posix_spawn_file_actions_t fa;
+  ::posix_spawn_file_actions_init(&fa);
+  ::posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  ::posix_spawn_file_actions_adddup2(&fa, wr.get(), 1);
+  ::posix_spawn_file_actions_adddup2(&fa, wr.get(), 2);
+  pid_t hp = -1;
+  int rc = ::posix_spawn(&hp, helper.c_str(), &fa, nullptr, argv.data(), environ);
+  ::posix_spawn_file_actions_destroy(&fa);
+  wr.reset();
+  if (rc != 0) throw Error(step, rc, helper, "run `" + shown + "`");
+  std::string said;
+  char buf[512];
+  for (;;) {
+    ssize_t n = ::read(rd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (said.size() < 2048) said.append(buf, static_cast<std::size_t>(n));
+  }
+  int status = 0;
+  while (::waitpid(hp, &status, 0) < 0) {
+    if (errno == EINTR) continue;
+    throw_errno(step, helper, "wait for `" + shown + "`");
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  while (!said.empty() && (said.back() == '\n' || said.back() == ' ')) said.pop_back();
+  for (auto& ch : said)
+    if (ch == '\n') ch = ' ';
+  std::string how = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
+                                      : "signal " + std::to_string(WTERMSIG(status));
+  throw Error(step, EPERM, helper,
+              "`" + shown + "` failed (" + how + ")" + (said.empty() ? "" : ": " + said));
+}
+
+// A map: written directly, or, when that is not allowed (EPERM: more than
+// the caller's own id, unprivileged) and a helper is given, by the helper.
+inline void write_id_map(pid_t pid, const char* name, const std::string& text,
+                         const std::string& helper, Step step) {
+  if (text.empty()) return;
+  if (!helper.empty()) {
+    std::string path = "/proc/" + std::to_string(pid) + "/" + name;
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    int e = errno;
+    if (fd) {
+      if (::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size())) return;
+      e = errno;
+    }
+    if (e == EPERM || e == EACCES) return run_map_helper(helper, pid, text, step);
+  }
+  write_proc_file(pid, name, text, step);
+}
+
 inline void write_id_maps(pid_t pid, const PlanData& pd) {
   // setgroups must be "deny" before an unprivileged process may write
   // gid_map (user_namespaces(7), "Interaction with setgroups").
   if (pd.setgroups_deny) write_proc_file(pid, "setgroups", "deny", Step::setgroups_file);
-  if (!pd.uid_map.empty()) write_proc_file(pid, "uid_map", pd.uid_map, Step::uid_map);
-  if (!pd.gid_map.empty()) write_proc_file(pid, "gid_map", pd.gid_map, Step::gid_map);
+  write_id_map(pid, "uid_map", pd.uid_map, pd.uid_map_helper, Step::uid_map);
+  write_id_map(pid, "gid_map", pd.gid_map, pd.gid_map_helper, Step::gid_map);
 }
 
 #ifndef SYS_pidfd_getfd

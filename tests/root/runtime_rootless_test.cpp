@@ -1,0 +1,497 @@
+// SPDX-License-Identifier: Apache-2.0
+// Rootless `ward`, as runc runs rootless: `ward spec --rootless` and `ward
+// run` as uid 65534 with a fresh XDG_RUNTIME_DIR, no cgroup delegated (the
+// container runs without one, or fails naming the limit it asked for) or a
+// delegated unified subtree, id maps through newuidmap/newgidmap, and the
+// state directory's defences against another user's plants. Root sets the
+// scene (a delegated cgroup, /etc/subuid lines, the attacker's uid); every
+// `ward` runs as uid 65534 through setpriv(1).
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <ward/ward.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "runtime_util.hpp"
+
+using namespace ward_test;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::uint32_t kUser = 65534;
+constexpr std::uint32_t kAttacker = 12345;
+
+std::string setpriv_path() {
+  for (const char* p : {"/usr/bin/setpriv", "/bin/setpriv"})
+    if (::access(p, X_OK) == 0) return p;
+  return {};
+}
+
+// Runs `argv` as `uid` (gid the same, no supplementary groups) with only
+// PATH and `env` in its environment; output to files. `cg`: born in that
+// cgroup (the caller's cgroup for a delegated subtree).
+Out run_as(std::uint32_t uid, const std::vector<std::string>& argv,
+           const std::vector<std::string>& env, const ward::CgroupV2* cg = nullptr) {
+  std::vector<std::string> full = {setpriv_path(),
+                                   "--reuid=" + std::to_string(uid),
+                                   "--regid=" + std::to_string(uid),
+                                   "--clear-groups",
+                                   "env",
+                                   "-i",
+                                   "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  full.insert(full.end(), env.begin(), env.end());
+  full.insert(full.end(), argv.begin(), argv.end());
+  ward::Sandbox sb(full);
+  if (cg != nullptr) sb.cgroup(*cg);
+  return spawn_with_output_files(sb);
+}
+
+void chown_tree(const std::string& p, std::uint32_t uid) {
+  REQUIRE(::lchown(p.c_str(), uid, uid) == 0);
+  if (!fs::is_symlink(p) && fs::is_directory(p))
+    for (auto& e : fs::recursive_directory_iterator(p))
+      REQUIRE(::lchown(e.path().c_str(), uid, uid) == 0);
+}
+
+// A busybox bundle made by `ward spec --rootless` as uid 65534, and the
+// user's fresh XDG_RUNTIME_DIR (not made yet: ward makes it).
+struct RootlessBundle {
+  ScratchDir base{"rootless"};
+  std::string home, bundle, xdg;
+  std::unique_ptr<BusyboxRootfs> rootfs;
+  explicit RootlessBundle(const std::string& busybox) {
+    home = base / "home";
+    bundle = home + "/bundle";
+    xdg = home + "/run/user/" + std::to_string(kUser);
+    fs::create_directories(bundle);
+    rootfs = std::make_unique<BusyboxRootfs>(busybox);
+    fs::create_directory_symlink(rootfs->path, bundle + "/rootfs");
+    // The user's own rootfs, as a rootless user's is (ward makes /proc and
+    // the other mount points in it as the container's root, the user).
+    chown_tree(rootfs->path, kUser);
+    chown_tree(home, kUser);
+    auto s = ward({"spec", "--rootless", "--bundle", bundle});
+    INFO(s.err);
+    REQUIRE(s.status == 0);
+  }
+  ~RootlessBundle() {
+    // Whatever a failed check left: deleted as its owner would.
+    std::error_code ec;
+    if (fs::is_directory(xdg + "/ward", ec))
+      for (auto& e : fs::directory_iterator(xdg + "/ward", ec))
+        ward({"delete", "--force", e.path().filename().string()});
+  }
+  Out ward(const std::vector<std::string>& args, const ward::CgroupV2* cg = nullptr) const {
+    std::vector<std::string> argv = {WARD_RUNTIME_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_as(kUser, argv, {"XDG_RUNTIME_DIR=" + xdg}, cg);
+  }
+  // config.json's process.args, and whatever `edit` does (as root; the file
+  // stays the user's).
+  void set(const std::vector<std::string>& args,
+           const std::function<void(json::Value&)>& edit = {}) const {
+    json::Value cfg = json::parse(read_file(bundle + "/config.json"));
+    json::Array a;
+    for (auto& s : args) a.emplace_back(s);
+    cfg.find("process")->set("args", json::Value(std::move(a)));
+    cfg.find("process")->set("terminal", false);
+    if (edit) edit(cfg);
+    write_file(bundle + "/config.json", json::dump(cfg, {.indent = 2}));
+    REQUIRE(::chown((bundle + "/config.json").c_str(), kUser, kUser) == 0);
+  }
+  std::vector<std::string> state_entries() const {
+    std::vector<std::string> v;
+    for (auto& e : fs::directory_iterator(xdg + "/ward")) v.push_back(e.path().filename());
+    return v;
+  }
+  ward::oci::Status status(const std::string& id) const {
+    auto s = ward({"state", id});
+    REQUIRE(s.status == 0);
+    return ward::oci::parse_state(s.out).status;
+  }
+  // Until `state` says stopped (the init's exit, then its zombie's reaping
+  // by whoever adopted it, take a moment), at most 10 s.
+  bool wait_stopped(const std::string& id) const {
+    for (int i = 0; i < 1000; ++i) {
+      if (status(id) == ward::oci::Status::stopped) return true;
+      ::usleep(10000);
+    }
+    return false;
+  }
+};
+
+// Whether `pid` still runs (a zombie does not).
+bool running(pid_t pid) {
+  std::string s;
+  try {
+    s = read_file("/proc/" + std::to_string(pid) + "/stat");
+  } catch (...) {
+    return false;
+  }
+  auto rp = s.rfind(')');
+  return !s.empty() && rp != std::string::npos && rp + 2 < s.size() && s[rp + 2] != 'Z';
+}
+
+#define NEED_ROOTLESS(b)                                                                     \
+  WARD_SKIP_UNLESS_ROOT();                                                                   \
+  if (std::string(WARD_RUNTIME_BIN).empty()) WARD_SKIP("built without examples");            \
+  if (setpriv_path().empty()) WARD_SKIP("no setpriv(1) (util-linux) to run ward as a user"); \
+  std::string b##_bb = ward_test::static_busybox();                                          \
+  if (b##_bb.empty()) WARD_SKIP("no static busybox (apt-get install busybox-static)");       \
+  RootlessBundle b(b##_bb)
+
+// The caller's own unified cgroup, as /proc/self/cgroup says ("" if none).
+std::string own_unified_cgroup() {
+  std::ifstream f("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("0::", 0) == 0) return line.substr(3);
+  return {};
+}
+
+// Whether uid 65534 could make a cgroup next to the caller's own (a host
+// that delegated one to it): the no-cgroup cases then do not apply.
+bool user_has_delegation(const RootlessBundle& b) {
+  const auto& host = ward::cgroup_host();
+  if (host.unified_mount.empty()) return false;
+  std::string parent = fs::path(own_unified_cgroup()).parent_path().string();
+  auto r = run_as(kUser, {"mkdir", host.unified_mount + parent + "/ward-rl-probe"}, {});
+  if (r.status == 0) ::rmdir((host.unified_mount + parent + "/ward-rl-probe").c_str());
+  (void)b;
+  return r.status == 0;
+}
+
+}  // namespace
+
+TEST_CASE("runtime rootless: spec --rootless and run as uid 65534 from a fresh XDG_RUNTIME_DIR") {
+  NEED_ROOTLESS(b);
+  if (user_has_delegation(b)) WARD_SKIP("uid 65534 has a delegated cgroup here: see the next case");
+  b.set({"sh", "-c", "id -u; echo hello from $(hostname); cat /proc/self/uid_map; exit 3"});
+  auto r = b.ward({"run", "--bundle", b.bundle, "r1"});
+  INFO(r.err);
+  CHECK(r.status == 3);
+  CHECK(r.out.rfind("0\nhello from ward\n", 0) == 0);
+  CHECK_THAT(r.out, Catch::Contains("65534"));
+  // No cgroup delegated: a warning that says so, never a bare EACCES.
+  CHECK_THAT(r.err, Catch::Contains("without a cgroup of its own"));
+  CHECK_THAT(r.err, Catch::Contains("no cgroup delegated"));
+  // $XDG_RUNTIME_DIR and its ward/ were made, 0700, the user's; nothing is
+  // left in it.
+  struct stat xs {
+  }, ws{};
+  REQUIRE(::stat(b.xdg.c_str(), &xs) == 0);
+  REQUIRE(::stat((b.xdg + "/ward").c_str(), &ws) == 0);
+  CHECK((xs.st_mode & 07777) == 0700);
+  CHECK((ws.st_mode & 0777) == 0700);
+  CHECK(xs.st_uid == kUser);
+  CHECK(ws.st_uid == kUser);
+  CHECK(b.state_entries().empty());
+  // What /run/ward would hold for root has nothing of it.
+  CHECK(!fs::exists("/run/ward/r1"));
+}
+
+TEST_CASE("runtime rootless: run -d exec kill and delete without a cgroup leave nothing") {
+  NEED_ROOTLESS(b);
+  if (user_has_delegation(b)) WARD_SKIP("uid 65534 has a delegated cgroup here");
+  b.set({"sleep", "1000"});
+  auto r = b.ward({"run", "-d", "--bundle", b.bundle, "d1"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  REQUIRE(b.status("d1") == ward::oci::Status::running);
+  auto st = ward::oci::parse_state(b.ward({"state", "d1"}).out);
+  const pid_t init = st.pid;
+  CHECK(running(init));
+  auto e = b.ward({"exec", "d1", "sh", "-c", "echo in $(hostname); id -u; ps -o pid,args"});
+  INFO(e.err);
+  CHECK(e.status == 0);
+  CHECK_THAT(e.out, Catch::Contains("in ward\n0\n"));
+  CHECK_THAT(e.out, Catch::Contains("sleep 1000"));
+  // A second process, so that kill --all has more than the init to reach.
+  CHECK(b.ward({"exec", "-d", "d1", "sleep", "900"}).status == 0);
+  // What needs a cgroup says why it has none.
+  auto ps = b.ward({"ps", "d1"});
+  CHECK(ps.status == 1);
+  CHECK_THAT(ps.err, Catch::Contains("no cgroup of its own"));
+  auto pa = b.ward({"pause", "d1"});
+  CHECK(pa.status == 1);
+  CHECK_THAT(pa.err, Catch::Contains("freezer needs one"));
+  auto up = b.ward({"update", "--pids-limit", "10", "d1"});
+  CHECK(up.status == 1);
+  CHECK_THAT(up.err, Catch::Contains("no cgroup of its own"));
+  CHECK(b.status("d1") == ward::oci::Status::running);
+  // kill --all through the pid namespace: SIGKILL to every process in it.
+  auto k = b.ward({"kill", "--all", "d1", "KILL"});
+  INFO(k.err);
+  CHECK(k.status == 0);
+  CHECK(b.wait_stopped("d1"));
+  auto d = b.ward({"delete", "d1"});
+  INFO(d.err);
+  CHECK(d.status == 0);
+  CHECK(b.state_entries().empty());
+  CHECK(!running(init));
+  // No process of the container's is left: none of uid 65534's runs sleep.
+  for (auto& p : fs::directory_iterator("/proc")) {
+    const std::string name = p.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    struct stat ps_st {};
+    if (::stat(p.path().c_str(), &ps_st) != 0 || ps_st.st_uid != kUser) continue;
+    std::string cmd;
+    try {
+      cmd = read_file(p.path() / "cmdline");
+    } catch (...) {
+    }
+    INFO("pid " << name << ": " << cmd);
+    CHECK(!(running(std::stoi(name)) && cmd.rfind("sleep", 0) == 0 &&
+            (cmd.find("1000") != std::string::npos || cmd.find("900") != std::string::npos)));
+  }
+}
+
+TEST_CASE("runtime rootless: a memory limit without a delegated cgroup fails naming the field") {
+  NEED_ROOTLESS(b);
+  if (user_has_delegation(b)) WARD_SKIP("uid 65534 has a delegated cgroup here");
+  b.set({"true"}, [](json::Value& cfg) {
+    json::Value res = json::Value::object();
+    res.set("memory", json::Value::object({{"limit", std::int64_t{100} << 20}}));
+    cfg.find("linux")->set("resources", std::move(res));
+  });
+  auto r = b.ward({"run", "--bundle", b.bundle, "m1"});
+  INFO(r.err);
+  CHECK(r.status == 1);
+  CHECK_THAT(r.err, Catch::Contains("linux.resources.memory.limit"));
+  CHECK_THAT(r.err, Catch::Contains("no cgroup delegated to it"));
+  CHECK(b.state_entries().empty());
+  CHECK(b.ward({"list", "-q"}).out.empty());
+}
+
+TEST_CASE("runtime rootless: a delegated unified cgroup holds the container") {
+  NEED_ROOTLESS(b);
+  const auto& host = ward::cgroup_host();
+  if (host.unified_mount.empty()) WARD_SKIP("no unified cgroup hierarchy on this host");
+  // The user's subtree: a directory made over to uid 65534 (what systemd's
+  // Delegate=yes does), with the caller's own cgroup in it.
+  const std::string top = "ward-rl-" + std::to_string(::getpid());
+  auto sub = ward::CgroupV2::create(top);
+  const std::string dir = host.unified_mount + "/" + top;
+  for (const char* f : {"", "/cgroup.procs", "/cgroup.threads", "/cgroup.subtree_control"})
+    REQUIRE(::chown((dir + f).c_str(), kUser, kUser) == 0);
+  REQUIRE(::mkdir((dir + "/caller").c_str(), 0755) == 0);
+  REQUIRE(::chown((dir + "/caller").c_str(), kUser, kUser) == 0);
+  REQUIRE(::chown((dir + "/caller/cgroup.procs").c_str(), kUser, kUser) == 0);
+  struct Cleanup {
+    std::string d;
+    ~Cleanup() {
+      ::rmdir((d + "/caller").c_str());
+      ::rmdir(d.c_str());
+    }
+  } cleanup{dir};
+  auto caller = ward::CgroupV2::adopt("/" + top + "/caller");
+  caller.release();
+  b.set({"sh", "-c", "grep ^0:: /proc/self/cgroup"});
+  auto r = b.ward({"run", "--bundle", b.bundle, "g1"}, &caller);
+  INFO(r.err);
+  CHECK(r.status == 0);
+  // runc's fs2 rule: next to the caller's cgroup, in its parent.
+  CHECK(r.out == "0::/" + top + "/g1\n");
+  CHECK_THAT(r.err, !Catch::Contains("without a cgroup"));
+  CHECK(!fs::exists(dir + "/g1"));
+  // Detached: ps, pause and kill --all work through the cgroup; delete
+  // removes it.
+  b.set({"sleep", "1000"});
+  REQUIRE(b.ward({"run", "-d", "--bundle", b.bundle, "g2"}, &caller).status == 0);
+  CHECK(fs::is_directory(dir + "/g2"));
+  auto ps = b.ward({"ps", "--format", "json", "g2"});
+  INFO(ps.err);
+  CHECK(ps.status == 0);
+  CHECK(json::parse(ps.out).as_array().size() == 1);
+  CHECK(b.ward({"pause", "g2"}).status == 0);
+  CHECK(b.status("g2") == ward::oci::Status::paused);
+  CHECK(b.ward({"resume", "g2"}).status == 0);
+  CHECK(b.status("g2") == ward::oci::Status::running);
+  CHECK(b.ward({"kill", "--all", "g2", "KILL"}).status == 0);
+  CHECK(b.wait_stopped("g2"));
+  auto d = b.ward({"delete", "g2"});
+  INFO(d.err);
+  CHECK(d.status == 0);
+  CHECK(!fs::exists(dir + "/g2"));
+  CHECK(b.state_entries().empty());
+}
+
+TEST_CASE("runtime rootless: id maps of more than the user's own id go through newuidmap") {
+  NEED_ROOTLESS(b);
+  if (::access("/usr/bin/newuidmap", X_OK) != 0 || ::access("/usr/bin/newgidmap", X_OK) != 0)
+    WARD_SKIP("no /usr/bin/newuidmap and newgidmap (apt-get install uidmap)");
+  // A range of its own for uid 65534, unlikely to meet another's.
+  const std::uint32_t start = 3000000000u;
+  b.set({"sh", "-c", "cat /proc/self/uid_map /proc/self/setgroups; id"}, [&](json::Value& cfg) {
+    auto maps = [&] {
+      json::Array a;
+      a.emplace_back(json::Value::object({{"containerID", std::int64_t{0}},
+                                          {"hostID", std::int64_t{kUser}},
+                                          {"size", std::int64_t{1}}}));
+      a.emplace_back(json::Value::object({{"containerID", std::int64_t{1}},
+                                          {"hostID", std::int64_t{start}},
+                                          {"size", std::int64_t{65536}}}));
+      return json::Value(std::move(a));
+    };
+    cfg.find("linux")->set("uidMappings", maps());
+    cfg.find("linux")->set("gidMappings", maps());
+    json::Value user =
+        json::Value::object({{"uid", std::int64_t{1000}}, {"gid", std::int64_t{1000}}});
+    json::Array extra;
+    extra.emplace_back(std::int64_t{5});
+    user.set("additionalGids", json::Value(std::move(extra)));
+    cfg.find("process")->set("user", std::move(user));
+  });
+  // Without /etc/subuid ranges: newuidmap's refusal, named, and nothing left.
+  const std::string line = std::to_string(kUser) + ":" + std::to_string(start) + ":65536\n";
+  for (const char* f : {"/etc/subuid", "/etc/subgid"})
+    if (fs::exists(f) && read_file(f).find(line) != std::string::npos)
+      WARD_SKIP(f << " already gives uid 65534 the test's range");
+  auto no = b.ward({"run", "--bundle", b.bundle, "n1"});
+  INFO(no.err);
+  CHECK(no.status == 1);
+  CHECK_THAT(no.err, Catch::Contains("newuidmap"));
+  CHECK_THAT(no.err, Catch::Contains("not allowed"));
+  CHECK(b.state_entries().empty());
+  // With them (added for this test, removed after).
+  struct SubIds {
+    std::string line;
+    std::vector<std::pair<std::string, std::string>> saved;
+    explicit SubIds(std::string l) : line(std::move(l)) {
+      for (const char* f : {"/etc/subuid", "/etc/subgid"}) {
+        saved.emplace_back(f, fs::exists(f) ? read_file(f) : std::string("\x01"));
+        std::ofstream(f, std::ios::app) << line;
+      }
+    }
+    ~SubIds() {
+      for (auto& [f, text] : saved) {
+        if (text == "\x01")
+          ::unlink(f.c_str());
+        else
+          write_file(f, text);
+      }
+    }
+  } subids(line);
+  auto yes = b.ward({"run", "--bundle", b.bundle, "n2"});
+  INFO(yes.err);
+  CHECK(yes.status == 0);
+  CHECK_THAT(yes.out, Catch::Matches("\\s*0\\s+65534\\s+1\\s+1\\s+3000000000\\s+65536\\s+allow\\s+"
+                                     "uid=1000 gid=1000 groups=5\\s*"));
+  CHECK(b.state_entries().empty());
+}
+
+TEST_CASE(
+    "runtime rootless: state dir attacks: a planted symlink or another user's dir is refused") {
+  NEED_ROOTLESS(b);
+  // uid 12345 plants a container record naming a process of uid 65534's (a
+  // victim it may not signal itself) in the state directory 65534's ward
+  // will use; `ward kill x KILL` as 65534 must not kill it. Against the
+  // previous ward both plants worked: it followed $XDG_RUNTIME_DIR/ward
+  // wherever it pointed, and used a directory of anyone's.
+  ScratchDir scene("rl-attack");
+  const std::string evil = scene / "evil", mine = scene / "mine", shared = scene / "shared";
+  fs::create_directories(evil);
+  fs::create_directories(mine);
+  fs::create_directories(shared);
+  REQUIRE(::chown(evil.c_str(), kAttacker, kAttacker) == 0);
+  REQUIRE(::chown(mine.c_str(), kUser, kUser) == 0);
+  REQUIRE(::chmod(mine.c_str(), 0777) == 0);  // the user's, but open to all
+  REQUIRE(::chmod(shared.c_str(), 01777) == 0);
+  auto plant = [&](const std::string& dir, pid_t victim) {
+    const std::string st = read_file("/proc/" + std::to_string(victim) + "/stat");
+    std::size_t p = st.rfind(')') + 2;  // field 3; the start time is field 22
+    for (int i = 3; i < 22; ++i) p = st.find(' ', p) + 1;
+    const std::string start = st.substr(p, st.find(' ', p) - p);
+    const std::string rec =
+        "{\"ociVersion\":\"1.0.2\",\"id\":\"x\",\"status\":\"running\",\"pid\":" +
+        std::to_string(victim) + ",\"bundle\":\"/tmp\",\"wardStarttime\":" + start +
+        ",\"wardCgroup\":\"\",\"wardCgroupOwned\":false}";
+    auto r =
+        run_as(kAttacker,
+               {"sh", "-c",
+                "mkdir -m 755 '" + dir + "/x' && echo '" + rec + "' > '" + dir + "/x/state.json'"},
+               {});
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+  };
+  // A victim process of uid 65534's, the record planted in `plant_dir`,
+  // then 65534's `ward kill x KILL` with `xdg`: refused, the victim alive.
+  auto attack = [&](const std::string& xdg, const std::string& plant_dir) {
+    ward::Sandbox vs(
+        {setpriv_path(), "--reuid=65534", "--regid=65534", "--clear-groups", "sleep", "1000"});
+    ward::Child victim = vs.stdin_(ward::Stdio::null()).spawn();
+    for (int i = 0; i < 200; ++i) {
+      std::string cmd = read_file("/proc/" + std::to_string(victim.pid()) + "/cmdline");
+      if (cmd.rfind("sleep", 0) == 0) break;
+      ::usleep(5000);
+    }
+    plant(plant_dir, victim.pid());
+    auto k = run_as(kUser, {WARD_RUNTIME_BIN, "kill", "x", "KILL"}, {"XDG_RUNTIME_DIR=" + xdg});
+    ::usleep(50000);
+    INFO(k.err);
+    CHECK(k.status == 1);
+    CHECK(running(victim.pid()));
+    victim.kill(SIGKILL);
+    victim.wait();
+    return k.err;
+  };
+  SECTION("a symlink planted as $XDG_RUNTIME_DIR/ward") {
+    REQUIRE(run_as(kAttacker, {"ln", "-s", evil, mine + "/ward"}, {}).status == 0);
+    CHECK_THAT(attack(mine, evil), Catch::Contains("refusing to follow it"));
+  }
+  SECTION("another user's directory planted as $XDG_RUNTIME_DIR/ward") {
+    REQUIRE(run_as(kAttacker, {"mkdir", "-m", "755", mine + "/ward"}, {}).status == 0);
+    CHECK_THAT(attack(mine, mine + "/ward"), Catch::Contains("is owned by uid 12345"));
+  }
+  SECTION("an XDG_RUNTIME_DIR of another user's") {
+    REQUIRE(run_as(kAttacker, {"mkdir", "-m", "755", shared + "/ward"}, {}).status == 0);
+    CHECK_THAT(attack(shared, shared + "/ward"),
+               Catch::Contains("XDG_RUNTIME_DIR " + shared + " is owned by uid 0"));
+  }
+}
+
+TEST_CASE("runtime rootless: root of a user namespace is rootless with --rootless auto") {
+  NEED_ROOTLESS(b);
+  if (::access("/usr/bin/unshare", X_OK) != 0) WARD_SKIP("no /usr/bin/unshare (util-linux)");
+  if (user_has_delegation(b)) WARD_SKIP("uid 65534 has a delegated cgroup here");
+  // uid 0 of a user namespace of 65534's (`unshare -Ur`), as rootless
+  // podman's runtime runs: runc's shouldUseRootlessCgroupManager says
+  // rootless there, and $XDG_RUNTIME_DIR is honoured ($USER is not root).
+  // The bundle's maps name host id 65534, which is 0 in that namespace.
+  b.set({"sh", "-c", "echo in a nested user namespace"}, [](json::Value& cfg) {
+    for (const char* m : {"uidMappings", "gidMappings"}) {
+      json::Array a;
+      a.emplace_back(json::Value::object({{"containerID", std::int64_t{0}},
+                                          {"hostID", std::int64_t{0}},
+                                          {"size", std::int64_t{1}}}));
+      cfg.find("linux")->set(m, json::Value(std::move(a)));
+    }
+  });
+  auto in_ns = [&](const std::string& flag) {
+    std::vector<std::string> argv = {"/usr/bin/unshare", "-Ur", WARD_RUNTIME_BIN};
+    if (!flag.empty()) argv.push_back(flag);
+    argv.insert(argv.end(), {"run", "--bundle", b.bundle, "u1"});
+    return run_as(kUser, argv, {"XDG_RUNTIME_DIR=" + b.xdg});
+  };
+  auto r = in_ns("");
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "in a nested user namespace\n");
+  CHECK_THAT(r.err, Catch::Contains("without a cgroup of its own"));
+  CHECK(fs::is_directory(b.xdg + "/ward"));
+  CHECK(b.state_entries().empty());
+  // --rootless false: the cgroup is required, and root of a user namespace
+  // cannot make it (runc's rootless=false fails the same way).
+  auto f = in_ns("--rootless=false");
+  CHECK(f.status == 1);
+  CHECK_THAT(f.err, Catch::Contains("Permission denied"));
+  CHECK(b.state_entries().empty());
+}
