@@ -200,11 +200,21 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
       // here, before the child exists, naming the field.
       if (limits.pids && limits.pids->limit) limits.pids->limit = -1;
       ward::oci::apply_resources(*cg, limits);
-      sb.before_exec([&cg, &cfg] {
+      // Rootless, no device program: loading one needs privilege in the
+      // initial user namespace, and it would add nothing, as a user
+      // namespace cannot make device nodes and its devices are bind mounts
+      // of the host's, under the host's permissions (runc skips it too).
+      const bool devices = !g.rootless;
+      if (!devices && !cfg.linux_->resources->devices.empty())
+        log_line("warning",
+                 "linux.resources.devices: not enforced by a rootless container's cgroup (no "
+                 "device program without privilege); its devices are the host's nodes, bind "
+                 "mounted, under the host's permissions");
+      sb.before_exec([&cg, &cfg, devices] {
         ward::oci::ResourcesOptions ro;
-        ro.always_device_program = true;
+        ro.always_device_program = devices;
         ward::oci::Resources late;
-        late.devices = cfg.linux_->resources->devices;
+        if (devices) late.devices = cfg.linux_->resources->devices;
         late.pids = cfg.linux_->resources->pids;
         ward::oci::apply_resources(*cg, late, ro);
       });
