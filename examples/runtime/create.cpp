@@ -118,7 +118,11 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   // The container's cgroup (made below in every hierarchy, before the
   // child): its /sys/fs/cgroup on a host with v1 hierarchies shows that
   // one (oci::to_sandbox, "cgroup" mounts).
-  if (ward::cgroup_mode() != ward::CgroupMode::none) tso.cgroup_path = c.cgroup;
+  //
+  // Rootless, the container's cgroup is in the unified hierarchy only (a
+  // delegated subtree, or none): in every v1 hierarchy it stays in ours,
+  // which is what the view shows then (an empty path: the caller's own).
+  if (ward::cgroup_mode() != ward::CgroupMode::none && !g.rootless) tso.cgroup_path = c.cgroup;
   ward::Sandbox sb = ward::oci::to_sandbox(cfg, o.bundle, tso);
   for (auto& w : cfg.warnings) log_line("warning", w);
   auto on_v1 = [](std::string_view ctl) {

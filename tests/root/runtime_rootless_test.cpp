@@ -196,6 +196,24 @@ TEST_CASE("runtime rootless: spec --rootless and run as uid 65534 from a fresh X
   CHECK(b.state_entries().empty());
   // What /run/ward would hold for root has nothing of it.
   CHECK(!fs::exists("/run/ward/r1"));
+  // A "cgroup" mount, as engines add to a rootless config: on a host with
+  // v1 hierarchies the view is of the caller's own cgroups there, which
+  // the container shares (it failed with "bind source of
+  // /sys/fs/cgroup/cpu": ENOENT, the view naming a cgroup never made).
+  b.set({"sh", "-c", "ls /sys/fs/cgroup | wc -l"}, [](json::Value& cfg) {
+    json::Array opts;
+    for (const char* o : {"nosuid", "noexec", "nodev", "ro"}) opts.emplace_back(std::string(o));
+    cfg.find("mounts")->as_array().emplace_back(
+        json::Value::object({{"destination", std::string("/sys/fs/cgroup")},
+                             {"type", std::string("cgroup")},
+                             {"source", std::string("cgroup")},
+                             {"options", json::Value(std::move(opts))}}));
+  });
+  auto m = b.ward({"run", "--bundle", b.bundle, "r2"});
+  INFO(m.err);
+  CHECK(m.status == 0);
+  CHECK(m.out != "0\n");
+  CHECK(b.state_entries().empty());
 }
 
 TEST_CASE("runtime rootless: run -d exec kill and delete without a cgroup leave nothing") {
