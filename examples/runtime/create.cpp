@@ -6,6 +6,10 @@ namespace wardrt {
 
 namespace {
 
+// Whether we lack privilege over the host's cgroups and BPF: not root, or
+// root of a user namespace (--rootless=true as the real root keeps both).
+bool unprivileged() { return ::geteuid() != 0 || in_user_namespace(); }
+
 // An executable `name` in $PATH (Go's exec.LookPath, as runc finds
 // newuidmap and newgidmap); "" when none.
 std::string look_path(const std::string& name) {
@@ -122,7 +126,8 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   // Rootless, the container's cgroup is in the unified hierarchy only (a
   // delegated subtree, or none): in every v1 hierarchy it stays in ours,
   // which is what the view shows then (an empty path: the caller's own).
-  if (ward::cgroup_mode() != ward::CgroupMode::none && !g.rootless) tso.cgroup_path = c.cgroup;
+  if (ward::cgroup_mode() != ward::CgroupMode::none && !(g.rootless && unprivileged()))
+    tso.cgroup_path = c.cgroup;
   ward::Sandbox sb = ward::oci::to_sandbox(cfg, o.bundle, tso);
   for (auto& w : cfg.warnings) log_line("warning", w);
   auto on_v1 = [](std::string_view ctl) {
@@ -146,7 +151,7 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
     try {
       // Rootless, only the unified hierarchy where there is one: that is
       // where a user gets a subtree delegated (v1 hierarchies are root's).
-      if (g.rootless && ward::cgroup_mode() != ward::CgroupMode::v1_only)
+      if (g.rootless && unprivileged() && ward::cgroup_mode() != ward::CgroupMode::v1_only)
         cg.emplace(ward::Cgroups::create_unified(cgpath, true));
       else
         cg.emplace(ward::Cgroups::create(cgpath, true));
@@ -208,7 +213,7 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
       // initial user namespace, and it would add nothing, as a user
       // namespace cannot make device nodes and its devices are bind mounts
       // of the host's, under the host's permissions (runc skips it too).
-      const bool devices = !g.rootless;
+      const bool devices = !(g.rootless && unprivileged());
       if (!devices && !cfg.linux_->resources->devices.empty())
         log_line("warning",
                  "linux.resources.devices: not enforced by a rootless container's cgroup (no "

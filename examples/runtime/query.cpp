@@ -12,6 +12,38 @@ int cmd_state(const std::string& id) {
   return 0;
 }
 
+namespace {
+
+// The owner `list` shows, as runc's: the name /etc/passwd gives the user
+// that owns the container's state directory (runc's user.LookupUid reads
+// the file too; ward is linked statically, without NSS), "#UID" when none.
+std::string owner_of(const Container& c) {
+  struct stat st {};
+  if (!c.dfd || ::fstat(c.dfd.get(), &st) != 0) return "";
+  const std::string uid = std::to_string(st.st_uid);
+  int fd = ::open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+  std::string text;
+  if (fd >= 0) {
+    read_fd(fd, text);
+    ::close(fd);
+  }
+  for (std::size_t p = 0; p < text.size();) {
+    std::size_t end = text.find('\n', p);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + p, end - p);
+    p = end + 1;
+    // name:password:UID:...
+    auto c1 = line.find(':');
+    auto c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
+    auto c3 = c2 == std::string_view::npos ? c2 : line.find(':', c2 + 1);
+    if (c3 != std::string_view::npos && line.substr(c2 + 1, c3 - c2 - 1) == uid)
+      return std::string(line.substr(0, c1));
+  }
+  return "#" + uid;
+}
+
+}  // namespace
+
 int cmd_list(const std::string& format, bool quiet) {
   if (format != "table" && format != "json") fail("invalid format option");
   // Every container directory, a record or not: what a crashed create or
@@ -50,7 +82,7 @@ int cmd_list(const std::string& format, bool quiet) {
                                          {"bundle", s.bundle},
                                          {"rootfs", s.rootfs},
                                          {"created", s.created},
-                                         {"owner", s.owner}}));
+                                         {"owner", owner_of(c)}}));
     }
     out(json::dump(json::Value(std::move(arr))) + "\n");
     return 0;
@@ -61,7 +93,7 @@ int cmd_list(const std::string& format, bool quiet) {
     auto s = c.current_state();
     std::printf("%-12s %-8d %-10s %-40s %-32s %s\n", s.id.c_str(), s.pid,
                 std::string(ward::oci::to_string(s.status)).c_str(), s.bundle.c_str(),
-                s.created.c_str(), s.owner.empty() ? "root" : s.owner.c_str());
+                s.created.c_str(), owner_of(c).c_str());
   }
   return 0;
 }

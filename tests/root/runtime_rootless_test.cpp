@@ -227,6 +227,8 @@ TEST_CASE("runtime rootless: run -d exec kill and delete without a cgroup leave 
   auto st = ward::oci::parse_state(b.ward({"state", "d1"}).out);
   const pid_t init = st.pid;
   CHECK(running(init));
+  // `list` names the owner of the state directory, as runc's.
+  CHECK_THAT(b.ward({"list", "--format", "json"}).out, Catch::Contains("\"owner\":\"nobody\""));
   auto e = b.ward({"exec", "d1", "sh", "-c", "echo in $(hostname); id -u; ps -o pid,args"});
   INFO(e.err);
   CHECK(e.status == 0);
