@@ -362,7 +362,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   c.dir = container_dir(o.id);
   if (::mkdirat(root_fd(true), o.id.c_str(), 0700) != 0) {
     if (errno == EEXIST) fail("container with id exists: " + o.id);
-    fail("mkdir " + c.dir + ": " + std::strerror(errno));
+    fail("mkdir " + c.dir + ": " + std::strerror(errno) + root_hint(errno));
   }
   c.dfd = open_container_dir(o.id);
   if (!c.dfd) fail("open " + c.dir + ": " + std::strerror(errno));

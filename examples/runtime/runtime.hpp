@@ -129,6 +129,8 @@ int root_fd(bool create = false);
 // /proc/PID/cgroup's text: the unified one where the host has it, else the
 // first v1 one. nullopt when the text has no such line.
 std::optional<std::string> main_cgroup_of(const std::string& proc_cgroup);
+// What to tell a rootless caller whom `err` kept out of --root's default.
+std::string root_hint(int err);
 // Whether we run in a user namespace other than the initial one.
 bool in_user_namespace();
 // The state store in $XDG_RUNTIME_DIR/ward (no --root, rootless): made and

@@ -226,6 +226,11 @@ void open_xdg_root(const std::string& xdg) {
   g_root_fd = r.release();
 }
 
+std::string root_hint(int err) {
+  if (!g.rootless || (err != EACCES && err != EPERM)) return "";
+  return " (rootless: set XDG_RUNTIME_DIR to a directory of yours, or pass --root)";
+}
+
 int root_fd(bool create) {
   int& fd = g_root_fd;
   if (fd >= 0) return fd;
@@ -236,10 +241,7 @@ int root_fd(bool create) {
     for (auto& part : fs::path(g.root)) {
       p = (fs::path(p) / part).string();
       if (p != "/" && ::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST)
-        fail("mkdir " + p + ": " + std::strerror(errno) +
-             (g.rootless && (errno == EACCES || errno == EPERM)
-                  ? " (rootless: set XDG_RUNTIME_DIR to a directory of yours, or pass --root)"
-                  : ""));
+        fail("mkdir " + p + ": " + std::strerror(errno) + root_hint(errno));
     }
   }
   fd = ::open(g.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

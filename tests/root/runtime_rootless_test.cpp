@@ -246,6 +246,10 @@ TEST_CASE("runtime rootless: run -d exec kill and delete without a cgroup leave 
   auto up = b.ward({"update", "--pids-limit", "10", "d1"});
   CHECK(up.status == 1);
   CHECK_THAT(up.err, Catch::Contains("no cgroup of its own"));
+  // events --stats: one record, with nothing to report from a cgroup.
+  auto ev = b.ward({"events", "--stats", "d1"});
+  CHECK(ev.status == 0);
+  CHECK_THAT(ev.out, Catch::Contains("\"type\":\"stats\""));
   CHECK(b.status("d1") == ward::oci::Status::running);
   // kill --all through the pid namespace: SIGKILL to every process in it.
   auto k = b.ward({"kill", "--all", "d1", "KILL"});
