@@ -331,6 +331,13 @@ TEST_CASE("runtime rootless: a delegated unified cgroup holds the container") {
   b.set({"sleep", "1000"});
   REQUIRE(b.ward({"run", "-d", "--bundle", b.bundle, "g2"}, &caller).status == 0);
   CHECK(fs::is_directory(dir + "/g2"));
+  // exec from within the user's subtree too, as every process of a user
+  // with a delegated cgroup is (moving a process needs write access to the
+  // common ancestor's cgroup.procs).
+  auto ex = b.ward({"exec", "g2", "grep", "^0::", "/proc/self/cgroup"}, &caller);
+  INFO(ex.err);
+  CHECK(ex.status == 0);
+  CHECK(ex.out == "0::/" + top + "/g2\n");
   auto ps = b.ward({"ps", "--format", "json", "g2"});
   INFO(ps.err);
   CHECK(ps.status == 0);
