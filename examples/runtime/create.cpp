@@ -320,7 +320,7 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
                             "contacted");
   }
   bool tty = cfg.process->terminal;
-  ward::Child child = sb.spawn();
+  ward::Child child = spawn_into_cgroup(sb, cg ? cg->path() : std::string());
   if (agent) {
     ward::oci::State st;
     st.id = o.id;

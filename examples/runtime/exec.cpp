@@ -228,7 +228,7 @@ int cmd_exec(const Args& a) {
   ward::oci::apply_seccomp(sb, cfg, proc);
   keep_preserved_fds(sb, static_cast<int>(preserve));
   guard_runtime(sb, c.no_new_keyring);
-  ward::Child child = sb.spawn();
+  ward::Child child = spawn_into_cgroup(sb, cg ? cg->path() : std::string());
   // Its own filter, its own listener: to the seccomp agent too, as runc's
   // setns process sends it (create.cpp has the rest of the story).
   if (auto prof = ward::oci::seccomp_profile(cfg); prof && ward::oci::seccomp_notifies(*prof)) {

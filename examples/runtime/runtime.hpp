@@ -129,6 +129,9 @@ int root_fd(bool create = false);
 // /proc/PID/cgroup's text: the unified one where the host has it, else the
 // first v1 one. nullopt when the text has no such line.
 std::optional<std::string> main_cgroup_of(const std::string& proc_cgroup);
+// sb.spawn(), with a rootless EACCES from joining `cgroup` (the container's,
+// "" if none) explained.
+ward::Child spawn_into_cgroup(ward::Sandbox& sb, const std::string& cgroup);
 // What to tell a rootless caller whom `err` kept out of --root's default.
 std::string root_hint(int err);
 // Whether we run in a user namespace other than the initial one.

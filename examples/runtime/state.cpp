@@ -226,6 +226,25 @@ void open_xdg_root(const std::string& xdg) {
   g_root_fd = r.release();
 }
 
+ward::Child spawn_into_cgroup(ward::Sandbox& sb, const std::string& cgroup) {
+  try {
+    return sb.spawn();
+  } catch (const Error& e) {
+    // clone3(CLONE_INTO_CGROUP) moves the child across the tree: that needs
+    // write access to cgroup.procs of the common ancestor of our cgroup and
+    // the target (cgroup-v2.rst "Delegation Containment"). A rootless
+    // caller outside its delegated subtree gets a bare EACCES: say so.
+    if (!g.rootless || cgroup.empty() || e.code().value() != EACCES) throw;
+    std::string what = e.what();
+    if (what.rfind("ward: ", 0) == 0) what.erase(0, 6);
+    fail(what + ": joining the container's cgroup " + cgroup +
+         " needs write access to cgroup.procs of the closest cgroup above both it and ours (" +
+         main_cgroup_of(read_text("/proc/self/cgroup")).value_or("?") +
+         "): run ward from a cgroup inside the subtree delegated to uid " +
+         std::to_string(::geteuid()));
+  }
+}
+
 std::string root_hint(int err) {
   if (!g.rootless || (err != EACCES && err != EPERM)) return "";
   return " (rootless: set XDG_RUNTIME_DIR to a directory of yours, or pass --root)";

@@ -338,6 +338,11 @@ TEST_CASE("runtime rootless: a delegated unified cgroup holds the container") {
   INFO(ex.err);
   CHECK(ex.status == 0);
   CHECK(ex.out == "0::/" + top + "/g2\n");
+  // From outside it (the test's own cgroup): an error that says why, never
+  // a bare EACCES (it was "clone3 child: Permission denied (EACCES)").
+  auto out = b.ward({"exec", "g2", "true"});
+  CHECK(out.status == 255);
+  CHECK_THAT(out.err, Catch::Contains("needs write access to cgroup.procs"));
   auto ps = b.ward({"ps", "--format", "json", "g2"});
   INFO(ps.err);
   CHECK(ps.status == 0);
