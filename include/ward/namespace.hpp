@@ -156,8 +156,8 @@ struct UserNsOptions {
   // EPERM, as runc's nsexec does. Empty: none. A gid map written through a
   // helper needs setgroups not denied first (newgidmap writes the policy
   // itself): give Setgroups::allow.
-  std::string uid_map_helper;
-  std::string gid_map_helper;
+  std::string uid_map_helper{};
+  std::string gid_map_helper{};
 
   static UserNsOptions map_root_to_current_user() {
     return {

@@ -149,8 +149,9 @@ struct Caller {
 };
 
 // Spawns `sb` (stdin /dev/null, stdout and stderr to files unless
-// `stdio_closed`: then all three closed and out and err stay empty), waits.
-inline Out spawn_with_output_files(ward::Sandbox& sb, bool stdio_closed = false) {
+// `stdio_closed`: then all three closed and out and err stay empty), waits;
+// `limit_s` > 0: SIGKILLed after that many seconds (Out::timed_out).
+inline Out spawn_with_output_files(ward::Sandbox& sb, bool stdio_closed = false, int limit_s = 0) {
   ScratchDir io("io");
   int of = ::open((io / "out").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   int ef = ::open((io / "err").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -162,9 +163,9 @@ inline Out spawn_with_output_files(ward::Sandbox& sb, bool stdio_closed = false)
   Out o;
   ward::Child c = sb.spawn();
   o.pid = c.pid();
-  if (how.limit_s > 0) {
+  if (limit_s > 0) {
     pollfd pf{c.pidfd(), POLLIN, 0};
-    if (::poll(&pf, 1, how.limit_s * 1000) == 0) {
+    if (::poll(&pf, 1, limit_s * 1000) == 0) {
       o.timed_out = true;
       c.kill(SIGKILL);
     }
@@ -185,7 +186,7 @@ inline Out ward_as(const Bundle& b, const std::vector<std::string>& args, const 
   for (const auto& [k, v] : how.env) sb.setenv(k, v);
   if (how.fd3 >= 0) sb.keep_fd(how.fd3, 3);
   if (!how.groups.empty()) sb.groups(how.groups);
-  return spawn_with_output_files(sb, how.stdio_closed);
+  return spawn_with_output_files(sb, how.stdio_closed, how.limit_s);
 }
 
 // The file of `controller`'s cgroup of process `pid`, read from the host, in
