@@ -301,8 +301,10 @@ TEST_CASE("runtime rootless: a delegated unified cgroup holds the container") {
   if (host.unified_mount.empty()) WARD_SKIP("no unified cgroup hierarchy on this host");
   // The user's subtree: a directory made over to uid 65534 (what systemd's
   // Delegate=yes does), with the caller's own cgroup in it.
+  // At the hierarchy's root, whatever cgroup the test runs in (the VM
+  // tier's is a leaf, /init).
   const std::string top = "ward-rl-" + std::to_string(::getpid());
-  auto sub = ward::CgroupV2::create(top);
+  auto sub = ward::CgroupV2::create(top, "/");
   const std::string dir = host.unified_mount + "/" + top;
   for (const char* f : {"", "/cgroup.procs", "/cgroup.threads", "/cgroup.subtree_control"})
     REQUIRE(::chown((dir + f).c_str(), kUser, kUser) == 0);
