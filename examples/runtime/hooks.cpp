@@ -194,6 +194,25 @@ void send_console(const std::string& socket_path, int master) {
   }
 }
 
+ssize_t send_with_fd(int sock, std::string_view payload, int fd) {
+  iovec iov{const_cast<char*>(payload.data()), payload.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  ssize_t n;
+  do n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n;
+}
+
 PidfdSocket::PidfdSocket(const std::string& p) : path(p) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -210,22 +229,7 @@ void PidfdSocket::send(int pidfd, const char* kind) {
   // A descriptor of its own for the receiver, whatever we do with ours.
   ward::UniqueFd dup(::fcntl(pidfd, F_DUPFD_CLOEXEC, 3));
   if (!dup) fail("--pidfd-socket: dup the pidfd: " + std::string(std::strerror(errno)));
-  iovec iov{const_cast<char*>(kind), std::strlen(kind)};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  int fd = dup.get();
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  ssize_t n;
-  do n = ::sendmsg(sock.get(), &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = send_with_fd(sock.get(), kind, dup.get());
   if (n < 0) fail("--pidfd-socket: send the pidfd to " + path + ": " + std::strerror(errno));
 }
 

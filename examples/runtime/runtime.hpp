@@ -273,6 +273,9 @@ void send_console(const std::string& socket_path, int master);
 // fails before anything is made), then one SCM_RIGHTS message carrying a
 // pidfd of the process, named "standard" (init) or "setns" (exec) as
 // runc's setupPidfd names it.
+// One message on `sock`: `payload` and the descriptor `fd` (SCM_RIGHTS,
+// unix(7)), retried on EINTR, never SIGPIPE; sendmsg(2)'s result (hooks.cpp).
+ssize_t send_with_fd(int sock, std::string_view payload, int fd);
 struct PidfdSocket {
   ward::UniqueFd sock;
   std::string path;
