@@ -21,6 +21,7 @@
 #include <ward/sandbox.hpp>
 #include <ward/seccomp.hpp>
 #include <ward/seccomp_notify.hpp>
+#include <ward/seccomp_presets.hpp>
 #include <ward/supervise.hpp>
 #include <ward/systemd.hpp>
 #include <ward/terminal.hpp>
