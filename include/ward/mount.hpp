@@ -438,7 +438,10 @@ struct MountPlanner {
     MountStep s;
     s.op = op;
     std::string rel = normalize_in_root(path, field);
-    if (rel.empty()) throw_invalid(field, "cannot apply to the root itself");
+    if (rel.empty())
+      throw_invalid(field,
+                    "cannot apply to the root itself (Sandbox::recursive_readonly_root() makes "
+                    "the root and every mount under it read-only)");
     s.target = keep(rel);
     s.no_symlinks = sensitive(rel);
     steps.push_back(s);

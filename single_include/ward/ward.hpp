@@ -7631,6 +7631,7 @@ struct ChildPlan {
   std::uint64_t rootfs_propagation = 0;
   bool rootfs_prop_recursive = true;
   bool readonly_root = false;
+  bool readonly_tree = false;  // Sandbox::recursive_readonly_root
   int pivot = 0;  // 0 pivot_root, 1 MS_MOVE + chroot, 2 pivot_root else MS_MOVE + chroot
   MountApi mount_api = MountApi::modern;
   // Sandbox::chroot: chroot(2) into this directory (no mount namespace of
@@ -8423,6 +8424,14 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
   } else {
     root = sys::call(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0) child_report(c, Step::rootfs, root, "/");
+  }
+  if (p.readonly_tree) {
+    // Sandbox::recursive_readonly_root: the whole tree, before the mount
+    // steps (whose new mounts keep their own flags).
+    mnt::MountAttr a{mnt::kAttrRdonly, 0, 0, 0};
+    r = sys::call(mnt::nr_mount_setattr, root, "", mnt::kAtEmptyPath | mnt::kAtRecursive, &a,
+                  sizeof a);
+    if (r < 0) child_report(c, Step::rootfs, r, "read-only root, recursively (mount_setattr)");
   }
   if (p.ns_root_early) {
     // Host bind sources first, with the ids we came with (best effort: a
@@ -11054,7 +11063,10 @@ struct MountPlanner {
     MountStep s;
     s.op = op;
     std::string rel = normalize_in_root(path, field);
-    if (rel.empty()) throw_invalid(field, "cannot apply to the root itself");
+    if (rel.empty())
+      throw_invalid(field,
+                    "cannot apply to the root itself (Sandbox::recursive_readonly_root() makes "
+                    "the root and every mount under it read-only)");
     s.target = keep(rel);
     s.no_symlinks = sensitive(rel);
     steps.push_back(s);
@@ -16427,6 +16439,21 @@ class Sandbox {
     fs_.readonly_root = on;
     return *this;
   }
+  // The root and every mount under it read-only, recursively: the host's
+  // submounts too (/home, /run/user/UID, a tmpfs under a bound directory),
+  // which readonly_root() leaves as they are. Applied in the child's mount
+  // namespace (the host's mounts do not change) before the mount steps
+  // asked for here, whose mounts keep their own flags: a proc at /proc or a
+  // tmpfs at /tmp stays writable (their mount points must exist, since
+  // nothing can be made in the read-only tree; and a bind made afterwards
+  // of a path in that tree is read-only unless it asks for "rw"). Without
+  // rootfs() the view is the caller's root: "run this with the system's
+  // toolchain". Needs mount_setattr(2) (Linux 5.12); an older kernel fails
+  // the spawn naming it. Test: tests/root/recursive_readonly_test.cpp.
+  Sandbox& recursive_readonly_root(bool on = true) {
+    fs_.readonly_tree = on;
+    return *this;
+  }
   // Propagation of the rootfs mount tree (default: recursively private, so
   // no host mount shows up inside unless a mount asks to be a slave).
   Sandbox& rootfs_propagation(Propagation p, bool recursive = true) {
@@ -16735,6 +16762,7 @@ class Sandbox {
     std::vector<std::function<void(detail::MountPlanner&)>> ops;
     std::vector<std::string> masked, readonly;
     bool readonly_root = false;
+    bool readonly_tree = false;
     Propagation propagation = Propagation::private_;
     bool prop_recursive = true;
     Pivot pivot = Pivot::pivot_root;
@@ -16742,7 +16770,7 @@ class Sandbox {
 
   void plan_filesystem(detail::PlanData& pd, NsSet joined) const {
     bool any = !fs_.rootfs.empty() || !fs_.ops.empty() || !fs_.masked.empty() ||
-               !fs_.readonly.empty() || fs_.readonly_root;
+               !fs_.readonly.empty() || fs_.readonly_root || fs_.readonly_tree;
     if (!fs_.chroot.empty()) {
       if (any)
         detail::throw_invalid("chroot",
@@ -16791,6 +16819,11 @@ class Sandbox {
     c.mount_setup = true;
     c.mount_api = detail::mount_api();
     c.readonly_root = fs_.readonly_root;
+    c.readonly_tree = fs_.readonly_tree;
+    if (fs_.readonly_tree && c.mount_api != detail::MountApi::modern)
+      throw Error(Step::mount, ENOSYS, "recursive_readonly_root",
+                  "needs mount_setattr(2) with AT_RECURSIVE (Linux 5.12), which this kernel "
+                  "lacks; readonly_root() covers the root mount alone");
     c.pivot = fs_.pivot == Pivot::pivot_root ? 0 : fs_.pivot == Pivot::move_and_chroot ? 1 : 2;
     c.rootfs_propagation = detail::propagation_flag(fs_.propagation);
     c.rootfs_prop_recursive = fs_.prop_recursive;

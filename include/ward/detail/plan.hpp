@@ -172,6 +172,7 @@ struct ChildPlan {
   std::uint64_t rootfs_propagation = 0;
   bool rootfs_prop_recursive = true;
   bool readonly_root = false;
+  bool readonly_tree = false;  // Sandbox::recursive_readonly_root
   int pivot = 0;  // 0 pivot_root, 1 MS_MOVE + chroot, 2 pivot_root else MS_MOVE + chroot
   MountApi mount_api = MountApi::modern;
   // Sandbox::chroot: chroot(2) into this directory (no mount namespace of

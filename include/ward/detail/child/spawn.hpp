@@ -683,6 +683,14 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
     root = sys::call(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0) child_report(c, Step::rootfs, root, "/");
   }
+  if (p.readonly_tree) {
+    // Sandbox::recursive_readonly_root: the whole tree, before the mount
+    // steps (whose new mounts keep their own flags).
+    mnt::MountAttr a{mnt::kAttrRdonly, 0, 0, 0};
+    r = sys::call(mnt::nr_mount_setattr, root, "", mnt::kAtEmptyPath | mnt::kAtRecursive, &a,
+                  sizeof a);
+    if (r < 0) child_report(c, Step::rootfs, r, "read-only root, recursively (mount_setattr)");
+  }
   if (p.ns_root_early) {
     // Host bind sources first, with the ids we came with (best effort: a
     // source that does not open here is opened again, and its error
