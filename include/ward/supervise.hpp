@@ -48,6 +48,7 @@
 #include <ward/child.hpp>
 #include <ward/detail/supervise.hpp>
 #include <ward/error.hpp>
+#include <ward/fd.hpp>
 #include <ward/rlimit.hpp>
 #include <ward/sandbox.hpp>
 
@@ -263,22 +264,35 @@ inline std::optional<Cgroups> make_cgroup(const SuperviseOptions& o, const Limit
       }
     }
     Cgroups cg = Cgroups::create_unified(parent + "/" + unique_name());
-    // A delegated parent without processes can enable controllers for it.
-    std::string value;
-    std::string avail = cg.v2()->get("cgroup.controllers");
-    auto words = cgroup_parse::words(avail);
-    auto has = [&](const char* c) {
-      return std::find(words.begin(), words.end(), c) != words.end();
+    // The delegated parent (without processes of its own) can enable for
+    // it what the parent itself was given (its cgroup.controllers).
+    std::string value, missing;
+    auto words_of = [&](const std::string& file) {
+      std::string t;
+      UniqueFd dir(::open((host.unified_mount + parent).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+      if (dir) detail::cg::read_at(dir.get(), file.c_str(), t);
+      return cgroup_parse::words(t);
     };
-    if (lim.memory && !has("memory")) value += " +memory";
-    if (lim.processes && !has("pids")) value += " +pids";
+    auto parent_has = words_of("cgroup.controllers");
+    auto enabled = words_of("cgroup.subtree_control");
+    for (const char* c : {"memory", "pids"}) {
+      if ((std::string_view(c) == "memory" ? !lim.memory : !lim.processes)) continue;
+      if (std::find(enabled.begin(), enabled.end(), c) != enabled.end()) continue;
+      if (std::find(parent_has.begin(), parent_has.end(), c) == parent_has.end())
+        missing += std::string(missing.empty() ? "" : ", ") + c;
+      else
+        value += std::string(value.empty() ? "+" : " +") + c;
+    }
+    if (!missing.empty())
+      why = (parent.empty() ? std::string("/") : parent) + " has no " + missing +
+            " controller (not in its cgroup.controllers: the unified hierarchy or the "
+            "delegation lacks it)";
     if (!value.empty()) {
-      int pfd = ::open((host.unified_mount + parent).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-      int e =
-          pfd < 0 ? errno : detail::cg::write_at(pfd, "cgroup.subtree_control", value.substr(1));
-      if (pfd >= 0) ::close(pfd);
+      UniqueFd dir(::open((host.unified_mount + parent).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+      int e = !dir ? errno : detail::cg::write_at(dir.get(), "cgroup.subtree_control", value);
       if (e != 0)
-        why = "enabling" + value + " in " + parent + "/cgroup.subtree_control: " + std::strerror(e);
+        why += std::string(why.empty() ? "" : "; ") + "writing '" + value + "' to " + parent +
+               "/cgroup.subtree_control: " + std::strerror(e);
     }
     return cg;
   } catch (const Error& e) {
@@ -294,7 +308,9 @@ inline std::optional<Cgroups> make_cgroup(const SuperviseOptions& o, const Limit
 // sandbox's own errors, a limit no mechanism can hold, nothing to kill the
 // tree with); once the program runs, a failure of ward's own ends the run
 // with status XX. Nothing the run started survives the call. Blocks the
-// calling thread; the Sandbox is copied (the caller's is not changed).
+// calling thread; the Sandbox is copied (the caller's is not changed). The
+// run's cgroup replaces a Sandbox::cgroup() of the caller's, the capture
+// pipes its stdout_/stderr_, and the rlimits its own of the same resource.
 inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& opts = {}) {
   using namespace std::chrono;
   Verdict v;
@@ -543,12 +559,22 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
       failed = true;
     }
   }
-  // Every writer is dead: read what is left up to EOF.
-  for (auto* s : {&out, &err}) {
-    if (s->fd < 0) continue;
-    ::fcntl(s->fd, F_SETFL, ::fcntl(s->fd, F_GETFL) & ~O_NONBLOCK);
-    while (!s->eof && s->pump()) {
+  // Every writer in the tree is dead: read what is left up to EOF. Bounded,
+  // so that a writer outside the tree (a descriptor the caller passed on
+  // with keep_fd, a process that left the cgroup) cannot hold the call.
+  const auto drain_until = steady_clock::now() + milliseconds(1000);
+  while ((out.fd >= 0 && !out.eof) || (err.fd >= 0 && !err.eof)) {
+    auto left = duration_cast<milliseconds>(drain_until - steady_clock::now()).count();
+    if (left <= 0) {
+      grant_note("output: a writer outside the tree kept a stream open; capture stopped");
+      break;
     }
+    struct pollfd p[2] = {{out.eof ? -1 : out.fd, POLLIN, 0}, {err.eof ? -1 : err.fd, POLLIN, 0}};
+    if (::poll(p, 2, static_cast<int>(left)) < 0 && errno != EINTR) break;
+    bool broken = false;
+    for (auto* s : {&out, &err})
+      if (s->fd >= 0 && !s->eof && !s->pump()) broken = true;
+    if (broken) break;
   }
   v.stdout_data = std::move(out.data);
   v.stderr_data = std::move(err.data);

@@ -58,6 +58,23 @@ inline std::vector<pid_t> processes_with(const std::string& marker) {
 
 inline const char* kPython = "/usr/bin/python3";
 
+// State, parent and cgroup of a process, for a failure message.
+inline std::string describe_process(pid_t pid) {
+  auto slurp = [](const std::string& path) {
+    std::ifstream f(path);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  };
+  std::string st = slurp("/proc/" + std::to_string(pid) + "/status"), out = std::to_string(pid);
+  for (const char* key : {"State:", "PPid:", "NSpid:"}) {
+    auto at = st.find(key);
+    if (at != std::string::npos) out += " " + st.substr(at, st.find('\n', at) - at);
+  }
+  std::string cmd = slurp("/proc/" + std::to_string(pid) + "/cmdline");
+  for (char& ch : cmd)
+    if (ch == '\0') ch = ' ';
+  return out + " cgroup " + slurp("/proc/" + std::to_string(pid) + "/cgroup") + " cmd " + cmd;
+}
+
 }  // namespace ward_test::sv
 
 // The cases, for a tier: BOX(argv) makes the tier's Sandbox; SKIP_IF is a
@@ -289,6 +306,7 @@ inline const char* kPython = "/usr/bin/python3";
     CHECK(v.status == S::OK);                                                                   \
     CHECK(v.enforced.tree_kill != Mechanism::none);                                             \
     auto left = processes_with(marker);                                                         \
+    for (pid_t p : left) std::cout << "left: " << describe_process(p) << "\n";                  \
     CHECK(left.empty());                                                                        \
     for (pid_t p : left) ::kill(p, SIGKILL);                                                    \
   }
