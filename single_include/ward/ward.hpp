@@ -17644,6 +17644,10 @@ inline SeccompFilter& allow_computation_and_stdio(SeccompFilter& f) {
   // own process are not checkable by pid here, so kill of pid 0 (the
   // group) is refused and the thread-directed ones allowed.
   detail::allow_all(f, {"tgkill", "tkill", "fadvise64", "fadvise64_64"});
+  // Setting its own ids: busybox-static does setgid(getgid()) and
+  // setuid(getuid()) at startup. Which ids a process may take is the
+  // capability model's business (CAP_SETUID, CAP_SETGID), not this filter's.
+  detail::allow_all(f, {"setuid", "setgid", "setuid32", "setgid32"});
   // Naming threads (busybox reads its own name at startup).
   detail::add(f, SeccompAction::allow(), "prctl", {detail::arg_eq(0, 15)});  // PR_SET_NAME
   detail::add(f, SeccompAction::allow(), "prctl", {detail::arg_eq(0, 16)});  // PR_GET_NAME
