@@ -707,11 +707,12 @@ class Sandbox {
   // The root and every mount under it read-only, recursively: the host's
   // submounts too (/home, /run/user/UID, a tmpfs under a bound directory),
   // which readonly_root() leaves as they are. Applied in the child's mount
-  // namespace (the host's mounts do not change) before the mount steps
-  // asked for here, whose mounts keep their own flags: a proc at /proc or a
-  // tmpfs at /tmp stays writable (their mount points must exist, since
-  // nothing can be made in the read-only tree; and a bind made afterwards
-  // of a path in that tree is read-only unless it asks for "rw"). Without
+  // namespace (the host's mounts do not change): the mounts below the root
+  // before the mount steps asked for here, whose mounts keep their own
+  // flags (a proc at /proc or a tmpfs at /tmp stays writable; a mount point
+  // inside a read-only submount must exist already; a bind made afterwards
+  // of a path in that tree is read-only unless it asks for "rw"), and the
+  // root mount itself after them, as readonly_root() does. Without
   // rootfs() the view is the caller's root: "run this with the system's
   // toolchain". Needs mount_setattr(2) (Linux 5.12); an older kernel fails
   // the spawn naming it. Test: tests/root/recursive_readonly_test.cpp.

@@ -377,6 +377,9 @@ std::vector<Case> cases() {
   add(
       "readonly_root", [](const Ctx& c) { return in_rootfs(c).readonly_root(); }, true);
   add(
+      "recursive_readonly_root",
+      [](const Ctx& c) { return in_rootfs(c).recursive_readonly_root(); }, true);
+  add(
       "rootfs_propagation",
       [](const Ctx& c) { return in_rootfs(c).rootfs_propagation(Propagation::slave); }, true);
   add(

@@ -76,7 +76,7 @@ std::string fingerprint(const Plan& plan) {
     << ' ' << c.set_securebits << c.securebits << ' ' << c.terminal << c.terminal_in_child
     << c.console << ' ' << c.term_rows << 'x' << c.term_cols << ' ' << (c.landlock_fd >= 0)
     << c.landlock_flags << ' ' << c.mount_setup << ' ' << c.rootfs_propagation << ' '
-    << c.rootfs_prop_recursive << c.readonly_root << ' ' << c.pivot << ' '
+    << c.rootfs_prop_recursive << c.readonly_root << c.readonly_tree << ' ' << c.pivot << ' '
     << static_cast<int>(c.mount_api) << ' ' << (c.start_gate_fd >= 0) << c.no_new_privs << ' '
     << c.seccomp_flags << c.seccomp_listener << c.seccomp_early << '\n';
   return o.str();
@@ -153,6 +153,7 @@ std::vector<Option> options(int fd) {
       {"masked_paths", [](Sandbox& s) { s.masked_paths({"/proc/kcore"}); }},
       {"readonly_paths", [](Sandbox& s) { s.readonly_paths({"/proc/sys"}); }},
       {"readonly_root", [](Sandbox& s) { s.rootfs("/").readonly_root(); }},
+      {"recursive_readonly_root", [](Sandbox& s) { s.recursive_readonly_root(); }},
       {"rootfs_propagation",
        [](Sandbox& s) { s.rootfs("/").rootfs_propagation(Propagation::slave); }},
       {"pivot", [](Sandbox& s) { s.rootfs("/").pivot(Pivot::move_and_chroot); }},

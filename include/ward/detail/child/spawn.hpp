@@ -684,12 +684,18 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
     if (root < 0) child_report(c, Step::rootfs, root, "/");
   }
   if (p.readonly_tree) {
-    // Sandbox::recursive_readonly_root: the whole tree, before the mount
-    // steps (whose new mounts keep their own flags).
+    // Sandbox::recursive_readonly_root: every mount below the root turns
+    // read-only before the mount steps (whose new mounts keep their own
+    // flags); the root mount itself stays writable until they are done, so
+    // that they can make their mount points in it, and turns read-only
+    // with readonly_root below. A root the kernel keeps read-only (locked
+    // in a user namespace) stays so: that clear fails and changes nothing.
     mnt::MountAttr a{mnt::kAttrRdonly, 0, 0, 0};
     r = sys::call(mnt::nr_mount_setattr, root, "", mnt::kAtEmptyPath | mnt::kAtRecursive, &a,
                   sizeof a);
     if (r < 0) child_report(c, Step::rootfs, r, "read-only root, recursively (mount_setattr)");
+    mnt::MountAttr top{0, mnt::kAttrRdonly, 0, 0};
+    (void)sys::call(mnt::nr_mount_setattr, root, "", mnt::kAtEmptyPath, &top, sizeof top);
   }
   if (p.ns_root_early) {
     // Host bind sources first, with the ids we came with (best effort: a
@@ -741,7 +747,7 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
   // read-only (/dev/console may have to be created).
   if (p.terminal_in_child) child_terminal(c, static_cast<int>(root));
   if (c->pivot_rd >= 0) child_pivot_pause(c);
-  if (p.readonly_root) {
+  if (p.readonly_root || p.readonly_tree) {
     if (api == MountApi::modern) {
       mnt::MountAttr a{mnt::kAttrRdonly, 0, 0, 0};
       r = sys::call(mnt::nr_mount_setattr, root, "", mnt::kAtEmptyPath, &a, sizeof a);
