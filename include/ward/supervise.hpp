@@ -170,8 +170,12 @@ struct Verdict {
   // and ward's own, prefixed "ward-".
   std::string to_meta() const {
     std::string m;
+    // One line a key whatever a value holds: a newline in a message (a path
+    // from the caller, an errno text) must not forge a key of its own.
     auto line = [&m](std::string_view k, const std::string& v) {
-      m.append(k).append(":").append(v).append("\n");
+      m.append(k).append(":");
+      for (char c : v) m.push_back(c == '\n' || c == '\r' ? ' ' : c);
+      m.append("\n");
     };
     auto secs = [](std::chrono::microseconds us) {
       char b[32];

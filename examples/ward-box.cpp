@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: Apache-2.0
+// ward-box: run one command in a throwaway sandbox under limits, and say how
+// it ended (issue #16). Built only from the library: ward::Sandbox for the
+// view, ward::supervise for the limits and the verdict.
+//
+//   ward-box [--time S] [--wall S] [--extra-time S] [--memory SIZE]
+//            [--processes N] [--output SIZE] [--fsize SIZE] [--tmp SIZE]
+//            [--bind SRC[:DST[:rw]]]... [--env K=V]... [--cwd DIR]
+//            [--report FILE] [--seccomp isolate|compute|docker|none]
+//            -- PROGRAM ARGS...
+//
+// The sandbox: new user, pid, mount, net, ipc and uts namespaces; the host's
+// /usr and /etc read-only (and /bin, /sbin, /lib* as the host has them:
+// symlinks into /usr on a merged-/usr system, read-only binds otherwise);
+// its own /proc, a read-only /sys, the standard /dev nodes, a private /tmp
+// (a tmpfs of --tmp bytes, 64 MiB by default); only loopback networking; no
+// capabilities, no_new_privs; a seccomp preset (isolate's side-channel set
+// by default). The root of that view is read-only.
+//
+// Exit status: 0 when the sandbox ran, whatever the program did (the
+// verdict is in --report, as isolate's meta file); 2 when it could not run
+// or ward failed while supervising (XX), with a message on stderr; 1 for a
+// bad command line.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <ward/ward.hpp>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Bind {
+  std::string src, dst;
+  bool rw = false;
+};
+
+struct Options {
+  ward::Limits limits;
+  std::uint64_t tmp_size = 64ull << 20;
+  std::vector<Bind> binds;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string cwd = "/tmp";
+  std::string report;
+  std::string seccomp = "isolate";
+  std::vector<std::string> argv;
+};
+
+[[noreturn]] void usage_error(const std::string& msg) {
+  std::cerr << "ward-box: " << msg
+            << "\nusage: ward-box [--time S] [--wall S] [--extra-time S] [--memory SIZE] "
+               "[--processes N] [--output SIZE] [--fsize SIZE] [--tmp SIZE] "
+               "[--bind SRC[:DST[:rw]]] [--env K=V] [--cwd DIR] [--report FILE] "
+               "[--seccomp isolate|compute|docker|none] -- PROGRAM ARGS...\n";
+  std::exit(1);
+}
+
+// Seconds as a decimal ("1", "0.5", "2.25"), to milliseconds; > 0.
+std::chrono::milliseconds parse_seconds(const std::string& flag, const std::string& v) {
+  char* end = nullptr;
+  errno = 0;
+  const double s = std::strtod(v.c_str(), &end);
+  if (v.empty() || end != v.c_str() + v.size() || errno != 0 || !std::isfinite(s) || s <= 0 ||
+      s > 1e7)
+    usage_error(flag + ": '" + v + "' is not a number of seconds above 0");
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil(s * 1000)));
+}
+
+// Bytes with an optional binary suffix: 4096, 64k, 256M, 2G (K/M/G, upper
+// or lower case, powers of 1024); > 0.
+std::uint64_t parse_size(const std::string& flag, const std::string& v) {
+  std::uint64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  int shift = 0;
+  if (ec == std::errc() && p != v.data() + v.size()) {
+    if (p + 1 != v.data() + v.size()) usage_error(flag + ": '" + v + "' is not a size");
+    switch (*p) {
+      case 'k':
+      case 'K': shift = 10; break;
+      case 'm':
+      case 'M': shift = 20; break;
+      case 'g':
+      case 'G': shift = 30; break;
+      default: usage_error(flag + ": '" + v + "' has an unknown suffix (k, M or G)");
+    }
+  }
+  if (ec != std::errc() || n == 0 || (shift && n > (~0ull >> shift)))
+    usage_error(flag + ": '" + v + "' is not a size above 0 (bytes, or with k, M, G)");
+  return n << shift;
+}
+
+std::uint64_t parse_count(const std::string& flag, const std::string& v) {
+  std::uint64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n == 0)
+    usage_error(flag + ": '" + v + "' is not a whole number above 0");
+  return n;
+}
+
+// SRC[:DST[:rw]], both absolute; DST defaults to SRC.
+Bind parse_bind(const std::string& v) {
+  Bind b;
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (;;) {
+    auto c = v.find(':', start);
+    parts.push_back(v.substr(start, c == std::string::npos ? std::string::npos : c - start));
+    if (c == std::string::npos) break;
+    start = c + 1;
+  }
+  if (parts.size() > 3 || (parts.size() == 3 && parts[2] != "rw" && parts[2] != "ro"))
+    usage_error("--bind: '" + v + "' is not SRC[:DST[:rw]]");
+  b.src = parts[0];
+  b.dst = parts.size() > 1 && !parts[1].empty() ? parts[1] : parts[0];
+  b.rw = parts.size() == 3 && parts[2] == "rw";
+  if (b.src.empty() || b.src[0] != '/' || b.dst[0] != '/')
+    usage_error("--bind: '" + v + "': both paths must be absolute");
+  if (b.dst == "/") usage_error("--bind: '" + v + "': the root cannot be a bind destination");
+  return b;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  int i = 1;
+  auto value = [&](const std::string& flag) -> std::string {
+    if (i + 1 >= argc) usage_error(flag + " needs a value");
+    return argv[++i];
+  };
+  for (; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    if (a == "--time")
+      o.limits.cpu_time = parse_seconds(a, value(a));
+    else if (a == "--wall")
+      o.limits.wall_time = parse_seconds(a, value(a));
+    else if (a == "--extra-time")
+      o.limits.extra_time = parse_seconds(a, value(a));
+    else if (a == "--memory")
+      o.limits.memory = parse_size(a, value(a));
+    else if (a == "--processes")
+      o.limits.processes = parse_count(a, value(a));
+    else if (a == "--output")
+      o.limits.output = parse_size(a, value(a));
+    else if (a == "--fsize")
+      o.limits.file_size = parse_size(a, value(a));
+    else if (a == "--tmp")
+      o.tmp_size = parse_size(a, value(a));
+    else if (a == "--bind")
+      o.binds.push_back(parse_bind(value(a)));
+    else if (a == "--cwd")
+      o.cwd = value(a);
+    else if (a == "--report")
+      o.report = value(a);
+    else if (a == "--seccomp")
+      o.seccomp = value(a);
+    else if (a == "--env") {
+      const std::string kv = value(a);
+      const auto eq = kv.find('=');
+      if (eq == 0 || eq == std::string::npos) usage_error("--env: '" + kv + "' is not K=V");
+      o.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    } else if (a == "-h" || a == "--help") {
+      usage_error("runs PROGRAM in a throwaway sandbox under limits");
+    } else {
+      usage_error("unknown option '" + a + "'");
+    }
+  }
+  for (; i < argc; ++i) o.argv.emplace_back(argv[i]);
+  if (o.argv.empty()) usage_error("no program given (after --)");
+  if (o.cwd.empty() || o.cwd[0] != '/') usage_error("--cwd: '" + o.cwd + "' is not absolute");
+  if (o.seccomp != "isolate" && o.seccomp != "compute" && o.seccomp != "docker" &&
+      o.seccomp != "none")
+    usage_error("--seccomp: '" + o.seccomp + "' is not isolate, compute, docker or none");
+  return o;
+}
+
+// The skeleton the sandbox pivots into: an empty directory whose mount
+// points the child's mount steps make on first use and every later run
+// finds (mkdir and symlink take EEXIST as done). It is kept, not made and
+// removed per run: removing directories that were mount points of a mount
+// namespace still being torn down cost ~20 ms a run here, more than the
+// whole sandbox. Root's is /run/ward-box, a user's $XDG_RUNTIME_DIR/ward-box
+// (else /tmp/ward-box-UID); the directory must be the caller's own, mode
+// 0700, and not a symlink, or ward-box refuses it (another user must not
+// be able to plant a symlink or a mount point in it).
+std::string skeleton() {
+  const uid_t uid = ::geteuid();
+  std::string base;
+  if (uid == 0) {
+    base = "/run/ward-box";
+  } else if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && x[0] == '/') {
+    base = std::string(x) + "/ward-box";
+  } else {
+    base = "/tmp/ward-box-" + std::to_string(uid);
+  }
+  if (::mkdir(base.c_str(), 0700) != 0 && errno != EEXIST)
+    throw ward::Error(ward::Step::mount, errno, base, "mkdir (ward-box's root skeleton)");
+  struct stat st {};
+  if (::lstat(base.c_str(), &st) != 0) throw ward::Error(ward::Step::mount, errno, base, "lstat");
+  if (!S_ISDIR(st.st_mode) || st.st_uid != uid || (st.st_mode & 07777) != 0700)
+    throw ward::Error(ward::Step::mount, EPERM, base,
+                      "not a directory of uid " + std::to_string(uid) +
+                          " with mode 0700 (refused: another user could plant mount points or "
+                          "symlinks there)");
+  const std::string root = base + "/root";
+  if (::mkdir(root.c_str(), 0755) != 0 && errno != EEXIST)
+    throw ward::Error(ward::Step::mount, errno, root, "mkdir");
+  return root;
+}
+
+// A run's own skeleton, under the shared one's parent (mode 0700).
+struct TempSkeleton {
+  std::string dir;
+  TempSkeleton() {
+    std::string root = skeleton();
+    std::string t = root.substr(0, root.rfind('/')) + "/run-XXXXXX";
+    if (::mkdtemp(t.data()) == nullptr)
+      throw ward::Error(ward::Step::mount, errno, t, "mkdtemp (ward-box's root skeleton)");
+    dir = t;
+  }
+  ~TempSkeleton() {
+    // Only what the mount steps made (empty directories and files,
+    // symlinks); nothing is mounted here in our namespace.
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
+ward::Sandbox build(const Options& o, const std::string& root) {
+  using ward::MountSpec;
+  ward::Sandbox sb(o.argv);
+  sb.unshare(ward::NsSet{ward::NsKind::user, ward::NsKind::pid, ward::NsKind::mount,
+                         ward::NsKind::net, ward::NsKind::ipc, ward::NsKind::uts})
+      .hostname("ward-box")
+      .rootfs(root)
+      .mount(MountSpec::bind("/usr", "/usr").read_only())
+      .mount(MountSpec::bind("/etc", "/etc").read_only());
+  // /bin, /sbin, /lib*: symlinks where the host has them (merged /usr),
+  // read-only binds of the directories otherwise.
+  for (const char* top : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
+    struct stat st {};
+    if (::lstat(top, &st) != 0) continue;
+    if (S_ISLNK(st.st_mode)) {
+      std::error_code ec;
+      const auto target = std::filesystem::read_symlink(top, ec);
+      if (!ec) sb.symlink(top, target.string());
+    } else if (S_ISDIR(st.st_mode)) {
+      sb.mount(MountSpec::bind(top, top).read_only());
+    }
+  }
+  sb.mount(MountSpec::proc())
+      .mount(MountSpec::sysfs().read_only())
+      .standard_dev()
+      .mount(MountSpec::tmpfs("/tmp")
+                 .nosuid()
+                 .nodev()
+                 .option("mode", "1777")
+                 .option("size", std::to_string(o.tmp_size)));
+  for (const Bind& b : o.binds) sb.mount(MountSpec::bind(b.src, b.dst).read_only(!b.rw));
+  sb.readonly_root()
+      .cwd(o.cwd)
+      .setenv("PATH", "/usr/local/bin:/usr/bin:/bin")
+      .setenv("HOME", "/tmp")
+      .capabilities(ward::Capabilities::none())
+      .no_new_privs(true)
+      .parent_death_signal(SIGKILL);
+  for (const auto& [k, v] : o.env) sb.setenv(k, v);
+  if (o.seccomp == "isolate")
+    sb.seccomp(ward::seccomp_presets::isolate_default());
+  else if (o.seccomp == "compute")
+    sb.seccomp(ward::seccomp_presets::compute_only());
+  else if (o.seccomp == "docker")
+    sb.seccomp(ward::seccomp_presets::docker_default());
+  return sb;
+}
+
+void write_all(int fd, const std::string& s) {
+  std::size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = ::write(fd, s.data() + off, s.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  ward::Verdict v;
+  try {
+    // A cgroup only for what needs one: the whole tree's CPU time, memory
+    // and processes. Joining a cgroup of a v1 hierarchy waits for an RCU
+    // grace period (cgroup_threadgroup_rwsem; ~25 ms on this project's
+    // hybrid host), and without one the tree still dies with the pid
+    // namespace's init.
+    ward::SuperviseOptions so;
+    so.use_cgroup = o.limits.cpu_time || o.limits.memory || o.limits.processes;
+    // A bind outside /tmp (a tmpfs of the run's own) makes its mount point
+    // in the skeleton, where every later run would see it: such a run gets
+    // a skeleton of its own, removed afterwards.
+    std::optional<TempSkeleton> own;
+    for (const Bind& b : o.binds)
+      if (b.dst != "/tmp" && b.dst.rfind("/tmp/", 0) != 0 && !own) own.emplace();
+    v = ward::supervise(build(o, own ? own->dir : skeleton()), o.limits, so);
+  } catch (const std::exception& e) {
+    std::cerr << "ward-box: could not run " << o.argv[0] << ": " << e.what() << "\n";
+    if (!o.report.empty()) {
+      std::ofstream r(o.report, std::ios::trunc);
+      r << "status:XX\nmessage:" << e.what() << "\n";
+    }
+    return 2;
+  }
+  write_all(1, v.stdout_data);
+  write_all(2, v.stderr_data);
+  if (!o.report.empty()) {
+    std::ofstream r(o.report, std::ios::trunc);
+    r << v.to_meta();
+    if (!r.flush()) {
+      std::cerr << "ward-box: writing " << o.report << ": " << std::strerror(errno) << "\n";
+      return 2;
+    }
+  }
+  if (v.status == ward::Verdict::Status::XX) {
+    std::cerr << "ward-box: " << v.message << "\n";
+    return 2;
+  }
+  return 0;
+}
