@@ -189,8 +189,8 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
     c.save();
     if (cfg.linux_ && cfg.linux_->resources) {
       // The limits now: the child is born under them. The device program
-      // (deny by default, plus the defaults, as runc does at create) while
-      // the child sets itself up (Sandbox::before_exec): loading it is ~5 %
+      // of the unified cgroup (deny by default, plus the defaults, as runc
+      // does at create) while the child sets itself up (Sandbox::before_exec): loading it is ~5 %
       // of a `ward run`, and it only has to be in place before the
       // container's program runs (bench/README.md, "ward run against runc
       // and crun").
@@ -219,13 +219,34 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
                  "linux.resources.devices: not enforced by a rootless container's cgroup (no "
                  "device program without privilege); its devices are the host's nodes, bind "
                  "mounted, under the host's permissions");
-      sb.before_exec([&cg, &cfg, devices] {
+      // The v1 device rules now, once, and never again while the child
+      // runs: devices.deny "a" then devices.allow, one rule a write, is not
+      // atomic (devices.rst), and the child, set up concurrently, opened
+      // /dev/pts/ptmx inside that window and failed with EPERM (the ASan
+      // tier's containerd `run -t`, ~1 run in 100 under load). The final
+      // rules are safe to set up under: runc's defaults (mknod of any node,
+      // /dev/null, ptmx, pts...) come last and win. The v2 program is
+      // installed in one bpf(2) call and can stay late.
+      const bool v1_devices =
+          devices && cg->v1() && cg->backend("devices") == ward::CgroupBackend::v1;
+      if (v1_devices) {
         ward::oci::ResourcesOptions ro;
-        ro.always_device_program = devices;
+        ro.always_device_program = true;
+        ward::oci::Resources d;
+        d.devices = cfg.linux_->resources->devices;
+        ward::oci::apply_resources(*cg->v1(), d, ro);
+      }
+      sb.before_exec([&cg, &cfg, devices] {
+        if (devices && cg->v2()) {
+          ward::oci::ResourcesOptions ro;
+          ro.always_device_program = true;
+          ward::oci::Resources d;
+          d.devices = cfg.linux_->resources->devices;
+          ward::oci::apply_resources(*cg->v2(), d, ro);
+        }
         ward::oci::Resources late;
-        if (devices) late.devices = cfg.linux_->resources->devices;
         late.pids = cfg.linux_->resources->pids;
-        ward::oci::apply_resources(*cg, late, ro);
+        ward::oci::apply_resources(*cg, late);
       });
     }
     sb.cgroup(*cg);
