@@ -209,6 +209,9 @@ int cmd_delete(const std::string& id, bool force) {
       fail("delete " + id + ": " + e.what());
     }
   }
+  // --systemd-cgroup: the scope goes with the container (runc: StopUnit
+  // and ResetFailedUnit). If systemd cannot be asked, the state stays.
+  if (!c.systemd_unit.empty()) stop_systemd_unit(c.systemd_unit);
   ward::oci::State final_state = c.state;
   final_state.status = ward::oci::Status::stopped;
   final_state.pid = 0;
@@ -423,6 +426,8 @@ int cmd_update(const std::string& id, const Args& a) {
   if (!cg)
     fail("update: container " + c.id + " has no cgroup of its own (" + no_cgroup_reason(c) +
          "): there is nothing to set its limits on");
+  // systemd first, as runc: it writes those files too, then ours win.
+  if (!c.systemd_unit.empty()) update_systemd_unit(c.systemd_unit, r);
   ward::oci::apply_resources(*cg, r, ro);
   for (auto& w : warnings) log_line("warning", w);
   return 0;

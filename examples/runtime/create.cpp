@@ -98,7 +98,8 @@ std::string rootless_cgroup_path(const ward::oci::Config& cfg, const std::string
 }
 
 ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config& cfg,
-                            std::optional<ward::Cgroups>& cg, int gate_fd) {
+                            std::optional<ward::Cgroups>& cg, int gate_fd,
+                            std::optional<SystemdScope>& sd) {
   if (!cfg.process) fail("config.json: process: required to create a container");
   c.no_new_keyring = o.no_new_keyring;  // saved with the record, for exec
   if (cfg.process->terminal && o.console_socket.empty()) {
@@ -143,9 +144,23 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   // v1 one): born inside it (CLONE_INTO_CGROUP for v2, the child's own
   // write for v1), limits first.
   std::string cgpath = c.cgroup;
-  if (ward::cgroup_mode() != ward::CgroupMode::none && !cgpath.empty()) {
+  if (g.systemd_cgroup && !(g.rootless && unprivileged())) {
+    // systemd's transient scope (systemd.cpp): the cgroup is the scope's,
+    // delegated to us, with this runtime in it until the child is born
+    // (moved back out after the spawn).
+    sd.emplace(start_systemd_scope(cfg, o.id));
+    c.systemd_unit = sd->unit;
+    c.cgroup = sd->cgroup;
+    c.cgroup_owned = true;
+    c.save();
+    cg.emplace(ward::Cgroups::adopt(sd->cgroup));
+  }
+  if (!cg && ward::cgroup_mode() != ward::CgroupMode::none && !cgpath.empty()) {
+    // Rootless: the user's systemd instance is not driven (runc would ask
+    // it over the user bus); the delegated subtree is written directly.
     if (g.systemd_cgroup)
-      log_line("info", "--systemd-cgroup: ward manages cgroupfs paths itself (" + cgpath + ")");
+      log_line("info", "--systemd-cgroup, rootless: ward manages cgroupfs paths itself (" +
+                           cgpath + ")");
     // What a crashed container left is taken over when empty, as runc
     // does; one with processes in it belongs to someone (EBUSY).
     try {
@@ -342,6 +357,9 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   }
   bool tty = cfg.process->terminal;
   ward::Child child = spawn_into_cgroup(sb, cg ? cg->path() : std::string());
+  // Born in the scope's cgroup: this runtime leaves it for the cgroup it
+  // came from (as crun does), so the scope holds the container alone.
+  if (sd) sd->leave();
   if (agent) {
     ward::oci::State st;
     st.id = o.id;
@@ -431,6 +449,9 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   if (ward::cgroup_mode() != ward::CgroupMode::none)
     c.cgroup = g.rootless ? rootless_cgroup_path(cfg, o.id) : ward::oci::cgroup_path_for(cfg, o.id);
   c.save();
+  // The scope before the cgroup: on a failure the cgroup goes first
+  // (killed, removed), then the unit (stopped).
+  std::optional<SystemdScope> sd;
   std::optional<ward::Cgroups> cg;
   int gate_fd = -1;
   if (o.gate) {
@@ -450,7 +471,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
     gate_fd = p[0];
     run_gate.reset(p[1]);
   }
-  ward::Child child = spawn_container(o, c, cfg, cg, gate_fd);
+  ward::Child child = spawn_container(o, c, cfg, cg, gate_fd, sd);
   if (gate_fd >= 0) ::close(gate_fd);
 
   c.state.id = o.id;
@@ -479,6 +500,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   if (o.gate) {
     cleanup.armed = false;
     if (cg) cg->release();
+    if (sd) sd->release();
     child.detach();
     return 0;
   }
@@ -504,6 +526,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   if (o.detach) {
     cleanup.armed = false;
     if (cg) cg->release();
+    if (sd) sd->release();
     // Returns once the container is ready (or gone), as runc's run -d: its
     // init is the unit's main process.
     if (notify) notify->forward(child.pidfd(), child.pid());
@@ -550,6 +573,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
     // shouldDestroy = !keep).
     cleanup.armed = false;
     if (cg) cg->release();
+    if (sd) sd->release();
     return st.shell_status();
   }
   if (cg) {
