@@ -100,6 +100,12 @@ int cmd_kill(const std::string& id, const std::string& sig_s, bool all) {
   }
   if (all && sig != 0) {
     auto cg = c.open_cgroup();
+    if (!cg && c.cgroup_owned && !c.cgroup.empty() && !c.alive()) {
+      // Its cgroup went with it (--systemd-cgroup: systemd removes an
+      // emptied scope's cgroup): nothing is left to signal, which runc's
+      // kill --all does not call an error either.
+      return 0;
+    }
     if (!cg) {
       // No cgroup (rootless without a delegated one): the container's pid
       // namespace is what holds its processes. SIGKILL to its init ends
@@ -120,6 +126,10 @@ int cmd_kill(const std::string& id, const std::string& sig_s, bool all) {
       for (pid_t p : pids) ::kill(p, sig);
       return 0;
     }
+    // Cgroups::kill's wait for "populated 0" takes a cgroup removed
+    // meanwhile for an empty one: --systemd-cgroup's scope is stopped by
+    // systemd, its cgroup removed, as soon as it empties, and kill --all
+    // failed with "cgroup.events: ENOENT" when systemd was quicker.
     if (sig == SIGKILL) {
       cg->kill();
       return 0;

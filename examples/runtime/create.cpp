@@ -159,8 +159,8 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
     // Rootless: the user's systemd instance is not driven (runc would ask
     // it over the user bus); the delegated subtree is written directly.
     if (g.systemd_cgroup)
-      log_line("info", "--systemd-cgroup, rootless: ward manages cgroupfs paths itself (" +
-                           cgpath + ")");
+      log_line("info",
+               "--systemd-cgroup, rootless: ward manages cgroupfs paths itself (" + cgpath + ")");
     // What a crashed container left is taken over when empty, as runc
     // does; one with processes in it belongs to someone (EBUSY).
     try {

@@ -27,23 +27,47 @@ std::string own_cgroup() {
   return text.substr(at + 3, end == std::string::npos ? std::string::npos : end - at - 3);
 }
 
-// The OCI resources systemd has properties for; TasksMax apart (`tasks`).
+// The OCI resources systemd has properties for, converted as ward's
+// cgroupfs writer converts them (oci/resources.hpp, runc's conversions), so
+// systemd writes the same values ward would; TasksMax apart (`tasks`, given
+// once the child is born). systemd writes these files again whenever it
+// realizes the unit (daemon-reload, a SetUnitProperties): a value it has no
+// property for would be reset to its default there, which is why each one
+// it knows is sent. The rest (hugetlb, rdma, swappiness, blockIO device
+// weights and throttles, unified, cpu.idle/burst/realtime) has no property
+// in systemd 252 and is written into the delegated cgroup after the unit
+// starts (oci::apply_resources writes everything there, these included).
+// Devices stay ward's own BPF program in the delegated cgroup, as for
+// cgroupfs: systemd's DeviceAllow takes device nodes or "char-NAME" groups
+// from /proc/devices, not the major/minor wildcards OCI rules have, and
+// its own program would run beside ours (BPF_F_ALLOW_MULTI: both must allow).
 ward::systemd::Resources systemd_resources(const ward::oci::Resources& r,
                                            std::optional<std::uint64_t>& tasks) {
   ward::systemd::Resources sr;
-  if (r.memory && r.memory->limit)
-    sr.memory_max = *r.memory->limit < 0 ? ward::systemd::kInfinity
-                                         : static_cast<std::uint64_t>(*r.memory->limit);
-  if (r.memory && r.memory->reservation && *r.memory->reservation > 0)
-    sr.memory_low = static_cast<std::uint64_t>(*r.memory->reservation);
-  if (r.cpu) {
-    if (r.cpu->quota && *r.cpu->quota > 0) {
-      sr.cpu_quota_us = *r.cpu->quota;
-      sr.cpu_period_us = r.cpu->period.value_or(100000);
-    }
-    sr.allowed_cpus = r.cpu->cpus;
-    sr.allowed_mems = r.cpu->mems;
+  if (r.memory) {
+    const auto& m = *r.memory;
+    if (m.limit)
+      sr.memory_max =
+          *m.limit < 0 ? ward::systemd::kInfinity : static_cast<std::uint64_t>(*m.limit);
+    if (m.reservation && *m.reservation > 0)
+      sr.memory_low = static_cast<std::uint64_t>(*m.reservation);
+    // memory+swap to swap alone, as runc's systemd driver (MemorySwapMax).
+    if (auto sw = ward::oci::memory_swap_to_v2(m.swap.value_or(0), m.limit.value_or(0),
+                                               "linux.resources.memory.swap"))
+      sr.memory_swap_max = *sw < 0 ? ward::systemd::kInfinity : static_cast<std::uint64_t>(*sw);
   }
+  if (r.cpu) {
+    const auto& c = *r.cpu;
+    if (auto w = ward::oci::cpu_shares_to_weight(c.shares.value_or(0)); w != 0) sr.cpu_weight = w;
+    if (c.quota && *c.quota > 0) {
+      sr.cpu_quota_us = *c.quota;
+      sr.cpu_period_us = c.period.value_or(100000);
+    }
+    sr.allowed_cpus = c.cpus;
+    sr.allowed_mems = c.mems;
+  }
+  if (r.block_io && r.block_io->weight.value_or(0) != 0)
+    sr.io_weight = ward::oci::blkio_weight_to_io_weight(*r.block_io->weight);
   if (r.pids && r.pids->limit)
     tasks =
         *r.pids->limit < 0 ? ward::systemd::kInfinity : static_cast<std::uint64_t>(*r.pids->limit);
@@ -83,10 +107,10 @@ SystemdScope start_systemd_scope(const ward::oci::Config& cfg, const std::string
   spec.description = "ward container " + id;
   spec.pids = {::getpid()};
   SystemdScope s;
-  if (cfg.linux_ && cfg.linux_->resources)
-    spec.resources = systemd_resources(*cfg.linux_->resources, s.tasks_max);
   std::vector<ward::dbus::Value> props;
   try {
+    if (cfg.linux_ && cfg.linux_->resources)
+      spec.resources = systemd_resources(*cfg.linux_->resources, s.tasks_max);
     props = ward::systemd::unit_properties(spec);
   } catch (const Error& e) {
     fail("--systemd-cgroup: unit " + spec.unit + ": " + e.what());
