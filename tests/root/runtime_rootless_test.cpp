@@ -229,10 +229,15 @@ TEST_CASE("runtime rootless: run -d exec kill and delete without a cgroup leave 
   CHECK(running(init));
   // The container's pid namespace, to find what is left of it at the end:
   // by namespace, not by command line, since other cases (ctest -j2) run
-  // their own `sleep` as the same uid at the same time.
-  std::error_code ec;
-  const std::string pidns = fs::read_symlink("/proc/" + std::to_string(init) + "/ns/pid", ec);
-  REQUIRE(!ec);
+  // their own `sleep` as the same uid at the same time. Held open: a
+  // namespace's inode number is reused once it dies (proc_inum's IDA), and
+  // another case's new pid namespace with this one's number and its own
+  // `sleep 1000` was taken for a leftover (CI, VM tier).
+  ward::UniqueFd pidns(
+      ::open(("/proc/" + std::to_string(init) + "/ns/pid").c_str(), O_RDONLY | O_CLOEXEC));
+  REQUIRE(pidns);
+  struct stat ns_st {};
+  REQUIRE(::fstat(pidns.get(), &ns_st) == 0);
   // `list` names the owner of the state directory, as runc's.
   CHECK_THAT(b.ward({"list", "--format", "json"}).out, Catch::Contains("\"owner\":\"nobody\""));
   auto e = b.ward({"exec", "d1", "sh", "-c", "echo in $(hostname); id -u; ps -o pid,args"});
@@ -271,15 +276,16 @@ TEST_CASE("runtime rootless: run -d exec kill and delete without a cgroup leave 
   for (auto& p : fs::directory_iterator("/proc")) {
     const std::string name = p.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::error_code nec;
-    const std::string ns = fs::read_symlink(p.path() / "ns/pid", nec);
-    if (nec || ns != pidns) continue;
+    struct stat pst {};
+    if (::stat((p.path() / "ns/pid").c_str(), &pst) != 0 || pst.st_ino != ns_st.st_ino ||
+        pst.st_dev != ns_st.st_dev)
+      continue;
     std::string cmd;
     try {
       cmd = read_file(p.path() / "cmdline");
     } catch (...) {
     }
-    INFO("pid " << name << " (" << cmd << ") is in the container's pid namespace " << pidns);
+    INFO("pid " << name << " (" << cmd << ") is in the container's pid namespace");
     CHECK(!running(std::stoi(name)));
   }
 }
