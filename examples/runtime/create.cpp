@@ -242,23 +242,15 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
       // rules are safe to set up under: runc's defaults (mknod of any node,
       // /dev/null, ptmx, pts...) come last and win. The v2 program is
       // installed in one bpf(2) call and can stay late.
-      const bool v1_devices =
-          devices && cg->v1() && cg->backend("devices") == ward::CgroupBackend::v1;
-      if (v1_devices) {
-        ward::oci::ResourcesOptions ro;
-        ro.always_device_program = true;
-        ward::oci::Resources d;
-        d.devices = cfg.linux_->resources->devices;
-        ward::oci::apply_resources(*cg->v1(), d, ro);
-      }
-      sb.before_exec([&cg, &cfg, devices] {
-        if (devices && cg->v2()) {
-          ward::oci::ResourcesOptions ro;
-          ro.always_device_program = true;
-          ward::oci::Resources d;
-          d.devices = cfg.linux_->resources->devices;
-          ward::oci::apply_resources(*cg->v2(), d, ro);
-        }
+      // The rules alone, for one hierarchy at a time.
+      ward::oci::Resources dev;
+      dev.devices = cfg.linux_->resources->devices;
+      ward::oci::ResourcesOptions dev_opts;
+      dev_opts.always_device_program = true;
+      if (devices && cg->v1() && cg->backend("devices") == ward::CgroupBackend::v1)
+        ward::oci::apply_resources(*cg->v1(), dev, dev_opts);
+      sb.before_exec([&cg, &cfg, devices, dev, dev_opts] {
+        if (devices && cg->v2()) ward::oci::apply_resources(*cg->v2(), dev, dev_opts);
         ward::oci::Resources late;
         late.pids = cfg.linux_->resources->pids;
         ward::oci::apply_resources(*cg, late);
