@@ -100,6 +100,12 @@ int cmd_kill(const std::string& id, const std::string& sig_s, bool all) {
   }
   if (all && sig != 0) {
     auto cg = c.open_cgroup();
+    if (!cg && c.cgroup_owned && !c.cgroup.empty() && !c.alive()) {
+      // Its cgroup went with it (--systemd-cgroup: systemd removes an
+      // emptied scope's cgroup): nothing is left to signal, which runc's
+      // kill --all does not call an error either.
+      return 0;
+    }
     if (!cg) {
       // No cgroup (rootless without a delegated one): the container's pid
       // namespace is what holds its processes. SIGKILL to its init ends
@@ -120,6 +126,10 @@ int cmd_kill(const std::string& id, const std::string& sig_s, bool all) {
       for (pid_t p : pids) ::kill(p, sig);
       return 0;
     }
+    // Cgroups::kill's wait for "populated 0" takes a cgroup removed
+    // meanwhile for an empty one: --systemd-cgroup's scope is stopped by
+    // systemd, its cgroup removed, as soon as it empties, and kill --all
+    // failed with "cgroup.events: ENOENT" when systemd was quicker.
     if (sig == SIGKILL) {
       cg->kill();
       return 0;
@@ -209,6 +219,9 @@ int cmd_delete(const std::string& id, bool force) {
       fail("delete " + id + ": " + e.what());
     }
   }
+  // --systemd-cgroup: the scope goes with the container (runc: StopUnit
+  // and ResetFailedUnit). If systemd cannot be asked, the state stays.
+  if (!c.systemd_unit.empty()) stop_systemd_unit(c.systemd_unit);
   ward::oci::State final_state = c.state;
   final_state.status = ward::oci::Status::stopped;
   final_state.pid = 0;
@@ -423,6 +436,8 @@ int cmd_update(const std::string& id, const Args& a) {
   if (!cg)
     fail("update: container " + c.id + " has no cgroup of its own (" + no_cgroup_reason(c) +
          "): there is nothing to set its limits on");
+  // systemd first, as runc: it writes those files too, then ours win.
+  if (!c.systemd_unit.empty()) update_systemd_unit(c.systemd_unit, r);
   ward::oci::apply_resources(*cg, r, ro);
   for (auto& w : warnings) log_line("warning", w);
   return 0;

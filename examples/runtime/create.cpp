@@ -98,7 +98,8 @@ std::string rootless_cgroup_path(const ward::oci::Config& cfg, const std::string
 }
 
 ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config& cfg,
-                            std::optional<ward::Cgroups>& cg, int gate_fd) {
+                            std::optional<ward::Cgroups>& cg, int gate_fd,
+                            std::optional<SystemdScope>& sd) {
   if (!cfg.process) fail("config.json: process: required to create a container");
   c.no_new_keyring = o.no_new_keyring;  // saved with the record, for exec
   if (cfg.process->terminal && o.console_socket.empty()) {
@@ -143,9 +144,23 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   // v1 one): born inside it (CLONE_INTO_CGROUP for v2, the child's own
   // write for v1), limits first.
   std::string cgpath = c.cgroup;
-  if (ward::cgroup_mode() != ward::CgroupMode::none && !cgpath.empty()) {
+  if (g.systemd_cgroup && !(g.rootless && unprivileged())) {
+    // systemd's transient scope (systemd.cpp): the cgroup is the scope's,
+    // delegated to us, with this runtime in it until the child is born
+    // (moved back out after the spawn).
+    sd.emplace(start_systemd_scope(cfg, o.id));
+    c.systemd_unit = sd->unit;
+    c.cgroup = sd->cgroup;
+    c.cgroup_owned = true;
+    c.save();
+    cg.emplace(ward::Cgroups::adopt(sd->cgroup));
+  }
+  if (!cg && ward::cgroup_mode() != ward::CgroupMode::none && !cgpath.empty()) {
+    // Rootless: the user's systemd instance is not driven (runc would ask
+    // it over the user bus); the delegated subtree is written directly.
     if (g.systemd_cgroup)
-      log_line("info", "--systemd-cgroup: ward manages cgroupfs paths itself (" + cgpath + ")");
+      log_line("info",
+               "--systemd-cgroup, rootless: ward manages cgroupfs paths itself (" + cgpath + ")");
     // What a crashed container left is taken over when empty, as runc
     // does; one with processes in it belongs to someone (EBUSY).
     try {
@@ -189,8 +204,8 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
     c.save();
     if (cfg.linux_ && cfg.linux_->resources) {
       // The limits now: the child is born under them. The device program
-      // (deny by default, plus the defaults, as runc does at create) while
-      // the child sets itself up (Sandbox::before_exec): loading it is ~5 %
+      // of the unified cgroup (deny by default, plus the defaults, as runc
+      // does at create) while the child sets itself up (Sandbox::before_exec): loading it is ~5 %
       // of a `ward run`, and it only has to be in place before the
       // container's program runs (bench/README.md, "ward run against runc
       // and crun").
@@ -219,13 +234,26 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
                  "linux.resources.devices: not enforced by a rootless container's cgroup (no "
                  "device program without privilege); its devices are the host's nodes, bind "
                  "mounted, under the host's permissions");
-      sb.before_exec([&cg, &cfg, devices] {
-        ward::oci::ResourcesOptions ro;
-        ro.always_device_program = devices;
+      // The v1 device rules now, once, and never again while the child
+      // runs: devices.deny "a" then devices.allow, one rule a write, is not
+      // atomic (devices.rst), and the child, set up concurrently, opened
+      // /dev/pts/ptmx inside that window and failed with EPERM (the ASan
+      // tier's containerd `run -t`, ~1 run in 100 under load). The final
+      // rules are safe to set up under: runc's defaults (mknod of any node,
+      // /dev/null, ptmx, pts...) come last and win. The v2 program is
+      // installed in one bpf(2) call and can stay late.
+      // The rules alone, for one hierarchy at a time.
+      ward::oci::Resources dev;
+      dev.devices = cfg.linux_->resources->devices;
+      ward::oci::ResourcesOptions dev_opts;
+      dev_opts.always_device_program = true;
+      if (devices && cg->v1() && cg->backend("devices") == ward::CgroupBackend::v1)
+        ward::oci::apply_resources(*cg->v1(), dev, dev_opts);
+      sb.before_exec([&cg, &cfg, devices, dev, dev_opts] {
+        if (devices && cg->v2()) ward::oci::apply_resources(*cg->v2(), dev, dev_opts);
         ward::oci::Resources late;
-        if (devices) late.devices = cfg.linux_->resources->devices;
         late.pids = cfg.linux_->resources->pids;
-        ward::oci::apply_resources(*cg, late, ro);
+        ward::oci::apply_resources(*cg, late);
       });
     }
     sb.cgroup(*cg);
@@ -321,6 +349,9 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   }
   bool tty = cfg.process->terminal;
   ward::Child child = spawn_into_cgroup(sb, cg ? cg->path() : std::string());
+  // Born in the scope's cgroup: this runtime leaves it for the cgroup it
+  // came from (as crun does), so the scope holds the container alone.
+  if (sd) sd->leave();
   if (agent) {
     ward::oci::State st;
     st.id = o.id;
@@ -410,6 +441,9 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   if (ward::cgroup_mode() != ward::CgroupMode::none)
     c.cgroup = g.rootless ? rootless_cgroup_path(cfg, o.id) : ward::oci::cgroup_path_for(cfg, o.id);
   c.save();
+  // The scope before the cgroup: on a failure the cgroup goes first
+  // (killed, removed), then the unit (stopped).
+  std::optional<SystemdScope> sd;
   std::optional<ward::Cgroups> cg;
   int gate_fd = -1;
   if (o.gate) {
@@ -429,7 +463,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
     gate_fd = p[0];
     run_gate.reset(p[1]);
   }
-  ward::Child child = spawn_container(o, c, cfg, cg, gate_fd);
+  ward::Child child = spawn_container(o, c, cfg, cg, gate_fd, sd);
   if (gate_fd >= 0) ::close(gate_fd);
 
   c.state.id = o.id;
@@ -458,6 +492,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   if (o.gate) {
     cleanup.armed = false;
     if (cg) cg->release();
+    if (sd) sd->release();
     child.detach();
     return 0;
   }
@@ -483,6 +518,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   if (o.detach) {
     cleanup.armed = false;
     if (cg) cg->release();
+    if (sd) sd->release();
     // Returns once the container is ready (or gone), as runc's run -d: its
     // init is the unit's main process.
     if (notify) notify->forward(child.pidfd(), child.pid());
@@ -529,6 +565,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
     // shouldDestroy = !keep).
     cleanup.armed = false;
     if (cg) cg->release();
+    if (sd) sd->release();
     return st.shell_status();
   }
   if (cg) {

@@ -27,10 +27,12 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <ward/oci.hpp>
@@ -185,6 +187,9 @@ struct Container {
   // /system.slice included): nothing acts on it but an rmdir of what create
   // may have just made (tests/attack/state_attack_test.cpp "cgroupsPath").
   bool cgroup_owned = false;
+  // --systemd-cgroup: the transient scope unit whose cgroup `cgroup` is
+  // ("ward-ID.scope"), stopped by delete. Empty: ward's own cgroupfs path.
+  std::string systemd_unit;
   // create --no-new-keyring: its processes keep the runtime's session
   // keyring (exec too, as runc's setns init reads it from the config).
   bool no_new_keyring = false;
@@ -242,6 +247,51 @@ struct Container {
 // directory holds a record. `lenient` (list, delete) also accepts a
 // directory whose record is missing or unreadable: what a crash left.
 Container load(const std::string& id, bool lenient = false);
+
+// ---------------------------------------------------------------- systemd.cpp
+
+// --systemd-cgroup: a transient scope made by systemd over the system bus
+// for the container (runc's and crun's systemd driver). Its destructor stops
+// the unit unless release()d.
+struct SystemdScope {
+  std::string unit;                        // "ward-ID.scope"
+  std::string cgroup;                      // its cgroup, relative to the cgroup2 mount
+  std::string origin;                      // the cgroup this runtime was in before
+  std::optional<std::uint64_t> tasks_max;  // TasksMax, given once the child is born
+  std::unique_ptr<ward::dbus::Bus> bus;
+  std::unique_ptr<ward::systemd::Manager> manager;
+  bool armed = false;   // the unit is ours to stop
+  bool inside = false;  // this runtime is in the scope's cgroup
+  SystemdScope() = default;
+  SystemdScope(SystemdScope&& o) noexcept
+      : unit(std::move(o.unit)),
+        cgroup(std::move(o.cgroup)),
+        origin(std::move(o.origin)),
+        tasks_max(o.tasks_max),
+        bus(std::move(o.bus)),
+        manager(std::move(o.manager)),
+        armed(std::exchange(o.armed, false)),
+        inside(std::exchange(o.inside, false)) {}
+  SystemdScope& operator=(SystemdScope&&) = delete;
+  ~SystemdScope();
+  // Moves this runtime back to `origin` and gives systemd what had to wait
+  // for the child (TasksMax: a limit the runtime and the child's birth
+  // would count against).
+  void leave();
+  void release() { armed = false; }
+};
+// Checks the config's cgroupsPath (runc's "slice:prefix:name"), the host
+// (cgroup v2 only) and reaches systemd; then starts the scope with this
+// process in it, Delegate=yes and the resources systemd has properties for.
+SystemdScope start_systemd_scope(const ward::oci::Config& cfg, const std::string& id);
+// The unit's name for a cgroupsPath, checked, before any D-Bus call.
+std::string systemd_unit_for(const ward::oci::Config& cfg, const std::string& id,
+                             std::string* slice);
+// SetUnitProperties of what `update` changes and systemd has properties for
+// (runc does the same), so systemd's view of the unit stays the cgroup's.
+void update_systemd_unit(const std::string& unit, const ward::oci::Resources& r);
+// StopUnit + ResetFailedUnit (delete); a unit already gone is no error.
+void stop_systemd_unit(const std::string& unit);
 
 // ------------------------------------------------------------------ hooks.cpp
 

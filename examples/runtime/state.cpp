@@ -400,6 +400,7 @@ void Container::save() const {
   v.set("wardStarttime", starttime);
   v.set("wardCgroup", cgroup);
   v.set("wardCgroupOwned", cgroup_owned);
+  if (!systemd_unit.empty()) v.set("wardSystemdUnit", systemd_unit);
   if (no_new_keyring) v.set("wardNoNewKeyring", true);
   write_atomic_at(dfd.get(), "state.json", json::dump(v, {.indent = 2}), 0600, dir + "/state.json");
 }
@@ -431,6 +432,7 @@ Container load(const std::string& id, bool lenient) {
     if (auto* v = rt.find("wardStarttime")) c.starttime = v->as_uint64();
     if (auto* v = rt.find("wardCgroup")) c.cgroup = v->as_string();
     if (auto* v = rt.find("wardCgroupOwned")) c.cgroup_owned = v->as_bool();
+    if (auto* v = rt.find("wardSystemdUnit")) c.systemd_unit = v->as_string();
     if (auto* v = rt.find("wardNoNewKeyring")) c.no_new_keyring = v->as_bool();
     c.recorded = true;
   } catch (const std::exception&) {
@@ -444,6 +446,7 @@ Container load(const std::string& id, bool lenient) {
       if (auto* v = rt.find("bundle")) c.state.bundle = v->as_string();
       if (auto* v = rt.find("wardCgroup")) c.cgroup = v->as_string();
       if (auto* v = rt.find("wardCgroupOwned")) c.cgroup_owned = v->as_bool();
+      if (auto* v = rt.find("wardSystemdUnit")) c.systemd_unit = v->as_string();
     } catch (const std::exception&) {
     }
   }

@@ -454,6 +454,10 @@ inline int pread_all(int fd, std::string& out) {
   }
 }
 
+// The errors of a cgroup's file once the cgroup was removed: ENOENT to open
+// it, ENODEV to read or write a descriptor opened before (kernfs).
+constexpr bool removed(int err) noexcept { return err == ENOENT || err == ENODEV; }
+
 // One write(2) per value: cgroup files parse each write on its own
 // (cgroup-v2.rst, "Conventions"). Returns 0 or an errno. No O_CREAT: an
 // interface file that does not exist is never created.
@@ -705,6 +709,14 @@ class CgroupV2 {
   // Keep the cgroup: the destructor will leave it (the object stays usable).
   void release() noexcept { owned_ = false; }
 
+  // Whether the cgroup was removed from the hierarchy (by anyone) since
+  // this object opened it: every cgroup, the root included, has
+  // cgroup.procs, and a removed one's directory descriptor finds nothing.
+  bool gone() const {
+    require_open();
+    return ::faccessat(dir_.get(), "cgroup.procs", F_OK, 0) != 0 && errno == ENOENT;
+  }
+
   // Absolute path under the cgroup2 mount.
   const std::string& path() const noexcept { return path_; }
   // Borrowed O_PATH directory descriptor, for Sandbox::into_cgroup
@@ -878,9 +890,19 @@ class CgroupV2 {
   }
 
   // Waits until no live process is left in this cgroup or below (cgroup.events
-  // "populated 0"). Returns false on timeout.
+  // "populated 0"). Returns false on timeout. A cgroup removed meanwhile is
+  // empty: the kernel removes only a cgroup without processes, and the one
+  // who manages it may do so as soon as it empties (systemd stops a scope
+  // whose processes are gone and removes its cgroup, racing this wait after
+  // a kill()). Its cgroup.events then fails to open (ENOENT) or to read
+  // (ENODEV, kernfs: the file of a removed node).
   bool wait_empty(std::chrono::milliseconds timeout) {
-    return wait_events([](const CgroupEvents& e) { return !e.populated; }, timeout);
+    try {
+      return wait_events([](const CgroupEvents& e) { return !e.populated; }, timeout);
+    } catch (const Error& e) {
+      if (path_ != boundary_ && detail::cg::removed(e.code().value()) && gone()) return true;
+      throw;
+    }
   }
 
   // cgroup.freeze (Linux 5.2), then wait for "frozen 1": every process of
@@ -1290,7 +1312,8 @@ class CgroupV2 {
     std::string t;
     int step = 1;
     for (;;) {
-      if (detail::cg::pread_all(ev.get(), t) != 0) return false;
+      // Removed meanwhile (ENODEV: kernfs's read of a removed node): empty.
+      if (int e = detail::cg::pread_all(ev.get(), t); e != 0) return detail::cg::removed(e);
       if (cgroup_parse::flat_value(t, "populated").value_or(0) == 0) return true;
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());

@@ -331,6 +331,10 @@ class CgroupV1 {
   void device_allow(std::string_view rule) { set("devices.allow", rule); }
   void device_deny(std::string_view rule) { set("devices.deny", rule); }
   // Default deny, then each allow rule (deny rules after), as runc does.
+  // Not atomic: between the first write and the last, processes in the
+  // cgroup are denied what the rules will allow. Set them before the cgroup
+  // has processes (the runtime does: tests/root/runtime_devices_test.cpp,
+  // "400 terminal runs"); CgroupV2::device_rules replaces in one call.
   void device_rules(std::span<const DeviceRule> rules) {
     device_deny("a");
     for (const auto& r : rules)

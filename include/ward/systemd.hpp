@@ -392,6 +392,15 @@ class Manager {
     wait_job("StartTransientUnit", unit, job_of(r, "StartTransientUnit", unit));
   }
 
+  // SetUnitProperties(unit, runtime, properties): changes a unit's
+  // properties (runtime: until the next boot only).
+  void set_unit_properties(const std::string& unit, bool runtime, std::vector<Value> properties) {
+    call(
+        "SetUnitProperties",
+        {Value::string(unit), Value::boolean(runtime), Value::array("(sv)", std::move(properties))},
+        unit);
+  }
+
   // StopUnit(unit, "replace"), waits for the job, then ResetFailedUnit so a
   // failed unit does not linger. A unit that is already gone is no error.
   void stop_unit(const std::string& unit) {

@@ -1455,6 +1455,10 @@ inline int pread_all(int fd, std::string& out) {
   }
 }
 
+// The errors of a cgroup's file once the cgroup was removed: ENOENT to open
+// it, ENODEV to read or write a descriptor opened before (kernfs).
+constexpr bool removed(int err) noexcept { return err == ENOENT || err == ENODEV; }
+
 // One write(2) per value: cgroup files parse each write on its own
 // (cgroup-v2.rst, "Conventions"). Returns 0 or an errno. No O_CREAT: an
 // interface file that does not exist is never created.
@@ -1706,6 +1710,14 @@ class CgroupV2 {
   // Keep the cgroup: the destructor will leave it (the object stays usable).
   void release() noexcept { owned_ = false; }
 
+  // Whether the cgroup was removed from the hierarchy (by anyone) since
+  // this object opened it: every cgroup, the root included, has
+  // cgroup.procs, and a removed one's directory descriptor finds nothing.
+  bool gone() const {
+    require_open();
+    return ::faccessat(dir_.get(), "cgroup.procs", F_OK, 0) != 0 && errno == ENOENT;
+  }
+
   // Absolute path under the cgroup2 mount.
   const std::string& path() const noexcept { return path_; }
   // Borrowed O_PATH directory descriptor, for Sandbox::into_cgroup
@@ -1879,9 +1891,19 @@ class CgroupV2 {
   }
 
   // Waits until no live process is left in this cgroup or below (cgroup.events
-  // "populated 0"). Returns false on timeout.
+  // "populated 0"). Returns false on timeout. A cgroup removed meanwhile is
+  // empty: the kernel removes only a cgroup without processes, and the one
+  // who manages it may do so as soon as it empties (systemd stops a scope
+  // whose processes are gone and removes its cgroup, racing this wait after
+  // a kill()). Its cgroup.events then fails to open (ENOENT) or to read
+  // (ENODEV, kernfs: the file of a removed node).
   bool wait_empty(std::chrono::milliseconds timeout) {
-    return wait_events([](const CgroupEvents& e) { return !e.populated; }, timeout);
+    try {
+      return wait_events([](const CgroupEvents& e) { return !e.populated; }, timeout);
+    } catch (const Error& e) {
+      if (path_ != boundary_ && detail::cg::removed(e.code().value()) && gone()) return true;
+      throw;
+    }
   }
 
   // cgroup.freeze (Linux 5.2), then wait for "frozen 1": every process of
@@ -2291,7 +2313,8 @@ class CgroupV2 {
     std::string t;
     int step = 1;
     for (;;) {
-      if (detail::cg::pread_all(ev.get(), t) != 0) return false;
+      // Removed meanwhile (ENODEV: kernfs's read of a removed node): empty.
+      if (int e = detail::cg::pread_all(ev.get(), t); e != 0) return detail::cg::removed(e);
       if (cgroup_parse::flat_value(t, "populated").value_or(0) == 0) return true;
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
@@ -2689,6 +2712,10 @@ class CgroupV1 {
   void device_allow(std::string_view rule) { set("devices.allow", rule); }
   void device_deny(std::string_view rule) { set("devices.deny", rule); }
   // Default deny, then each allow rule (deny rules after), as runc does.
+  // Not atomic: between the first write and the last, processes in the
+  // cgroup are denied what the rules will allow. Set them before the cgroup
+  // has processes (the runtime does: tests/root/runtime_devices_test.cpp,
+  // "400 terminal runs"); CgroupV2::device_rules replaces in one call.
   void device_rules(std::span<const DeviceRule> rules) {
     device_deny("a");
     for (const auto& r : rules)
@@ -19264,6 +19291,15 @@ class Manager {
                       Value::array("(sv)", std::move(properties)), Value::array("(sa(sv))", {})},
                      unit);
     wait_job("StartTransientUnit", unit, job_of(r, "StartTransientUnit", unit));
+  }
+
+  // SetUnitProperties(unit, runtime, properties): changes a unit's
+  // properties (runtime: until the next boot only).
+  void set_unit_properties(const std::string& unit, bool runtime, std::vector<Value> properties) {
+    call(
+        "SetUnitProperties",
+        {Value::string(unit), Value::boolean(runtime), Value::array("(sv)", std::move(properties))},
+        unit);
   }
 
   // StopUnit(unit, "replace"), waits for the job, then ResetFailedUnit so a

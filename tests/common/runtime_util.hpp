@@ -224,4 +224,32 @@ inline std::string cgroup_file_of(pid_t pid, const std::string& controller,
   if (bundle##_bb.empty()) WARD_SKIP("no static busybox (apt-get install busybox-static)"); \
   ward_test::Bundle bundle(bundle##_bb)
 
+// The host's libraries and ward's test probe, read-only, in the busybox
+// rootfs: the probe (a dynamic program) sends the datagrams. Where the
+// host's /lib and /lib64 are links into /usr (merged /usr), so are the
+// rootfs's.
+inline std::function<void(ward::json::Value&)> with_probe(const Bundle& b) {
+  for (const char* d : {"lib", "lib64"}) {
+    const std::string host = std::string("/") + d;
+    if (std::filesystem::is_symlink(host))
+      std::filesystem::create_symlink(std::filesystem::read_symlink(host),
+                                      b.rootfs->path + "/" + d);
+  }
+  return [](ward::json::Value& cfg) {
+    auto& mounts = cfg.find("mounts")->as_array();
+    for (const char* d : {"/usr", "/lib", "/lib64"})
+      if (std::filesystem::exists(d) && !std::filesystem::is_symlink(d))
+        mounts.push_back(
+            ward::json::Value::object({{"destination", d},
+                                       {"type", "bind"},
+                                       {"source", d},
+                                       {"options", ward::json::parse(R"(["rbind", "ro"])")}}));
+    mounts.push_back(
+        ward::json::Value::object({{"destination", "/probe"},
+                                   {"type", "bind"},
+                                   {"source", ward_test::probe()},
+                                   {"options", ward::json::parse(R"(["bind", "ro"])")}}));
+  };
+}
+
 }  // namespace ward_test

@@ -72,7 +72,18 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 conmon=$(command -v conmon || ls /usr/libexec/podman/conmon /usr/bin/conmon 2>/dev/null | head -n1)
 [[ -n $conmon ]] || skip "conmon is not installed (bash scripts/deps.sh)"
 
-cgroup_parent=/ward-engine-test-$$
+# WARD_PODMAN_CGROUP_MANAGER=systemd: podman's systemd cgroup manager, for a
+# host whose pid 1 is systemd with its system bus (scripts/vm-run.sh --init
+# systemd): podman passes --systemd-cgroup and a cgroupsPath
+# "wardenginetest.slice:libpod:ID" to the runtime, which makes the
+# container's cgroup a transient scope of that name (and podman puts conmon
+# in a scope of its own). Default: cgroupfs, containers under /ward-engine-test-PID.
+cgroup_manager=${WARD_PODMAN_CGROUP_MANAGER:-cgroupfs}
+case $cgroup_manager in
+  cgroupfs) cgroup_parent=/ward-engine-test-$$ parent_flag=$cgroup_parent ;;
+  systemd) cgroup_parent=/wardenginetest.slice parent_flag=wardenginetest.slice ;;
+  *) die "WARD_PODMAN_CGROUP_MANAGER=$cgroup_manager: cgroupfs or systemd" ;;
+esac
 image=localhost/ward-busybox:latest
 name=ward-engine-test-$$
 P=$tmp/podman  # podman with the private setup (a script, so that timeout(1) can run it)
@@ -114,7 +125,7 @@ netns = "none"
 log_driver = "k8s-file"
 
 [engine]
-cgroup_manager = "cgroupfs"
+cgroup_manager = "$cgroup_manager"
 events_logger = "file"
 events_logfile_path = "$tmp/events.log"
 tmp_dir = "$tmp/tmp"
@@ -142,12 +153,12 @@ cat >"$P" <<EOF
 #!/bin/sh
 export TMPDIR="$tmp/tmp"  # else podman import stages the tarball in /var/tmp
 exec podman --root "$tmp/root" --runroot "$tmp/runroot" --storage-driver vfs \\
-  --tmpdir "$tmp/tmp" --cgroup-manager cgroupfs --events-backend file \\
+  --tmpdir "$tmp/tmp" --cgroup-manager $cgroup_manager --events-backend file \\
   --runtime "$runtime" "\$@"
 EOF
 chmod +x "$P"
 
-echo "$prog: runtime $WARD_BIN"
+echo "$prog: runtime $WARD_BIN, podman's cgroup manager $cgroup_manager"
 echo "$prog: $(podman --version), $("$conmon" --version 2>/dev/null | head -n1)"
 echo "$prog: podman's state in $tmp"
 
@@ -167,7 +178,7 @@ if ! imp=$(timeout -k 5 "$step_timeout" unshare --mount --propagation private --
 fi
 echo "-- image $image imported ($(tail -n1 <<<"$imp" | head -c 19))"
 
-run=("$P" run --network none --cgroup-parent "$cgroup_parent")
+run=("$P" run --network none --cgroup-parent "$parent_flag")
 
 # ------------------------------------------------------------------ checks
 
@@ -200,6 +211,12 @@ check "inspect: running" 0 '^running$' "$P" inspect --format '{{.State.Status}}'
 check "podman's default pids limit 2048 lands in the container's pids cgroup" 0 '^v[12]:2048$' \
   bash -c 'cgroup_value "$@"' _ "$("$P" inspect --format '{{.State.Pid}}' "$name" 2>/dev/null)" \
   pids pids.max pids.max
+if [[ $cgroup_manager == systemd ]]; then
+  check "systemd: the container is in the active scope libpod-ID.scope of its slice" 0 \
+    '^0::/wardenginetest\.slice/libpod-[0-9a-f]{64}\.scope active$' \
+    bash -c 'c=$(cat /proc/"$1"/cgroup); u=${c##*/}; echo "$c $(systemctl show --value -p ActiveState "$u")"' \
+    _ "$("$P" inspect --format '{{.State.Pid}}' "$name" 2>/dev/null)"
+fi
 check "logs" 0 '^started$' "$P" logs "$name"
 check "stop (SIGTERM, handled)" 0 "^$name$" "$P" stop --time 10 "$name"
 check "inspect: exited 0 after stop" 0 '^exited 0$' \

@@ -26,6 +26,7 @@
 #include <thread>
 
 #include <ward/cgroup.hpp>
+#include <ward/cgroups.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -612,4 +613,42 @@ TEST_CASE("cgroup: destroy removes everything and is idempotent") {
     INFO("new: " << d);
     CHECK(std::find(before.begin(), before.end(), d) != before.end());
   }
+}
+
+// Whoever manages a cgroup may remove it the moment it empties: systemd
+// stops a scope whose processes are gone and removes its cgroup, racing the
+// wait for "populated 0" that follows a cgroup.kill (`ward --systemd-cgroup
+// kill --all` failed with "cgroup.events: ENOENT" when systemd was
+// quicker). A removed cgroup has no processes: kill and wait_empty say so,
+// whether cgroup.events was not opened yet (ENOENT) or was (reads fail
+// with ENODEV). Seen to fail (ENOENT, then ENODEV) without that rule.
+TEST_CASE("cgroup: kill and wait_empty of a cgroup removed under us find it empty") {
+  WARD_SKIP_UNLESS_CGROUP2();
+  const std::string mount = cgroup_host().unified_mount;
+  {
+    auto cg = CgroupV2::create(test_name(), cgroup_parent());
+    auto both = Cgroups::adopt(cg.path().substr(mount.size()));
+    both.release();
+    CHECK_FALSE(cg.gone());
+    REQUIRE(::rmdir(cg.path().c_str()) == 0);
+    CHECK(cg.gone());
+    CHECK_NOTHROW(cg.kill());
+    bool empty = false;
+    CHECK_NOTHROW(empty = cg.wait_empty(1s));
+    CHECK(empty);
+    CHECK_NOTHROW(both.kill(1s));  // what `ward kill --all` calls
+  }
+  {
+    auto cg = CgroupV2::create(test_name(), cgroup_parent());
+    CHECK_FALSE(cg.events().populated);  // cgroup.events open from here on
+    REQUIRE(::rmdir(cg.path().c_str()) == 0);
+    bool empty = false;
+    CHECK_NOTHROW(empty = cg.wait_empty(1s));
+    CHECK(empty);
+  }
+  // The root has no cgroup.events: that stays an error, not "empty".
+  auto root = CgroupV2::adopt("/");
+  root.release();
+  CHECK_FALSE(root.gone());
+  CHECK_THROWS(root.wait_empty(10ms));
 }

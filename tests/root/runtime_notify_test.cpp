@@ -81,32 +81,6 @@ struct Receiver {
   }
 };
 
-// The host's libraries and ward's test probe, read-only, in the busybox
-// rootfs: the probe (a dynamic program) sends the datagrams. Where the
-// host's /lib and /lib64 are links into /usr (merged /usr), so are the
-// rootfs's.
-std::function<void(json::Value&)> with_probe(const Bundle& b) {
-  for (const char* d : {"lib", "lib64"}) {
-    const std::string host = std::string("/") + d;
-    if (std::filesystem::is_symlink(host))
-      std::filesystem::create_symlink(std::filesystem::read_symlink(host),
-                                      b.rootfs->path + "/" + d);
-  }
-  return [](json::Value& cfg) {
-    auto& mounts = cfg.find("mounts")->as_array();
-    for (const char* d : {"/usr", "/lib", "/lib64"})
-      if (std::filesystem::exists(d) && !std::filesystem::is_symlink(d))
-        mounts.push_back(json::Value::object({{"destination", d},
-                                              {"type", "bind"},
-                                              {"source", d},
-                                              {"options", json::parse(R"(["rbind", "ro"])")}}));
-    mounts.push_back(json::Value::object({{"destination", "/probe"},
-                                          {"type", "bind"},
-                                          {"source", ward_test::probe()},
-                                          {"options", json::parse(R"(["bind", "ro"])")}}));
-  };
-}
-
 std::vector<std::string> probe_notify(std::vector<std::string> msgs) {
   msgs.insert(msgs.begin(), {"/probe", "notify"});
   return msgs;
@@ -140,7 +114,7 @@ TEST_CASE("runtime notify: run forwards READY=1 and STATUS and says MAINPID itse
   const std::string huge = "STATUS=" + std::string(5000, 'x');
   b.set(probe_notify({"STATUS=starting", "--fd", "MAINPID=1\\nFDSTORE=1\\nNOTIFYACCESS=all", huge,
                       "READY=1\\nSTATUS=up\\nMAINPID=1"}),
-        with_probe(b));
+        ward_test::with_probe(b));
   auto r = ward_notify(b, {"run", "--bundle", b.dir.path, Bundle::id("ntfrun")}, rx.path);
   auto msgs = rx.finish();
   INFO(r.err);
@@ -237,7 +211,7 @@ TEST_CASE("runtime notify: start returns once the container is ready with its in
   NEED_RUNTIME(b);
   Receiver rx;
   // Ready only after a while, then it goes on running.
-  b.set({"sh", "-c", "sleep 1; /probe notify READY=1; exec sleep 100"}, with_probe(b));
+  b.set({"sh", "-c", "sleep 1; /probe notify READY=1; exec sleep 100"}, ward_test::with_probe(b));
   const std::string id = Bundle::id("ntfstart");
   auto created = ward_notify(b, {"create", "--bundle", b.dir.path, id}, rx.path);
   INFO(created.err);
@@ -286,7 +260,7 @@ TEST_CASE("runtime notify: the container sees only its own read-only socket dire
 TEST_CASE("runtime notify: a container that exits unready ends start and forwards nothing") {
   NEED_RUNTIME(b);
   Receiver rx;
-  b.set(probe_notify({"STATUS=failing"}), with_probe(b));
+  b.set(probe_notify({"STATUS=failing"}), ward_test::with_probe(b));
   const std::string id = Bundle::id("ntfexit");
   REQUIRE(ward_notify(b, {"create", "--bundle", b.dir.path, id}, rx.path).status == 0);
   auto started = ward_notify(b, {"start", id}, rx.path);
@@ -366,7 +340,7 @@ TEST_CASE("runtime notify: a container in its own user namespace reaches the cal
   // which owns nothing of ward's state directory.
   // The rootfs is theirs, as crun's test chowns it.
   REQUIRE(std::system(("chown -R 8000:8000 '" + b.rootfs->path + "'").c_str()) == 0);
-  b.set(probe_notify({"READY=1"}), [edit = with_probe(b)](json::Value& cfg) {
+  b.set(probe_notify({"READY=1"}), [edit = ward_test::with_probe(b)](json::Value& cfg) {
     edit(cfg);
     cfg.find("linux")->find("namespaces")->as_array().push_back(json::parse(R"({"type": "user"})"));
     auto m = json::parse(R"([{"containerID": 0, "hostID": 8000, "size": 1}])");
@@ -393,7 +367,7 @@ TEST_CASE("runtime notify: a container in its own user namespace reaches the cal
 TEST_CASE("runtime notify: run -d returns once ready with the container's init as MAINPID") {
   NEED_RUNTIME(b);
   Receiver rx;
-  b.set({"sh", "-c", "sleep 1; /probe notify READY=1; exec sleep 100"}, with_probe(b));
+  b.set({"sh", "-c", "sleep 1; /probe notify READY=1; exec sleep 100"}, ward_test::with_probe(b));
   const std::string id = Bundle::id("ntfdetach");
   auto r = ward_notify(b, {"run", "-d", "--bundle", b.dir.path, id}, rx.path);
   INFO(r.err);

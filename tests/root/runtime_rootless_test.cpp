@@ -229,10 +229,15 @@ TEST_CASE("runtime rootless: run -d exec kill and delete without a cgroup leave 
   CHECK(running(init));
   // The container's pid namespace, to find what is left of it at the end:
   // by namespace, not by command line, since other cases (ctest -j2) run
-  // their own `sleep` as the same uid at the same time.
-  std::error_code ec;
-  const std::string pidns = fs::read_symlink("/proc/" + std::to_string(init) + "/ns/pid", ec);
-  REQUIRE(!ec);
+  // their own `sleep` as the same uid at the same time. Held open: a
+  // namespace's inode number is reused once it dies (proc_inum's IDA), and
+  // another case's new pid namespace with this one's number and its own
+  // `sleep 1000` was taken for a leftover (CI, VM tier).
+  ward::UniqueFd pidns(
+      ::open(("/proc/" + std::to_string(init) + "/ns/pid").c_str(), O_RDONLY | O_CLOEXEC));
+  REQUIRE(pidns);
+  struct stat ns_st {};
+  REQUIRE(::fstat(pidns.get(), &ns_st) == 0);
   // `list` names the owner of the state directory, as runc's.
   CHECK_THAT(b.ward({"list", "--format", "json"}).out, Catch::Contains("\"owner\":\"nobody\""));
   auto e = b.ward({"exec", "d1", "sh", "-c", "echo in $(hostname); id -u; ps -o pid,args"});
@@ -271,15 +276,16 @@ TEST_CASE("runtime rootless: run -d exec kill and delete without a cgroup leave 
   for (auto& p : fs::directory_iterator("/proc")) {
     const std::string name = p.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::error_code nec;
-    const std::string ns = fs::read_symlink(p.path() / "ns/pid", nec);
-    if (nec || ns != pidns) continue;
+    struct stat pst {};
+    if (::stat((p.path() / "ns/pid").c_str(), &pst) != 0 || pst.st_ino != ns_st.st_ino ||
+        pst.st_dev != ns_st.st_dev)
+      continue;
     std::string cmd;
     try {
       cmd = read_file(p.path() / "cmdline");
     } catch (...) {
     }
-    INFO("pid " << name << " (" << cmd << ") is in the container's pid namespace " << pidns);
+    INFO("pid " << name << " (" << cmd << ") is in the container's pid namespace");
     CHECK(!running(std::stoi(name)));
   }
 }
@@ -301,31 +307,38 @@ TEST_CASE("runtime rootless: a memory limit without a delegated cgroup fails nam
   CHECK(b.ward({"list", "-q"}).out.empty());
 }
 
+// The user's subtree: a directory made over to uid 65534 (what systemd's
+// Delegate=yes does), with the caller's own cgroup in it. At the
+// hierarchy's root, whatever cgroup the test runs in (the VM tier's is a
+// leaf, /init).
+struct DelegatedSubtree {
+  std::string top = "ward-rl-" + std::to_string(::getpid());
+  ward::CgroupV2 sub = ward::CgroupV2::create(top, "/");
+  std::string dir = ward::cgroup_host().unified_mount + "/" + top;
+  ward::CgroupV2 caller;
+  DelegatedSubtree() {
+    for (const char* f : {"", "/cgroup.procs", "/cgroup.threads", "/cgroup.subtree_control"})
+      REQUIRE(::chown((dir + f).c_str(), kUser, kUser) == 0);
+    REQUIRE(::mkdir((dir + "/caller").c_str(), 0755) == 0);
+    REQUIRE(::chown((dir + "/caller").c_str(), kUser, kUser) == 0);
+    REQUIRE(::chown((dir + "/caller/cgroup.procs").c_str(), kUser, kUser) == 0);
+    caller = ward::CgroupV2::adopt("/" + top + "/caller");
+    caller.release();
+  }
+  ~DelegatedSubtree() {
+    ::rmdir((dir + "/caller").c_str());
+    ::rmdir(dir.c_str());
+  }
+};
+
 TEST_CASE("runtime rootless: a delegated unified cgroup holds the container") {
   NEED_ROOTLESS(b);
   const auto& host = ward::cgroup_host();
   if (host.unified_mount.empty()) WARD_SKIP("no unified cgroup hierarchy on this host");
-  // The user's subtree: a directory made over to uid 65534 (what systemd's
-  // Delegate=yes does), with the caller's own cgroup in it.
-  // At the hierarchy's root, whatever cgroup the test runs in (the VM
-  // tier's is a leaf, /init).
-  const std::string top = "ward-rl-" + std::to_string(::getpid());
-  auto sub = ward::CgroupV2::create(top, "/");
-  const std::string dir = host.unified_mount + "/" + top;
-  for (const char* f : {"", "/cgroup.procs", "/cgroup.threads", "/cgroup.subtree_control"})
-    REQUIRE(::chown((dir + f).c_str(), kUser, kUser) == 0);
-  REQUIRE(::mkdir((dir + "/caller").c_str(), 0755) == 0);
-  REQUIRE(::chown((dir + "/caller").c_str(), kUser, kUser) == 0);
-  REQUIRE(::chown((dir + "/caller/cgroup.procs").c_str(), kUser, kUser) == 0);
-  struct Cleanup {
-    std::string d;
-    ~Cleanup() {
-      ::rmdir((d + "/caller").c_str());
-      ::rmdir(d.c_str());
-    }
-  } cleanup{dir};
-  auto caller = ward::CgroupV2::adopt("/" + top + "/caller");
-  caller.release();
+  DelegatedSubtree t;
+  const std::string& top = t.top;
+  const std::string& dir = t.dir;
+  ward::CgroupV2& caller = t.caller;
   b.set({"sh", "-c", "grep ^0:: /proc/self/cgroup"});
   auto r = b.ward({"run", "--bundle", b.bundle, "g1"}, &caller);
   INFO(r.err);
@@ -366,16 +379,23 @@ TEST_CASE("runtime rootless: a delegated unified cgroup holds the container") {
   CHECK(d.status == 0);
   CHECK(!fs::exists(dir + "/g2"));
   CHECK(b.state_entries().empty());
+}
+
+TEST_CASE(
+    "runtime rootless: a delegated unified cgroup takes a hugetlb limit and no device program") {
+  NEED_ROOTLESS(b);
+  const auto& host = ward::cgroup_host();
+  if (host.unified_mount.empty()) WARD_SKIP("no unified cgroup hierarchy on this host");
   // Limits in the delegated subtree: hugetlb, where the unified hierarchy
   // has it (this hybrid host: only there). linux.resources.devices comes
   // along, as engines send it: a rootless container's cgroup gets no device
   // program (loading one needs privilege; it failed create with EPERM
   // before), only a warning.
-  const std::string huge = host.unified_mount + "/" + top + "/hugetlb.2MB.max";
-  if (!fs::exists(huge)) {
-    WARN("no hugetlb.2MB.max in the unified hierarchy here: the limit part is left out");
-    return;
-  }
+  DelegatedSubtree t;
+  ward::CgroupV2& caller = t.caller;
+  const std::string& dir = t.dir;
+  const std::string huge = host.unified_mount + "/" + t.top + "/hugetlb.2MB.max";
+  if (!fs::exists(huge)) WARD_SKIP("no hugetlb.2MB.max in the unified hierarchy here");
   // (the container's /sys is the host's, rbound)
   b.set({"sh", "-c",
          "cat " + host.unified_mount +

@@ -20,6 +20,7 @@
 #include <catch2/catch.hpp>
 
 #include "dbus_daemon_util.hpp"
+#include "systemd_vm_util.hpp"
 #include "test_util.hpp"
 
 namespace sd = ward::systemd;
@@ -28,16 +29,6 @@ using ward::dbus::Value;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string systemd_unavailable() {
-  std::ifstream comm("/proc/1/comm");
-  std::string c;
-  std::getline(comm, c);
-  if (c != "systemd")
-    return "pid 1 is \"" + c + "\", not systemd (run in scripts/vm-run.sh --init systemd)";
-  if (::access("/run/dbus/system_bus_socket", F_OK) != 0) return "no system bus socket";
-  return {};
-}
 
 std::string read_file(const std::string& p) {
   std::ifstream in(p);
@@ -84,7 +75,7 @@ pid_t sleeper() {
 }  // namespace
 
 TEST_CASE("systemd vm: a scope with resources holds its process and goes away on stop") {
-  if (auto why = systemd_unavailable(); !why.empty()) WARD_SKIP(why);
+  if (auto why = ward_test::systemd_unavailable(); !why.empty()) WARD_SKIP(why);
   Bus bus = Bus::system(10s);
   sd::Manager m(bus, 60s, 30s);
   pid_t child = sleeper();
@@ -183,7 +174,7 @@ TEST_CASE("systemd vm: a scope with resources holds its process and goes away on
 }
 
 TEST_CASE("systemd vm: errors name the unit and systemd's reason") {
-  if (auto why = systemd_unavailable(); !why.empty()) WARD_SKIP(why);
+  if (auto why = ward_test::systemd_unavailable(); !why.empty()) WARD_SKIP(why);
   Bus bus = Bus::system(10s);
   sd::Manager m(bus, 60s, 30s);
   pid_t child = sleeper();
@@ -247,7 +238,7 @@ TEST_CASE("systemd vm: errors name the unit and systemd's reason") {
 }
 
 TEST_CASE("systemd vm: a transient slice and a scope in it") {
-  if (auto why = systemd_unavailable(); !why.empty()) WARD_SKIP(why);
+  if (auto why = ward_test::systemd_unavailable(); !why.empty()) WARD_SKIP(why);
   Bus bus = Bus::system(10s);
   sd::Manager m(bus, 60s, 30s);
   sd::ScopeSpec slice;
