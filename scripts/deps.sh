@@ -22,6 +22,8 @@ packages=(
   # real engines driving the runtime (root.engines.*: tests/engines/*.sh);
   # python3-grpcio: the CRI client of tests/engines/cri_client.py
   podman conmon containernetworking-plugins uidmap containerd python3-grpcio
+  # the user bus of a `systemd --user` (vm.systemd's rootless --systemd-cgroup cases)
+  dbus-user-session
   # kernel uapi headers of other arches: scripts/gen_syscalls.py (seccomp.tables_fresh)
   linux-libc-dev-arm64-cross linux-libc-dev-armhf-cross linux-libc-dev-riscv64-cross
   "${vm_packages[@]}"

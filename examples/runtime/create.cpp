@@ -4,11 +4,9 @@
 
 namespace wardrt {
 
-namespace {
-
-// Whether we lack privilege over the host's cgroups and BPF: not root, or
-// root of a user namespace (--rootless=true as the real root keeps both).
 bool unprivileged() { return ::geteuid() != 0 || in_user_namespace(); }
+
+namespace {
 
 // An executable `name` in $PATH (Go's exec.LookPath, as runc finds
 // newuidmap and newgidmap); "" when none.
@@ -144,10 +142,11 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   // v1 one): born inside it (CLONE_INTO_CGROUP for v2, the child's own
   // write for v1), limits first.
   std::string cgpath = c.cgroup;
-  if (g.systemd_cgroup && !(g.rootless && unprivileged())) {
+  if (g.systemd_cgroup) {
     // systemd's transient scope (systemd.cpp): the cgroup is the scope's,
     // delegated to us, with this runtime in it until the child is born
-    // (moved back out after the spawn).
+    // (moved back out after the spawn). Rootless, the user's own systemd
+    // makes it, asked over the user bus.
     sd.emplace(start_systemd_scope(cfg, o.id));
     c.systemd_unit = sd->unit;
     c.cgroup = sd->cgroup;
@@ -156,11 +155,6 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
     cg.emplace(ward::Cgroups::adopt(sd->cgroup));
   }
   if (!cg && ward::cgroup_mode() != ward::CgroupMode::none && !cgpath.empty()) {
-    // Rootless: the user's systemd instance is not driven (runc would ask
-    // it over the user bus); the delegated subtree is written directly.
-    if (g.systemd_cgroup)
-      log_line("info",
-               "--systemd-cgroup, rootless: ward manages cgroupfs paths itself (" + cgpath + ")");
     // What a crashed container left is taken over when empty, as runc
     // does; one with processes in it belongs to someone (EBUSY).
     try {
@@ -349,8 +343,8 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   }
   bool tty = cfg.process->terminal;
   ward::Child child = spawn_into_cgroup(sb, cg ? cg->path() : std::string());
-  // Born in the scope's cgroup: this runtime leaves it for the cgroup it
-  // came from (as crun does), so the scope holds the container alone.
+  // Born in the scope's cgroup: the placeholder that held it goes, so the
+  // scope holds the container alone.
   if (sd) sd->leave();
   if (agent) {
     ward::oci::State st;

@@ -214,7 +214,7 @@ int dispatch(const std::vector<std::string>& argv) {
     // runc's shouldUseRootlessCgroupManager: rootless unless root of the
     // initial user namespace. Root in another one is rootless too, except
     // with --systemd-cgroup, where runc asks systemd for the bus owner's uid
-    // and takes 0 when it cannot tell (ward has no D-Bus client: 0).
+    // and takes 0 when it cannot tell (ward does not ask: 0).
     g.rootless = !euid0 || (userns && !g.systemd_cgroup);
   } else if (rl == "true" || rl == "1" || rl == "t" || rl == "T" || rl == "TRUE" || rl == "True") {
     g.rootless = true;

@@ -138,6 +138,9 @@ ward::Child spawn_into_cgroup(ward::Sandbox& sb, const std::string& cgroup);
 std::string root_hint(int err);
 // Whether we run in a user namespace other than the initial one.
 bool in_user_namespace();
+// Whether we lack privilege over the host's cgroups and BPF: not root, or
+// root of a user namespace (--rootless=true as the real root keeps both).
+bool unprivileged();
 // The state store in $XDG_RUNTIME_DIR/ward (no --root, rootless): made and
 // checked (ours, no symlink), and kept open as root_fd()'s descriptor.
 void open_xdg_root(const std::string& xdg);
@@ -251,34 +254,36 @@ Container load(const std::string& id, bool lenient = false);
 // ---------------------------------------------------------------- systemd.cpp
 
 // --systemd-cgroup: a transient scope made by systemd over the system bus
-// for the container (runc's and crun's systemd driver). Its destructor stops
+// for the container (runc's and crun's systemd driver); rootless, by the
+// user's own systemd over the user bus (runc's rootless systemd driver). Its destructor stops
 // the unit unless release()d.
 struct SystemdScope {
   std::string unit;                        // "ward-ID.scope"
   std::string cgroup;                      // its cgroup, relative to the cgroup2 mount
-  std::string origin;                      // the cgroup this runtime was in before
+  pid_t holder = -1;                       // the scope's placeholder process (ours)
   std::optional<std::uint64_t> tasks_max;  // TasksMax, given once the child is born
   std::unique_ptr<ward::dbus::Bus> bus;
   std::unique_ptr<ward::systemd::Manager> manager;
-  bool armed = false;   // the unit is ours to stop
-  bool inside = false;  // this runtime is in the scope's cgroup
+  bool armed = false;  // the unit is ours to stop
   SystemdScope() = default;
   SystemdScope(SystemdScope&& o) noexcept
       : unit(std::move(o.unit)),
         cgroup(std::move(o.cgroup)),
-        origin(std::move(o.origin)),
+        holder(std::exchange(o.holder, -1)),
         tasks_max(o.tasks_max),
         bus(std::move(o.bus)),
         manager(std::move(o.manager)),
-        armed(std::exchange(o.armed, false)),
-        inside(std::exchange(o.inside, false)) {}
+        armed(std::exchange(o.armed, false)) {}
   SystemdScope& operator=(SystemdScope&&) = delete;
   ~SystemdScope();
-  // Moves this runtime back to `origin` and gives systemd what had to wait
-  // for the child (TasksMax: a limit the runtime and the child's birth
-  // would count against).
+  // Once the child is born in the scope: the placeholder goes, and systemd
+  // gets what had to wait for the child (TasksMax: a limit the placeholder
+  // and the child's birth would count against).
   void leave();
   void release() { armed = false; }
+
+ private:
+  void end_placeholder() noexcept;
 };
 // Checks the config's cgroupsPath (runc's "slice:prefix:name"), the host
 // (cgroup v2 only) and reaches systemd; then starts the scope with this

@@ -1,27 +1,63 @@
 // SPDX-License-Identifier: Apache-2.0
 // --systemd-cgroup: the container's cgroup is a transient scope unit that
 // systemd makes (ward/systemd.hpp), as runc's and crun's systemd drivers
-// do. The order, as crun's: StartTransientUnit with PIDs=[this runtime],
-// Delegate=yes and the resources systemd has properties for; once the job
-// is done the scope's cgroup is ours (delegated): the remaining limits are
-// written into it (oci::apply_resources, as for cgroupfs), the child is
-// born inside it (CLONE_INTO_CGROUP) and this runtime moves back to the
-// cgroup it came from. The child is never outside its cgroup, not even
-// for a moment, which a scope started with PIDs=[child] would need.
+// do. The order: StartTransientUnit with PIDs=[a placeholder process of
+// ours], Delegate=yes and the resources systemd has properties for; once
+// the job is done the scope's cgroup is ours (delegated): the remaining
+// limits are written into it (oci::apply_resources, as for cgroupfs), the
+// child is born inside it (CLONE_INTO_CGROUP) and the placeholder goes.
+// The child is never outside its cgroup, not even for a moment, which a
+// scope started with PIDs=[child] (runc) would need; and this runtime never
+// leaves its own cgroup. crun moves itself into the scope and back, which
+// fails when the cgroup it came from was a scope that held nothing else:
+// systemd stops a scope once it is empty, and that stop kills a runtime
+// that comes back into it (`systemd-run --scope ward ... run -d`: exit 137,
+// no message; "systemd vm: rootless --systemd-cgroup runs from a scope that
+// holds the runtime alone").
+#include <sys/prctl.h>
+
 #include "runtime.hpp"
 
 namespace wardrt {
 
 namespace {
 
-std::string own_cgroup() {
-  ward::UniqueFd fd(::open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC));
+// Which systemd holds the container: the system's over the system bus, or,
+// rootless, the user's own instance (systemd --user, its cgroup delegated to
+// the user) over the user bus: $DBUS_SESSION_BUS_ADDRESS, else
+// $XDG_RUNTIME_DIR/bus, as runc's rootless systemd driver finds it
+// (libcontainer/cgroups/systemd/user.go). The same rule for create, update
+// and delete: the same user runs them all.
+bool user_instance() { return g.rootless && unprivileged(); }
+
+std::string bus_name() {
+  if (!user_instance()) {
+    const char* a = std::getenv("DBUS_SYSTEM_BUS_ADDRESS");
+    return std::string("the system bus (") +
+           (a && *a ? a : "unix:path=/run/dbus/system_bus_socket") + ")";
+  }
+  const char* a = std::getenv("DBUS_SESSION_BUS_ADDRESS");
+  if (a && *a) return std::string("the user bus (") + a + ")";
+  const char* x = std::getenv("XDG_RUNTIME_DIR");
+  return std::string("the user bus (") +
+         (x && *x ? "unix:path=" + std::string(x) + "/bus"
+                  : std::string("neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set")) +
+         ")";
+}
+
+ward::dbus::Bus systemd_bus() {
+  return user_instance() ? ward::dbus::Bus::session() : ward::dbus::Bus::system();
+}
+
+// The unified cgroup of `pid` (a child of ours, so not a reused pid).
+std::string cgroup_of(pid_t pid) {
+  const std::string f = "/proc/" + std::to_string(pid) + "/cgroup";
+  ward::UniqueFd fd(::open(f.c_str(), O_RDONLY | O_CLOEXEC));
   std::string text;
   if (!fd || !read_fd(fd.get(), text))
-    fail("--systemd-cgroup: read /proc/self/cgroup: " + std::string(std::strerror(errno)));
+    fail("--systemd-cgroup: read " + f + ": " + std::string(std::strerror(errno)));
   std::size_t at = text.rfind("0::", 0) == 0 ? 0 : text.find("\n0::");
-  if (at == std::string::npos)
-    fail("--systemd-cgroup: /proc/self/cgroup has no cgroup v2 line (\"0::\")");
+  if (at == std::string::npos) fail("--systemd-cgroup: " + f + " has no cgroup v2 line (\"0::\")");
   if (at != 0) ++at;
   std::size_t end = text.find('\n', at);
   return text.substr(at + 3, end == std::string::npos ? std::string::npos : end - at - 3);
@@ -74,15 +110,35 @@ ward::systemd::Resources systemd_resources(const ward::oci::Resources& r,
   return sr;
 }
 
+// The scope's first process: a child that waits to be killed, and dies
+// with us (PR_SET_PDEATHSIG) so that a runtime killed half-way leaves an
+// empty scope, which systemd stops. Only async-signal-safe calls after the
+// fork.
+pid_t start_placeholder() {
+  const pid_t parent = ::getpid();
+  const pid_t p = ::fork();
+  if (p < 0)
+    fail("--systemd-cgroup: fork the scope's placeholder process: " +
+         std::string(std::strerror(errno)));
+  if (p == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(0);
+    for (;;) ::pause();
+  }
+  return p;
+}
+
 }  // namespace
 
 std::string systemd_unit_for(const ward::oci::Config& cfg, const std::string& id,
                              std::string* slice) {
   const std::string p = cfg.linux_ ? cfg.linux_->cgroups_path : std::string();
-  ward::systemd::CgroupsPath cp{"system.slice", "ward", id};  // runc: system.slice:runc:ID
+  // runc: system.slice:runc:ID, rootless user.slice:runc:ID.
+  const std::string dflt = user_instance() ? "user.slice" : "system.slice";
+  ward::systemd::CgroupsPath cp{dflt, "ward", id};
   try {
     if (!p.empty()) cp = ward::systemd::parse_cgroups_path(p);
-    if (cp.slice.empty()) cp.slice = "system.slice";
+    if (cp.slice.empty()) cp.slice = dflt;
     (void)ward::systemd::expand_slice(cp.slice);  // "x.slice", no '/', no empty "-" parts
     // A name that is itself a slice makes runc's unit that slice: a unit
     // ward did not make and delete would stop (the host's "system.slice",
@@ -127,45 +183,49 @@ SystemdScope start_systemd_scope(const ward::oci::Config& cfg, const std::string
          " (run without --systemd-cgroup: ward manages cgroupfs itself)");
   // No fallback to cgroupfs: a container the caller asked systemd to hold
   // would otherwise run beside systemd's tree, unknown to it (runc fails too).
-  const char* addr = std::getenv("DBUS_SYSTEM_BUS_ADDRESS");
-  std::string where = addr && *addr ? addr : "unix:path=/run/dbus/system_bus_socket";
   try {
-    s.bus = std::make_unique<ward::dbus::Bus>(ward::dbus::Bus::system());
+    s.bus = std::make_unique<ward::dbus::Bus>(systemd_bus());
     s.manager = std::make_unique<ward::systemd::Manager>(*s.bus);
   } catch (const std::exception& e) {
-    fail("--systemd-cgroup: cannot reach systemd on the system bus (" + where + "): " + e.what() +
-         " (run without --systemd-cgroup: ward manages cgroupfs itself)");
+    fail("--systemd-cgroup: cannot reach systemd on " + bus_name() + ": " + e.what() +
+         (user_instance() ? " (rootless: the user's systemd instance, systemd --user, with its "
+                            "bus; or run without --systemd-cgroup)"
+                          : " (run without --systemd-cgroup: ward manages cgroupfs itself)"));
   }
-  s.origin = own_cgroup();
+  s.holder = start_placeholder();
   s.unit = spec.unit;
   try {
+    spec.pids = {s.holder};
+    props = ward::systemd::unit_properties(spec);
     s.manager->start_transient_unit(spec.unit, std::move(props));
   } catch (const std::exception& e) {
     // Not ours (it may be another's unit of that name): never stopped.
-    fail("--systemd-cgroup: start unit " + spec.unit + " in " + slice + ": " + e.what());
+    fail("--systemd-cgroup: start unit " + spec.unit + " in " + slice + " (" +
+         (user_instance() ? "the user's systemd" : "systemd") + "): " + e.what());
   }
   s.armed = true;
-  s.inside = true;
   try {
     s.cgroup = s.manager->control_group(spec.unit);
   } catch (const std::exception& e) {
     fail("--systemd-cgroup: unit " + spec.unit + ": ControlGroup: " + e.what());
   }
   if (s.cgroup.empty() || s.cgroup.front() != '/' || s.cgroup.find("/..") != std::string::npos ||
-      own_cgroup() != s.cgroup)
+      cgroup_of(s.holder) != s.cgroup)
     fail("--systemd-cgroup: unit " + spec.unit + ": systemd's cgroup \"" + s.cgroup +
-         "\" is not the one this runtime was moved into (" + own_cgroup() + ")");
+         "\" is not the one its first process was moved into (" + cgroup_of(s.holder) + ")");
   return s;
 }
 
+void SystemdScope::end_placeholder() noexcept {
+  if (holder <= 0) return;
+  ::kill(holder, SIGKILL);
+  while (::waitpid(holder, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  holder = -1;
+}
+
 void SystemdScope::leave() {
-  if (!inside) return;
-  const std::string procs = ward::cgroup_host().unified_mount + origin + "/cgroup.procs";
-  ward::UniqueFd fd(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
-  std::string pid = std::to_string(::getpid());
-  if (!fd || ::write(fd.get(), pid.data(), pid.size()) < 0)
-    fail("--systemd-cgroup: move back to " + procs + ": " + std::strerror(errno));
-  inside = false;
+  end_placeholder();
   if (tasks_max && manager) {
     try {
       manager->set_unit_properties(
@@ -183,15 +243,7 @@ void SystemdScope::leave() {
 }
 
 SystemdScope::~SystemdScope() {
-  if (inside) {
-    try {
-      leave();
-    } catch (const Fatal& f) {
-      log_line("warning", f.msg);
-    } catch (const std::exception& e) {
-      log_line("warning", e.what());
-    }
-  }
+  end_placeholder();
   if (!armed || !manager) return;
   try {
     manager->stop_unit(unit);
@@ -208,7 +260,7 @@ void update_systemd_unit(const std::string& unit, const ward::oci::Resources& r)
       props.push_back(
           ward::systemd::property("TasksMax", ward::dbus::Value::uint64(*tasks == 0 ? 1 : *tasks)));
     if (props.empty()) return;
-    ward::dbus::Bus bus = ward::dbus::Bus::system();
+    ward::dbus::Bus bus = systemd_bus();
     ward::systemd::Manager m(bus);
     m.set_unit_properties(unit, true, std::move(props));
   } catch (const std::exception& e) {
@@ -218,7 +270,7 @@ void update_systemd_unit(const std::string& unit, const ward::oci::Resources& r)
 
 void stop_systemd_unit(const std::string& unit) {
   try {
-    ward::dbus::Bus bus = ward::dbus::Bus::system();
+    ward::dbus::Bus bus = systemd_bus();
     ward::systemd::Manager m(bus);
     m.stop_unit(unit);
   } catch (const std::exception& e) {
