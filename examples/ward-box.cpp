@@ -7,7 +7,7 @@
 //            [--processes N] [--output SIZE] [--fsize SIZE] [--tmp SIZE]
 //            [--bind SRC[:DST[:rw]]]... [--env K=V]... [--cwd DIR]
 //            [--report FILE] [--seccomp isolate|compute|docker|none]
-//            -- PROGRAM ARGS...
+//            [--no-init] -- PROGRAM ARGS...
 //
 // The sandbox: new user, pid, mount, net, ipc and uts namespaces; the host's
 // /usr and /etc read-only (and /bin, /sbin, /lib* as the host has them:
@@ -15,7 +15,11 @@
 // its own /proc, a read-only /sys, the standard /dev nodes, a private /tmp
 // (a tmpfs of --tmp bytes, 64 MiB by default); only loopback networking; no
 // capabilities, no_new_privs; a seccomp preset (isolate's side-channel set
-// by default). The root of that view is read-only.
+// by default). The root of that view is read-only. pid 1 is ward's init
+// (Sandbox::init_process) and the program pid 2, so the program dies of
+// SIGXFSZ past --fsize, of SIGXCPU, of its own SIGABRT, as it would
+// outside, and the report has its own status; --no-init makes the program
+// pid 1 instead (which gets EFBIG past --fsize, and no signal of its own).
 //
 // Exit status: 0 when the sandbox ran, whatever the program did (the
 // verdict is in --report, as isolate's meta file); 2 when it could not run
@@ -55,6 +59,7 @@ struct Options {
   std::string cwd = "/tmp";
   std::string report;
   std::string seccomp = "isolate";
+  bool init = true;
   std::vector<std::string> argv;
 };
 
@@ -63,7 +68,7 @@ struct Options {
             << "\nusage: ward-box [--time S] [--wall S] [--extra-time S] [--memory SIZE] "
                "[--processes N] [--output SIZE] [--fsize SIZE] [--tmp SIZE] "
                "[--bind SRC[:DST[:rw]]] [--env K=V] [--cwd DIR] [--report FILE] "
-               "[--seccomp isolate|compute|docker|none] -- PROGRAM ARGS...\n";
+               "[--seccomp isolate|compute|docker|none] [--no-init] -- PROGRAM ARGS...\n";
   std::exit(1);
 }
 
@@ -168,6 +173,8 @@ Options parse(int argc, char** argv) {
       o.report = value(a);
     else if (a == "--seccomp")
       o.seccomp = value(a);
+    else if (a == "--no-init")
+      o.init = false;
     else if (a == "--env") {
       const std::string kv = value(a);
       const auto eq = kv.find('=');
@@ -311,6 +318,7 @@ int main(int argc, char** argv) {
     // namespace's init.
     ward::SuperviseOptions so;
     so.use_cgroup = o.limits.cpu_time || o.limits.memory || o.limits.processes;
+    so.init_process = o.init;
     // A bind outside /tmp (a tmpfs of the run's own) makes its mount point
     // in the skeleton, where every later run would see it: such a run gets
     // a skeleton of its own, removed afterwards.

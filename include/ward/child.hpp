@@ -101,6 +101,7 @@ class Child {
       stderr_ = std::move(o.stderr_);
       seccomp_listener_ = std::move(o.seccomp_listener_);
       terminal_ = std::move(o.terminal_);
+      init_status_ = std::move(o.init_status_);
       oom_dir_ = std::move(o.oom_dir_);
       oom_before_ = o.oom_before_;
     }
@@ -207,6 +208,28 @@ class Child {
     if (info.si_pid == 0) return std::nullopt;  // WNOHANG and still running
     ExitStatus s = ExitStatus::from(info);
     s.usage = ru;
+    // Sandbox::init_process: what ended was ward's init; the status is the
+    // program's, which the init wrote before it exited (its rusage holds
+    // the program's, which it reaped). An init that ended otherwise (killed
+    // with the namespace, by SIGKILL at a limit) wrote nothing: its own end
+    // is the status.
+    if (init_status_) {
+      int ws = 0;
+      ssize_t n;
+      do n = ::read(init_status_.get(), &ws, sizeof ws);
+      while (n < 0 && errno == EINTR);
+      init_status_.reset();
+      if (n == static_cast<ssize_t>(sizeof ws) && s.exited() && s.code == 0) {
+        if (WIFEXITED(ws)) {
+          s.kind = ExitStatus::Kind::exited;
+          s.code = WEXITSTATUS(ws);
+        } else if (WIFSIGNALED(ws)) {
+          s.kind = ExitStatus::Kind::signaled;
+          s.code = WTERMSIG(ws);
+          s.core_dumped = WCOREDUMP(ws);
+        }
+      }
+    }
     if (s.signaled() && s.code == SIGKILL && oom_dir_ && oom_kills(oom_dir_.get()) > oom_before_)
       s.oom_killed = true;
     status_ = s;
@@ -225,6 +248,7 @@ class Child {
   UniqueFd stdin_, stdout_, stderr_;
   UniqueFd seccomp_listener_;
   UniqueFd terminal_;
+  UniqueFd init_status_;  // Sandbox::init_process: the init's report of the program's status
   UniqueFd oom_dir_;
   std::uint64_t oom_before_ = 0;
 

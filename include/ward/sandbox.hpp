@@ -220,6 +220,7 @@ class Plan {
     auto r = detail::spawn_plan(*data_, child_end, parent_end);
     Child c(std::move(r.pidfd), r.pid);
     c.seccomp_listener_ = std::move(r.seccomp_listener);
+    c.init_status_ = std::move(r.init_status);
     if (oom_dir >= 0) {
       int fd = ::fcntl(oom_dir, F_DUPFD_CLOEXEC, 3);
       if (fd >= 0) c.watch_oom(UniqueFd(fd), oom_before);
@@ -473,6 +474,56 @@ class Sandbox {
     return *this;
   }
   static constexpr bool sealed_exec_supported() noexcept { return detail::kHaveExecTrampoline; }
+
+  // Run a small init of ward's as pid 1 of the sandbox's new pid namespace,
+  // with the program as its child (pid 2), as isolate and bubblewrap do.
+  // Why: a namespace's init gets only the signals it has a handler for
+  // unless they come from an ancestor namespace (pid_namespaces(7)), so a
+  // program that is pid 1 does not die of SIGXFSZ past RLIMIT_FSIZE (it
+  // only gets EFBIG), RLIMIT_CPU's SIGXCPU is dropped, its raise(SIGABRT)
+  // or kill(getpid(), SIGTERM) does nothing, and it inherits (and must
+  // reap) every orphan. The init reaps every child, sends the signals it
+  // gets (SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCONT, ...; all but SIGCHLD)
+  // on to the program, and when the program ends reports its own wait
+  // status and exits, which ends the namespace and everything in it:
+  // Child::wait() (and supervise) then report the program's exit code or
+  // the signal that killed it, not the init's. If the init itself is
+  // killed (Child::kill(SIGKILL) at a time limit), that is the status.
+  // The program's process does the exec as without the option (seccomp
+  // filter last, sealed_exec, exec failures reported by spawn); the init
+  // is under none of the program's filter.
+  // The init is a ~740-byte static program exec'd from a sealed memfd
+  // (detail/exec_trampoline.hpp says why: nothing of the caller's memory
+  // or binary is visible as pid 1; non-dumpable, so /proc/1/mem, environ,
+  // ptrace and a write of /proc/1/exe fail from inside, as root of the
+  // user namespace without CAP_SYS_PTRACE and as another uid). It runs with
+  // the program's credentials. Root of the sandbox's user namespace WITH
+  // CAP_SYS_PTRACE there may trace its own init (it is that namespace's
+  // process): it finds nothing of the caller's, and may stop it or make it
+  // report another status, which is no more than the program could do by
+  // itself (a limit's SIGKILL still ends the init). One memfd per plan,
+  // one clone and one exec of ~740 bytes per spawn.
+  // With a seccomp filter, the program's process installs it, last, as
+  // without the option: the init runs under none (a compute-only preset
+  // would deny its wait4 and kill). The exec gate and USER_NOTIF listener
+  // are taken from the program's process.
+  // Needs a new pid namespace (unshare(NsKind::pid)) and x86_64
+  // (init_process_supported()); not with a Landlock ruleset (the memfd
+  // must execute), nor a seccomp filter the init would run under (one
+  // installed before the credentials, or with USER_NOTIF rules and a start
+  // gate, installed before the gate): the plan is refused (Error naming
+  // "init_process"). The init counts as one process
+  // against pids.max and RLIMIT_NPROC (supervise adds it).
+  // Tests: tests/root/init_process_test.cpp, tests/rootless/
+  // init_process_rootless_test.cpp, tests/root/ward_box_test.cpp (--fsize).
+  Sandbox& init_process(bool on = true) {
+    init_process_ = on;
+    return *this;
+  }
+  bool init_process_enabled() const noexcept { return init_process_; }
+  // Whether the sandbox makes a namespace of this kind of its own.
+  bool unshares(NsKind k) const noexcept { return create_.contains(k); }
+  static constexpr bool init_process_supported() noexcept { return detail::kHaveInitProgram; }
 
   // ---- terminal
   // Give the child a new pseudo-terminal as stdin/stdout/stderr and
@@ -1004,8 +1055,17 @@ class Sandbox {
       c.two_stage = true;
       c.vfork_stage2 = true;
     }
+    if (init_process_) plan_init_process(*pd, c);
     pd->finalize();
     if (has_seccomp_) plan_seccomp(*pd);
+    // The init must not run under the program's filter (a compute-only
+    // preset would deny its wait4, kill, rt_sigtimedwait): only a filter
+    // that the program's process installs itself, last, will do.
+    if (init_process_ && (pd->child.seccomp_early || pd->child.seccomp_before_gate))
+      detail::throw_invalid("init_process",
+                            "not with a seccomp filter installed before the credentials "
+                            "(before_credentials) or before a start gate (USER_NOTIF rules with "
+                            "start_gate): the init would run under it");
     plan.data_ = std::move(pd);
     return plan;
   }
@@ -1214,6 +1274,34 @@ class Sandbox {
       pd.fork_mode = true;
     }
     pd.nondumpable_caller = nondumpable_ == Nondumpable::caller;
+  }
+
+  // Sandbox::init_process: ward's init in a sealed memfd.
+  void plan_init_process(detail::PlanData& pd, const detail::ChildPlan& c) const {
+    if (!detail::kHaveInitProgram)
+      detail::throw_invalid("init_process", "no init program for this architecture");
+    if (!create_.contains(NsKind::pid))
+      detail::throw_invalid(
+          "init_process",
+          "needs a new pid namespace (unshare(NsKind::pid)): the init is its pid 1");
+    if (landlock_fd_)
+      detail::throw_invalid("init_process", "not with a Landlock ruleset (the memfd must execute)");
+    if (c.hold) detail::throw_invalid("init_process", "not for a held namespace");
+    constexpr unsigned kMfdExec = 0x10U;  // MFD_EXEC (Linux 6.3), as sealed_exec
+    int fd = static_cast<int>(
+        ::syscall(SYS_memfd_create, "ward-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | kMfdExec));
+    if (fd < 0 && errno == EINVAL)
+      fd = static_cast<int>(
+          ::syscall(SYS_memfd_create, "ward-init", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    fd = detail::off_stdio(fd);
+    if (fd < 0)
+      detail::throw_errno(Step::validate, "memfd_create", "init_process (see vm.memfd_noexec)");
+    pd.init_program.reset(fd);
+    const auto& t = detail::kInitProgram;
+    if (::write(fd, t, sizeof t) != static_cast<ssize_t>(sizeof t))
+      detail::throw_errno(Step::validate, "memfd", "init_process: write the init");
+    if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+      detail::throw_errno(Step::validate, "memfd", "init_process: F_ADD_SEALS");
   }
 
   // Sandbox::sealed_exec: the trampoline in a sealed memfd, and its argv.
@@ -1515,6 +1603,7 @@ class Sandbox {
   std::vector<std::pair<std::string, std::string>> sysctls_;
   Nondumpable nondumpable_ = Nondumpable::off;
   bool sealed_exec_ = false;
+  bool init_process_ = false;
   // (A vector and a flag, not std::optional<vector>: g++ 12 warns about the
   // latter's move with a false maybe-uninitialized.)
   std::vector<sock_filter> seccomp_;

@@ -23,6 +23,10 @@
 //    be in a new pid namespace (Sandbox::unshare(NsKind::pid)) whose init is
 //    the main process, and its death takes every other process with it
 //    (pid_namespaces(7)). With neither, supervise() refuses to start.
+//  - with a new pid namespace, ward's init is its pid 1 and the program its
+//    child (SuperviseOptions::init_process, on by default): the program
+//    then dies of the signals a pid 1 would not (SIGXFSZ past the file
+//    size, SIGXCPU, its own SIGABRT), and the verdict has its own status.
 // Tests: tests/root/supervise_test.cpp, tests/rootless/supervise_rootless_test.cpp.
 #pragma once
 
@@ -117,6 +121,17 @@ struct SuperviseOptions {
   // in; for an unprivileged caller, a subtree delegated to it that has no
   // processes of its own, so that memory and pids can be enabled below it.
   std::string cgroup_parent;
+  // With a sandbox that makes a new pid namespace: ward's init as its pid 1
+  // and the program as pid 2 (Sandbox::init_process, which says why), so
+  // that SIGXFSZ (Limits::file_size), SIGXCPU and the program's own
+  // signals end it as they would anywhere, and orphans are reaped. On by
+  // default: a judge wants the program's own death. The init counts as one
+  // process: Limits::processes is raised by one for it. Where the plan
+  // refuses it (no init for this architecture, a Landlock ruleset, a
+  // seccomp filter installed before the credentials), supervise runs
+  // without it and not_granted says why;
+  // a sandbox that asked for it itself keeps it (and its refusal).
+  bool init_process = true;
 };
 
 struct Verdict {
@@ -140,8 +155,8 @@ struct Verdict {
 
   std::chrono::microseconds cpu_time{0};   // the tree's (see cpu_time_source)
   std::chrono::microseconds wall_time{0};  // spawn to the main process's end
-  std::string cpu_time_source;          // "cgroup-v1 cpuacct.usage", "cgroup-v2 cpu.stat", "rusage"
-  std::uint64_t max_rss = 0;            // bytes: the largest process's peak RSS (getrusage)
+  std::string cpu_time_source;  // "cgroup-v1 cpuacct.usage", "cgroup-v2 cpu.stat", "rusage", "proc"
+  std::uint64_t max_rss = 0;    // bytes: the largest process's peak RSS (getrusage)
   std::optional<std::uint64_t> cg_mem;  // bytes: the cgroup's memory peak, where known
   bool cg_oom_killed = false;           // the cgroup's OOM killer killed a process
 
@@ -156,7 +171,8 @@ struct Verdict {
   // What the caller asked for and did not get, one sentence each (e.g.
   // "memory: no cgroup (...); RLIMIT_AS per process instead").
   std::vector<std::string> not_granted;
-  std::string cgroup;  // the run's cgroup path, empty without one
+  std::string cgroup;         // the run's cgroup path, empty without one
+  bool init_process = false;  // the program ran under ward's init (pid 2)
 
   bool ok() const noexcept { return status == Status::OK; }
 
@@ -206,6 +222,7 @@ struct Verdict {
     line("ward-enforced-file-size", std::string(to_string(enforced.file_size)));
     line("ward-enforced-tree-kill", std::string(to_string(enforced.tree_kill)));
     if (!cgroup.empty()) line("ward-cgroup", cgroup);
+    if (init_process) line("ward-init", "1");
     for (const auto& n : not_granted) line("ward-not-granted", n);
     return m;
   }
@@ -340,6 +357,13 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
     return std::min<std::uint64_t>(want, cur.rlim_max);
   };
 
+  // ward's init as the pid namespace's pid 1 (SuperviseOptions::init_process).
+  const bool asked_init = sb.init_process_enabled();
+  bool with_init = asked_init || (opts.init_process && Sandbox::init_process_supported() &&
+                                  sb.unshares(NsKind::pid));
+  if (with_init) sb.init_process();
+  const std::uint64_t init_procs = with_init ? 1 : 0;
+
   // Tree kill.
   if (cg) {
     v.enforced.tree_kill = cg->v2() ? Mechanism::cgroup_v2 : Mechanism::cgroup_v1;
@@ -413,16 +437,24 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
     }
   }
   // Processes.
+  std::optional<CgroupBackend> procs_by;  // set when a cgroup holds Limits::processes
+  auto set_pids_max = [&](CgroupBackend b, std::uint64_t n) {
+    if (b == CgroupBackend::v1)
+      cg->v1()->pids_max(n);
+    else
+      cg->v2()->pids_max(n);
+  };
   if (lim.processes) {
+    const std::uint64_t n = *lim.processes + init_procs;
     auto b = backend("pids");
     bool done = false;
     try {
       if (b == CgroupBackend::v1) {
-        cg->v1()->pids_max(*lim.processes);
+        set_pids_max(b, n);
         done = true;
       } else if (b == CgroupBackend::v2 || (cg && cg->v2())) {
-        cg->v2()->pids_max(*lim.processes);
         b = CgroupBackend::v2;
+        set_pids_max(b, n);
         done = true;
       }
     } catch (const Error& e) {
@@ -430,9 +462,9 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
     }
     if (done) {
       v.enforced.processes = detail::sv::cg_mechanism(b);
+      procs_by = b;
     } else {
-      sb.rlimit(RLIMIT_NPROC, clamp_hard(RLIMIT_NPROC, *lim.processes),
-                clamp_hard(RLIMIT_NPROC, *lim.processes));
+      sb.rlimit(RLIMIT_NPROC, clamp_hard(RLIMIT_NPROC, n), clamp_hard(RLIMIT_NPROC, n));
       v.enforced.processes = Mechanism::rlimit;
       grant_note(
           "processes: " + (cg ? std::string("the run's cgroup has no pids controller") : cg_why) +
@@ -450,7 +482,24 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
   if (lim.output && (opts.capture_stdout || opts.capture_stderr))
     v.enforced.output = Mechanism::supervisor;
 
-  Plan plan = sb.plan();
+  auto make_plan = [&]() -> Plan {
+    if (!with_init || asked_init) return sb.plan();
+    try {
+      return sb.plan();
+    } catch (const Error& e) {
+      if (std::string_view(e.what()).find("init_process") == std::string_view::npos) throw;
+      grant_note(std::string("init: ") + e.what() + "; the program is the pid namespace's init");
+    }
+    with_init = false;
+    sb.init_process(false);
+    if (lim.processes && procs_by) set_pids_max(*procs_by, *lim.processes);
+    if (lim.processes && !procs_by)
+      sb.rlimit(RLIMIT_NPROC, clamp_hard(RLIMIT_NPROC, *lim.processes),
+                clamp_hard(RLIMIT_NPROC, *lim.processes));
+    return sb.plan();
+  };
+  Plan plan = make_plan();
+  v.init_process = with_init;
   if (!cg) {
     if ((plan.clone_flags() & CLONE_NEWPID) == 0)
       detail::throw_invalid("supervise",
@@ -478,12 +527,26 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
       if (st.cpu) return microseconds(static_cast<std::int64_t>(st.cpu->usage_usec));
       return std::nullopt;
     }
-    return detail::sv::proc_cpu_time(child.pid());
+    auto t = detail::sv::proc_cpu_time(child.pid());
+    // Under ward's init the program is its child, whose time reaches the
+    // init's only once reaped: add the program's own (and its waited-for
+    // children's).
+    if (t && v.init_process)
+      if (auto prog = detail::sv::first_child(child.pid()))
+        if (auto pt = detail::sv::proc_cpu_time(*prog)) *t += *pt;
+    return t;
   };
+  // Without a cgroup: the most CPU time seen in /proc while polling, and
+  // just before a kill. Under ward's init a program killed with the
+  // namespace (at a limit) is reaped by the exiting init with SIGCHLD
+  // ignored (zap_pid_ns_processes), so its time never reaches the init's
+  // rusage: this is what is left of it.
+  microseconds polled_cpu{0};
   auto kill_tree = [&]() {
     if (cg) {
       cg->kill();
     } else {
+      if (auto used = cpu_now()) polled_cpu = std::max(polled_cpu, *used);
       child.kill(SIGKILL);
     }
   };
@@ -504,6 +567,7 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
       }
       if (lim.cpu_time) {
         auto used = cpu_now();
+        if (used && !cpu_by_cgroup) polled_cpu = std::max(polled_cpu, *used);
         if (!used) {
           if (!cpu_by_cgroup) {
             // /proc/PID/stat gone: the process has ended; the pidfd says so.
@@ -593,6 +657,10 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
   microseconds rusage_cpu = tv(v.exit.usage.ru_utime) + tv(v.exit.usage.ru_stime);
   v.cpu_time = rusage_cpu;
   v.cpu_time_source = "rusage";
+  if (!cg && polled_cpu > rusage_cpu) {
+    v.cpu_time = polled_cpu;
+    v.cpu_time_source = "proc";  // the program's time as last polled (see polled_cpu)
+  }
   if (cg) {
     try {
       auto st = cg->stats();

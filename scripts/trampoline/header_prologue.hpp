@@ -32,4 +32,25 @@
 //
 // Architectures: x86_64 only for now; elsewhere kHaveExecTrampoline is false
 // and Sandbox::sealed_exec() is refused (the caller decides).
+//
+// ward's init (Sandbox::init_process; scripts/trampoline/init_*.S, ~740
+// bytes): pid 1 of the sandbox's new pid namespace, whose child (pid 2) is
+// the program. pid 1 gets no signal it has no handler for from inside its
+// namespace (pid_namespaces(7)): a program that is pid 1 does not die of
+// SIGXFSZ, SIGXCPU, its own raise(SIGABRT), and it inherits every orphan.
+// The init lives as long as the sandbox and the sandbox sees it as pid 1,
+// so it must hold nothing of the caller. Chosen over a pid 1 that stays in
+// ward's child code: under CLONE_VM that process IS the caller's memory
+// (/proc/1/mem, ptrace, /proc/1/exe the caller's binary: CVE-2019-5736),
+// and a fork of it a copy of that memory whose cost grows with the caller's
+// size. This one is exec'd from a sealed memfd: a fresh mm of a few pages,
+// nothing of the caller in it, /proc/1/exe a memfd nobody can write
+// (F_SEAL_WRITE), an empty environment, non-dumpable before it reads its
+// argv (PR_SET_DUMPABLE 0; if that fails it kills the program and exits
+// 127 without a status). Its protocol: argv = "" <status fd> <program pid>;
+// it blocks every signal, closes every descriptor but the status fd, reaps
+// every child, sends every signal it takes (rt_sigtimedwait) but SIGCHLD on
+// to the program, and when the program is reaped writes its wait status (4
+// bytes, wait4(2)'s) on the status fd and exits 0: Child::wait reports that
+// status. Tests: tests/root/init_process_test.cpp.
 #pragma once

@@ -3626,6 +3626,7 @@ class Child {
       stderr_ = std::move(o.stderr_);
       seccomp_listener_ = std::move(o.seccomp_listener_);
       terminal_ = std::move(o.terminal_);
+      init_status_ = std::move(o.init_status_);
       oom_dir_ = std::move(o.oom_dir_);
       oom_before_ = o.oom_before_;
     }
@@ -3732,6 +3733,28 @@ class Child {
     if (info.si_pid == 0) return std::nullopt;  // WNOHANG and still running
     ExitStatus s = ExitStatus::from(info);
     s.usage = ru;
+    // Sandbox::init_process: what ended was ward's init; the status is the
+    // program's, which the init wrote before it exited (its rusage holds
+    // the program's, which it reaped). An init that ended otherwise (killed
+    // with the namespace, by SIGKILL at a limit) wrote nothing: its own end
+    // is the status.
+    if (init_status_) {
+      int ws = 0;
+      ssize_t n;
+      do n = ::read(init_status_.get(), &ws, sizeof ws);
+      while (n < 0 && errno == EINTR);
+      init_status_.reset();
+      if (n == static_cast<ssize_t>(sizeof ws) && s.exited() && s.code == 0) {
+        if (WIFEXITED(ws)) {
+          s.kind = ExitStatus::Kind::exited;
+          s.code = WEXITSTATUS(ws);
+        } else if (WIFSIGNALED(ws)) {
+          s.kind = ExitStatus::Kind::signaled;
+          s.code = WTERMSIG(ws);
+          s.core_dumped = WCOREDUMP(ws);
+        }
+      }
+    }
     if (s.signaled() && s.code == SIGKILL && oom_dir_ && oom_kills(oom_dir_.get()) > oom_before_)
       s.oom_killed = true;
     status_ = s;
@@ -3750,6 +3773,7 @@ class Child {
   UniqueFd stdin_, stdout_, stderr_;
   UniqueFd seccomp_listener_;
   UniqueFd terminal_;
+  UniqueFd init_status_;  // Sandbox::init_process: the init's report of the program's status
   UniqueFd oom_dir_;
   std::uint64_t oom_before_ = 0;
 
@@ -6982,6 +7006,7 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
 // time namespace needs a single-threaded mm (setns(2), "EUSERS"), and
 // architectures for which we have no clone trampoline.
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
@@ -7683,6 +7708,11 @@ struct ChildPlan {
   int trampoline_fd = -1;
   const char* const* trampoline_argv = nullptr;
   int trampoline_report_fd = -1;
+
+  // Sandbox::init_process: this process (pid 1 of the new pid namespace)
+  // clones the program's process and then execveat(2)s this sealed memfd,
+  // ward's init (detail/exec_trampoline.hpp), with "" <status fd> <pid>.
+  int init_fd = -1;
 };
 
 // Owner of everything a ChildPlan points into. Immutable once built; a
@@ -7713,6 +7743,7 @@ struct PlanData {
   UniqueFd trampoline;  // the sealed memfd of Sandbox::sealed_exec
   std::vector<std::string> trampoline_argv_s;
   std::vector<const char*> trampoline_argv;
+  UniqueFd init_program;                // the sealed memfd of Sandbox::init_process
   std::uint64_t clone_flags = 0;        // CLONE_NEW* passed to clone3
   UniqueFd cgroup_fd;                   // CLONE_INTO_CGROUP target, if any
   std::vector<UniqueFd> cgroup_v1_fds;  // v1 directories the child joins
@@ -7751,6 +7782,7 @@ struct PlanData {
     cstrs(trampoline_argv_s, trampoline_argv);
     child.trampoline_fd = trampoline ? trampoline.get() : -1;
     child.trampoline_argv = trampoline ? trampoline_argv.data() : nullptr;
+    child.init_fd = init_program ? init_program.get() : -1;
     child.argv = argv.data();
     child.envp = envp.data();
     child.exec_candidates = candidates.data();
@@ -7872,6 +7904,15 @@ struct SpawnCtx {
   // sources (detail::host_binds), for the sources the child cannot open
   // itself and for idmapped binds; -1 where none. Null when there are none.
   const int* mnt_fds;
+  // Sandbox::init_process: ward's init (the plan's sealed memfd, moved
+  // above the kept descriptors by child_fds, as is status_wr), the write
+  // end of the pipe on which it reports the program's wait status (the
+  // parent holds status_rd), and the program's stack under CLONE_VM.
+  int init_fd;
+  int status_wr;
+  int status_rd;
+  std::uint64_t init_stack;
+  std::uint64_t init_stack_size;
 };
 
 namespace child {
@@ -7956,8 +7997,12 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
   };
   const int gate = move_up(p.start_gate_fd, "move start gate");
   const int tramp = move_up(p.trampoline_fd, "move the exec trampoline");
+  const int init = move_up(c->init_fd, "move ward's init");
+  const int status = move_up(c->status_wr, "move the init's status pipe");
   c->gate_fd = gate;
   c->tramp_fd = tramp;
+  c->init_fd = init;
+  c->status_wr = status;
 
   // 2. Copy every source above the targets, then into place: a source may
   //    itself be another mapping's target.
@@ -7994,12 +8039,15 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
   //    sorted targets (the builder sorts them), then everything above.
   // Never close the report pipe early: EOF on it tells the parent that
   // this process no longer uses the shared memory.
-  // Closes [lo, hi_incl] except the report pipe, the gate and the
-  // trampoline (sorted; ~0U: none).
-  unsigned keeps[3] = {static_cast<unsigned>(report), gate < 0 ? ~0U : static_cast<unsigned>(gate),
-                       tramp < 0 ? ~0U : static_cast<unsigned>(tramp)};
-  for (int i = 0; i < 2; ++i)
-    for (int j = 0; j < 2 - i; ++j)
+  // Closes [lo, hi_incl] except the report pipe, the gate, the
+  // trampoline, the init and its status pipe (sorted; ~0U: none).
+  auto keep_no = [](int fd) WARD_CHILD_LAMBDA -> unsigned {
+    return fd < 0 ? ~0U : static_cast<unsigned>(fd);
+  };
+  unsigned keeps[5] = {static_cast<unsigned>(report), keep_no(gate), keep_no(tramp), keep_no(init),
+                       keep_no(status)};
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4 - i; ++j)
       if (keeps[j] > keeps[j + 1]) {
         unsigned t = keeps[j];
         keeps[j] = keeps[j + 1];
@@ -8055,7 +8103,9 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
           if (*s < '0' || *s > '9') num = false;
           fd = fd * 10 + (*s - '0');
         }
-        if (!num || fd == dir || fd == report || fd == gate || fd == tramp) continue;
+        if (!num || fd == dir || fd == report || fd == gate || fd == tramp || fd == init ||
+            fd == status)
+          continue;
         bool keep = false;
         for (int i = 0; i < p.n_fds; ++i)
           if (p.fds[i].dst == fd) keep = true;
@@ -8086,6 +8136,7 @@ WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
   if (c->sync_wr >= 0) sys::call(SYS_close, c->sync_wr);
   if (c->go_wr >= 0) sys::call(SYS_close, c->go_wr);
   if (c->pivot_wr >= 0) sys::call(SYS_close, c->pivot_wr);
+  if (c->status_rd >= 0) sys::call(SYS_close, c->status_rd);
   for (int i = 0; i < 3; ++i)
     if (c->slot_parent[i] >= 0) sys::call(SYS_close, c->slot_parent[i]);
 
@@ -8827,6 +8878,69 @@ WARD_CHILD_FN inline void child_session_keyring(SpawnCtx* c) noexcept {
   if (r < 0) child_report(c, Step::keyring, r, "KEYCTL_SETPERM of the new session keyring");
 }
 
+// Declared without WARD_CHILD_FN (as child_final).
+[[noreturn]] inline void child_exec_program(SpawnCtx* c, const char* seccomp_chosen) noexcept;
+
+// `v` >= 0 in decimal into `out` (at least 21 bytes).
+WARD_CHILD_FN inline void child_decimal(long v, char* out) noexcept {
+  char tmp[24];
+  int n = 0;
+  do {
+    tmp[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v > 0 && n < 20);
+  for (int i = 0; i < n; ++i) out[i] = tmp[n - 1 - i];
+  out[n] = '\0';
+}
+
+// Sandbox::init_process, the program's side: pid 2, the init's child.
+// Its own copy of the context (the init's frame is not ours to write).
+WARD_CHILD_FN inline int child_program(void* arg) noexcept {
+  SpawnCtx local;
+  sys::copy_bytes(&local, arg, sizeof local);
+  SpawnCtx* c = &local;
+  sys::call(SYS_close, c->status_wr);
+  sys::call(SYS_close, c->init_fd);
+  c->status_wr = c->init_fd = -1;
+  child_exec_program(c, nullptr);
+}
+
+// Sandbox::init_process, pid 1's side: everything of the plan is done
+// (mounts, credentials, descriptors, the start gate); clone the program's
+// process (CLONE_VM on its own stack, as the stages), then become ward's
+// init: execveat(2) of the sealed memfd (detail/exec_trampoline.hpp says
+// why a program of its own), which leaves the caller's memory for a fresh
+// one, with the status pipe inherited, every signal still blocked (as the
+// caller's spawn blocked them; the init takes them with rt_sigtimedwait)
+// and an empty environment. The report pipe is close-on-exec: EOF on it
+// still means every process of the spawn exec'd or ended. A failure here
+// ends pid 1, and the namespace with the program.
+[[noreturn]] WARD_CHILD_FN inline void child_init(SpawnCtx* c) noexcept {
+  CloneArgs a{};
+  a.flags = c->vm ? CLONE_VM : 0;
+  a.exit_signal = SIGCHLD;
+  if (c->vm) {
+    a.stack = c->init_stack;
+    a.stack_size = c->init_stack_size;
+  }
+  long pid = clone3_run(&a, &child_program, c);
+  if (pid < 0) child_report(c, Step::clone, pid, "the program's process (init_process)");
+  long r = sys::call(SYS_fcntl, c->status_wr, F_SETFD, 0);
+  if (r < 0) child_report(c, Step::exec, r, "the init's status pipe (init_process)");
+  char fd_text[24], pid_text[24];
+  child_decimal(c->status_wr, fd_text);
+  child_decimal(pid, pid_text);
+  const char* argv[4];
+  argv[0] = "";
+  argv[1] = fd_text;
+  argv[2] = pid_text;
+  argv[3] = nullptr;
+  const char* envp[1];
+  envp[0] = nullptr;
+  r = sys::call(SYS_execveat, c->init_fd, "", argv, envp, AT_EMPTY_PATH);
+  child_report(c, Step::exec, r, "execveat of ward's init (init_process, a sealed memfd)");
+}
+
 // The process that execs: credentials, names, network, fds, then execve.
 WARD_CHILD_FN inline int child_final(void* arg) noexcept {
   // A second stage gets stage one's copy; copy again, stage one still uses it.
@@ -9016,6 +9130,19 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     if (r != 1) sys::exit_group(127);  // the gate was closed: never started
     sys::call(SYS_close, c->gate_fd);
   }
+  // Sandbox::init_process: this process becomes ward's init, the program
+  // goes on in its child (Sandbox::plan refuses a filter before the gate).
+  if (c->init_fd >= 0) child_init(c);
+  child_exec_program(c, seccomp_chosen);
+}
+
+// The last steps of the process that execs the program: the signal mask
+// of the caller's spawn (everything blocked) undone, the seccomp filter,
+// the exec (through the trampoline with sealed_exec).
+[[noreturn]] WARD_CHILD_FN inline void child_exec_program(SpawnCtx* c,
+                                                          const char* seccomp_chosen) noexcept {
+  const ChildPlan& p = *c->plan;
+  long r;
   std::uint64_t none = 0;
   r = sys::call(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
   if (r < 0) child_report(c, Step::sigmask, r, "unblock signals");
@@ -9535,6 +9662,7 @@ struct SpawnResult {
   pid_t pid = -1;
   UniqueFd seccomp_listener;  // when the filter has USER_NOTIF rules
   UniqueFd terminal;          // ChildPlan::terminal_in_child: the pty master it sent
+  UniqueFd init_status;       // Sandbox::init_process: where the init writes the program's status
 };
 
 // Called in hold mode with the pid whose namespaces are ready.
@@ -9690,6 +9818,60 @@ inline UniqueFd take_listener(int pidfd, int fd_no, int report_rd) {
     ::usleep(attempt < 100 ? 10 : 100);
   }
   throw Error(Step::seccomp, ETIMEDOUT, "seccomp listener", "the child never installed its filter");
+}
+
+// Sandbox::init_process: the program's process, the child of ward's init
+// `init` (our child, not reaped: its pid is stable), as a pidfd, with its
+// pid. It holds the seccomp listener and makes the gated exec. Called once
+// it announced its listener, so it exists (it may not end before its exec:
+// it waits in the gate). By /proc/PID/task/PID/children, else a scan of
+// /proc for the process whose parent is `init`; the pidfd is checked to
+// name a child of `init` after it was opened (the pid cannot be reused
+// under it then).
+inline UniqueFd program_of_init(pid_t init, pid_t& prog) {
+  auto parent_of = [](pid_t pid) -> pid_t {
+    std::string st;
+    int fd = ::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char buf[512];
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0) return -1;
+    st.assign(buf, static_cast<std::size_t>(n));
+    auto close = st.rfind(')');  // the name may hold ')': fields restart after the last
+    if (close == std::string::npos || close + 4 >= st.size()) return -1;
+    return static_cast<pid_t>(std::strtol(st.c_str() + close + 4, nullptr, 10));
+  };
+  std::vector<pid_t> cands;
+  const std::string kids =
+      "/proc/" + std::to_string(init) + "/task/" + std::to_string(init) + "/children";
+  int fd = ::open(kids.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char buf[256];
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n > 0) {
+      buf[n] = '\0';
+      cands.push_back(static_cast<pid_t>(std::strtol(buf, nullptr, 10)));
+    }
+  } else if (DIR* d = ::opendir("/proc")) {
+    while (auto* e = ::readdir(d)) {
+      pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+      if (pid > 0 && parent_of(pid) == init) cands.push_back(pid);
+    }
+    ::closedir(d);
+  }
+  for (pid_t c : cands) {
+    if (c <= 0) continue;
+    int pfd = static_cast<int>(::syscall(sys::nr_pidfd_open, c, 0));
+    if (pfd < 0) continue;
+    UniqueFd got(off_stdio(pfd));
+    if (parent_of(c) != init) continue;
+    prog = c;
+    return got;
+  }
+  throw Error(Step::seccomp, ESRCH, "init_process",
+              "the program's process (the init's child) holding the seccomp listener is gone");
 }
 
 // The pty master a child sent with child_terminal (SCM_RIGHTS, one byte).
@@ -9961,7 +10143,8 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     }
   } give_back{stacks, cached_stacks};
   if (vm) {
-    const int needed = p.two_stage ? 2 : 1;
+    // One more for the program's process under ward's init (child_init).
+    const int needed = (p.two_stage ? 2 : 1) + (p.init_fd >= 0 ? 1 : 0);
     if (cached_stacks && cached_stacks->count() >= needed) {
       stacks.emplace(std::move(*cached_stacks));
       cached_stacks.reset();
@@ -10005,6 +10188,23 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   if (vm && p.two_stage) {
     ctx.stage2_stack = stacks->base(1);
     ctx.stage2_stack_size = stacks->size();
+  }
+  // Sandbox::init_process: the init writes the program's wait status here
+  // (non-blocking: Child reads it once the init is reaped).
+  UniqueFd status_rd, status_wr;
+  ctx.init_fd = p.init_fd;
+  ctx.status_wr = ctx.status_rd = -1;
+  if (p.init_fd >= 0) {
+    int sp[2];
+    if (::pipe2(sp, O_CLOEXEC | O_NONBLOCK) != 0) throw_errno(Step::pipe, "init status pipe");
+    status_rd.reset(off_stdio(sp[0]));
+    status_wr.reset(off_stdio(sp[1]));
+    ctx.status_wr = status_wr.get();
+    ctx.status_rd = status_rd.get();
+    if (vm) {
+      ctx.init_stack = stacks->base(p.two_stage ? 2 : 1);
+      ctx.init_stack_size = stacks->size();
+    }
   }
 
   // CLONE_VM: the child's credential change marks our mm (CallerDumpable).
@@ -10120,6 +10320,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   report_wr.reset();
   sync_rd.reset();
   term_child.reset();
+  status_wr.reset();
   if (p.need_parent && p.ns_at_clone) {
     // The user namespace exists since clone3 returned: write the maps now
     // and release the child, without waiting for it to ask (one wake-up
@@ -10158,10 +10359,17 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     // waits until stage one has said which process that is.
     if (pending_listener >= 0 && (!p.two_stage || final_pidfd)) {
       int target = p.two_stage ? final_pidfd.get() : pidfd.get();
+      pid_t gated = p.two_stage ? final_pid : static_cast<pid_t>(pid);
+      // Under ward's init the filter is the program's, the init's child.
+      UniqueFd program;
+      if (p.init_fd >= 0) {
+        program = program_of_init(gated, gated);
+        target = program.get();
+      }
       listener = take_listener(target, pending_listener, report_rd.get());
       pending_listener = -1;
       if (listener && pd.seccomp_exec_gate)
-        pass_first_exec(listener.get(), p.two_stage ? final_pid : static_cast<pid_t>(pid), target,
+        pass_first_exec(listener.get(), gated, target,
                         p.trampoline_fd >= 0 ? SYS_execveat : SYS_execve);
       if (!pd.seccomp_keep_listener) listener.reset();
     }
@@ -10275,8 +10483,10 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   if (term_parent) terminal = receive_terminal(term_parent.get());
   guard.armed = false;
   if (p.two_stage)
-    return {std::move(final_pidfd), final_pid, std::move(listener), std::move(terminal)};
-  return {std::move(pidfd), static_cast<pid_t>(pid), std::move(listener), std::move(terminal)};
+    return {std::move(final_pidfd), final_pid, std::move(listener), std::move(terminal),
+            std::move(status_rd)};
+  return {std::move(pidfd), static_cast<pid_t>(pid), std::move(listener), std::move(terminal),
+          std::move(status_rd)};
 }
 
 }  // namespace ward::detail
@@ -12169,6 +12379,27 @@ inline std::vector<sock_filter> exec_gate_program(std::span<const sock_filter> p
 //
 // Architectures: x86_64 only for now; elsewhere kHaveExecTrampoline is false
 // and Sandbox::sealed_exec() is refused (the caller decides).
+//
+// ward's init (Sandbox::init_process; scripts/trampoline/init_*.S, ~740
+// bytes): pid 1 of the sandbox's new pid namespace, whose child (pid 2) is
+// the program. pid 1 gets no signal it has no handler for from inside its
+// namespace (pid_namespaces(7)): a program that is pid 1 does not die of
+// SIGXFSZ, SIGXCPU, its own raise(SIGABRT), and it inherits every orphan.
+// The init lives as long as the sandbox and the sandbox sees it as pid 1,
+// so it must hold nothing of the caller. Chosen over a pid 1 that stays in
+// ward's child code: under CLONE_VM that process IS the caller's memory
+// (/proc/1/mem, ptrace, /proc/1/exe the caller's binary: CVE-2019-5736),
+// and a fork of it a copy of that memory whose cost grows with the caller's
+// size. This one is exec'd from a sealed memfd: a fresh mm of a few pages,
+// nothing of the caller in it, /proc/1/exe a memfd nobody can write
+// (F_SEAL_WRITE), an empty environment, non-dumpable before it reads its
+// argv (PR_SET_DUMPABLE 0; if that fails it kills the program and exits
+// 127 without a status). Its protocol: argv = "" <status fd> <program pid>;
+// it blocks every signal, closes every descriptor but the status fd, reaps
+// every child, sends every signal it takes (rt_sigtimedwait) but SIGCHLD on
+// to the program, and when the program is reaped writes its wait status (4
+// bytes, wait4(2)'s) on the status fd and exits 0: Child::wait reports that
+// status. Tests: tests/root/init_process_test.cpp.
 
 namespace ward::detail {
 
@@ -12224,9 +12455,60 @@ inline constexpr unsigned char kExecTrampoline[] = {
     0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 };
 inline constexpr bool kHaveExecTrampoline = true;
+inline constexpr unsigned char kInitProgram[] = {
+    0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x02, 0x00, 0x3e, 0x00, 0x01, 0x00, 0x00, 0x00, 0xb0, 0x00, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x20, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x40, 0x00, 0x38, 0x00, 0x02, 0x00, 0x40, 0x00, 0x03, 0x00, 0x02, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x0f, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x51, 0xe5, 0x74, 0x64, 0x06, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x4c, 0x8b, 0x24, 0x24, 0x4c, 0x8d, 0x6c, 0x24, 0x08, 0xb8, 0x9d, 0x00, 0x00, 0x00, 0xbf, 0x04,
+    0x00, 0x00, 0x00, 0x31, 0xf6, 0x0f, 0x05, 0x48, 0x89, 0xc3, 0x49, 0x83, 0xfc, 0x03, 0x0f, 0x82,
+    0x0b, 0x01, 0x00, 0x00, 0x49, 0x8b, 0x45, 0x00, 0x80, 0x38, 0x00, 0x0f, 0x85, 0xfe, 0x00, 0x00,
+    0x00, 0x49, 0x8b, 0x75, 0x08, 0xe8, 0x02, 0x01, 0x00, 0x00, 0x41, 0x89, 0xc7, 0x49, 0x8b, 0x75,
+    0x10, 0xe8, 0xf6, 0x00, 0x00, 0x00, 0x41, 0x89, 0xc6, 0x45, 0x85, 0xf6, 0x0f, 0x84, 0xdd, 0x00,
+    0x00, 0x00, 0x48, 0x85, 0xdb, 0x74, 0x14, 0xb8, 0x3e, 0x00, 0x00, 0x00, 0x44, 0x89, 0xf7, 0xbe,
+    0x09, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xe9, 0xc4, 0x00, 0x00, 0x00, 0x48, 0x81, 0xec, 0x00, 0x01,
+    0x00, 0x00, 0x48, 0xc7, 0x04, 0x24, 0xff, 0xff, 0xff, 0xff, 0xb8, 0x0e, 0x00, 0x00, 0x00, 0xbf,
+    0x02, 0x00, 0x00, 0x00, 0x48, 0x89, 0xe6, 0x31, 0xd2, 0x41, 0xba, 0x08, 0x00, 0x00, 0x00, 0x0f,
+    0x05, 0x45, 0x85, 0xff, 0x74, 0x0f, 0xb8, 0xb4, 0x01, 0x00, 0x00, 0x31, 0xff, 0x41, 0x8d, 0x77,
+    0xff, 0x31, 0xd2, 0x0f, 0x05, 0xb8, 0xb4, 0x01, 0x00, 0x00, 0x41, 0x8d, 0x7f, 0x01, 0xbe, 0xff,
+    0xff, 0xff, 0xff, 0x31, 0xd2, 0x0f, 0x05, 0xb8, 0x3d, 0x00, 0x00, 0x00, 0xbf, 0xff, 0xff, 0xff,
+    0xff, 0x48, 0x8d, 0x74, 0x24, 0x08, 0xba, 0x01, 0x00, 0x00, 0x40, 0x45, 0x31, 0xd2, 0x0f, 0x05,
+    0x4c, 0x39, 0xf0, 0x74, 0x3c, 0x48, 0x85, 0xc0, 0x7f, 0xdd, 0x48, 0x83, 0xf8, 0xf6, 0x74, 0x4f,
+    0xb8, 0x80, 0x00, 0x00, 0x00, 0x48, 0x89, 0xe7, 0x48, 0x8d, 0x74, 0x24, 0x10, 0x31, 0xd2, 0x41,
+    0xba, 0x08, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x48, 0x83, 0xf8, 0x11, 0x74, 0xba, 0x48, 0x85, 0xc0,
+    0x7e, 0xde, 0x48, 0x89, 0xc6, 0xb8, 0x3e, 0x00, 0x00, 0x00, 0x44, 0x89, 0xf7, 0x0f, 0x05, 0xeb,
+    0xcf, 0xb8, 0x01, 0x00, 0x00, 0x00, 0x44, 0x89, 0xff, 0x48, 0x8d, 0x74, 0x24, 0x08, 0xba, 0x04,
+    0x00, 0x00, 0x00, 0x0f, 0x05, 0xb8, 0xe7, 0x00, 0x00, 0x00, 0x31, 0xff, 0x0f, 0x05, 0xf4, 0xb8,
+    0xe7, 0x00, 0x00, 0x00, 0xbf, 0x7f, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xf4, 0x31, 0xc0, 0x0f, 0xb6,
+    0x0e, 0x85, 0xc9, 0x74, 0xea, 0x0f, 0xb6, 0x0e, 0x85, 0xc9, 0x74, 0x12, 0x83, 0xe9, 0x30, 0x83,
+    0xf9, 0x09, 0x77, 0xdb, 0x6b, 0xc0, 0x0a, 0x01, 0xc8, 0x48, 0xff, 0xc6, 0xeb, 0xe7, 0xc3, 0x00,
+    0x2e, 0x73, 0x68, 0x73, 0x74, 0x72, 0x74, 0x61, 0x62, 0x00, 0x2e, 0x74, 0x65, 0x78, 0x74, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x0b, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xb0, 0x00, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0xb0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x5f, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x11, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+inline constexpr bool kHaveInitProgram = true;
 #else
 inline constexpr unsigned char kExecTrampoline[] = {0};
 inline constexpr bool kHaveExecTrampoline = false;
+inline constexpr unsigned char kInitProgram[] = {0};
+inline constexpr bool kHaveInitProgram = false;
 #endif
 // clang-format on
 
@@ -15988,6 +16270,7 @@ class Plan {
     auto r = detail::spawn_plan(*data_, child_end, parent_end);
     Child c(std::move(r.pidfd), r.pid);
     c.seccomp_listener_ = std::move(r.seccomp_listener);
+    c.init_status_ = std::move(r.init_status);
     if (oom_dir >= 0) {
       int fd = ::fcntl(oom_dir, F_DUPFD_CLOEXEC, 3);
       if (fd >= 0) c.watch_oom(UniqueFd(fd), oom_before);
@@ -16241,6 +16524,56 @@ class Sandbox {
     return *this;
   }
   static constexpr bool sealed_exec_supported() noexcept { return detail::kHaveExecTrampoline; }
+
+  // Run a small init of ward's as pid 1 of the sandbox's new pid namespace,
+  // with the program as its child (pid 2), as isolate and bubblewrap do.
+  // Why: a namespace's init gets only the signals it has a handler for
+  // unless they come from an ancestor namespace (pid_namespaces(7)), so a
+  // program that is pid 1 does not die of SIGXFSZ past RLIMIT_FSIZE (it
+  // only gets EFBIG), RLIMIT_CPU's SIGXCPU is dropped, its raise(SIGABRT)
+  // or kill(getpid(), SIGTERM) does nothing, and it inherits (and must
+  // reap) every orphan. The init reaps every child, sends the signals it
+  // gets (SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCONT, ...; all but SIGCHLD)
+  // on to the program, and when the program ends reports its own wait
+  // status and exits, which ends the namespace and everything in it:
+  // Child::wait() (and supervise) then report the program's exit code or
+  // the signal that killed it, not the init's. If the init itself is
+  // killed (Child::kill(SIGKILL) at a time limit), that is the status.
+  // The program's process does the exec as without the option (seccomp
+  // filter last, sealed_exec, exec failures reported by spawn); the init
+  // is under none of the program's filter.
+  // The init is a ~740-byte static program exec'd from a sealed memfd
+  // (detail/exec_trampoline.hpp says why: nothing of the caller's memory
+  // or binary is visible as pid 1; non-dumpable, so /proc/1/mem, environ,
+  // ptrace and a write of /proc/1/exe fail from inside, as root of the
+  // user namespace without CAP_SYS_PTRACE and as another uid). It runs with
+  // the program's credentials. Root of the sandbox's user namespace WITH
+  // CAP_SYS_PTRACE there may trace its own init (it is that namespace's
+  // process): it finds nothing of the caller's, and may stop it or make it
+  // report another status, which is no more than the program could do by
+  // itself (a limit's SIGKILL still ends the init). One memfd per plan,
+  // one clone and one exec of ~740 bytes per spawn.
+  // With a seccomp filter, the program's process installs it, last, as
+  // without the option: the init runs under none (a compute-only preset
+  // would deny its wait4 and kill). The exec gate and USER_NOTIF listener
+  // are taken from the program's process.
+  // Needs a new pid namespace (unshare(NsKind::pid)) and x86_64
+  // (init_process_supported()); not with a Landlock ruleset (the memfd
+  // must execute), nor a seccomp filter the init would run under (one
+  // installed before the credentials, or with USER_NOTIF rules and a start
+  // gate, installed before the gate): the plan is refused (Error naming
+  // "init_process"). The init counts as one process
+  // against pids.max and RLIMIT_NPROC (supervise adds it).
+  // Tests: tests/root/init_process_test.cpp, tests/rootless/
+  // init_process_rootless_test.cpp, tests/root/ward_box_test.cpp (--fsize).
+  Sandbox& init_process(bool on = true) {
+    init_process_ = on;
+    return *this;
+  }
+  bool init_process_enabled() const noexcept { return init_process_; }
+  // Whether the sandbox makes a namespace of this kind of its own.
+  bool unshares(NsKind k) const noexcept { return create_.contains(k); }
+  static constexpr bool init_process_supported() noexcept { return detail::kHaveInitProgram; }
 
   // ---- terminal
   // Give the child a new pseudo-terminal as stdin/stdout/stderr and
@@ -16772,8 +17105,17 @@ class Sandbox {
       c.two_stage = true;
       c.vfork_stage2 = true;
     }
+    if (init_process_) plan_init_process(*pd, c);
     pd->finalize();
     if (has_seccomp_) plan_seccomp(*pd);
+    // The init must not run under the program's filter (a compute-only
+    // preset would deny its wait4, kill, rt_sigtimedwait): only a filter
+    // that the program's process installs itself, last, will do.
+    if (init_process_ && (pd->child.seccomp_early || pd->child.seccomp_before_gate))
+      detail::throw_invalid("init_process",
+                            "not with a seccomp filter installed before the credentials "
+                            "(before_credentials) or before a start gate (USER_NOTIF rules with "
+                            "start_gate): the init would run under it");
     plan.data_ = std::move(pd);
     return plan;
   }
@@ -16982,6 +17324,34 @@ class Sandbox {
       pd.fork_mode = true;
     }
     pd.nondumpable_caller = nondumpable_ == Nondumpable::caller;
+  }
+
+  // Sandbox::init_process: ward's init in a sealed memfd.
+  void plan_init_process(detail::PlanData& pd, const detail::ChildPlan& c) const {
+    if (!detail::kHaveInitProgram)
+      detail::throw_invalid("init_process", "no init program for this architecture");
+    if (!create_.contains(NsKind::pid))
+      detail::throw_invalid(
+          "init_process",
+          "needs a new pid namespace (unshare(NsKind::pid)): the init is its pid 1");
+    if (landlock_fd_)
+      detail::throw_invalid("init_process", "not with a Landlock ruleset (the memfd must execute)");
+    if (c.hold) detail::throw_invalid("init_process", "not for a held namespace");
+    constexpr unsigned kMfdExec = 0x10U;  // MFD_EXEC (Linux 6.3), as sealed_exec
+    int fd = static_cast<int>(
+        ::syscall(SYS_memfd_create, "ward-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | kMfdExec));
+    if (fd < 0 && errno == EINVAL)
+      fd = static_cast<int>(
+          ::syscall(SYS_memfd_create, "ward-init", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    fd = detail::off_stdio(fd);
+    if (fd < 0)
+      detail::throw_errno(Step::validate, "memfd_create", "init_process (see vm.memfd_noexec)");
+    pd.init_program.reset(fd);
+    const auto& t = detail::kInitProgram;
+    if (::write(fd, t, sizeof t) != static_cast<ssize_t>(sizeof t))
+      detail::throw_errno(Step::validate, "memfd", "init_process: write the init");
+    if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+      detail::throw_errno(Step::validate, "memfd", "init_process: F_ADD_SEALS");
   }
 
   // Sandbox::sealed_exec: the trampoline in a sealed memfd, and its argv.
@@ -17283,6 +17653,7 @@ class Sandbox {
   std::vector<std::pair<std::string, std::string>> sysctls_;
   Nondumpable nondumpable_ = Nondumpable::off;
   bool sealed_exec_ = false;
+  bool init_process_ = false;
   // (A vector and a flag, not std::optional<vector>: g++ 12 warns about the
   // latter's move with a false maybe-uninitialized.)
   std::vector<sock_filter> seccomp_;
@@ -18177,6 +18548,10 @@ inline SeccompFilter docker_default() {
 //    be in a new pid namespace (Sandbox::unshare(NsKind::pid)) whose init is
 //    the main process, and its death takes every other process with it
 //    (pid_namespaces(7)). With neither, supervise() refuses to start.
+//  - with a new pid namespace, ward's init is its pid 1 and the program its
+//    child (SuperviseOptions::init_process, on by default): the program
+//    then dies of the signals a pid 1 would not (SIGXFSZ past the file
+//    size, SIGXCPU, its own SIGABRT), and the verdict has its own status.
 // Tests: tests/root/supervise_test.cpp, tests/rootless/supervise_rootless_test.cpp.
 
 #include <fcntl.h>
@@ -18289,6 +18664,26 @@ inline std::optional<std::chrono::microseconds> proc_cpu_time(pid_t pid) {
       static_cast<std::int64_t>(sum * 1000000ULL / static_cast<unsigned long long>(hz)));
 }
 
+// The first child of `pid` (/proc/PID/task/PID/children, Linux 3.5 with
+// CONFIG_PROC_CHILDREN), nullopt when none or unreadable: ward's init's
+// program. Read while the init lives (it reaps the program and exits at
+// once): the pid is the program's, or gone, or, in the microseconds
+// between the reap and our read of its stat, could name another process.
+inline std::optional<pid_t> first_child(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buf[64];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return std::nullopt;
+  buf[n] = '\0';
+  char* end = nullptr;
+  long v = std::strtol(buf, &end, 10);
+  if (end == buf || v <= 0) return std::nullopt;
+  return static_cast<pid_t>(v);
+}
+
 // CPUs this process may run on: the most CPU time a tree can use per unit
 // of wall time.
 inline unsigned cpu_count() noexcept {
@@ -18369,6 +18764,17 @@ struct SuperviseOptions {
   // in; for an unprivileged caller, a subtree delegated to it that has no
   // processes of its own, so that memory and pids can be enabled below it.
   std::string cgroup_parent;
+  // With a sandbox that makes a new pid namespace: ward's init as its pid 1
+  // and the program as pid 2 (Sandbox::init_process, which says why), so
+  // that SIGXFSZ (Limits::file_size), SIGXCPU and the program's own
+  // signals end it as they would anywhere, and orphans are reaped. On by
+  // default: a judge wants the program's own death. The init counts as one
+  // process: Limits::processes is raised by one for it. Where the plan
+  // refuses it (no init for this architecture, a Landlock ruleset, a
+  // seccomp filter installed before the credentials), supervise runs
+  // without it and not_granted says why;
+  // a sandbox that asked for it itself keeps it (and its refusal).
+  bool init_process = true;
 };
 
 struct Verdict {
@@ -18392,8 +18798,8 @@ struct Verdict {
 
   std::chrono::microseconds cpu_time{0};   // the tree's (see cpu_time_source)
   std::chrono::microseconds wall_time{0};  // spawn to the main process's end
-  std::string cpu_time_source;          // "cgroup-v1 cpuacct.usage", "cgroup-v2 cpu.stat", "rusage"
-  std::uint64_t max_rss = 0;            // bytes: the largest process's peak RSS (getrusage)
+  std::string cpu_time_source;  // "cgroup-v1 cpuacct.usage", "cgroup-v2 cpu.stat", "rusage", "proc"
+  std::uint64_t max_rss = 0;    // bytes: the largest process's peak RSS (getrusage)
   std::optional<std::uint64_t> cg_mem;  // bytes: the cgroup's memory peak, where known
   bool cg_oom_killed = false;           // the cgroup's OOM killer killed a process
 
@@ -18408,7 +18814,8 @@ struct Verdict {
   // What the caller asked for and did not get, one sentence each (e.g.
   // "memory: no cgroup (...); RLIMIT_AS per process instead").
   std::vector<std::string> not_granted;
-  std::string cgroup;  // the run's cgroup path, empty without one
+  std::string cgroup;         // the run's cgroup path, empty without one
+  bool init_process = false;  // the program ran under ward's init (pid 2)
 
   bool ok() const noexcept { return status == Status::OK; }
 
@@ -18458,6 +18865,7 @@ struct Verdict {
     line("ward-enforced-file-size", std::string(to_string(enforced.file_size)));
     line("ward-enforced-tree-kill", std::string(to_string(enforced.tree_kill)));
     if (!cgroup.empty()) line("ward-cgroup", cgroup);
+    if (init_process) line("ward-init", "1");
     for (const auto& n : not_granted) line("ward-not-granted", n);
     return m;
   }
@@ -18592,6 +19000,13 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
     return std::min<std::uint64_t>(want, cur.rlim_max);
   };
 
+  // ward's init as the pid namespace's pid 1 (SuperviseOptions::init_process).
+  const bool asked_init = sb.init_process_enabled();
+  bool with_init = asked_init || (opts.init_process && Sandbox::init_process_supported() &&
+                                  sb.unshares(NsKind::pid));
+  if (with_init) sb.init_process();
+  const std::uint64_t init_procs = with_init ? 1 : 0;
+
   // Tree kill.
   if (cg) {
     v.enforced.tree_kill = cg->v2() ? Mechanism::cgroup_v2 : Mechanism::cgroup_v1;
@@ -18665,16 +19080,24 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
     }
   }
   // Processes.
+  std::optional<CgroupBackend> procs_by;  // set when a cgroup holds Limits::processes
+  auto set_pids_max = [&](CgroupBackend b, std::uint64_t n) {
+    if (b == CgroupBackend::v1)
+      cg->v1()->pids_max(n);
+    else
+      cg->v2()->pids_max(n);
+  };
   if (lim.processes) {
+    const std::uint64_t n = *lim.processes + init_procs;
     auto b = backend("pids");
     bool done = false;
     try {
       if (b == CgroupBackend::v1) {
-        cg->v1()->pids_max(*lim.processes);
+        set_pids_max(b, n);
         done = true;
       } else if (b == CgroupBackend::v2 || (cg && cg->v2())) {
-        cg->v2()->pids_max(*lim.processes);
         b = CgroupBackend::v2;
+        set_pids_max(b, n);
         done = true;
       }
     } catch (const Error& e) {
@@ -18682,9 +19105,9 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
     }
     if (done) {
       v.enforced.processes = detail::sv::cg_mechanism(b);
+      procs_by = b;
     } else {
-      sb.rlimit(RLIMIT_NPROC, clamp_hard(RLIMIT_NPROC, *lim.processes),
-                clamp_hard(RLIMIT_NPROC, *lim.processes));
+      sb.rlimit(RLIMIT_NPROC, clamp_hard(RLIMIT_NPROC, n), clamp_hard(RLIMIT_NPROC, n));
       v.enforced.processes = Mechanism::rlimit;
       grant_note(
           "processes: " + (cg ? std::string("the run's cgroup has no pids controller") : cg_why) +
@@ -18702,7 +19125,24 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
   if (lim.output && (opts.capture_stdout || opts.capture_stderr))
     v.enforced.output = Mechanism::supervisor;
 
-  Plan plan = sb.plan();
+  auto make_plan = [&]() -> Plan {
+    if (!with_init || asked_init) return sb.plan();
+    try {
+      return sb.plan();
+    } catch (const Error& e) {
+      if (std::string_view(e.what()).find("init_process") == std::string_view::npos) throw;
+      grant_note(std::string("init: ") + e.what() + "; the program is the pid namespace's init");
+    }
+    with_init = false;
+    sb.init_process(false);
+    if (lim.processes && procs_by) set_pids_max(*procs_by, *lim.processes);
+    if (lim.processes && !procs_by)
+      sb.rlimit(RLIMIT_NPROC, clamp_hard(RLIMIT_NPROC, *lim.processes),
+                clamp_hard(RLIMIT_NPROC, *lim.processes));
+    return sb.plan();
+  };
+  Plan plan = make_plan();
+  v.init_process = with_init;
   if (!cg) {
     if ((plan.clone_flags() & CLONE_NEWPID) == 0)
       detail::throw_invalid("supervise",
@@ -18730,12 +19170,26 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
       if (st.cpu) return microseconds(static_cast<std::int64_t>(st.cpu->usage_usec));
       return std::nullopt;
     }
-    return detail::sv::proc_cpu_time(child.pid());
+    auto t = detail::sv::proc_cpu_time(child.pid());
+    // Under ward's init the program is its child, whose time reaches the
+    // init's only once reaped: add the program's own (and its waited-for
+    // children's).
+    if (t && v.init_process)
+      if (auto prog = detail::sv::first_child(child.pid()))
+        if (auto pt = detail::sv::proc_cpu_time(*prog)) *t += *pt;
+    return t;
   };
+  // Without a cgroup: the most CPU time seen in /proc while polling, and
+  // just before a kill. Under ward's init a program killed with the
+  // namespace (at a limit) is reaped by the exiting init with SIGCHLD
+  // ignored (zap_pid_ns_processes), so its time never reaches the init's
+  // rusage: this is what is left of it.
+  microseconds polled_cpu{0};
   auto kill_tree = [&]() {
     if (cg) {
       cg->kill();
     } else {
+      if (auto used = cpu_now()) polled_cpu = std::max(polled_cpu, *used);
       child.kill(SIGKILL);
     }
   };
@@ -18756,6 +19210,7 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
       }
       if (lim.cpu_time) {
         auto used = cpu_now();
+        if (used && !cpu_by_cgroup) polled_cpu = std::max(polled_cpu, *used);
         if (!used) {
           if (!cpu_by_cgroup) {
             // /proc/PID/stat gone: the process has ended; the pidfd says so.
@@ -18845,6 +19300,10 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
   microseconds rusage_cpu = tv(v.exit.usage.ru_utime) + tv(v.exit.usage.ru_stime);
   v.cpu_time = rusage_cpu;
   v.cpu_time_source = "rusage";
+  if (!cg && polled_cpu > rusage_cpu) {
+    v.cpu_time = polled_cpu;
+    v.cpu_time_source = "proc";  // the program's time as last polled (see polled_cpu)
+  }
   if (cg) {
     try {
       auto st = cg->stats();

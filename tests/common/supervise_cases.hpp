@@ -272,25 +272,38 @@ inline std::string describe_process(pid_t pid) {
     Limits l;                                                                                   \
     l.file_size = 10000;                                                                        \
     l.wall_time = 20s;                                                                          \
-    auto v = ward::supervise(                                                                   \
-        BOX({"/bin/sh", "-c", "exec /usr/bin/head -c 100000 /dev/zero > " + file}), l);         \
+    const std::vector<std::string> argv = {"/bin/sh", "-c",                                     \
+                                           "exec /usr/bin/head -c 100000 /dev/zero > " + file}; \
+    auto v = ward::supervise(BOX(argv), l);                                                     \
     show("fsize", v);                                                                           \
     struct stat st {};                                                                          \
     CHECK(::stat(file.c_str(), &st) == 0);                                                      \
     CHECK(st.st_size <= 10000);                                                                 \
     ::unlink(file.c_str());                                                                     \
-    ::rmdir(dir);                                                                               \
     CHECK(v.enforced.file_size == Mechanism::rlimit);                                           \
-    if (v.enforced.tree_kill == Mechanism::pid_namespace) {                                     \
-      /* the program is the pid namespace's init, which the kernel does not */                  \
-      /* signal with SIGXFSZ: its write fails with EFBIG instead */                             \
-      CHECK(v.status == S::RE);                                                                 \
-      CHECK(v.stderr_data.find("File too large") != std::string::npos);                         \
-      CHECK(st.st_size == 10000);                                                               \
-    } else {                                                                                    \
+    /* With a pid namespace, ward's init is its pid 1 (SuperviseOptions:: */                    \
+    /* init_process) and the program dies of SIGXFSZ as without one. */                         \
+    if (v.enforced.tree_kill == Mechanism::pid_namespace)                                       \
+      CHECK(v.init_process == ward::Sandbox::init_process_supported());                         \
+    if (v.enforced.tree_kill != Mechanism::pid_namespace || v.init_process) {                   \
       CHECK(v.status == S::SG);                                                                 \
       CHECK(v.exit_signal == SIGXFSZ);                                                          \
     }                                                                                           \
+    if (v.enforced.tree_kill == Mechanism::pid_namespace) {                                     \
+      /* Without the init the program is the pid namespace's init, which */                     \
+      /* the kernel does not signal with SIGXFSZ: its write fails with EFBIG */                 \
+      ward::SuperviseOptions o;                                                                 \
+      o.init_process = false;                                                                   \
+      auto pid1 = ward::supervise(BOX(argv), l, o);                                             \
+      show("fsize, no init", pid1);                                                             \
+      CHECK_FALSE(pid1.init_process);                                                           \
+      CHECK(pid1.status == S::RE);                                                              \
+      CHECK(pid1.stderr_data.find("File too large") != std::string::npos);                      \
+      CHECK(::stat(file.c_str(), &st) == 0);                                                    \
+      CHECK(st.st_size == 10000);                                                               \
+      ::unlink(file.c_str());                                                                   \
+    }                                                                                           \
+    ::rmdir(dir);                                                                               \
   }                                                                                             \
   TEST_CASE(TIER ": supervise: nothing the run started survives it") {                          \
     SKIP_IF;                                                                                    \

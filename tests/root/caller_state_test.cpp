@@ -284,6 +284,8 @@ std::vector<Case> cases() {
       [](const Ctx&) { return plain().nondumpable_setup(Nondumpable::caller); }, false,
       {"dumpable"});
   add("sealed_exec", [](const Ctx&) { return plain().sealed_exec(); });
+  add(
+      "init_process", [](const Ctx& c) { return in_rootfs(c).init_process(); }, true);
   add("terminal", [](const Ctx&) { return plain().terminal(24, 80, PtySource::caller); });
   add(
       "console", [](const Ctx& c) { return in_rootfs(c).standard_dev().terminal().console(); },

@@ -96,7 +96,7 @@ TEST_CASE("ward-box: the view is the host's system read-only, its own /tmp, /pro
   CHECK(b.status.exit_code() == 0);
   CHECK_THAT(b.out, Catch::StartsWith("bin dev etc lib "));
   CHECK_THAT(b.out, Catch::Contains(" proc sbin sys tmp usr \n"));
-  CHECK_THAT(b.out, Catch::Contains("pid=1 host=ward-box\n"));
+  CHECK_THAT(b.out, Catch::Contains("pid=2 host=ward-box\n"));  // ward's init is pid 1
   CHECK_THAT(b.out, Catch::Contains("CapEff:\t0000000000000000\n"));
   CHECK_THAT(b.out, Catch::Contains("\n3\nhi\ntmp-full\n"));  // /usr, /etc and / refused
   CHECK_THAT(b.out, Catch::Contains("\nlo \n"));
@@ -126,9 +126,14 @@ TEST_CASE("ward-box: exit status, signal, output and file size reach the report"
   CHECK(re.status.exit_code() == 0);
   CHECK(re.meta["status"] == "RE");
   CHECK(re.meta["exitcode"] == "3");
-  // A real fault: the program is the pid namespace's init, which ignores
-  // the signals it sends itself (pid_namespaces(7)); the kernel's own
-  // SIGSEGV for a fault still ends it.
+  // The program's own signal: it is pid 2, below ward's init (as pid 1 it
+  // would ignore what it sends itself, pid_namespaces(7)).
+  auto ab = box(who, {"--", "/bin/sh", "-c", "kill -ABRT $$"});
+  INFO(ab.err << ab.report);
+  CHECK(ab.meta["status"] == "SG");
+  CHECK(ab.meta["exitsig"] == "6");
+  CHECK(ab.meta["ward-init"] == "1");
+  // A real fault.
   if (::access("/usr/bin/python3", X_OK) != 0) WARD_SKIP("no /usr/bin/python3 to fault");
   auto sg = box(who, {"--", "/usr/bin/python3", "-c", "import ctypes; ctypes.string_at(0)"});
   INFO(sg.err << sg.report);
@@ -146,6 +151,25 @@ TEST_CASE("ward-box: exit status, signal, output and file size reach the report"
   CHECK(fz.meta["status"] == "RE");
   CHECK(fz.meta["exitcode"] == "153");
   CHECK(fz.meta["ward-enforced-file-size"] == "rlimit");
+  // The program itself past --fsize: killed by SIGXFSZ below ward's init;
+  // as pid 1 (--no-init) the kernel sends it no SIGXFSZ and the write
+  // fails with EFBIG.
+  const std::vector<std::string> head = {"--", "/bin/sh", "-c",
+                                         "exec head -c 2000000 /dev/zero > /tmp/f"};
+  std::vector<std::string> args = {"--fsize", "1M"};
+  args.insert(args.end(), head.begin(), head.end());
+  auto xf = box(who, args);
+  INFO(xf.err << xf.report);
+  CHECK(xf.status.exit_code() == 0);
+  CHECK(xf.meta["status"] == "SG");
+  CHECK(xf.meta["exitsig"] == "25");
+  args.insert(args.begin(), "--no-init");
+  auto ef = box(who, args);
+  INFO(ef.err << ef.report);
+  CHECK(ef.meta["status"] == "RE");
+  CHECK(ef.meta["exitcode"] == "1");
+  CHECK(ef.meta.count("ward-init") == 0);
+  CHECK_THAT(ef.err, Catch::Contains("File too large"));
 }
 
 TEST_CASE("ward-box: a memory hog is stopped and the report says by what") {

@@ -53,7 +53,8 @@ std::string fingerprint(const Plan& plan) {
   list("groups", d.groups);
   o << "flags=" << d.setgroups_deny << d.new_user << d.fork_mode << d.nondumpable_caller
     << bool(d.trampoline) << bool(d.cgroup_fd) << d.seccomp_exec_gate << d.seccomp_keep_listener
-    << bool(d.before_exec) << bool(d.before_pivot) << "\nclone=" << d.clone_flags << '\n';
+    << bool(d.before_exec) << bool(d.before_pivot) << bool(d.init_program)
+    << "\nclone=" << d.clone_flags << '\n';
   list("trampoline", d.trampoline_argv_s);
   o << "seccomp=";
   for (std::size_t i = 0; i < d.seccomp_prog.size(); ++i) {
@@ -138,6 +139,7 @@ std::vector<Option> options(int fd) {
       {"sysctl", [](Sandbox& s) { s.sysctl("kernel.domainname", "x"); }},
       {"nondumpable_setup", [](Sandbox& s) { s.nondumpable_setup(Nondumpable::caller); }},
       {"sealed_exec", [](Sandbox& s) { s.sealed_exec(); }},
+      {"init_process", [](Sandbox& s) { s.init_process(); }},
       // Filters that let the exec trampoline work (sealed_exec is in `all`).
       {"seccomp",
        [](Sandbox& s) {
@@ -200,7 +202,8 @@ TEST_CASE("sandbox: a copy plans exactly as the original for every option") {
     // The copy is its own: changing it leaves the original as it was.
     assigned.setenv("COPY", "1");
     CHECK(fingerprint(original.plan()) == want);
-    // Not landlock with sealed_exec, nor keep_groups with groups.
+    // Not landlock with sealed_exec (nor init_process), nor keep_groups
+    // with groups.
     if (std::string(name) != "landlock" && std::string(name) != "keep_groups") set(all);
   }
   const std::string want = fingerprint(all.plan());

@@ -197,6 +197,11 @@ struct ChildPlan {
   int trampoline_fd = -1;
   const char* const* trampoline_argv = nullptr;
   int trampoline_report_fd = -1;
+
+  // Sandbox::init_process: this process (pid 1 of the new pid namespace)
+  // clones the program's process and then execveat(2)s this sealed memfd,
+  // ward's init (detail/exec_trampoline.hpp), with "" <status fd> <pid>.
+  int init_fd = -1;
 };
 
 // Owner of everything a ChildPlan points into. Immutable once built; a
@@ -227,6 +232,7 @@ struct PlanData {
   UniqueFd trampoline;  // the sealed memfd of Sandbox::sealed_exec
   std::vector<std::string> trampoline_argv_s;
   std::vector<const char*> trampoline_argv;
+  UniqueFd init_program;                // the sealed memfd of Sandbox::init_process
   std::uint64_t clone_flags = 0;        // CLONE_NEW* passed to clone3
   UniqueFd cgroup_fd;                   // CLONE_INTO_CGROUP target, if any
   std::vector<UniqueFd> cgroup_v1_fds;  // v1 directories the child joins
@@ -265,6 +271,7 @@ struct PlanData {
     cstrs(trampoline_argv_s, trampoline_argv);
     child.trampoline_fd = trampoline ? trampoline.get() : -1;
     child.trampoline_argv = trampoline ? trampoline_argv.data() : nullptr;
+    child.init_fd = init_program ? init_program.get() : -1;
     child.argv = argv.data();
     child.envp = envp.data();
     child.exec_candidates = candidates.data();

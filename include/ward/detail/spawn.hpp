@@ -24,6 +24,7 @@
 // architectures for which we have no clone trampoline.
 #pragma once
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
@@ -159,6 +160,7 @@ struct SpawnResult {
   pid_t pid = -1;
   UniqueFd seccomp_listener;  // when the filter has USER_NOTIF rules
   UniqueFd terminal;          // ChildPlan::terminal_in_child: the pty master it sent
+  UniqueFd init_status;       // Sandbox::init_process: where the init writes the program's status
 };
 
 // Called in hold mode with the pid whose namespaces are ready.
@@ -314,6 +316,60 @@ inline UniqueFd take_listener(int pidfd, int fd_no, int report_rd) {
     ::usleep(attempt < 100 ? 10 : 100);
   }
   throw Error(Step::seccomp, ETIMEDOUT, "seccomp listener", "the child never installed its filter");
+}
+
+// Sandbox::init_process: the program's process, the child of ward's init
+// `init` (our child, not reaped: its pid is stable), as a pidfd, with its
+// pid. It holds the seccomp listener and makes the gated exec. Called once
+// it announced its listener, so it exists (it may not end before its exec:
+// it waits in the gate). By /proc/PID/task/PID/children, else a scan of
+// /proc for the process whose parent is `init`; the pidfd is checked to
+// name a child of `init` after it was opened (the pid cannot be reused
+// under it then).
+inline UniqueFd program_of_init(pid_t init, pid_t& prog) {
+  auto parent_of = [](pid_t pid) -> pid_t {
+    std::string st;
+    int fd = ::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char buf[512];
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0) return -1;
+    st.assign(buf, static_cast<std::size_t>(n));
+    auto close = st.rfind(')');  // the name may hold ')': fields restart after the last
+    if (close == std::string::npos || close + 4 >= st.size()) return -1;
+    return static_cast<pid_t>(std::strtol(st.c_str() + close + 4, nullptr, 10));
+  };
+  std::vector<pid_t> cands;
+  const std::string kids =
+      "/proc/" + std::to_string(init) + "/task/" + std::to_string(init) + "/children";
+  int fd = ::open(kids.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char buf[256];
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n > 0) {
+      buf[n] = '\0';
+      cands.push_back(static_cast<pid_t>(std::strtol(buf, nullptr, 10)));
+    }
+  } else if (DIR* d = ::opendir("/proc")) {
+    while (auto* e = ::readdir(d)) {
+      pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+      if (pid > 0 && parent_of(pid) == init) cands.push_back(pid);
+    }
+    ::closedir(d);
+  }
+  for (pid_t c : cands) {
+    if (c <= 0) continue;
+    int pfd = static_cast<int>(::syscall(sys::nr_pidfd_open, c, 0));
+    if (pfd < 0) continue;
+    UniqueFd got(off_stdio(pfd));
+    if (parent_of(c) != init) continue;
+    prog = c;
+    return got;
+  }
+  throw Error(Step::seccomp, ESRCH, "init_process",
+              "the program's process (the init's child) holding the seccomp listener is gone");
 }
 
 // The pty master a child sent with child_terminal (SCM_RIGHTS, one byte).
@@ -585,7 +641,8 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     }
   } give_back{stacks, cached_stacks};
   if (vm) {
-    const int needed = p.two_stage ? 2 : 1;
+    // One more for the program's process under ward's init (child_init).
+    const int needed = (p.two_stage ? 2 : 1) + (p.init_fd >= 0 ? 1 : 0);
     if (cached_stacks && cached_stacks->count() >= needed) {
       stacks.emplace(std::move(*cached_stacks));
       cached_stacks.reset();
@@ -629,6 +686,23 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   if (vm && p.two_stage) {
     ctx.stage2_stack = stacks->base(1);
     ctx.stage2_stack_size = stacks->size();
+  }
+  // Sandbox::init_process: the init writes the program's wait status here
+  // (non-blocking: Child reads it once the init is reaped).
+  UniqueFd status_rd, status_wr;
+  ctx.init_fd = p.init_fd;
+  ctx.status_wr = ctx.status_rd = -1;
+  if (p.init_fd >= 0) {
+    int sp[2];
+    if (::pipe2(sp, O_CLOEXEC | O_NONBLOCK) != 0) throw_errno(Step::pipe, "init status pipe");
+    status_rd.reset(off_stdio(sp[0]));
+    status_wr.reset(off_stdio(sp[1]));
+    ctx.status_wr = status_wr.get();
+    ctx.status_rd = status_rd.get();
+    if (vm) {
+      ctx.init_stack = stacks->base(p.two_stage ? 2 : 1);
+      ctx.init_stack_size = stacks->size();
+    }
   }
 
   // CLONE_VM: the child's credential change marks our mm (CallerDumpable).
@@ -744,6 +818,7 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   report_wr.reset();
   sync_rd.reset();
   term_child.reset();
+  status_wr.reset();
   if (p.need_parent && p.ns_at_clone) {
     // The user namespace exists since clone3 returned: write the maps now
     // and release the child, without waiting for it to ask (one wake-up
@@ -782,10 +857,17 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     // waits until stage one has said which process that is.
     if (pending_listener >= 0 && (!p.two_stage || final_pidfd)) {
       int target = p.two_stage ? final_pidfd.get() : pidfd.get();
+      pid_t gated = p.two_stage ? final_pid : static_cast<pid_t>(pid);
+      // Under ward's init the filter is the program's, the init's child.
+      UniqueFd program;
+      if (p.init_fd >= 0) {
+        program = program_of_init(gated, gated);
+        target = program.get();
+      }
       listener = take_listener(target, pending_listener, report_rd.get());
       pending_listener = -1;
       if (listener && pd.seccomp_exec_gate)
-        pass_first_exec(listener.get(), p.two_stage ? final_pid : static_cast<pid_t>(pid), target,
+        pass_first_exec(listener.get(), gated, target,
                         p.trampoline_fd >= 0 ? SYS_execveat : SYS_execve);
       if (!pd.seccomp_keep_listener) listener.reset();
     }
@@ -899,8 +981,10 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   if (term_parent) terminal = receive_terminal(term_parent.get());
   guard.armed = false;
   if (p.two_stage)
-    return {std::move(final_pidfd), final_pid, std::move(listener), std::move(terminal)};
-  return {std::move(pidfd), static_cast<pid_t>(pid), std::move(listener), std::move(terminal)};
+    return {std::move(final_pidfd), final_pid, std::move(listener), std::move(terminal),
+            std::move(status_rd)};
+  return {std::move(pidfd), static_cast<pid_t>(pid), std::move(listener), std::move(terminal),
+          std::move(status_rd)};
 }
 
 }  // namespace ward::detail

@@ -103,6 +103,15 @@ struct SpawnCtx {
   // sources (detail::host_binds), for the sources the child cannot open
   // itself and for idmapped binds; -1 where none. Null when there are none.
   const int* mnt_fds;
+  // Sandbox::init_process: ward's init (the plan's sealed memfd, moved
+  // above the kept descriptors by child_fds, as is status_wr), the write
+  // end of the pipe on which it reports the program's wait status (the
+  // parent holds status_rd), and the program's stack under CLONE_VM.
+  int init_fd;
+  int status_wr;
+  int status_rd;
+  std::uint64_t init_stack;
+  std::uint64_t init_stack_size;
 };
 
 namespace child {
@@ -187,8 +196,12 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
   };
   const int gate = move_up(p.start_gate_fd, "move start gate");
   const int tramp = move_up(p.trampoline_fd, "move the exec trampoline");
+  const int init = move_up(c->init_fd, "move ward's init");
+  const int status = move_up(c->status_wr, "move the init's status pipe");
   c->gate_fd = gate;
   c->tramp_fd = tramp;
+  c->init_fd = init;
+  c->status_wr = status;
 
   // 2. Copy every source above the targets, then into place: a source may
   //    itself be another mapping's target.
@@ -225,12 +238,15 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
   //    sorted targets (the builder sorts them), then everything above.
   // Never close the report pipe early: EOF on it tells the parent that
   // this process no longer uses the shared memory.
-  // Closes [lo, hi_incl] except the report pipe, the gate and the
-  // trampoline (sorted; ~0U: none).
-  unsigned keeps[3] = {static_cast<unsigned>(report), gate < 0 ? ~0U : static_cast<unsigned>(gate),
-                       tramp < 0 ? ~0U : static_cast<unsigned>(tramp)};
-  for (int i = 0; i < 2; ++i)
-    for (int j = 0; j < 2 - i; ++j)
+  // Closes [lo, hi_incl] except the report pipe, the gate, the
+  // trampoline, the init and its status pipe (sorted; ~0U: none).
+  auto keep_no = [](int fd) WARD_CHILD_LAMBDA -> unsigned {
+    return fd < 0 ? ~0U : static_cast<unsigned>(fd);
+  };
+  unsigned keeps[5] = {static_cast<unsigned>(report), keep_no(gate), keep_no(tramp), keep_no(init),
+                       keep_no(status)};
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4 - i; ++j)
       if (keeps[j] > keeps[j + 1]) {
         unsigned t = keeps[j];
         keeps[j] = keeps[j + 1];
@@ -286,7 +302,9 @@ WARD_CHILD_FN inline void child_fds(SpawnCtx* c) noexcept {
           if (*s < '0' || *s > '9') num = false;
           fd = fd * 10 + (*s - '0');
         }
-        if (!num || fd == dir || fd == report || fd == gate || fd == tramp) continue;
+        if (!num || fd == dir || fd == report || fd == gate || fd == tramp || fd == init ||
+            fd == status)
+          continue;
         bool keep = false;
         for (int i = 0; i < p.n_fds; ++i)
           if (p.fds[i].dst == fd) keep = true;
@@ -317,6 +335,7 @@ WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
   if (c->sync_wr >= 0) sys::call(SYS_close, c->sync_wr);
   if (c->go_wr >= 0) sys::call(SYS_close, c->go_wr);
   if (c->pivot_wr >= 0) sys::call(SYS_close, c->pivot_wr);
+  if (c->status_rd >= 0) sys::call(SYS_close, c->status_rd);
   for (int i = 0; i < 3; ++i)
     if (c->slot_parent[i] >= 0) sys::call(SYS_close, c->slot_parent[i]);
 
@@ -1058,6 +1077,69 @@ WARD_CHILD_FN inline void child_session_keyring(SpawnCtx* c) noexcept {
   if (r < 0) child_report(c, Step::keyring, r, "KEYCTL_SETPERM of the new session keyring");
 }
 
+// Declared without WARD_CHILD_FN (as child_final).
+[[noreturn]] inline void child_exec_program(SpawnCtx* c, const char* seccomp_chosen) noexcept;
+
+// `v` >= 0 in decimal into `out` (at least 21 bytes).
+WARD_CHILD_FN inline void child_decimal(long v, char* out) noexcept {
+  char tmp[24];
+  int n = 0;
+  do {
+    tmp[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v > 0 && n < 20);
+  for (int i = 0; i < n; ++i) out[i] = tmp[n - 1 - i];
+  out[n] = '\0';
+}
+
+// Sandbox::init_process, the program's side: pid 2, the init's child.
+// Its own copy of the context (the init's frame is not ours to write).
+WARD_CHILD_FN inline int child_program(void* arg) noexcept {
+  SpawnCtx local;
+  sys::copy_bytes(&local, arg, sizeof local);
+  SpawnCtx* c = &local;
+  sys::call(SYS_close, c->status_wr);
+  sys::call(SYS_close, c->init_fd);
+  c->status_wr = c->init_fd = -1;
+  child_exec_program(c, nullptr);
+}
+
+// Sandbox::init_process, pid 1's side: everything of the plan is done
+// (mounts, credentials, descriptors, the start gate); clone the program's
+// process (CLONE_VM on its own stack, as the stages), then become ward's
+// init: execveat(2) of the sealed memfd (detail/exec_trampoline.hpp says
+// why a program of its own), which leaves the caller's memory for a fresh
+// one, with the status pipe inherited, every signal still blocked (as the
+// caller's spawn blocked them; the init takes them with rt_sigtimedwait)
+// and an empty environment. The report pipe is close-on-exec: EOF on it
+// still means every process of the spawn exec'd or ended. A failure here
+// ends pid 1, and the namespace with the program.
+[[noreturn]] WARD_CHILD_FN inline void child_init(SpawnCtx* c) noexcept {
+  CloneArgs a{};
+  a.flags = c->vm ? CLONE_VM : 0;
+  a.exit_signal = SIGCHLD;
+  if (c->vm) {
+    a.stack = c->init_stack;
+    a.stack_size = c->init_stack_size;
+  }
+  long pid = clone3_run(&a, &child_program, c);
+  if (pid < 0) child_report(c, Step::clone, pid, "the program's process (init_process)");
+  long r = sys::call(SYS_fcntl, c->status_wr, F_SETFD, 0);
+  if (r < 0) child_report(c, Step::exec, r, "the init's status pipe (init_process)");
+  char fd_text[24], pid_text[24];
+  child_decimal(c->status_wr, fd_text);
+  child_decimal(pid, pid_text);
+  const char* argv[4];
+  argv[0] = "";
+  argv[1] = fd_text;
+  argv[2] = pid_text;
+  argv[3] = nullptr;
+  const char* envp[1];
+  envp[0] = nullptr;
+  r = sys::call(SYS_execveat, c->init_fd, "", argv, envp, AT_EMPTY_PATH);
+  child_report(c, Step::exec, r, "execveat of ward's init (init_process, a sealed memfd)");
+}
+
 // The process that execs: credentials, names, network, fds, then execve.
 WARD_CHILD_FN inline int child_final(void* arg) noexcept {
   // A second stage gets stage one's copy; copy again, stage one still uses it.
@@ -1247,6 +1329,19 @@ WARD_CHILD_FN inline int child_final(void* arg) noexcept {
     if (r != 1) sys::exit_group(127);  // the gate was closed: never started
     sys::call(SYS_close, c->gate_fd);
   }
+  // Sandbox::init_process: this process becomes ward's init, the program
+  // goes on in its child (Sandbox::plan refuses a filter before the gate).
+  if (c->init_fd >= 0) child_init(c);
+  child_exec_program(c, seccomp_chosen);
+}
+
+// The last steps of the process that execs the program: the signal mask
+// of the caller's spawn (everything blocked) undone, the seccomp filter,
+// the exec (through the trampoline with sealed_exec).
+[[noreturn]] WARD_CHILD_FN inline void child_exec_program(SpawnCtx* c,
+                                                          const char* seccomp_chosen) noexcept {
+  const ChildPlan& p = *c->plan;
+  long r;
   std::uint64_t none = 0;
   r = sys::call(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
   if (r < 0) child_report(c, Step::sigmask, r, "unblock signals");
