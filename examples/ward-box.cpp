@@ -7,7 +7,7 @@
 //            [--processes N] [--output SIZE] [--fsize SIZE] [--tmp SIZE]
 //            [--bind SRC[:DST[:rw]]]... [--env K=V]... [--cwd DIR]
 //            [--report FILE] [--seccomp isolate|compute|docker|none]
-//            [--no-init] -- PROGRAM ARGS...
+//            [--no-init] [--box-uid N] -- PROGRAM ARGS...
 //
 // The sandbox: new user, pid, mount, net, ipc and uts namespaces; the host's
 // /usr and /etc read-only (and /bin, /sbin, /lib* as the host has them:
@@ -21,10 +21,23 @@
 // outside, and the report has its own status; --no-init makes the program
 // pid 1 instead (which gets EFBIG past --fsize, and no signal of its own).
 //
+// Who the program is on the host: as an ordinary user's, the user (the
+// only id the kernel lets it map). As root's, uid and gid --box-uid
+// (65534 by default) with no supplementary groups, never root: with no
+// capabilities, the host's root would still own every root-owned file
+// (/etc/shadow, /proc/sys/kernel/core_pattern, a set-user-ID file made in a
+// writable bind), as isolate runs its boxes as uids of their own. Binds are
+// nosuid and nodev, /proc/sys and the other kernel knobs of /proc read-only.
+// The program leads a session of its own (ward::supervise): it has no
+// controlling terminal to push input into (TIOCSTI) and no process group
+// shared with ward-box or its caller to stop or kill.
+//
 // Exit status: 0 when the sandbox ran, whatever the program did (the
 // verdict is in --report, as isolate's meta file); 2 when it could not run
 // or ward failed while supervising (XX), with a message on stderr; 1 for a
 // bad command line.
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,7 +46,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -45,6 +57,9 @@
 namespace {
 
 using namespace std::chrono_literals;
+
+// --output's default: what ward-box holds of each stream at most.
+constexpr std::uint64_t kDefaultOutput = 64ull << 20;
 
 struct Bind {
   std::string src, dst;
@@ -60,6 +75,7 @@ struct Options {
   std::string report;
   std::string seccomp = "isolate";
   bool init = true;
+  std::uint32_t box_uid = 65534;  // root's sandboxes: the host uid and gid
   std::vector<std::string> argv;
 };
 
@@ -68,7 +84,8 @@ struct Options {
             << "\nusage: ward-box [--time S] [--wall S] [--extra-time S] [--memory SIZE] "
                "[--processes N] [--output SIZE] [--fsize SIZE] [--tmp SIZE] "
                "[--bind SRC[:DST[:rw]]] [--env K=V] [--cwd DIR] [--report FILE] "
-               "[--seccomp isolate|compute|docker|none] [--no-init] -- PROGRAM ARGS...\n";
+               "[--seccomp isolate|compute|docker|none] [--no-init] [--box-uid N] -- PROGRAM "
+               "ARGS...\n";
   std::exit(1);
 }
 
@@ -175,7 +192,11 @@ Options parse(int argc, char** argv) {
       o.seccomp = value(a);
     else if (a == "--no-init")
       o.init = false;
-    else if (a == "--env") {
+    else if (a == "--box-uid") {
+      const auto n = parse_count(a, value(a));
+      if (n == 0 || n > 0xfffffffeULL) usage_error("--box-uid: 0 (root) or out of range");
+      o.box_uid = static_cast<std::uint32_t>(n);
+    } else if (a == "--env") {
       const std::string kv = value(a);
       const auto eq = kv.find('=');
       if (eq == 0 || eq == std::string::npos) usage_error("--env: '" + kv + "' is not K=V");
@@ -204,7 +225,16 @@ Options parse(int argc, char** argv) {
 // (else /tmp/ward-box-UID); the directory must be the caller's own, mode
 // 0700, and not a symlink, or ward-box refuses it (another user must not
 // be able to plant a symlink or a mount point in it).
-std::string skeleton() {
+// Root's sandboxes are --box-uid, not root: the skeleton is theirs, so
+// that their setup can make its mount points there (the parent directory,
+// root's and 0700, keeps everyone else out).
+void own_skeleton(const std::string& dir, std::uint32_t box_uid) {
+  if (::geteuid() != 0) return;
+  if (::lchown(dir.c_str(), box_uid, box_uid) != 0)
+    throw ward::Error(ward::Step::mount, errno, dir, "chown to --box-uid");
+}
+
+std::string skeleton(std::uint32_t box_uid) {
   const uid_t uid = ::geteuid();
   std::string base;
   if (uid == 0) {
@@ -226,18 +256,20 @@ std::string skeleton() {
   const std::string root = base + "/root";
   if (::mkdir(root.c_str(), 0755) != 0 && errno != EEXIST)
     throw ward::Error(ward::Step::mount, errno, root, "mkdir");
+  own_skeleton(root, box_uid);
   return root;
 }
 
 // A run's own skeleton, under the shared one's parent (mode 0700).
 struct TempSkeleton {
   std::string dir;
-  TempSkeleton() {
-    std::string root = skeleton();
+  explicit TempSkeleton(std::uint32_t box_uid) {
+    std::string root = skeleton(box_uid);
     std::string t = root.substr(0, root.rfind('/')) + "/run-XXXXXX";
     if (::mkdtemp(t.data()) == nullptr)
       throw ward::Error(ward::Step::mount, errno, t, "mkdtemp (ward-box's root skeleton)");
     dir = t;
+    own_skeleton(dir, box_uid);
   }
   ~TempSkeleton() {
     // Only what the mount steps made (empty directories and files,
@@ -251,8 +283,12 @@ ward::Sandbox build(const Options& o, const std::string& root) {
   using ward::MountSpec;
   ward::Sandbox sb(o.argv);
   sb.unshare(ward::NsSet{ward::NsKind::user, ward::NsKind::pid, ward::NsKind::mount,
-                         ward::NsKind::net, ward::NsKind::ipc, ward::NsKind::uts})
-      .hostname("ward-box")
+                         ward::NsKind::net, ward::NsKind::ipc, ward::NsKind::uts});
+  if (::geteuid() == 0)
+    sb.uid_map(ward::IdMap::single(0, o.box_uid))
+        .gid_map(ward::IdMap::single(0, o.box_uid))
+        .groups({});
+  sb.hostname("ward-box")
       .rootfs(root)
       .mount(MountSpec::bind("/usr", "/usr").read_only())
       .mount(MountSpec::bind("/etc", "/etc").read_only());
@@ -277,7 +313,10 @@ ward::Sandbox build(const Options& o, const std::string& root) {
                  .nodev()
                  .option("mode", "1777")
                  .option("size", std::to_string(o.tmp_size)));
-  for (const Bind& b : o.binds) sb.mount(MountSpec::bind(b.src, b.dst).read_only(!b.rw));
+  for (const Bind& b : o.binds)
+    sb.mount(MountSpec::bind(b.src, b.dst).read_only(!b.rw).nosuid().nodev());
+  // runc's readonlyPaths of /proc: the kernel's knobs and triggers.
+  sb.readonly_paths({"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"});
   sb.readonly_root()
       .cwd(o.cwd)
       .setenv("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -295,20 +334,48 @@ ward::Sandbox build(const Options& o, const std::string& root) {
   return sb;
 }
 
-void write_all(int fd, const std::string& s) {
+bool write_all(int fd, const std::string& s) {
   std::size_t off = 0;
   while (off < s.size()) {
     ssize_t n = ::write(fd, s.data() + off, s.size() - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
+    if (n <= 0) return false;
     off += static_cast<std::size_t>(n);
   }
+  return true;
 }
 
 }  // namespace
 
+// The report file, opened before the run: never through a symlink (the
+// program may plant one in a writable bind, another user in /tmp), and a
+// regular file; written once the run is over.
+ward::UniqueFd open_report(const std::string& path) {
+  ward::UniqueFd fd(
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!fd) {
+    std::cerr << "ward-box: --report " << path << ": " << std::strerror(errno)
+              << (errno == ELOOP ? " (a symlink: refused)" : "") << "\n";
+    std::exit(2);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    std::cerr << "ward-box: --report " << path << ": not a regular file\n";
+    std::exit(2);
+  }
+  return fd;
+}
+
 int main(int argc, char** argv) {
-  const Options o = parse(argc, argv);
+  Options o = parse(argc, argv);
+  // A reader of our output that goes away must not kill us before the
+  // report is written.
+  ::signal(SIGPIPE, SIG_IGN);
+  // What the program writes is held until it ends: bounded, so that it
+  // cannot fill our memory (ours is outside its memory limit).
+  if (!o.limits.output) o.limits.output = kDefaultOutput;
+  ward::UniqueFd report;
+  if (!o.report.empty()) report = open_report(o.report);
   ward::Verdict v;
   try {
     // A cgroup only for what needs one: the whole tree's CPU time, memory
@@ -324,26 +391,25 @@ int main(int argc, char** argv) {
     // a skeleton of its own, removed afterwards.
     std::optional<TempSkeleton> own;
     for (const Bind& b : o.binds)
-      if (b.dst != "/tmp" && b.dst.rfind("/tmp/", 0) != 0 && !own) own.emplace();
-    v = ward::supervise(build(o, own ? own->dir : skeleton()), o.limits, so);
+      if (b.dst != "/tmp" && b.dst.rfind("/tmp/", 0) != 0 && !own) own.emplace(o.box_uid);
+    v = ward::supervise(build(o, own ? own->dir : skeleton(o.box_uid)), o.limits, so);
   } catch (const std::exception& e) {
     std::cerr << "ward-box: could not run " << o.argv[0] << ": " << e.what() << "\n";
-    if (!o.report.empty()) {
-      std::ofstream r(o.report, std::ios::trunc);
-      r << "status:XX\nmessage:" << e.what() << "\n";
+    if (report) {
+      std::string m = e.what();
+      for (char& c : m)
+        if (c == '\n') c = ' ';
+      write_all(report.get(), "status:XX\nmessage:" + m + "\n");
     }
+    return 2;
+  }
+  // The report first: a reader of our output that stops early cannot cost it.
+  if (report && !write_all(report.get(), v.to_meta())) {
+    std::cerr << "ward-box: writing " << o.report << ": " << std::strerror(errno) << "\n";
     return 2;
   }
   write_all(1, v.stdout_data);
   write_all(2, v.stderr_data);
-  if (!o.report.empty()) {
-    std::ofstream r(o.report, std::ios::trunc);
-    r << v.to_meta();
-    if (!r.flush()) {
-      std::cerr << "ward-box: writing " << o.report << ": " << std::strerror(errno) << "\n";
-      return 2;
-    }
-  }
   if (v.status == ward::Verdict::Status::XX) {
     std::cerr << "ward-box: " << v.message << "\n";
     return 2;

@@ -18974,7 +18974,8 @@ inline std::optional<Cgroups> make_cgroup(const SuperviseOptions& o, const Limit
 // with status XX. Nothing the run started survives the call. Blocks the
 // calling thread; the Sandbox is copied (the caller's is not changed). The
 // run's cgroup replaces a Sandbox::cgroup() of the caller's, the capture
-// pipes its stdout_/stderr_, and the rlimits its own of the same resource.
+// pipes its stdout_/stderr_, and the rlimits its own of the same resource;
+// the program always leads a new session (new_session()).
 inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& opts = {}) {
   using namespace std::chrono;
   Verdict v;
@@ -19122,6 +19123,15 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
   }
   if (opts.capture_stdout) sb.stdout_(Stdio::pipe());
   if (opts.capture_stderr) sb.stderr_(Stdio::pipe());
+  // A session of its own, always: the program then has no controlling
+  // terminal, so TIOCSTI on a terminal it was given (the caller's stdin)
+  // fails with EPERM (ioctl_tty(2)) rather than typing into the caller's
+  // shell; and no process group shared with the caller, which `kill(0,
+  // SIGSTOP)` would stop (ward included, and with it every limit) or
+  // `kill(0, SIGKILL)` kill. Tests: "ward-box: the program cannot type into
+  // the caller's terminal" and "... cannot stop or kill ward-box's process
+  // group" (tests/root/ward_box_test.cpp).
+  sb.new_session(true);
   if (lim.output && (opts.capture_stdout || opts.capture_stderr))
     v.enforced.output = Mechanism::supervisor;
 

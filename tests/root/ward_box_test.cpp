@@ -3,7 +3,13 @@
 // binary, its command line, its report file, as root and as uid 65534
 // (through setpriv(1), with no XDG_RUNTIME_DIR: its skeleton then lives in
 // /tmp/ward-box-65534). Each case runs in both roles (GENERATE).
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -273,4 +279,184 @@ TEST_CASE("ward-box attack: a skeleton directory planted by another user is refu
     fs::remove_all(base);
   }
   CHECK(fs::is_empty(elsewhere.path));
+}
+
+// Root's sandbox as root of the host: without capabilities, the host's uid
+// and gid 0 still own /etc/shadow, /proc/sys/kernel/core_pattern (a pipe
+// there runs as root on the next crash) and whatever the program makes in
+// a writable bind (a set-user-ID copy of a shell). As root's, ward-box runs
+// the program as --box-uid (65534). Failed against the ward-box that mapped
+// root: shadow read, core_pattern opened for writing, the file root's.
+TEST_CASE("ward-box attack: root's program is not the host's root") {
+  NEED_BOX(who);
+  ward_test::ScratchDir d("box-rw");
+  REQUIRE(::chown(d.path.c_str(), kUser, kUser) == 0);
+  auto b = box(who, {"--bind", d.path + ":/w:rw", "--", "/bin/sh", "-c",
+                     "cat /proc/self/uid_map;"
+                     "head -c 1 /etc/shadow >/dev/null 2>&1 && echo shadow-read;"
+                     "(: >> /proc/sys/kernel/core_pattern) 2>/dev/null && echo sysctl-open;"
+                     "cp /bin/sh /w/sh && chmod 4755 /w/sh && echo made;"
+                     "grep -c ' /w .*nosuid' /proc/self/mountinfo"});
+  INFO(b.out << b.err << b.report);
+  CHECK(b.meta["exitcode"] == "0");
+  CHECK_THAT(b.out, Catch::Contains(" 65534 "));  // the host uid behind the program's 0
+  CHECK_THAT(b.out, !Catch::Contains("shadow-read"));
+  CHECK_THAT(b.out, !Catch::Contains("sysctl-open"));
+  CHECK_THAT(b.out, Catch::Contains("made\n1\n"));  // the bind is nosuid
+  struct stat st {};
+  REQUIRE(::stat((d / "sh").c_str(), &st) == 0);
+  CHECK(st.st_uid == kUser);  // set-user-ID 65534 at worst, never root
+}
+
+namespace {
+
+// ward-box run by a session leader whose controlling terminal, stdin,
+// stdout and stderr are a pty's peer, like an interactive shell's child;
+// returns what is left queued on that terminal afterwards: what the shell
+// would read next.
+std::string queued_after_box_on_terminal(const std::string& who,
+                                         const std::vector<std::string>& args, int& status) {
+  int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  REQUIRE(master >= 0);
+  REQUIRE(::unlockpt(master) == 0);
+  int peer = ::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  REQUIRE(peer >= 0);
+  std::vector<std::string> a;
+  if (who == "nobody") a = {setpriv(), "--reuid=65534", "--regid=65534", "--clear-groups", "--"};
+  a.push_back(WARD_BOX_BIN);
+  a.insert(a.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : a) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (::setsid() < 0 || ::ioctl(peer, TIOCSCTTY, 0) != 0) ::_exit(120);
+    for (int i = 0; i < 3; ++i)
+      if (::dup2(peer, i) != i) ::_exit(121);
+    ::execv(argv[0], argv.data());
+    ::_exit(122);
+  }
+  // Drain what it prints so that it never blocks on a full terminal.
+  int st = 0;
+  for (int i = 0; i < 3000; ++i) {
+    char buf[4096];
+    pollfd p{master, POLLIN, 0};
+    if (::poll(&p, 1, 10) > 0 && (p.revents & POLLIN)) (void)!::read(master, buf, sizeof buf);
+    if (::waitpid(pid, &st, WNOHANG) == pid) break;
+  }
+  if (::waitpid(pid, &st, WNOHANG) == 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &st, 0);
+  }
+  status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  termios t{};
+  REQUIRE(::tcgetattr(peer, &t) == 0);
+  t.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO);
+  t.c_cc[VMIN] = 0;
+  t.c_cc[VTIME] = 0;
+  REQUIRE(::tcsetattr(peer, TCSANOW, &t) == 0);
+  std::string queued;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(peer, buf, sizeof buf)) > 0) queued.append(buf, static_cast<size_t>(n));
+  ::close(master);
+  ::close(peer);
+  return queued;
+}
+
+}  // namespace
+
+// TIOCSTI (ioctl_tty(2)) pushes bytes into a terminal's input queue, which
+// the caller's shell reads next: the program's own session has no
+// controlling terminal, so the kernel refuses it on the caller's terminal
+// it got as stdin, and /dev/tty names none. Failed against the ward-box
+// without a new session: the caller's queue held "echo pwned".
+TEST_CASE("ward-box attack: the program cannot type into the caller's terminal") {
+  NEED_BOX(who);
+  std::string legacy;
+  try {
+    legacy = ward_test::read_file("/proc/sys/dev/tty/legacy_tiocsti");
+  } catch (...) {
+  }
+  if (!legacy.empty() && legacy[0] == '0')
+    WARD_SKIP("dev.tty.legacy_tiocsti is 0: TIOCSTI is refused to everyone here");
+  if (::access("/usr/bin/python3", X_OK) != 0) WARD_SKIP("no /usr/bin/python3 to call TIOCSTI");
+  const char* sti =
+      "import fcntl, os, termios\n"
+      "for f in (0, '/dev/tty'):\n"
+      "  try:\n"
+      "    fd = f if f == 0 else os.open(f, os.O_RDWR)\n"
+      "    for c in b'echo pwned\\n': fcntl.ioctl(fd, termios.TIOCSTI, bytes([c]))\n"
+      "  except OSError as e: print(f, e)\n";
+  int status = -1;
+  auto queued = queued_after_box_on_terminal(who, {"--", "/usr/bin/python3", "-c", sti}, status);
+  CHECK(status == 0);
+  CHECK(queued.find("pwned") == std::string::npos);
+}
+
+// The program's `kill 0` reaches its own process group only: sharing
+// ward-box's, it killed ward-box (and the caller's group with it) before
+// any report, or stopped it with SIGSTOP and every limit with it.
+TEST_CASE("ward-box attack: the program cannot stop or kill ward-box's process group") {
+  NEED_BOX(who);
+  auto b = box(who, {"--wall", "5", "--", "/bin/sh", "-c", "kill -TERM 0; sleep 3"});
+  INFO(b.err << b.report);
+  CHECK(b.status.exit_code() == 0);
+  CHECK(b.meta["status"] == "SG");
+  CHECK(b.meta["exitsig"] == "15");
+}
+
+// --report is opened before the run, never through a symlink: one planted
+// in its place beforehand is refused, and one the program swaps in during
+// the run (through a writable bind) is not followed. Failed against the
+// ward-box that opened it by name afterwards: the victim was overwritten.
+TEST_CASE("ward-box attack: --report never writes through a symlink") {
+  NEED_BOX(who);
+  ward_test::ScratchDir d("box-report");
+  REQUIRE(::chown(d.path.c_str(), kUser, kUser) == 0);
+  const std::string victim = d / "victim";
+  ward_test::write_file(victim, "precious\n");
+  REQUIRE(::symlink(victim.c_str(), (d / "planted").c_str()) == 0);
+  auto planted = box(who, {"--report", d / "planted", "--", "/bin/true"});
+  CHECK(planted.status.exit_code() == 2);
+  CHECK_THAT(planted.err, Catch::Contains("symlink"));
+  auto swapped = box(who, {"--bind", d.path + ":/w:rw", "--report", d / "meta", "--", "/bin/sh",
+                           "-c", "rm -f /w/meta && ln -s /w/victim /w/meta && echo swapped"});
+  INFO(swapped.out << swapped.err);
+  CHECK(swapped.out == "swapped\n");
+  CHECK(swapped.status.exit_code() == 0);
+  CHECK(ward_test::read_file(victim) == "precious\n");
+}
+
+// What the program writes is held by ward-box until it ends; without
+// --output it is still bounded (64 MiB a stream), so that it cannot fill
+// ward-box's memory, which is outside the program's memory limit.
+TEST_CASE("ward-box: output without --output is bounded") {
+  NEED_BOX(who);
+  auto b = box(who, {"--", "/bin/sh", "-c", "head -c 100000000 /dev/zero"});
+  INFO(b.err << b.report);
+  CHECK(b.status.exit_code() == 0);
+  CHECK(b.meta["status"] == "OL");
+  CHECK(b.out.size() <= (64u << 20));
+}
+
+// A reader of ward-box's output that goes away early (`| head -c 1`) does
+// not kill it before the report: SIGPIPE is ignored and the report written
+// first.
+TEST_CASE("ward-box: the report is written when the output's reader goes away") {
+  NEED_BOX(who);
+  ward_test::ScratchDir d("box-pipe");
+  REQUIRE(::chown(d.path.c_str(), kUser, kUser) == 0);
+  const std::string prefix =
+      who == "nobody" ? setpriv() + " --reuid=65534 --regid=65534 --clear-groups -- " : "";
+  ward::Sandbox sb({"/bin/bash", "-c",
+                    prefix + WARD_BOX_BIN + " --report " + (d / "r") +
+                        " -- /bin/sh -c 'head -c 2000000 /dev/zero' | head -c 1 >/dev/null;"
+                        "echo ${PIPESTATUS[0]}"});
+  sb.setenv("PATH", "/usr/bin:/bin").stdin_(ward::Stdio::null());
+  auto r = ward_test::run_out_err(std::move(sb));
+  INFO(r.err);
+  CHECK(r.out == "0\n");
+  CHECK_THAT(ward_test::read_file(d / "r"), Catch::Contains("exitcode:0\n"));
 }
