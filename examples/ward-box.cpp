@@ -316,7 +316,7 @@ ward::Sandbox build(const Options& o, const std::string& root) {
   for (const Bind& b : o.binds)
     sb.mount(MountSpec::bind(b.src, b.dst).read_only(!b.rw).nosuid().nodev());
   // runc's readonlyPaths of /proc: the kernel's knobs and triggers.
-  sb.readonly_paths({"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"});
+  sb.readonly_paths(ward::default_readonly_paths());
   sb.readonly_root()
       .cwd(o.cwd)
       .setenv("PATH", "/usr/local/bin:/usr/bin:/bin")

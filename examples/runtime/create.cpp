@@ -144,9 +144,9 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   std::string cgpath = c.cgroup;
   if (g.systemd_cgroup) {
     // systemd's transient scope (systemd.cpp): the cgroup is the scope's,
-    // delegated to us, with this runtime in it until the child is born
-    // (moved back out after the spawn). Rootless, the user's own systemd
-    // makes it, asked over the user bus.
+    // delegated to us, held by a placeholder process of ours until the
+    // child is born in it. Rootless, the user's own systemd makes it,
+    // asked over the user bus.
     sd.emplace(start_systemd_scope(cfg, o.id));
     c.systemd_unit = sd->unit;
     c.cgroup = sd->cgroup;
@@ -345,7 +345,7 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   ward::Child child = spawn_into_cgroup(sb, cg ? cg->path() : std::string());
   // Born in the scope's cgroup: the placeholder that held it goes, so the
   // scope holds the container alone.
-  if (sd) sd->leave();
+  if (sd) sd->child_born();
   if (agent) {
     ward::oci::State st;
     st.id = o.id;

@@ -279,7 +279,7 @@ struct SystemdScope {
   // Once the child is born in the scope: the placeholder goes, and systemd
   // gets what had to wait for the child (TasksMax: a limit the placeholder
   // and the child's birth would count against).
-  void leave();
+  void child_born();
   void release() { armed = false; }
 
  private:

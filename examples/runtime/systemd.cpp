@@ -31,18 +31,10 @@ namespace {
 bool user_instance() { return g.rootless && unprivileged(); }
 
 std::string bus_name() {
-  if (!user_instance()) {
-    const char* a = std::getenv("DBUS_SYSTEM_BUS_ADDRESS");
-    return std::string("the system bus (") +
-           (a && *a ? a : "unix:path=/run/dbus/system_bus_socket") + ")";
-  }
-  const char* a = std::getenv("DBUS_SESSION_BUS_ADDRESS");
-  if (a && *a) return std::string("the user bus (") + a + ")";
-  const char* x = std::getenv("XDG_RUNTIME_DIR");
-  return std::string("the user bus (") +
-         (x && *x ? "unix:path=" + std::string(x) + "/bus"
-                  : std::string("neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set")) +
-         ")";
+  if (!user_instance()) return "the system bus (" + ward::dbus::Bus::system_address() + ")";
+  auto a = ward::dbus::Bus::session_address();
+  return "the user bus (" +
+         a.value_or("neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set") + ")";
 }
 
 ward::dbus::Bus systemd_bus() {
@@ -224,7 +216,7 @@ void SystemdScope::end_placeholder() noexcept {
   holder = -1;
 }
 
-void SystemdScope::leave() {
+void SystemdScope::child_born() {
   end_placeholder();
   if (tasks_max && manager) {
     try {

@@ -155,20 +155,31 @@ class Bus {
   using Duration = std::chrono::milliseconds;
   static constexpr Duration kDefaultTimeout{25000};  // as libdbus and sd-bus
 
-  // The system bus: $DBUS_SYSTEM_BUS_ADDRESS, else /run/dbus/system_bus_socket.
-  static Bus system(Duration timeout = kDefaultTimeout, Limits limits = {}) {
+  // The system bus's address: $DBUS_SYSTEM_BUS_ADDRESS, else
+  // unix:path=/run/dbus/system_bus_socket.
+  static std::string system_address() {
     const char* a = std::getenv("DBUS_SYSTEM_BUS_ADDRESS");
-    return connect(a && *a ? a : "unix:path=/run/dbus/system_bus_socket", timeout, limits);
+    return a && *a ? a : "unix:path=/run/dbus/system_bus_socket";
   }
-  // The user's bus: $DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus.
+  // The user's bus's address: $DBUS_SESSION_BUS_ADDRESS, else
+  // unix:path=$XDG_RUNTIME_DIR/bus; nullopt when neither is set.
+  static std::optional<std::string> session_address() {
+    if (const char* a = std::getenv("DBUS_SESSION_BUS_ADDRESS"); a && *a) return a;
+    if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x)
+      return std::string("unix:path=") + x + "/bus";
+    return std::nullopt;
+  }
+  // The system bus (system_address()).
+  static Bus system(Duration timeout = kDefaultTimeout, Limits limits = {}) {
+    return connect(system_address(), timeout, limits);
+  }
+  // The user's bus (session_address()).
   static Bus session(Duration timeout = kDefaultTimeout, Limits limits = {}) {
-    const char* a = std::getenv("DBUS_SESSION_BUS_ADDRESS");
-    if (a && *a) return connect(a, timeout, limits);
-    const char* x = std::getenv("XDG_RUNTIME_DIR");
-    if (!x || !*x)
+    auto a = session_address();
+    if (!a)
       throw Error(Step::dbus, ENOENT, "user bus",
                   "neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set");
-    return connect(std::string("unix:path=") + x + "/bus", timeout, limits);
+    return connect(*a, timeout, limits);
   }
 
   // A D-Bus address: "unix:path=/p" or "unix:abstract=n", several separated by

@@ -1287,21 +1287,30 @@ class Sandbox {
     if (landlock_fd_)
       detail::throw_invalid("init_process", "not with a Landlock ruleset (the memfd must execute)");
     if (c.hold) detail::throw_invalid("init_process", "not for a held namespace");
-    constexpr unsigned kMfdExec = 0x10U;  // MFD_EXEC (Linux 6.3), as sealed_exec
+    pd.init_program = sealed_program("ward-init", detail::kInitProgram, "init_process");
+  }
+
+  // A static program in an executable memfd, sealed: nobody, through any
+  // descriptor or /proc/PID/exe, can change it again (memfd_create(2),
+  // "File sealing"). `option` names the builder option in errors.
+  template <std::size_t N>
+  static UniqueFd sealed_program(const char* name, const unsigned char (&bytes)[N],
+                                 const char* option) {
+    constexpr unsigned kMfdExec = 0x10U;  // MFD_EXEC (Linux 6.3): vm.memfd_noexec may demand it
     int fd = static_cast<int>(
-        ::syscall(SYS_memfd_create, "ward-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | kMfdExec));
+        ::syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING | kMfdExec));
     if (fd < 0 && errno == EINVAL)
-      fd = static_cast<int>(
-          ::syscall(SYS_memfd_create, "ward-init", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+      fd = static_cast<int>(::syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
     fd = detail::off_stdio(fd);
     if (fd < 0)
-      detail::throw_errno(Step::validate, "memfd_create", "init_process (see vm.memfd_noexec)");
-    pd.init_program.reset(fd);
-    const auto& t = detail::kInitProgram;
-    if (::write(fd, t, sizeof t) != static_cast<ssize_t>(sizeof t))
-      detail::throw_errno(Step::validate, "memfd", "init_process: write the init");
+      detail::throw_errno(Step::validate, "memfd_create",
+                          std::string(option) + " (see vm.memfd_noexec)");
+    UniqueFd out(fd);
+    if (::write(fd, bytes, N) != static_cast<ssize_t>(N))
+      detail::throw_errno(Step::validate, "memfd", std::string(option) + ": write " + name);
     if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
-      detail::throw_errno(Step::validate, "memfd", "init_process: F_ADD_SEALS");
+      detail::throw_errno(Step::validate, "memfd", std::string(option) + ": F_ADD_SEALS");
+    return out;
   }
 
   // Sandbox::sealed_exec: the trampoline in a sealed memfd, and its argv.
@@ -1310,23 +1319,7 @@ class Sandbox {
       detail::throw_invalid("sealed_exec", "no exec trampoline for this architecture");
     if (landlock_fd_)
       detail::throw_invalid("sealed_exec", "not with a Landlock ruleset (the memfd must execute)");
-    constexpr unsigned kMfdExec = 0x10U;  // MFD_EXEC (Linux 6.3): vm.memfd_noexec may demand it
-    int fd = static_cast<int>(::syscall(SYS_memfd_create, "ward-exec-trampoline",
-                                        MFD_CLOEXEC | MFD_ALLOW_SEALING | kMfdExec));
-    if (fd < 0 && errno == EINVAL)
-      fd = static_cast<int>(
-          ::syscall(SYS_memfd_create, "ward-exec-trampoline", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-    fd = detail::off_stdio(fd);
-    if (fd < 0)
-      detail::throw_errno(Step::validate, "memfd_create", "sealed_exec (see vm.memfd_noexec)");
-    pd.trampoline.reset(fd);
-    const auto& t = detail::kExecTrampoline;
-    if (::write(fd, t, sizeof t) != static_cast<ssize_t>(sizeof t))
-      detail::throw_errno(Step::validate, "memfd", "sealed_exec: write the trampoline");
-    // Sealed: nobody, through any descriptor or /proc/PID/exe, can change
-    // it again (memfd_create(2), "File sealing").
-    if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
-      detail::throw_errno(Step::validate, "memfd", "sealed_exec: F_ADD_SEALS");
+    pd.trampoline = sealed_program("ward-exec-trampoline", detail::kExecTrampoline, "sealed_exec");
     int hi = 3;
     for (auto& m : pd.fds) hi = std::max(hi, m.dst + 1);
     pd.child.trampoline_report_fd = hi;

@@ -445,6 +445,9 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
     else
       cg->v2()->pids_max(n);
   };
+  auto set_nproc = [&](std::uint64_t n) {
+    sb.rlimit(RLIMIT_NPROC, clamp_hard(RLIMIT_NPROC, n), clamp_hard(RLIMIT_NPROC, n));
+  };
   if (lim.processes) {
     const std::uint64_t n = *lim.processes + init_procs;
     auto b = backend("pids");
@@ -465,7 +468,7 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
       v.enforced.processes = detail::sv::cg_mechanism(b);
       procs_by = b;
     } else {
-      sb.rlimit(RLIMIT_NPROC, clamp_hard(RLIMIT_NPROC, n), clamp_hard(RLIMIT_NPROC, n));
+      set_nproc(n);
       v.enforced.processes = Mechanism::rlimit;
       grant_note(
           "processes: " + (cg ? std::string("the run's cgroup has no pids controller") : cg_why) +
@@ -503,9 +506,7 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
     with_init = false;
     sb.init_process(false);
     if (lim.processes && procs_by) set_pids_max(*procs_by, *lim.processes);
-    if (lim.processes && !procs_by)
-      sb.rlimit(RLIMIT_NPROC, clamp_hard(RLIMIT_NPROC, *lim.processes),
-                clamp_hard(RLIMIT_NPROC, *lim.processes));
+    if (lim.processes && !procs_by) set_nproc(*lim.processes);
     return sb.plan();
   };
   Plan plan = make_plan();
@@ -542,7 +543,7 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
     // init's only once reaped: add the program's own (and its waited-for
     // children's).
     if (t && v.init_process)
-      if (auto prog = detail::sv::first_child(child.pid()))
+      if (auto prog = detail::first_child(child.pid()))
         if (auto pt = detail::sv::proc_cpu_time(*prog)) *t += *pt;
     return t;
   };

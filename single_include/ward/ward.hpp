@@ -285,6 +285,20 @@ WARD_CHILD_INLINE unsigned dev_minor(std::uint64_t dev) noexcept {
   return static_cast<unsigned>((dev & 0xff) | ((dev >> 12) & ~0xffULL));
 }
 
+// `v` in decimal at `out` (room for 21 bytes), NUL-terminated; returns the
+// number of digits.
+WARD_CHILD_INLINE unsigned long decimal(unsigned long v, char* out) noexcept {
+  char tmp[20];
+  unsigned long n = 0;
+  do {
+    tmp[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0 && n < 20);
+  for (unsigned long i = 0; i < n; ++i) out[i] = tmp[n - 1 - i];
+  out[n] = '\0';
+  return n;
+}
+
 WARD_CHILD_INLINE unsigned long cstrlen(const char* s) noexcept {
   unsigned long n = 0;
   while (s[n] != '\0') ++n;
@@ -4728,20 +4742,31 @@ class Bus {
   using Duration = std::chrono::milliseconds;
   static constexpr Duration kDefaultTimeout{25000};  // as libdbus and sd-bus
 
-  // The system bus: $DBUS_SYSTEM_BUS_ADDRESS, else /run/dbus/system_bus_socket.
-  static Bus system(Duration timeout = kDefaultTimeout, Limits limits = {}) {
+  // The system bus's address: $DBUS_SYSTEM_BUS_ADDRESS, else
+  // unix:path=/run/dbus/system_bus_socket.
+  static std::string system_address() {
     const char* a = std::getenv("DBUS_SYSTEM_BUS_ADDRESS");
-    return connect(a && *a ? a : "unix:path=/run/dbus/system_bus_socket", timeout, limits);
+    return a && *a ? a : "unix:path=/run/dbus/system_bus_socket";
   }
-  // The user's bus: $DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus.
+  // The user's bus's address: $DBUS_SESSION_BUS_ADDRESS, else
+  // unix:path=$XDG_RUNTIME_DIR/bus; nullopt when neither is set.
+  static std::optional<std::string> session_address() {
+    if (const char* a = std::getenv("DBUS_SESSION_BUS_ADDRESS"); a && *a) return a;
+    if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x)
+      return std::string("unix:path=") + x + "/bus";
+    return std::nullopt;
+  }
+  // The system bus (system_address()).
+  static Bus system(Duration timeout = kDefaultTimeout, Limits limits = {}) {
+    return connect(system_address(), timeout, limits);
+  }
+  // The user's bus (session_address()).
   static Bus session(Duration timeout = kDefaultTimeout, Limits limits = {}) {
-    const char* a = std::getenv("DBUS_SESSION_BUS_ADDRESS");
-    if (a && *a) return connect(a, timeout, limits);
-    const char* x = std::getenv("XDG_RUNTIME_DIR");
-    if (!x || !*x)
+    auto a = session_address();
+    if (!a)
       throw Error(Step::dbus, ENOENT, "user bus",
                   "neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set");
-    return connect(std::string("unix:path=") + x + "/bus", timeout, limits);
+    return connect(*a, timeout, limits);
   }
 
   // A D-Bus address: "unix:path=/p" or "unix:abstract=n", several separated by
@@ -6167,15 +6192,7 @@ WARD_CHILD_FN inline void fd_path(char (&buf)[32], long fd) noexcept {
   const char prefix[] = "/proc/self/fd/";
   unsigned long n = 0;
   for (; prefix[n] != '\0'; ++n) buf[n] = prefix[n];
-  char digits[20];
-  int d = 0;
-  unsigned long v = static_cast<unsigned long>(fd);
-  do {
-    digits[d++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0 && d < 20);
-  while (d > 0) buf[n++] = digits[--d];
-  buf[n] = '\0';
+  sys::decimal(static_cast<unsigned long>(fd), buf + n);
 }
 
 // "0710": a mode as fsconfig(2) and mount(2) data take it (octal).
@@ -8881,18 +8898,6 @@ WARD_CHILD_FN inline void child_session_keyring(SpawnCtx* c) noexcept {
 // Declared without WARD_CHILD_FN (as child_final).
 [[noreturn]] inline void child_exec_program(SpawnCtx* c, const char* seccomp_chosen) noexcept;
 
-// `v` >= 0 in decimal into `out` (at least 21 bytes).
-WARD_CHILD_FN inline void child_decimal(long v, char* out) noexcept {
-  char tmp[24];
-  int n = 0;
-  do {
-    tmp[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v > 0 && n < 20);
-  for (int i = 0; i < n; ++i) out[i] = tmp[n - 1 - i];
-  out[n] = '\0';
-}
-
 // Sandbox::init_process, the program's side: pid 2, the init's child.
 // Its own copy of the context (the init's frame is not ours to write).
 WARD_CHILD_FN inline int child_program(void* arg) noexcept {
@@ -8928,8 +8933,8 @@ WARD_CHILD_FN inline int child_program(void* arg) noexcept {
   long r = sys::call(SYS_fcntl, c->status_wr, F_SETFD, 0);
   if (r < 0) child_report(c, Step::exec, r, "the init's status pipe (init_process)");
   char fd_text[24], pid_text[24];
-  child_decimal(c->status_wr, fd_text);
-  child_decimal(pid, pid_text);
+  sys::decimal(static_cast<unsigned long>(c->status_wr), fd_text);
+  sys::decimal(static_cast<unsigned long>(pid), pid_text);
   const char* argv[4];
   argv[0] = "";
   argv[1] = fd_text;
@@ -9820,6 +9825,27 @@ inline UniqueFd take_listener(int pidfd, int fd_no, int report_rd) {
   throw Error(Step::seccomp, ETIMEDOUT, "seccomp listener", "the child never installed its filter");
 }
 
+// The first child of `pid` (/proc/PID/task/PID/children, Linux 3.5 with
+// CONFIG_PROC_CHILDREN), nullopt when none or unreadable: ward's init's
+// program. Read while the init lives (it reaps the program and exits at
+// once): the pid is the program's, or gone, or, in the microseconds
+// between the reap and a later read of it, could name another process.
+inline std::optional<pid_t> first_child(pid_t pid) {
+  const std::string path =
+      "/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buf[64];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return std::nullopt;
+  buf[n] = '\0';
+  char* end = nullptr;
+  long v = std::strtol(buf, &end, 10);
+  if (end == buf || v <= 0) return std::nullopt;
+  return static_cast<pid_t>(v);
+}
+
 // Sandbox::init_process: the program's process, the child of ward's init
 // `init` (our child, not reaped: its pid is stable), as a pidfd, with its
 // pid. It holds the seccomp listener and makes the gated exec. Called once
@@ -9843,17 +9869,8 @@ inline UniqueFd program_of_init(pid_t init, pid_t& prog) {
     return static_cast<pid_t>(std::strtol(st.c_str() + close + 4, nullptr, 10));
   };
   std::vector<pid_t> cands;
-  const std::string kids =
-      "/proc/" + std::to_string(init) + "/task/" + std::to_string(init) + "/children";
-  int fd = ::open(kids.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    char buf[256];
-    ssize_t n = ::read(fd, buf, sizeof buf - 1);
-    ::close(fd);
-    if (n > 0) {
-      buf[n] = '\0';
-      cands.push_back(static_cast<pid_t>(std::strtol(buf, nullptr, 10)));
-    }
+  if (auto c = first_child(init)) {
+    cands.push_back(*c);
   } else if (DIR* d = ::opendir("/proc")) {
     while (auto* e = ::readdir(d)) {
       pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
@@ -17337,21 +17354,30 @@ class Sandbox {
     if (landlock_fd_)
       detail::throw_invalid("init_process", "not with a Landlock ruleset (the memfd must execute)");
     if (c.hold) detail::throw_invalid("init_process", "not for a held namespace");
-    constexpr unsigned kMfdExec = 0x10U;  // MFD_EXEC (Linux 6.3), as sealed_exec
+    pd.init_program = sealed_program("ward-init", detail::kInitProgram, "init_process");
+  }
+
+  // A static program in an executable memfd, sealed: nobody, through any
+  // descriptor or /proc/PID/exe, can change it again (memfd_create(2),
+  // "File sealing"). `option` names the builder option in errors.
+  template <std::size_t N>
+  static UniqueFd sealed_program(const char* name, const unsigned char (&bytes)[N],
+                                 const char* option) {
+    constexpr unsigned kMfdExec = 0x10U;  // MFD_EXEC (Linux 6.3): vm.memfd_noexec may demand it
     int fd = static_cast<int>(
-        ::syscall(SYS_memfd_create, "ward-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | kMfdExec));
+        ::syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING | kMfdExec));
     if (fd < 0 && errno == EINVAL)
-      fd = static_cast<int>(
-          ::syscall(SYS_memfd_create, "ward-init", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+      fd = static_cast<int>(::syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
     fd = detail::off_stdio(fd);
     if (fd < 0)
-      detail::throw_errno(Step::validate, "memfd_create", "init_process (see vm.memfd_noexec)");
-    pd.init_program.reset(fd);
-    const auto& t = detail::kInitProgram;
-    if (::write(fd, t, sizeof t) != static_cast<ssize_t>(sizeof t))
-      detail::throw_errno(Step::validate, "memfd", "init_process: write the init");
+      detail::throw_errno(Step::validate, "memfd_create",
+                          std::string(option) + " (see vm.memfd_noexec)");
+    UniqueFd out(fd);
+    if (::write(fd, bytes, N) != static_cast<ssize_t>(N))
+      detail::throw_errno(Step::validate, "memfd", std::string(option) + ": write " + name);
     if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
-      detail::throw_errno(Step::validate, "memfd", "init_process: F_ADD_SEALS");
+      detail::throw_errno(Step::validate, "memfd", std::string(option) + ": F_ADD_SEALS");
+    return out;
   }
 
   // Sandbox::sealed_exec: the trampoline in a sealed memfd, and its argv.
@@ -17360,23 +17386,7 @@ class Sandbox {
       detail::throw_invalid("sealed_exec", "no exec trampoline for this architecture");
     if (landlock_fd_)
       detail::throw_invalid("sealed_exec", "not with a Landlock ruleset (the memfd must execute)");
-    constexpr unsigned kMfdExec = 0x10U;  // MFD_EXEC (Linux 6.3): vm.memfd_noexec may demand it
-    int fd = static_cast<int>(::syscall(SYS_memfd_create, "ward-exec-trampoline",
-                                        MFD_CLOEXEC | MFD_ALLOW_SEALING | kMfdExec));
-    if (fd < 0 && errno == EINVAL)
-      fd = static_cast<int>(
-          ::syscall(SYS_memfd_create, "ward-exec-trampoline", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-    fd = detail::off_stdio(fd);
-    if (fd < 0)
-      detail::throw_errno(Step::validate, "memfd_create", "sealed_exec (see vm.memfd_noexec)");
-    pd.trampoline.reset(fd);
-    const auto& t = detail::kExecTrampoline;
-    if (::write(fd, t, sizeof t) != static_cast<ssize_t>(sizeof t))
-      detail::throw_errno(Step::validate, "memfd", "sealed_exec: write the trampoline");
-    // Sealed: nobody, through any descriptor or /proc/PID/exe, can change
-    // it again (memfd_create(2), "File sealing").
-    if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
-      detail::throw_errno(Step::validate, "memfd", "sealed_exec: F_ADD_SEALS");
+    pd.trampoline = sealed_program("ward-exec-trampoline", detail::kExecTrampoline, "sealed_exec");
     int hi = 3;
     for (auto& m : pd.fds) hi = std::max(hi, m.dst + 1);
     pd.child.trampoline_report_fd = hi;
@@ -18664,26 +18674,6 @@ inline std::optional<std::chrono::microseconds> proc_cpu_time(pid_t pid) {
       static_cast<std::int64_t>(sum * 1000000ULL / static_cast<unsigned long long>(hz)));
 }
 
-// The first child of `pid` (/proc/PID/task/PID/children, Linux 3.5 with
-// CONFIG_PROC_CHILDREN), nullopt when none or unreadable: ward's init's
-// program. Read while the init lives (it reaps the program and exits at
-// once): the pid is the program's, or gone, or, in the microseconds
-// between the reap and our read of its stat, could name another process.
-inline std::optional<pid_t> first_child(pid_t pid) {
-  std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children";
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  char buf[64];
-  ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return std::nullopt;
-  buf[n] = '\0';
-  char* end = nullptr;
-  long v = std::strtol(buf, &end, 10);
-  if (end == buf || v <= 0) return std::nullopt;
-  return static_cast<pid_t>(v);
-}
-
 // CPUs this process may run on: the most CPU time a tree can use per unit
 // of wall time.
 inline unsigned cpu_count() noexcept {
@@ -19088,6 +19078,9 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
     else
       cg->v2()->pids_max(n);
   };
+  auto set_nproc = [&](std::uint64_t n) {
+    sb.rlimit(RLIMIT_NPROC, clamp_hard(RLIMIT_NPROC, n), clamp_hard(RLIMIT_NPROC, n));
+  };
   if (lim.processes) {
     const std::uint64_t n = *lim.processes + init_procs;
     auto b = backend("pids");
@@ -19108,7 +19101,7 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
       v.enforced.processes = detail::sv::cg_mechanism(b);
       procs_by = b;
     } else {
-      sb.rlimit(RLIMIT_NPROC, clamp_hard(RLIMIT_NPROC, n), clamp_hard(RLIMIT_NPROC, n));
+      set_nproc(n);
       v.enforced.processes = Mechanism::rlimit;
       grant_note(
           "processes: " + (cg ? std::string("the run's cgroup has no pids controller") : cg_why) +
@@ -19146,9 +19139,7 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
     with_init = false;
     sb.init_process(false);
     if (lim.processes && procs_by) set_pids_max(*procs_by, *lim.processes);
-    if (lim.processes && !procs_by)
-      sb.rlimit(RLIMIT_NPROC, clamp_hard(RLIMIT_NPROC, *lim.processes),
-                clamp_hard(RLIMIT_NPROC, *lim.processes));
+    if (lim.processes && !procs_by) set_nproc(*lim.processes);
     return sb.plan();
   };
   Plan plan = make_plan();
@@ -19185,7 +19176,7 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
     // init's only once reaped: add the program's own (and its waited-for
     // children's).
     if (t && v.init_process)
-      if (auto prog = detail::sv::first_child(child.pid()))
+      if (auto prog = detail::first_child(child.pid()))
         if (auto pt = detail::sv::proc_cpu_time(*prog)) *t += *pt;
     return t;
   };

@@ -318,6 +318,27 @@ inline UniqueFd take_listener(int pidfd, int fd_no, int report_rd) {
   throw Error(Step::seccomp, ETIMEDOUT, "seccomp listener", "the child never installed its filter");
 }
 
+// The first child of `pid` (/proc/PID/task/PID/children, Linux 3.5 with
+// CONFIG_PROC_CHILDREN), nullopt when none or unreadable: ward's init's
+// program. Read while the init lives (it reaps the program and exits at
+// once): the pid is the program's, or gone, or, in the microseconds
+// between the reap and a later read of it, could name another process.
+inline std::optional<pid_t> first_child(pid_t pid) {
+  const std::string path =
+      "/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buf[64];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return std::nullopt;
+  buf[n] = '\0';
+  char* end = nullptr;
+  long v = std::strtol(buf, &end, 10);
+  if (end == buf || v <= 0) return std::nullopt;
+  return static_cast<pid_t>(v);
+}
+
 // Sandbox::init_process: the program's process, the child of ward's init
 // `init` (our child, not reaped: its pid is stable), as a pidfd, with its
 // pid. It holds the seccomp listener and makes the gated exec. Called once
@@ -341,17 +362,8 @@ inline UniqueFd program_of_init(pid_t init, pid_t& prog) {
     return static_cast<pid_t>(std::strtol(st.c_str() + close + 4, nullptr, 10));
   };
   std::vector<pid_t> cands;
-  const std::string kids =
-      "/proc/" + std::to_string(init) + "/task/" + std::to_string(init) + "/children";
-  int fd = ::open(kids.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    char buf[256];
-    ssize_t n = ::read(fd, buf, sizeof buf - 1);
-    ::close(fd);
-    if (n > 0) {
-      buf[n] = '\0';
-      cands.push_back(static_cast<pid_t>(std::strtol(buf, nullptr, 10)));
-    }
+  if (auto c = first_child(init)) {
+    cands.push_back(*c);
   } else if (DIR* d = ::opendir("/proc")) {
     while (auto* e = ::readdir(d)) {
       pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));

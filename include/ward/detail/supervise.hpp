@@ -90,26 +90,6 @@ inline std::optional<std::chrono::microseconds> proc_cpu_time(pid_t pid) {
       static_cast<std::int64_t>(sum * 1000000ULL / static_cast<unsigned long long>(hz)));
 }
 
-// The first child of `pid` (/proc/PID/task/PID/children, Linux 3.5 with
-// CONFIG_PROC_CHILDREN), nullopt when none or unreadable: ward's init's
-// program. Read while the init lives (it reaps the program and exits at
-// once): the pid is the program's, or gone, or, in the microseconds
-// between the reap and our read of its stat, could name another process.
-inline std::optional<pid_t> first_child(pid_t pid) {
-  std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children";
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  char buf[64];
-  ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return std::nullopt;
-  buf[n] = '\0';
-  char* end = nullptr;
-  long v = std::strtol(buf, &end, 10);
-  if (end == buf || v <= 0) return std::nullopt;
-  return static_cast<pid_t>(v);
-}
-
 // CPUs this process may run on: the most CPU time a tree can use per unit
 // of wall time.
 inline unsigned cpu_count() noexcept {

@@ -181,15 +181,7 @@ WARD_CHILD_FN inline void fd_path(char (&buf)[32], long fd) noexcept {
   const char prefix[] = "/proc/self/fd/";
   unsigned long n = 0;
   for (; prefix[n] != '\0'; ++n) buf[n] = prefix[n];
-  char digits[20];
-  int d = 0;
-  unsigned long v = static_cast<unsigned long>(fd);
-  do {
-    digits[d++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0 && d < 20);
-  while (d > 0) buf[n++] = digits[--d];
-  buf[n] = '\0';
+  sys::decimal(static_cast<unsigned long>(fd), buf + n);
 }
 
 // "0710": a mode as fsconfig(2) and mount(2) data take it (octal).

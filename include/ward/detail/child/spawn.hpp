@@ -1080,18 +1080,6 @@ WARD_CHILD_FN inline void child_session_keyring(SpawnCtx* c) noexcept {
 // Declared without WARD_CHILD_FN (as child_final).
 [[noreturn]] inline void child_exec_program(SpawnCtx* c, const char* seccomp_chosen) noexcept;
 
-// `v` >= 0 in decimal into `out` (at least 21 bytes).
-WARD_CHILD_FN inline void child_decimal(long v, char* out) noexcept {
-  char tmp[24];
-  int n = 0;
-  do {
-    tmp[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v > 0 && n < 20);
-  for (int i = 0; i < n; ++i) out[i] = tmp[n - 1 - i];
-  out[n] = '\0';
-}
-
 // Sandbox::init_process, the program's side: pid 2, the init's child.
 // Its own copy of the context (the init's frame is not ours to write).
 WARD_CHILD_FN inline int child_program(void* arg) noexcept {
@@ -1127,8 +1115,8 @@ WARD_CHILD_FN inline int child_program(void* arg) noexcept {
   long r = sys::call(SYS_fcntl, c->status_wr, F_SETFD, 0);
   if (r < 0) child_report(c, Step::exec, r, "the init's status pipe (init_process)");
   char fd_text[24], pid_text[24];
-  child_decimal(c->status_wr, fd_text);
-  child_decimal(pid, pid_text);
+  sys::decimal(static_cast<unsigned long>(c->status_wr), fd_text);
+  sys::decimal(static_cast<unsigned long>(pid), pid_text);
   const char* argv[4];
   argv[0] = "";
   argv[1] = fd_text;

@@ -241,6 +241,20 @@ WARD_CHILD_INLINE unsigned dev_minor(std::uint64_t dev) noexcept {
   return static_cast<unsigned>((dev & 0xff) | ((dev >> 12) & ~0xffULL));
 }
 
+// `v` in decimal at `out` (room for 21 bytes), NUL-terminated; returns the
+// number of digits.
+WARD_CHILD_INLINE unsigned long decimal(unsigned long v, char* out) noexcept {
+  char tmp[20];
+  unsigned long n = 0;
+  do {
+    tmp[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0 && n < 20);
+  for (unsigned long i = 0; i < n; ++i) out[i] = tmp[n - 1 - i];
+  out[n] = '\0';
+  return n;
+}
+
 WARD_CHILD_INLINE unsigned long cstrlen(const char* s) noexcept {
   unsigned long n = 0;
   while (s[n] != '\0') ++n;
