@@ -43,6 +43,11 @@ if [[ -z ${WARD_BOX:-} ]]; then
   cmake --build "$build" -j "${JOBS:-2}" --target ward-box >/dev/null
   WARD_BOX=$build/bin/ward-box
 fi
+# The kernel's part alone (bench/ns_floor.cpp): the same namespaces and an
+# exec, no setup.
+floor_bin=${BUILD_DIR:-$root/build-bench}/ward_ns_floor
+mkdir -p "$(dirname "$floor_bin")"
+"${CXX:-c++}" -std=c++20 -O2 -static "$root/bench/ns_floor.cpp" -o "$floor_bin"
 
 # /bin, /sbin, /lib*: symlinks where the host has them (merged /usr), binds
 # otherwise, as ward-box does.
@@ -55,7 +60,7 @@ for top in /bin /sbin /lib /lib32 /lib64 /libx32; do
   fi
 done
 
-export WARD_BOX ROUNDS=${ROUNDS:-300} AS_USER=${AS_USER:-}
+export WARD_BOX WARD_NS_FLOOR=$floor_bin ROUNDS=${ROUNDS:-300} AS_USER=${AS_USER:-}
 export BWRAP_ARGS="--unshare-user --unshare-pid --unshare-net --unshare-ipc --unshare-uts \
 --ro-bind /usr /usr ${links[*]} --ro-bind /etc /etc --proc /proc --ro-bind /sys /sys --dev /dev \
 --tmpfs /tmp --cap-drop ALL --die-with-parent --new-session"
@@ -72,6 +77,7 @@ tools = {
     "firejail": ["firejail", "--quiet", "--noprofile", "--noroot", "--net=none", "--private-tmp",
                  "--private-dev", "--read-only=/", "--caps.drop=all", "--nonewprivs",
                  "--seccomp", "/bin/true"],
+    "namespaces alone (ward_ns_floor)": as_user + [os.environ["WARD_NS_FLOOR"], "/bin/true"],
     "/bin/true (floor)": as_user + ["/bin/true"],
 }
 for name, argv in tools.items():  # each must work before it is timed

@@ -223,18 +223,27 @@ Options parse(int argc, char** argv) {
 // namespace still being torn down cost ~20 ms a run here, more than the
 // whole sandbox. Root's is /run/ward-box, a user's $XDG_RUNTIME_DIR/ward-box
 // (else /tmp/ward-box-UID); the directory must be the caller's own, mode
-// 0700, and not a symlink, or ward-box refuses it (another user must not
-// be able to plant a symlink or a mount point in it).
+// 0700, and not a symlink (another user must not be able to plant a
+// symlink or a mount point in it). Where it is not (another user made it
+// first: /tmp is everyone's), it is left alone and the run gets a skeleton
+// of its own, made by mkdtemp(3) beside it and removed afterwards: slower,
+// but never another user's, and never a way for one to keep the caller
+// from running (tests/root/ward_box_test.cpp, "a skeleton directory
+// planted by another user").
 // Root's sandboxes are --box-uid, not root: the skeleton is theirs, so
 // that their setup can make its mount points there (the parent directory,
 // root's and 0700, keeps everyone else out).
 void own_skeleton(const std::string& dir, std::uint32_t box_uid) {
   if (::geteuid() != 0) return;
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) == 0 && st.st_uid == box_uid && st.st_gid == box_uid) return;
   if (::lchown(dir.c_str(), box_uid, box_uid) != 0)
     throw ward::Error(ward::Step::mount, errno, dir, "chown to --box-uid");
 }
 
-std::string skeleton(std::uint32_t box_uid) {
+// Where the skeletons live: the base directory above, made if missing.
+// Empty, with `why` set, when it cannot be the caller's (see above).
+std::string skeleton_base(std::string& why) {
   const uid_t uid = ::geteuid();
   std::string base;
   if (uid == 0) {
@@ -244,33 +253,55 @@ std::string skeleton(std::uint32_t box_uid) {
   } else {
     base = "/tmp/ward-box-" + std::to_string(uid);
   }
-  if (::mkdir(base.c_str(), 0700) != 0 && errno != EEXIST)
-    throw ward::Error(ward::Step::mount, errno, base, "mkdir (ward-box's root skeleton)");
+  if (::mkdir(base.c_str(), 0700) != 0 && errno != EEXIST) {
+    why = base + ": mkdir: " + std::strerror(errno);
+    return {};
+  }
   struct stat st {};
-  if (::lstat(base.c_str(), &st) != 0) throw ward::Error(ward::Step::mount, errno, base, "lstat");
-  if (!S_ISDIR(st.st_mode) || st.st_uid != uid || (st.st_mode & 07777) != 0700)
-    throw ward::Error(ward::Step::mount, EPERM, base,
-                      "not a directory of uid " + std::to_string(uid) +
-                          " with mode 0700 (refused: another user could plant mount points or "
-                          "symlinks there)");
+  if (::lstat(base.c_str(), &st) != 0) {
+    why = base + ": lstat: " + std::strerror(errno);
+    return {};
+  }
+  if (!S_ISDIR(st.st_mode) || st.st_uid != uid || (st.st_mode & 07777) != 0700) {
+    why = base + " is not a directory of uid " + std::to_string(uid) +
+          " with mode 0700 (another user's: not used)";
+    return {};
+  }
+  return base;
+}
+
+// The shared skeleton, base/root.
+std::string skeleton(const std::string& base, std::uint32_t box_uid) {
   const std::string root = base + "/root";
   if (::mkdir(root.c_str(), 0755) != 0 && errno != EEXIST)
-    throw ward::Error(ward::Step::mount, errno, root, "mkdir");
+    throw ward::Error(ward::Step::mount, errno, root, "mkdir (ward-box's root skeleton)");
   own_skeleton(root, box_uid);
   return root;
 }
 
-// A run's own skeleton, under the shared one's parent (mode 0700).
+// A run's own skeleton: under the base directory (mode 0700) where there
+// is one, else a directory of its own (mkdtemp: mode 0700, a name nobody
+// could have guessed ahead) beside where the base would be.
 struct TempSkeleton {
   std::string dir;
-  explicit TempSkeleton(std::uint32_t box_uid) {
-    std::string root = skeleton(box_uid);
-    std::string t = root.substr(0, root.rfind('/')) + "/run-XXXXXX";
+  TempSkeleton(std::uint32_t box_uid, const std::string& base) {
+    std::string t;
+    if (!base.empty()) {
+      t = base + "/run-XXXXXX";
+    } else if (::geteuid() == 0) {
+      t = "/run/ward-box-XXXXXX";
+    } else if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && x[0] == '/') {
+      t = std::string(x) + "/ward-box-XXXXXX";
+    } else {
+      t = "/tmp/ward-box-" + std::to_string(::geteuid()) + "-XXXXXX";
+    }
     if (::mkdtemp(t.data()) == nullptr)
       throw ward::Error(ward::Step::mount, errno, t, "mkdtemp (ward-box's root skeleton)");
     dir = t;
     own_skeleton(dir, box_uid);
   }
+  TempSkeleton(const TempSkeleton&) = delete;
+  TempSkeleton& operator=(const TempSkeleton&) = delete;
   ~TempSkeleton() {
     // Only what the mount steps made (empty directories and files,
     // symlinks); nothing is mounted here in our namespace.
@@ -389,10 +420,15 @@ int main(int argc, char** argv) {
     // A bind outside /tmp (a tmpfs of the run's own) makes its mount point
     // in the skeleton, where every later run would see it: such a run gets
     // a skeleton of its own, removed afterwards.
-    std::optional<TempSkeleton> own;
+    std::string why;
+    const std::string base = skeleton_base(why);
+    if (base.empty()) std::cerr << "ward-box: " << why << "; this run uses a skeleton of its own\n";
+    bool need_own = base.empty();
     for (const Bind& b : o.binds)
-      if (b.dst != "/tmp" && b.dst.rfind("/tmp/", 0) != 0 && !own) own.emplace(o.box_uid);
-    v = ward::supervise(build(o, own ? own->dir : skeleton(o.box_uid)), o.limits, so);
+      need_own = need_own || (b.dst != "/tmp" && b.dst.rfind("/tmp/", 0) != 0);
+    std::optional<TempSkeleton> own;
+    if (need_own) own.emplace(o.box_uid, base);
+    v = ward::supervise(build(o, own ? own->dir : skeleton(base, o.box_uid)), o.limits, so);
   } catch (const std::exception& e) {
     std::cerr << "ward-box: could not run " << o.argv[0] << ": " << e.what() << "\n";
     if (report) {

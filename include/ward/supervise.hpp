@@ -500,7 +500,9 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
     try {
       return sb.plan();
     } catch (const Error& e) {
-      if (std::string_view(e.what()).find("init_process") == std::string_view::npos) throw;
+      // Only the plan's refusal of the init itself (Sandbox::plan names the
+      // field "init_process"); any other error is the caller's.
+      if (e.step() != Step::validate || e.object() != "init_process") throw;
       grant_note(std::string("init: ") + e.what() + "; the program is the pid namespace's init");
     }
     with_init = false;

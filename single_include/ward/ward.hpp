@@ -6653,13 +6653,15 @@ WARD_CHILD_FN inline long chown_node(long pfd, const MountStep& s, unsigned long
 // checking it and replacing it. Where mknod is refused (a user namespace)
 // and the step has a host node to bind, it makes the empty file to bind
 // over and returns 0 with *bind_fd open on it. -EEXIST: something is
-// there already, the caller's general path decides.
+// there already, the caller's general path decides. `refused`: the parent
+// made the node for us (pre_mnt), so we are in a user namespace, where
+// mknod(2) of a device is refused: not tried.
 WARD_CHILD_FN inline long make_fresh_node(int root, const MountStep& s, MountApi api, MountFail& f,
-                                          long* bind_fd, bool can_bind) noexcept {
+                                          long* bind_fd, bool can_bind, bool refused) noexcept {
   unsigned long slash = 0;
   long pfd = open_parent(root, s, true, api, f, &slash);
   if (pfd < 0) return pfd;
-  long r = sys::call(SYS_mknodat, pfd, s.target + slash, s.mode, s.rdev);
+  long r = refused ? -EPERM : sys::call(SYS_mknodat, pfd, s.target + slash, s.mode, s.rdev);
   if (r == 0) {
     r = chown_node(pfd, s, slash, f);
     close_fd(pfd);
@@ -6741,7 +6743,7 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
   }
   long tfd = -1;
   if (s.op == MountStep::op_mknod) {
-    r = make_fresh_node(root, s, api, f, &tfd, s.source != nullptr || pre_mnt >= 0);
+    r = make_fresh_node(root, s, api, f, &tfd, s.source != nullptr || pre_mnt >= 0, pre_mnt >= 0);
     if (r != -EEXIST && tfd < 0) return r;  // made, or failed
   }
   bool create = s.op != MountStep::op_mask && s.op != MountStep::op_readonly;
@@ -7921,6 +7923,10 @@ struct SpawnCtx {
   // sources (detail::host_binds), for the sources the child cannot open
   // itself and for idmapped binds; -1 where none. Null when there are none.
   const int* mnt_fds;
+  // The detached tmpfs those device nodes were made in (HostMounts::devs),
+  // or -1: never used here, closed first thing so that the parent's
+  // reference is the last (its grace period then overlaps our setup).
+  int devs_fd;
   // Sandbox::init_process: ward's init (the plan's sealed memfd, moved
   // above the kept descriptors by child_fds, as is status_wr), the write
   // end of the pipe on which it reports the program's wait status (the
@@ -8156,6 +8162,7 @@ WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
   if (c->status_rd >= 0) sys::call(SYS_close, c->status_rd);
   for (int i = 0; i < 3; ++i)
     if (c->slot_parent[i] >= 0) sys::call(SYS_close, c->slot_parent[i]);
+  if (c->devs_fd >= 0) sys::call(SYS_close, c->devs_fd);
 
   if (c->reset_signals) child_reset_signals();
 
@@ -10050,22 +10057,34 @@ inline UniqueFd host_node(const MountStep& s, int i, UniqueFd& devs, const std::
 // child's fallback stays. So does every bind where we may not clone
 // mounts (EPERM: an unprivileged caller).
 //
-// Returns one slot per step (empty: none); the caller closes them after
-// the clone, whatever happened.
-inline std::vector<UniqueFd> host_binds(const ChildPlan& p, const std::string& uid_map,
-                                        const std::string& gid_map) {
-  std::vector<UniqueFd> out;
+// Returns one slot per step (empty: none), which the caller closes after
+// the clone, whatever happened, and the tmpfs the nodes were made in
+// (`devs`), which it closes as soon as the child is on its way: that tmpfs
+// is never attached, and closing the last reference to a detached tree
+// dissolves it, which waits for an RCU grace period (fs/namespace.c:
+// dissolve_on_fput, namespace_unlock's synchronize_rcu_expedited; ~55 us
+// here). Closed once the child has been released, the wait runs beside the
+// child's setup instead of before clone3 (bench/README.md, "Grace
+// periods").
+struct HostMounts {
+  std::vector<UniqueFd> fds;
+  UniqueFd devs;
+};
+inline HostMounts host_binds(const ChildPlan& p, const std::string& uid_map,
+                             const std::string& gid_map) {
+  HostMounts hm;
+  std::vector<UniqueFd>& out = hm.fds;
   if (!p.ns_root_early || !p.mount_setup || p.n_mounts <= 0 || p.mount_api != MountApi::modern)
-    return out;
+    return hm;
   for (int i = 0; i < p.n_joins; ++i)
-    if (p.joins[i].nstype == CLONE_NEWNS || p.joins[i].nstype == CLONE_NEWUSER) return out;
+    if (p.joins[i].nstype == CLONE_NEWNS || p.joins[i].nstype == CLONE_NEWUSER) return hm;
   bool any = false;
   for (int i = 0; i < p.n_mounts && !any; ++i)
     any = (p.mounts[i].op == MountStep::op_bind && child::host_bind_source(p.mounts[i])) ||
           p.mounts[i].op == MountStep::op_mknod;
-  if (!any) return out;
+  if (!any) return hm;
   out.resize(static_cast<std::size_t>(p.n_mounts));
-  UniqueFd devs;  // the detached tmpfs for device nodes, made on first use
+  UniqueFd& devs = hm.devs;  // the detached tmpfs for device nodes, made on first use
   bool no_devs = false;
   for (int i = 0; i < p.n_mounts; ++i) {
     const MountStep& s = p.mounts[i];
@@ -10101,7 +10120,7 @@ inline std::vector<UniqueFd> host_binds(const ChildPlan& p, const std::string& u
                   std::string(f.what) + " (in the parent) of " + s.source);
     out[static_cast<std::size_t>(i)] = std::move(mfd);
   }
-  return out;
+  return hm;
 }
 
 // Runs one spawn of `pd`. `slot_child`/`slot_parent` are the per-spawn
@@ -10191,10 +10210,11 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   ctx.src_fds = src_fds.empty() ? nullptr : src_fds.data();
   // Closed when spawn_plan returns or throws: the child has its own copies
   // (no CLONE_FILES), which it closes once it attached them.
-  const std::vector<UniqueFd> bind_mnts = host_binds(p, pd.uid_map, pd.gid_map);
+  HostMounts host_mnts = host_binds(p, pd.uid_map, pd.gid_map);
   std::vector<int> mnt_fds;
-  for (const UniqueFd& m : bind_mnts) mnt_fds.push_back(m ? m.get() : -1);
+  for (const UniqueFd& m : host_mnts.fds) mnt_fds.push_back(m ? m.get() : -1);
   ctx.mnt_fds = mnt_fds.empty() ? nullptr : mnt_fds.data();
+  ctx.devs_fd = host_mnts.devs ? host_mnts.devs.get() : -1;
   ctx.gate_fd = -1;
   ctx.tramp_fd = -1;
   ctx.term_sock = term_child ? term_child.get() : -1;
@@ -10346,6 +10366,10 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     char go = 1;
     if (::write(sync_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "sync pipe");
   }
+  // The child closed its copy first thing (SpawnCtx::devs_fd): ours is
+  // the last, and its grace period now overlaps the child's work
+  // (HostMounts).
+  host_mnts.devs.reset();
 
   // Sandbox::before_exec, while the child sets up; then the byte that lets
   // it go on. In two stages, once the process that execs is known (so that
@@ -19133,7 +19157,9 @@ inline Verdict supervise(Sandbox sb, const Limits& lim, const SuperviseOptions& 
     try {
       return sb.plan();
     } catch (const Error& e) {
-      if (std::string_view(e.what()).find("init_process") == std::string_view::npos) throw;
+      // Only the plan's refusal of the init itself (Sandbox::plan names the
+      // field "init_process"); any other error is the caller's.
+      if (e.step() != Step::validate || e.object() != "init_process") throw;
       grant_note(std::string("init: ") + e.what() + "; the program is the pid namespace's init");
     }
     with_init = false;

@@ -37,3 +37,33 @@ TEST_CASE("root: supervise: every limit has a cgroup mechanism where the host ha
   CHECK(v.enforced.cpu_time != ward::Mechanism::rlimit);
   CHECK(v.cpu_time_source.rfind("cgroup", 0) == 0);
 }
+
+// The init cannot run under a filter installed before the credentials
+// (Sandbox::plan refuses field "init_process"): supervise then runs the
+// program as the pid namespace's init, says so in not_granted, and any
+// other refusal of the plan still reaches the caller.
+TEST_CASE("root: supervise: a plan that cannot have the init runs without it and says why") {
+  WARD_SKIP_UNLESS_ROOT();
+  if (!ward::Sandbox::init_process_supported()) WARD_SKIP("no init program for this architecture");
+  ward::SeccompOptions early;
+  early.before_credentials = true;
+  auto box = [&] {
+    ward::Sandbox sb({"/bin/sh", "-c", "echo $$"});
+    sb.unshare(ward::NsSet{ward::NsKind::user, ward::NsKind::pid})
+        .seccomp(ward::SeccompFilter(ward::SeccompAction::allow()), early);
+    return sb;
+  };
+  auto v = ward::supervise(box(), ward::Limits{});
+  std::cout << v.to_meta();
+  CHECK(v.ok());
+  CHECK_FALSE(v.init_process);
+  CHECK(v.stdout_data == "1\n");
+  bool said = false;
+  for (const auto& n : v.not_granted) said = said || n.rfind("init: ", 0) == 0;
+  CHECK(said);
+  // Another field's refusal is not taken for the init's.
+  auto bad = box();
+  bad.hostname("box");  // without a uts namespace: refused by the plan, field "hostname"
+  CHECK_THROWS_WITH(ward::supervise(std::move(bad), ward::Limits{}),
+                    Catch::Contains("UTS namespace"));
+}

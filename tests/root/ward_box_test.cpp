@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <string>
@@ -253,32 +254,58 @@ TEST_CASE("ward-box: a bad command line fails with 1 naming the option") {
 // The attack: another user plants the skeleton directory ward-box would
 // pivot into (uid 65534 without XDG_RUNTIME_DIR uses /tmp/ward-box-65534),
 // as a directory of theirs or a symlink to one, to put mount points or
-// symlinks of their choosing into the sandbox's root. ward-box refuses it.
-// (Seen to fail with the ownership and mode check removed: the run goes
-// ahead inside the planted directory.)
-TEST_CASE("ward-box attack: a skeleton directory planted by another user is refused") {
+// symlinks of their choosing into the sandbox's root, or just to keep
+// uid 65534 from running anything. ward-box leaves it alone and runs in a
+// skeleton of its own, which it removes afterwards. (Seen to fail with the
+// ownership and mode check removed: the run goes ahead inside the planted
+// directory and sees the plant; and against the ward-box that refused the
+// run: exit status 2, nothing ran.)
+TEST_CASE("ward-box attack: a skeleton directory planted by another user is not used") {
   WARD_SKIP_UNLESS_ROOT();
   if (std::string(WARD_BOX_BIN).empty()) WARD_SKIP("built without examples");
   if (setpriv().empty()) WARD_SKIP("no setpriv(1) (util-linux) to run as uid 65534");
   const std::string base = "/tmp/ward-box-65534";
+  auto own_dirs = [] {
+    std::vector<std::string> v;
+    for (const auto& e : fs::directory_iterator("/tmp"))
+      if (e.path().filename().string().rfind("ward-box-65534-", 0) == 0) v.push_back(e.path());
+    return v;
+  };
+  const auto before = own_dirs();
   // Whatever a previous run left: ward-box's own, made again afterwards.
   fs::remove_all(base);
   ward_test::ScratchDir elsewhere("planted");
+  REQUIRE(::chmod(elsewhere.path.c_str(), 0777) == 0);
   for (int form = 0; form < 2; ++form) {
+    std::string plant_root;
     if (form == 0) {
       REQUIRE(::mkdir(base.c_str(), 0777) == 0);  // root's, world-writable
       REQUIRE(::chmod(base.c_str(), 0777) == 0);
+      plant_root = base + "/root";
     } else {
       REQUIRE(::symlink(elsewhere.path.c_str(), base.c_str()) == 0);
+      plant_root = elsewhere.path + "/root";
     }
-    auto b = box("nobody", {"--", "/bin/true"});
-    INFO("form " << form << ": " << b.err);
-    CHECK(b.status.exit_code() == 2);
+    // What the planter wants the sandbox to see: a file at its root.
+    REQUIRE(::mkdir(plant_root.c_str(), 0777) == 0);
+    REQUIRE(::chmod(plant_root.c_str(), 0777) == 0);
+    { std::ofstream(plant_root + "/planted-marker") << "x"; }
+    auto b = box("nobody", {"--", "/bin/sh", "-c", "ls -a /; echo ran"});
+    INFO("form " << form << ": " << b.err << b.out);
+    CHECK(b.status.exit_code() == 0);
+    CHECK_THAT(b.out, Catch::Contains("ran"));
+    CHECK_THAT(b.out, !Catch::Contains("planted-marker"));
     CHECK_THAT(b.err, Catch::Contains(base));
-    CHECK_THAT(b.err, Catch::Contains("refused"));
+    CHECK_THAT(b.err, Catch::Contains("not used"));
+    // Untouched: only the planter's file, nothing of the run's.
+    std::vector<std::string> left;
+    for (const auto& e : fs::directory_iterator(plant_root)) left.push_back(e.path().filename());
+    CHECK(left == std::vector<std::string>{"planted-marker"});
+    fs::remove_all(plant_root);
     fs::remove_all(base);
   }
-  CHECK(fs::is_empty(elsewhere.path));
+  // The runs' own skeletons are gone with them.
+  CHECK(own_dirs() == before);
 }
 
 // Root's sandbox as root of the host: without capabilities, the host's uid

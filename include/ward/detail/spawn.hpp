@@ -543,22 +543,34 @@ inline UniqueFd host_node(const MountStep& s, int i, UniqueFd& devs, const std::
 // child's fallback stays. So does every bind where we may not clone
 // mounts (EPERM: an unprivileged caller).
 //
-// Returns one slot per step (empty: none); the caller closes them after
-// the clone, whatever happened.
-inline std::vector<UniqueFd> host_binds(const ChildPlan& p, const std::string& uid_map,
-                                        const std::string& gid_map) {
-  std::vector<UniqueFd> out;
+// Returns one slot per step (empty: none), which the caller closes after
+// the clone, whatever happened, and the tmpfs the nodes were made in
+// (`devs`), which it closes as soon as the child is on its way: that tmpfs
+// is never attached, and closing the last reference to a detached tree
+// dissolves it, which waits for an RCU grace period (fs/namespace.c:
+// dissolve_on_fput, namespace_unlock's synchronize_rcu_expedited; ~55 us
+// here). Closed once the child has been released, the wait runs beside the
+// child's setup instead of before clone3 (bench/README.md, "Grace
+// periods").
+struct HostMounts {
+  std::vector<UniqueFd> fds;
+  UniqueFd devs;
+};
+inline HostMounts host_binds(const ChildPlan& p, const std::string& uid_map,
+                             const std::string& gid_map) {
+  HostMounts hm;
+  std::vector<UniqueFd>& out = hm.fds;
   if (!p.ns_root_early || !p.mount_setup || p.n_mounts <= 0 || p.mount_api != MountApi::modern)
-    return out;
+    return hm;
   for (int i = 0; i < p.n_joins; ++i)
-    if (p.joins[i].nstype == CLONE_NEWNS || p.joins[i].nstype == CLONE_NEWUSER) return out;
+    if (p.joins[i].nstype == CLONE_NEWNS || p.joins[i].nstype == CLONE_NEWUSER) return hm;
   bool any = false;
   for (int i = 0; i < p.n_mounts && !any; ++i)
     any = (p.mounts[i].op == MountStep::op_bind && child::host_bind_source(p.mounts[i])) ||
           p.mounts[i].op == MountStep::op_mknod;
-  if (!any) return out;
+  if (!any) return hm;
   out.resize(static_cast<std::size_t>(p.n_mounts));
-  UniqueFd devs;  // the detached tmpfs for device nodes, made on first use
+  UniqueFd& devs = hm.devs;  // the detached tmpfs for device nodes, made on first use
   bool no_devs = false;
   for (int i = 0; i < p.n_mounts; ++i) {
     const MountStep& s = p.mounts[i];
@@ -594,7 +606,7 @@ inline std::vector<UniqueFd> host_binds(const ChildPlan& p, const std::string& u
                   std::string(f.what) + " (in the parent) of " + s.source);
     out[static_cast<std::size_t>(i)] = std::move(mfd);
   }
-  return out;
+  return hm;
 }
 
 // Runs one spawn of `pd`. `slot_child`/`slot_parent` are the per-spawn
@@ -684,10 +696,11 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   ctx.src_fds = src_fds.empty() ? nullptr : src_fds.data();
   // Closed when spawn_plan returns or throws: the child has its own copies
   // (no CLONE_FILES), which it closes once it attached them.
-  const std::vector<UniqueFd> bind_mnts = host_binds(p, pd.uid_map, pd.gid_map);
+  HostMounts host_mnts = host_binds(p, pd.uid_map, pd.gid_map);
   std::vector<int> mnt_fds;
-  for (const UniqueFd& m : bind_mnts) mnt_fds.push_back(m ? m.get() : -1);
+  for (const UniqueFd& m : host_mnts.fds) mnt_fds.push_back(m ? m.get() : -1);
   ctx.mnt_fds = mnt_fds.empty() ? nullptr : mnt_fds.data();
+  ctx.devs_fd = host_mnts.devs ? host_mnts.devs.get() : -1;
   ctx.gate_fd = -1;
   ctx.tramp_fd = -1;
   ctx.term_sock = term_child ? term_child.get() : -1;
@@ -839,6 +852,10 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     char go = 1;
     if (::write(sync_wr.get(), &go, 1) != 1) throw_errno(Step::sync, "sync pipe");
   }
+  // The child closed its copy first thing (SpawnCtx::devs_fd): ours is
+  // the last, and its grace period now overlaps the child's work
+  // (HostMounts).
+  host_mnts.devs.reset();
 
   // Sandbox::before_exec, while the child sets up; then the byte that lets
   // it go on. In two stages, once the process that execs is known (so that

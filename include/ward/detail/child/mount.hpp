@@ -642,13 +642,15 @@ WARD_CHILD_FN inline long chown_node(long pfd, const MountStep& s, unsigned long
 // checking it and replacing it. Where mknod is refused (a user namespace)
 // and the step has a host node to bind, it makes the empty file to bind
 // over and returns 0 with *bind_fd open on it. -EEXIST: something is
-// there already, the caller's general path decides.
+// there already, the caller's general path decides. `refused`: the parent
+// made the node for us (pre_mnt), so we are in a user namespace, where
+// mknod(2) of a device is refused: not tried.
 WARD_CHILD_FN inline long make_fresh_node(int root, const MountStep& s, MountApi api, MountFail& f,
-                                          long* bind_fd, bool can_bind) noexcept {
+                                          long* bind_fd, bool can_bind, bool refused) noexcept {
   unsigned long slash = 0;
   long pfd = open_parent(root, s, true, api, f, &slash);
   if (pfd < 0) return pfd;
-  long r = sys::call(SYS_mknodat, pfd, s.target + slash, s.mode, s.rdev);
+  long r = refused ? -EPERM : sys::call(SYS_mknodat, pfd, s.target + slash, s.mode, s.rdev);
   if (r == 0) {
     r = chown_node(pfd, s, slash, f);
     close_fd(pfd);
@@ -730,7 +732,7 @@ WARD_CHILD_FN inline long mount_step(int root, const MountStep& s, MountApi api,
   }
   long tfd = -1;
   if (s.op == MountStep::op_mknod) {
-    r = make_fresh_node(root, s, api, f, &tfd, s.source != nullptr || pre_mnt >= 0);
+    r = make_fresh_node(root, s, api, f, &tfd, s.source != nullptr || pre_mnt >= 0, pre_mnt >= 0);
     if (r != -EEXIST && tfd < 0) return r;  // made, or failed
   }
   bool create = s.op != MountStep::op_mask && s.op != MountStep::op_readonly;

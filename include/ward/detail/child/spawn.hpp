@@ -103,6 +103,10 @@ struct SpawnCtx {
   // sources (detail::host_binds), for the sources the child cannot open
   // itself and for idmapped binds; -1 where none. Null when there are none.
   const int* mnt_fds;
+  // The detached tmpfs those device nodes were made in (HostMounts::devs),
+  // or -1: never used here, closed first thing so that the parent's
+  // reference is the last (its grace period then overlaps our setup).
+  int devs_fd;
   // Sandbox::init_process: ward's init (the plan's sealed memfd, moved
   // above the kept descriptors by child_fds, as is status_wr), the write
   // end of the pipe on which it reports the program's wait status (the
@@ -338,6 +342,7 @@ WARD_CHILD_FN inline int child_entry(void* arg) noexcept {
   if (c->status_rd >= 0) sys::call(SYS_close, c->status_rd);
   for (int i = 0; i < 3; ++i)
     if (c->slot_parent[i] >= 0) sys::call(SYS_close, c->slot_parent[i]);
+  if (c->devs_fd >= 0) sys::call(SYS_close, c->devs_fd);
 
   if (c->reset_signals) child_reset_signals();
 
