@@ -264,7 +264,7 @@ std::string skeleton_base(std::string& why) {
   }
   if (!S_ISDIR(st.st_mode) || st.st_uid != uid || (st.st_mode & 07777) != 0700) {
     why = base + " is not a directory of uid " + std::to_string(uid) +
-          " with mode 0700 (another user's: not used)";
+          " with mode 0700 (not used: another user could plant mount points or symlinks there)";
     return {};
   }
   return base;
@@ -279,10 +279,16 @@ std::string skeleton(const std::string& base, std::uint32_t box_uid) {
   return root;
 }
 
-// A run's own skeleton: under the base directory (mode 0700) where there
-// is one, else a directory of its own (mkdtemp: mode 0700, a name nobody
-// could have guessed ahead) beside where the base would be.
+// A run's own skeleton: `root` in a directory of the run's own (mkdtemp:
+// mode 0700, the caller's, a name nobody could have guessed ahead), made
+// under the base directory where there is one, else beside where the base
+// would be. Only `root` is --box-uid's: the 0700 holder above it keeps
+// every other host process out, the box uid's included, which could
+// otherwise plant files and programs in root's sandbox between the chown
+// and the run (tests/root/ward_box_test.cpp, "root's own skeleton is not
+// open to the box uid").
 struct TempSkeleton {
+  std::string holder;
   std::string dir;
   TempSkeleton(std::uint32_t box_uid, const std::string& base) {
     std::string t;
@@ -297,8 +303,20 @@ struct TempSkeleton {
     }
     if (::mkdtemp(t.data()) == nullptr)
       throw ward::Error(ward::Step::mount, errno, t, "mkdtemp (ward-box's root skeleton)");
-    dir = t;
-    own_skeleton(dir, box_uid);
+    holder = t;
+    dir = holder + "/root";
+    if (::mkdir(dir.c_str(), 0755) != 0) {
+      int e = errno;
+      ::rmdir(holder.c_str());
+      throw ward::Error(ward::Step::mount, e, dir, "mkdir (ward-box's root skeleton)");
+    }
+    try {
+      own_skeleton(dir, box_uid);
+    } catch (...) {
+      std::error_code ec;
+      std::filesystem::remove_all(holder, ec);
+      throw;
+    }
   }
   TempSkeleton(const TempSkeleton&) = delete;
   TempSkeleton& operator=(const TempSkeleton&) = delete;
@@ -306,7 +324,7 @@ struct TempSkeleton {
     // Only what the mount steps made (empty directories and files,
     // symlinks); nothing is mounted here in our namespace.
     std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
+    std::filesystem::remove_all(holder, ec);
   }
 };
 

@@ -1302,14 +1302,16 @@ class Sandbox {
     if (fd < 0 && errno == EINVAL)
       fd = static_cast<int>(::syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
     fd = detail::off_stdio(fd);
+    // The option is the error's object: what the caller asked for, and what
+    // ward::supervise recognises to run without its init.
     if (fd < 0)
-      detail::throw_errno(Step::validate, "memfd_create",
-                          std::string(option) + " (see vm.memfd_noexec)");
+      detail::throw_errno(Step::validate, option,
+                          std::string("memfd_create of ") + name + " (see vm.memfd_noexec)");
     UniqueFd out(fd);
     if (::write(fd, bytes, N) != static_cast<ssize_t>(N))
-      detail::throw_errno(Step::validate, "memfd", std::string(option) + ": write " + name);
+      detail::throw_errno(Step::validate, option, std::string("memfd: write ") + name);
     if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
-      detail::throw_errno(Step::validate, "memfd", std::string(option) + ": F_ADD_SEALS");
+      detail::throw_errno(Step::validate, option, std::string("memfd: F_ADD_SEALS of ") + name);
     return out;
   }
 

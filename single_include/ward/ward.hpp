@@ -9778,6 +9778,18 @@ inline void write_id_map(pid_t pid, const char* name, const std::string& text,
 }
 
 inline void write_id_maps(pid_t pid, const PlanData& pd) {
+  // /proc/PID is the child only in a /proc of our own pid namespace: a
+  // caller in a pid namespace of its own that still has its parent's /proc
+  // mounted (`unshare -p -f` without --mount-proc) would write the maps of
+  // whichever process has that number there. /proc/self names us in the
+  // mounted /proc's pid namespace (proc(5)). Test: tests/root/ward_box_test.cpp
+  // "... a /proc of another pid namespace ...".
+  char self[32];
+  ssize_t n = ::readlink("/proc/self", self, sizeof self - 1);
+  if (n <= 0 || std::string_view(self, static_cast<std::size_t>(n)) != std::to_string(::getpid()))
+    throw Error(Step::uid_map, n <= 0 ? errno : EXDEV, "/proc",
+                "the /proc mounted here is not of this process's pid namespace, so /proc/" +
+                    std::to_string(pid) + " is not the child (mount a /proc of its own)");
   // setgroups must be "deny" before an unprivileged process may write
   // gid_map (user_namespaces(7), "Interaction with setgroups").
   if (pd.setgroups_deny) write_proc_file(pid, "setgroups", "deny", Step::setgroups_file);
@@ -17393,14 +17405,16 @@ class Sandbox {
     if (fd < 0 && errno == EINVAL)
       fd = static_cast<int>(::syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
     fd = detail::off_stdio(fd);
+    // The option is the error's object: what the caller asked for, and what
+    // ward::supervise recognises to run without its init.
     if (fd < 0)
-      detail::throw_errno(Step::validate, "memfd_create",
-                          std::string(option) + " (see vm.memfd_noexec)");
+      detail::throw_errno(Step::validate, option,
+                          std::string("memfd_create of ") + name + " (see vm.memfd_noexec)");
     UniqueFd out(fd);
     if (::write(fd, bytes, N) != static_cast<ssize_t>(N))
-      detail::throw_errno(Step::validate, "memfd", std::string(option) + ": write " + name);
+      detail::throw_errno(Step::validate, option, std::string("memfd: write ") + name);
     if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
-      detail::throw_errno(Step::validate, "memfd", std::string(option) + ": F_ADD_SEALS");
+      detail::throw_errno(Step::validate, option, std::string("memfd: F_ADD_SEALS of ") + name);
     return out;
   }
 

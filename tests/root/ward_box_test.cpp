@@ -308,6 +308,96 @@ TEST_CASE("ward-box attack: a skeleton directory planted by another user is not 
   CHECK(own_dirs() == before);
 }
 
+// The attack: root's skeleton base (/run/ward-box) is not root's 0700
+// directory (or cannot be made), so the run takes a skeleton of its own; a
+// host process running as the box uid (65534) watches /run for it and
+// plants files and programs there between its chown and the run, which
+// then execute in root's job. The run's own directory is root's and 0700;
+// only the root inside it is the box uid's. Seen to fail against the
+// ward-box whose mkdtemp directory in /run was itself chowned to the box
+// uid: both plants landed and `ls -a /` showed them. In a mount namespace
+// of its own with a tmpfs on /run: the host's /run is not touched.
+TEST_CASE("ward-box attack: root's own skeleton is not open to the box uid") {
+  WARD_SKIP_UNLESS_ROOT();
+  if (std::string(WARD_BOX_BIN).empty()) WARD_SKIP("built without examples");
+  if (setpriv().empty()) WARD_SKIP("no setpriv(1) (util-linux) to act as uid 65534");
+  const std::string script = R"(set -e
+mount --make-rprivate /
+mount -t tmpfs tmpfs /run
+mkdir -m 0755 /run/ward-box
+"$1" -- /bin/sh -c 'sleep 2; ls -a /' &
+d=
+for i in $(seq 200); do
+  d=$(ls -d /run/ward-box-* 2>/dev/null | head -n 1)
+  [ -n "$d" ] && [ -d "$d/root" ] && break
+  sleep 0.01
+done
+[ -n "$d" ] || { echo "no skeleton of the run's own"; exit 3; }
+for p in "$d/PLANTED" "$d/root/PLANTED"; do
+  "$2" --reuid=65534 --regid=65534 --clear-groups -- touch "$p" 2>/dev/null && echo "planted $p"
+done
+wait $!
+ls -d /run/ward-box-* 2>/dev/null | sed 's/^/left /'
+true)";
+  ward::Sandbox sb({"/bin/sh", "-c", script, "sh", WARD_BOX_BIN, setpriv()});
+  sb.unshare(ward::NsSet{ward::NsKind::mount}).setenv("PATH", "/usr/bin:/bin");
+  sb.stdin_(ward::Stdio::null());
+  auto r = ward_test::run_out_err(std::move(sb));
+  INFO(r.out << r.err);
+  CHECK(r.status.exit_code() == 0);
+  CHECK_THAT(r.err, Catch::Contains("/run/ward-box is not"));
+  CHECK_THAT(r.out, !Catch::Contains("planted"));
+  CHECK_THAT(r.out, !Catch::Contains("PLANTED"));
+  CHECK_THAT(r.out, Catch::Contains("proc"));  // the program's `ls -a /` ran
+  CHECK_THAT(r.out, !Catch::Contains("left "));
+}
+
+// vm.memfd_noexec=2 (Linux 6.3, per pid namespace) refuses the memfd ward's
+// init is executed from: the run goes on with the program as the pid
+// namespace's init and the report says what was not granted. (Seen to fail
+// when supervise did not recognise that refusal as the init's: exit 2.)
+TEST_CASE(
+    "ward-box: where memfds may not be executed the program runs as pid 1 and the report says so") {
+  WARD_SKIP_UNLESS_ROOT();
+  if (std::string(WARD_BOX_BIN).empty()) WARD_SKIP("built without examples");
+  if (::access("/proc/sys/vm/memfd_noexec", F_OK) != 0)
+    WARD_SKIP("no vm.memfd_noexec on this kernel (Linux 6.3)");
+  ward_test::ScratchDir d("box-memfd");
+  const std::string report = d / "report";
+  const std::string script = R"(mount --make-rprivate / && mount -t proc proc /proc &&
+echo 2 > /proc/sys/vm/memfd_noexec &&
+exec "$1" --report "$2" -- /bin/sh -c 'echo pid $$')";
+  ward::Sandbox sb({"/bin/sh", "-c", script, "sh", WARD_BOX_BIN, report});
+  sb.unshare(ward::NsSet{ward::NsKind::pid, ward::NsKind::mount}).setenv("PATH", "/usr/bin:/bin");
+  sb.stdin_(ward::Stdio::null());
+  auto r = ward_test::run_out_err(std::move(sb));
+  const std::string rep = ward_test::read_file(report);
+  INFO(r.out << r.err << rep);
+  CHECK(r.status.exit_code() == 0);
+  CHECK(r.out == "pid 1\n");
+  CHECK_THAT(rep, Catch::Contains("ward-not-granted:init: "));
+  CHECK_THAT(rep, Catch::Contains("memfd_noexec"));
+  CHECK_THAT(rep, !Catch::Contains("status:"));
+}
+
+// A caller in a pid namespace of its own with its parent's /proc still
+// mounted: /proc/PID there is another process than the child. ward writes
+// no id map through it and says why. (Seen against the ward that did: it
+// wrote '0 65534 1' to /proc/2/uid_map, the host's pid 2, refused only
+// because that one has no new user namespace.)
+TEST_CASE("ward-box: a /proc of another pid namespace is refused before any id map is written") {
+  WARD_SKIP_UNLESS_ROOT();
+  if (std::string(WARD_BOX_BIN).empty()) WARD_SKIP("built without examples");
+  ward::Sandbox sb({WARD_BOX_BIN, "--", "/bin/true"});
+  sb.unshare(ward::NsSet{ward::NsKind::pid}).setenv("PATH", "/usr/bin:/bin");
+  sb.stdin_(ward::Stdio::null());
+  auto r = ward_test::run_out_err(std::move(sb));
+  INFO(r.out << r.err);
+  CHECK(r.status.exit_code() == 2);
+  CHECK_THAT(r.err, Catch::Contains("/proc mounted here is not of this process's pid namespace"));
+  CHECK_THAT(r.err, !Catch::Contains("/proc/2/uid_map"));
+}
+
 // Root's sandbox as root of the host: without capabilities, the host's uid
 // and gid 0 still own /etc/shadow, /proc/sys/kernel/core_pattern (a pipe
 // there runs as root on the next crash) and whatever the program makes in
