@@ -85,9 +85,36 @@ struct UserManager {
     for (int i = 0; i < 600 && ::access((kXdg + "/bus").c_str(), F_OK) != 0; ++i) ::usleep(100000);
     // The user bus comes from dbus-user-session's dbus.socket: without that
     // package the manager runs but has no bus, which is the host's lack.
-    if (::access((kXdg + "/bus").c_str(), F_OK) != 0)
+    if (::access((kXdg + "/bus").c_str(), F_OK) != 0) {
       why_not = "uid 65534's systemd --user has no bus at " + kXdg +
                 "/bus after 60 s (apt-get install dbus-user-session)";
+      return;
+    }
+    // Ready (Type=notify) and a bus socket are not yet the manager on the
+    // bus: the bus daemon is socket-activated, and systemd --user takes its
+    // name, org.freedesktop.systemd1, only once it has connected. A case that
+    // asked before then got NameHasNoOwner from ward (seen once in CI).
+    const std::vector<std::string> ask = {"setpriv",
+                                          "--reuid=" + std::to_string(kUser),
+                                          "--regid=" + std::to_string(kUser),
+                                          "--clear-groups",
+                                          "--",
+                                          "env",
+                                          "XDG_RUNTIME_DIR=" + kXdg,
+                                          "DBUS_SESSION_BUS_ADDRESS=unix:path=" + kXdg + "/bus",
+                                          "busctl",
+                                          "--user",
+                                          "status",
+                                          "org.freedesktop.systemd1"};
+    bool on_bus = false;
+    for (int i = 0; i < 300 && !on_bus; ++i) {
+      on_bus = run(ask).status == 0;
+      if (!on_bus) ::usleep(200000);
+    }
+    // The package is there (the bus is), so a manager that never takes its
+    // name is a failure, not the host's lack.
+    INFO(run(ask).err);
+    REQUIRE(on_bus);
   }
   ~UserManager() { run({"systemctl", "stop", kManager}); }
   // The manager's own view of one of its units.
