@@ -199,19 +199,17 @@ int cmd_delete(const std::string& id, bool force) {
   if (st != ward::oci::Status::stopped && st != ward::oci::Status::created && !force)
     fail("cannot delete container " + id +
          " that is not stopped: " + std::string(ward::oci::to_string(st)));
+  ward::UniqueFd init;
   if (c.alive()) {
-    int pfd = static_cast<int>(::syscall(SYS_pidfd_open, c.state.pid, 0));
-    if (pfd >= 0 && c.alive()) {
-      ::syscall(SYS_pidfd_send_signal, pfd, SIGKILL, nullptr, 0);
-      pollfd p{pfd, POLLIN, 0};
-      ::poll(&p, 1, 10000);
-    }
-    if (pfd >= 0) ::close(pfd);
+    init.reset(static_cast<int>(::syscall(SYS_pidfd_open, c.state.pid, 0)));
+    if (init && c.alive()) ::syscall(SYS_pidfd_send_signal, init.get(), SIGKILL, nullptr, 0);
   }
-  // The cgroup: killed, emptied and removed (Cgroups::destroy). If that
-  // fails the state stays, so the container stays listed and a later
-  // delete can finish.
-  remove_unowned_cgroup(c);
+  // The cgroup: killed, emptied and removed (Cgroups::destroy), which
+  // waits for the init too, and moves a member a v1 freezer holds out of
+  // its frozen cgroup so that it dies (CgroupV1::kill; test "runtime
+  // cgroups: delete --force kills a process another v1 freezer cgroup holds
+  // frozen"). If that fails the state stays, so the container stays listed
+  // and a later delete can finish.
   if (auto cg = c.adopt_cgroup()) {
     try {
       cg->destroy();
@@ -219,6 +217,12 @@ int cmd_delete(const std::string& id, bool force) {
       fail("delete " + id + ": " + e.what());
     }
   }
+  // The init's end, where no cgroup of ours held it.
+  if (init) {
+    pollfd p{init.get(), POLLIN, 0};
+    ::poll(&p, 1, 10000);
+  }
+  remove_unowned_cgroup(c);
   // --systemd-cgroup: the scope goes with the container (runc: StopUnit
   // and ResetFailedUnit). If systemd cannot be asked, the state stays.
   if (!c.systemd_unit.empty()) stop_systemd_unit(c.systemd_unit);

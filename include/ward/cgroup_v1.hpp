@@ -137,6 +137,59 @@ inline std::vector<pid_t> pids_of(std::string_view text) {
   return out;
 }
 
+// Where `pid` is in the v1 hierarchy holding `controller`: the directory
+// below that hierarchy's mount, read from /proc/PID/cgroup (cgroups(7):
+// "hierarchy-ID:controller-list:cgroup-path", the path relative to the
+// mount's root). Empty when the process is gone, the hierarchy is not
+// mounted, or the path is not below the mount's root (another cgroup
+// namespace's view).
+inline std::string v1_dir_of(pid_t pid, std::string_view controller) {
+  const auto* h = cgroup_host().v1_hierarchy(controller);
+  if (h == nullptr) return {};
+  std::string text;
+  UniqueFd proc(::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!proc || cg::read_at(proc.get(), std::to_string(pid) + "/cgroup", text) != 0) return {};
+  for (auto line : cgroup_parse::split(text, '\n')) {
+    auto c1 = line.find(':');
+    auto c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
+    if (c2 == std::string_view::npos) continue;
+    auto ctls = cgroup_parse::split(line.substr(c1 + 1, c2 - c1 - 1), ',');
+    if (std::find(ctls.begin(), ctls.end(), controller) == ctls.end()) continue;
+    std::string_view rel = line.substr(c2 + 1);
+    const std::string_view root = h->root;
+    if (root != "/") {
+      if (rel.substr(0, root.size()) != root ||
+          (rel.size() > root.size() && rel[root.size()] != '/'))
+        return {};
+      rel.remove_prefix(root.size());
+    }
+    while (!rel.empty() && rel.front() == '/') rel.remove_prefix(1);
+    return rel.empty() ? h->mount : h->mount + "/" + std::string(rel);
+  }
+  return {};
+}
+
+// A process the v1 freezer holds cannot die: a frozen task acts on no
+// signal, SIGKILL included, until it is thawed (seen on this project's
+// hosts: crun's test_simple_delete freezes a container's init in a freezer
+// cgroup of its own, and a SIGKILLed init stays until thawed; the v2
+// freezer lets fatal signals through, cgroup-v2.rst "cgroup.freeze"). When
+// the freezer cgroup `pid` is in reads FROZEN or FREEZING, moves it to the
+// top cgroup of the freezer hierarchy, which is never frozen: the kernel
+// thaws a task moved into a cgroup that is not freezing (cgroup_freezer's
+// freezer_attach), and the SIGKILL the caller sent first ends it. Returns
+// whether it moved the process.
+inline bool thaw_by_move(pid_t pid) {
+  const std::string dir = v1_dir_of(pid, "freezer");
+  if (dir.empty()) return false;
+  UniqueFd d(::open(dir.c_str(), cg::kPathFlags));
+  std::string state;
+  if (!d || cg::read_at(d.get(), "freezer.state", state) != 0 || state.rfind("THAWED", 0) == 0)
+    return false;
+  UniqueFd top(::open(cgroup_host().v1_hierarchy("freezer")->mount.c_str(), cg::kPathFlags));
+  return top && cg::write_at(top.get(), "cgroup.procs", std::to_string(pid)) == 0;
+}
+
 }  // namespace detail::cgv1
 
 // A cgroup "PATH" in every v1 hierarchy that holds one of its controllers.
@@ -446,10 +499,21 @@ class CgroupV1 {
       for (pid_t p : procs()) ::kill(p, SIGKILL);
       thaw(timeout);
     }
-    for (;;) {
+    // Members that outlived a first SIGKILL and are held frozen by a v1
+    // freezer cgroup (another one than ours, or ours under a frozen parent:
+    // ours was thawed above) are moved out of it once, so that they die
+    // (thaw_by_move). Only a member of this cgroup, checked again just
+    // before: a pid read from cgroup.procs may have exited since.
+    std::vector<pid_t> thawed;
+    for (bool first = true;; first = false) {
       auto left = live_procs();
       if (left.empty()) return;
-      for (pid_t p : left) ::kill(p, SIGKILL);
+      for (pid_t p : left) {
+        ::kill(p, SIGKILL);
+        if (first || std::find(thawed.begin(), thawed.end(), p) != thawed.end()) continue;
+        thawed.push_back(p);
+        if (holds(p)) detail::cgv1::thaw_by_move(p);
+      }
       if (std::chrono::steady_clock::now() > deadline)
         throw Error(Step::cgroup, ETIMEDOUT, first_dir() + "/cgroup.procs",
                     std::to_string(left.size()) + " process(es) still there " +
@@ -601,6 +665,18 @@ class CgroupV1 {
         ::unlinkat(it->parent.get(), it->name.c_str(), AT_REMOVEDIR);
     }
     hier_.clear();
+  }
+
+  // Whether `pid` is in this cgroup or below it in some hierarchy other
+  // than the freezer's (/proc/PID/cgroup).
+  bool holds(pid_t pid) const {
+    for (const auto& h : hier_) {
+      if (std::find(h.controllers.begin(), h.controllers.end(), "freezer") != h.controllers.end())
+        continue;
+      const std::string dir = detail::cgv1::v1_dir_of(pid, h.controllers.front());
+      if (dir == h.dir_path || dir.rfind(h.dir_path + "/", 0) == 0) return true;
+    }
+    return false;
   }
 
   // The members of the cgroup and of every cgroup below it (v1 has no

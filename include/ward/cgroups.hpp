@@ -227,18 +227,18 @@ class Cgroups {
 
   // SIGKILL to every member, waiting until none is left: cgroup.kill on the
   // unified cgroup, then the v1 hierarchies' loop for anything a third
-  // party moved out of the unified cgroup only.
+  // party moved out of the unified cgroup only, and for a member a v1
+  // freezer holds (CgroupV1::kill moves it out of a frozen freezer cgroup:
+  // until then the unified cgroup cannot empty).
   void kill(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     require_open();
-    if (v2_) {
-      // cgroup.kill only sends SIGKILL (cgroup-v2.rst): wait for
-      // "populated 0" as CgroupV1::kill waits for an empty cgroup.procs.
-      v2_->kill(timeout);
-      if (!v2_->wait_empty(timeout))
-        throw Error(Step::cgroup, ETIMEDOUT, v2_->path() + "/cgroup.events",
-                    "processes still alive " + detail::cg::ms(timeout) + " after SIGKILL");
-    }
+    if (v2_) v2_->kill(timeout);
     if (v1_) v1_->kill(timeout);
+    // cgroup.kill only sends SIGKILL (cgroup-v2.rst): wait for
+    // "populated 0" as CgroupV1::kill waits for an empty cgroup.procs.
+    if (v2_ && !v2_->wait_empty(timeout))
+      throw Error(Step::cgroup, ETIMEDOUT, v2_->path() + "/cgroup.events",
+                  "processes still alive " + detail::cg::ms(timeout) + " after SIGKILL");
   }
 
   // The unified cgroup's freezer (cgroup.freeze) where there is one, else

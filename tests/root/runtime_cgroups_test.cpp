@@ -4,9 +4,13 @@
 // controllers; in the vm tier everything is v2. Each check reads the
 // container's cgroup files from the host, in the hierarchy that holds the
 // controller here (ward_test::cgroup_file_of), so the same tests hold on both.
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -205,6 +209,51 @@ TEST_CASE("runtime cgroups: exec joins every hierarchy and delete leaves no dire
   REQUIRE(b.cmd({"resume", id}).status == 0);
   CHECK(b.cmd({"delete", "-f", id}).status == 0);
   for (const auto& d : cgroup_dirs(path)) CHECK_FALSE(fs::exists(d));
+}
+
+TEST_CASE(
+    "runtime cgroups: delete --force kills a process another v1 freezer cgroup holds frozen") {
+  NEED_RUNTIME(b);
+  const auto* fz = ward::cgroup_host().v1_hierarchy("freezer");
+  if (fz == nullptr) WARD_SKIP("this host has no cgroup v1 freezer hierarchy");
+  // crun's test_simple_delete: somebody moves the container's init into a
+  // freezer cgroup of their own and freezes it. A frozen task acts on no
+  // signal, SIGKILL included: the delete waited 10 s for the init, then 10 s
+  // for the cgroup to empty, and failed (ETIMEDOUT), the process and the
+  // container's cgroups left behind.
+  b.set({"sleep", "1000"});
+  const std::string id = b.id("frozen");
+  REQUIRE(b.cmd({"run", "-d", "--bundle", b.dir.path, id}).status == 0);
+  const pid_t pid = ward::oci::parse_state(b.cmd({"state", id}).out).pid;
+  REQUIRE(pid > 0);
+  ward::UniqueFd pfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  REQUIRE(pfd);
+  const std::string other = fz->mount + "/ward-test-frozen-" + std::to_string(::getpid());
+  REQUIRE(::mkdir(other.c_str(), 0755) == 0);
+  struct Thaw {  // whatever happens, nothing stays frozen and the cgroup goes
+    std::string dir;
+    ~Thaw() {
+      std::ofstream(dir + "/freezer.state") << "THAWED";
+      for (int i = 0; i < 100 && ::rmdir(dir.c_str()) != 0; ++i) std::this_thread::sleep_for(20ms);
+    }
+  } thaw{other};
+  std::ofstream(other + "/cgroup.procs") << pid;
+  std::ofstream(other + "/freezer.state") << "FROZEN";
+  auto state = [&] { return ward_test::read_file(other + "/freezer.state"); };
+  for (int i = 0; i < 100 && state() != "FROZEN\n"; ++i) std::this_thread::sleep_for(20ms);
+  REQUIRE(state() == "FROZEN\n");
+
+  auto d = b.cmd({"delete", "-f", id});
+  INFO(d.err);
+  CHECK(d.status == 0);
+  // The init is dead (its pidfd reads as ended), nothing of the container
+  // is left, and the other freezer cgroup is still frozen, now empty.
+  pollfd p{pfd.get(), POLLIN, 0};
+  CHECK(::poll(&p, 1, 5000) == 1);
+  for (const auto& dir : cgroup_dirs("/ward/" + id)) CHECK_FALSE(fs::exists(dir));
+  CHECK_FALSE(fs::exists(fs::path(b.state.path) / id));
+  CHECK(state() == "FROZEN\n");
+  CHECK(ward_test::read_file(other + "/cgroup.procs").empty());
 }
 
 TEST_CASE("runtime cgroups: a create the kernel refuses leaves no directory in any hierarchy") {
