@@ -201,8 +201,13 @@ int cmd_delete(const std::string& id, bool force) {
          " that is not stopped: " + std::string(ward::oci::to_string(st)));
   ward::UniqueFd init;
   if (c.alive()) {
+    // Checked alive (the recorded start time) after the pidfd is open: a
+    // pidfd of a process that took the init's number is dropped.
     init.reset(static_cast<int>(::syscall(SYS_pidfd_open, c.state.pid, 0)));
-    if (init && c.alive()) ::syscall(SYS_pidfd_send_signal, init.get(), SIGKILL, nullptr, 0);
+    if (init && c.alive())
+      ::syscall(SYS_pidfd_send_signal, init.get(), SIGKILL, nullptr, 0);
+    else
+      init.reset();
   }
   // The cgroup: killed, emptied and removed (Cgroups::destroy), which
   // waits for the init too, and moves a member a v1 freezer holds out of

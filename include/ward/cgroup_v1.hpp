@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -137,18 +138,15 @@ inline std::vector<pid_t> pids_of(std::string_view text) {
   return out;
 }
 
-// Where `pid` is in the v1 hierarchy holding `controller`: the directory
-// below that hierarchy's mount, read from /proc/PID/cgroup (cgroups(7):
+// Where the v1 hierarchy holding `controller` has the cgroup named by a
+// /proc/PID/cgroup or /proc/PID/task/TID/cgroup text (cgroups(7):
 // "hierarchy-ID:controller-list:cgroup-path", the path relative to the
-// mount's root). Empty when the process is gone, the hierarchy is not
-// mounted, or the path is not below the mount's root (another cgroup
-// namespace's view).
-inline std::string v1_dir_of(pid_t pid, std::string_view controller) {
+// mount's root): the directory below that hierarchy's mount. Empty when the
+// hierarchy is not mounted, or the path is not below the mount's root
+// (another cgroup namespace's view, "/.." components included).
+inline std::string v1_dir_in(std::string_view text, std::string_view controller) {
   const auto* h = cgroup_host().v1_hierarchy(controller);
   if (h == nullptr) return {};
-  std::string text;
-  UniqueFd proc(::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!proc || cg::read_at(proc.get(), std::to_string(pid) + "/cgroup", text) != 0) return {};
   for (auto line : cgroup_parse::split(text, '\n')) {
     auto c1 = line.find(':');
     auto c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
@@ -156,6 +154,8 @@ inline std::string v1_dir_of(pid_t pid, std::string_view controller) {
     auto ctls = cgroup_parse::split(line.substr(c1 + 1, c2 - c1 - 1), ',');
     if (std::find(ctls.begin(), ctls.end(), controller) == ctls.end()) continue;
     std::string_view rel = line.substr(c2 + 1);
+    for (auto c : cgroup_parse::split(rel, '/'))
+      if (c == "..") return {};
     const std::string_view root = h->root;
     if (root != "/") {
       if (rel.substr(0, root.size()) != root ||
@@ -169,25 +169,40 @@ inline std::string v1_dir_of(pid_t pid, std::string_view controller) {
   return {};
 }
 
+// The /proc/PID/task/TID/cgroup texts of every live thread of the process
+// open as `pid_dir` (/proc/PID). Each thread's own: v1 moves threads one by
+// one (`tasks`), and a zombie leader's /proc/PID/cgroup reads "/" in every
+// v1 hierarchy (kernel/cgroup/cgroup.c, proc_cgroup_show).
+inline std::vector<std::string> thread_cgroups(int pid_dir) {
+  std::vector<std::string> out;
+  UniqueFd tasks(::openat(pid_dir, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!tasks) return out;
+  std::vector<std::string> tids;
+  if (DIR* d = ::fdopendir(::fcntl(tasks.get(), F_DUPFD_CLOEXEC, 3))) {
+    while (dirent* e = ::readdir(d))
+      if (e->d_name[0] >= '0' && e->d_name[0] <= '9') tids.emplace_back(e->d_name);
+    ::closedir(d);
+  }
+  for (const auto& tid : tids) {
+    std::string text;
+    if (cg::read_at(tasks.get(), tid + "/cgroup", text) == 0) out.push_back(std::move(text));
+  }
+  return out;
+}
+
 // A process the v1 freezer holds cannot die: a frozen task acts on no
 // signal, SIGKILL included, until it is thawed (seen on this project's
 // hosts: crun's test_simple_delete freezes a container's init in a freezer
 // cgroup of its own, and a SIGKILLed init stays until thawed; the v2
-// freezer lets fatal signals through, cgroup-v2.rst "cgroup.freeze"). When
-// the freezer cgroup `pid` is in reads FROZEN or FREEZING, moves it to the
-// top cgroup of the freezer hierarchy, which is never frozen: the kernel
-// thaws a task moved into a cgroup that is not freezing (cgroup_freezer's
-// freezer_attach), and the SIGKILL the caller sent first ends it. Returns
-// whether it moved the process.
-inline bool thaw_by_move(pid_t pid) {
-  const std::string dir = v1_dir_of(pid, "freezer");
+// freezer lets fatal signals through, cgroup-v2.rst "cgroup.freeze").
+// Whether the freezer cgroup named in a thread's cgroup text reads FROZEN
+// or FREEZING.
+inline bool frozen_in(std::string_view cgroup_text) {
+  const std::string dir = v1_dir_in(cgroup_text, "freezer");
   if (dir.empty()) return false;
   UniqueFd d(::open(dir.c_str(), cg::kPathFlags));
   std::string state;
-  if (!d || cg::read_at(d.get(), "freezer.state", state) != 0 || state.rfind("THAWED", 0) == 0)
-    return false;
-  UniqueFd top(::open(cgroup_host().v1_hierarchy("freezer")->mount.c_str(), cg::kPathFlags));
-  return top && cg::write_at(top.get(), "cgroup.procs", std::to_string(pid)) == 0;
+  return d && cg::read_at(d.get(), "freezer.state", state) == 0 && state.rfind("THAWED", 0) != 0;
 }
 
 }  // namespace detail::cgv1
@@ -494,25 +509,26 @@ class CgroupV1 {
     // Nothing to do for an empty cgroup, or one removed behind our back
     // (destroy() stays idempotent); the freezer is not even touched.
     if (live_procs().empty()) return;
-    if (has("freezer")) {
+    // Under a frozen parent our freezer cgroup can be neither frozen nor
+    // thawed by us (it reads FROZEN whatever we write): the loop below moves
+    // its members out instead.
+    if (has("freezer") && read(need("freezer"), "freezer.parent_freezing").rfind('1', 0) != 0) {
       freeze(timeout);
       for (pid_t p : procs()) ::kill(p, SIGKILL);
       thaw(timeout);
     }
-    // Members that outlived a first SIGKILL and are held frozen by a v1
-    // freezer cgroup (another one than ours, or ours under a frozen parent:
-    // ours was thawed above) are moved out of it once, so that they die
-    // (thaw_by_move). Only a member of this cgroup, checked again just
-    // before: a pid read from cgroup.procs may have exited since.
-    std::vector<pid_t> thawed;
+    // Members that outlived a first SIGKILL and that a v1 freezer cgroup
+    // holds frozen (another one than ours, or ours under a frozen parent)
+    // are moved out of it once, so that they die (thaw_by_move).
+    std::vector<pid_t> tried;
     for (bool first = true;; first = false) {
       auto left = live_procs();
       if (left.empty()) return;
       for (pid_t p : left) {
         ::kill(p, SIGKILL);
-        if (first || std::find(thawed.begin(), thawed.end(), p) != thawed.end()) continue;
-        thawed.push_back(p);
-        if (holds(p)) detail::cgv1::thaw_by_move(p);
+        if (first || std::find(tried.begin(), tried.end(), p) != tried.end()) continue;
+        tried.push_back(p);
+        thaw_by_move(p);
       }
       if (std::chrono::steady_clock::now() > deadline)
         throw Error(Step::cgroup, ETIMEDOUT, first_dir() + "/cgroup.procs",
@@ -667,16 +683,38 @@ class CgroupV1 {
     hier_.clear();
   }
 
-  // Whether `pid` is in this cgroup or below it in some hierarchy other
-  // than the freezer's (/proc/PID/cgroup).
-  bool holds(pid_t pid) const {
-    for (const auto& h : hier_) {
-      if (std::find(h.controllers.begin(), h.controllers.end(), "freezer") != h.controllers.end())
-        continue;
-      const std::string dir = detail::cgv1::v1_dir_of(pid, h.controllers.front());
-      if (dir == h.dir_path || dir.rfind(h.dir_path + "/", 0) == 0) return true;
+  // When some thread of `pid`, a member of this cgroup, is in a freezer
+  // cgroup that reads FROZEN or FREEZING, moves the whole process to the top
+  // cgroup of the freezer hierarchy, which is never frozen: the kernel thaws
+  // a task moved into a cgroup that is not freezing (cgroup_freezer's
+  // freezer_attach), and the SIGKILL the caller sent first ends it. The
+  // checks read each thread's /proc/PID/task/TID/cgroup (thread_cgroups)
+  // after a pidfd of the pid is open, and the pidfd must still name a live
+  // process just before the write: a pid whose process exited and whose
+  // number went to another process is never moved (a frozen task cannot exit meanwhile unless a
+  // third party thaws it). Membership is checked in a hierarchy other than
+  // the freezer's (where the process may be in someone else's cgroup).
+  bool thaw_by_move(pid_t pid) const {
+    const auto* fz = cgroup_host().v1_hierarchy("freezer");
+    if (fz == nullptr) return false;
+    UniqueFd pfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    UniqueFd dir(
+        ::open(("/proc/" + std::to_string(pid)).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!pfd || !dir) return false;
+    bool member = false, frozen = false;
+    for (const auto& text : detail::cgv1::thread_cgroups(dir.get())) {
+      frozen = frozen || detail::cgv1::frozen_in(text);
+      for (const auto& h : hier_) {
+        if (std::find(h.controllers.begin(), h.controllers.end(), "freezer") != h.controllers.end())
+          continue;
+        const std::string in = detail::cgv1::v1_dir_in(text, h.controllers.front());
+        if (in == h.dir_path || in.rfind(h.dir_path + "/", 0) == 0) member = true;
+      }
     }
-    return false;
+    if (!member || !frozen) return false;
+    UniqueFd top(::open(fz->mount.c_str(), detail::cg::kPathFlags));
+    if (!top || ::syscall(SYS_pidfd_send_signal, pfd.get(), 0, nullptr, 0) != 0) return false;
+    return detail::cg::write_at(top.get(), "cgroup.procs", std::to_string(pid)) == 0;
   }
 
   // The members of the cgroup and of every cgroup below it (v1 has no

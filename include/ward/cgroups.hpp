@@ -225,20 +225,23 @@ class Cgroups {
     return v1_->populated();
   }
 
-  // SIGKILL to every member, waiting until none is left: cgroup.kill on the
-  // unified cgroup, then the v1 hierarchies' loop for anything a third
-  // party moved out of the unified cgroup only, and for a member a v1
-  // freezer holds (CgroupV1::kill moves it out of a frozen freezer cgroup:
-  // until then the unified cgroup cannot empty).
+  // SIGKILL to every member, waiting until none is left: the v1
+  // hierarchies' loop first, which also moves a member a v1 freezer holds
+  // out of its frozen cgroup (CgroupV1::kill; until then the unified cgroup
+  // cannot empty, and before Linux 5.14 its kill is a loop that waits for
+  // that), then cgroup.kill on the unified cgroup for anything a third party
+  // moved out of the v1 cgroups only.
   void kill(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     require_open();
-    if (v2_) v2_->kill(timeout);
     if (v1_) v1_->kill(timeout);
-    // cgroup.kill only sends SIGKILL (cgroup-v2.rst): wait for
-    // "populated 0" as CgroupV1::kill waits for an empty cgroup.procs.
-    if (v2_ && !v2_->wait_empty(timeout))
-      throw Error(Step::cgroup, ETIMEDOUT, v2_->path() + "/cgroup.events",
-                  "processes still alive " + detail::cg::ms(timeout) + " after SIGKILL");
+    if (v2_) {
+      // cgroup.kill only sends SIGKILL (cgroup-v2.rst): wait for
+      // "populated 0" as CgroupV1::kill waits for an empty cgroup.procs.
+      v2_->kill(timeout);
+      if (!v2_->wait_empty(timeout))
+        throw Error(Step::cgroup, ETIMEDOUT, v2_->path() + "/cgroup.events",
+                    "processes still alive " + detail::cg::ms(timeout) + " after SIGKILL");
+    }
   }
 
   // The unified cgroup's freezer (cgroup.freeze) where there is one, else
@@ -330,12 +333,12 @@ class Cgroups {
 
   // ---- lifecycle
 
-  // Kills what is left and removes the cgroup from every hierarchy (the v1
-  // ones first: their rmdir waits for nothing the unified one still holds).
+  // Kills what is left and removes the cgroup from every hierarchy, the v1
+  // ones first (their kill moves frozen members out, see kill(); the
+  // unified one's destroy kills and waits for anything left there).
   // Idempotent; throws naming the path that could not be removed.
   void destroy(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    if (v2_) v2_->kill(timeout);
-    if (v1_) v1_->destroy(timeout);
+    if (v1_) v1_->destroy(timeout);  // its kill() first: see kill()
     if (v2_) v2_->destroy(timeout);
   }
 

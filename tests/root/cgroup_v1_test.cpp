@@ -317,3 +317,69 @@ TEST_CASE("cgroup v1: devices and blkio rules land in the files") {
                       Catch::Contains("blkio.weight") && Catch::Contains("blkio.bfq.weight"));
   }
 }
+
+// A frozen task acts on no signal, SIGKILL included, until it is thawed:
+// destroy() moves a member that some freezer cgroup holds frozen to the
+// freezer hierarchy's top cgroup, which thaws it, so it dies. Two ways a
+// member stays frozen where writing THAWED to our own cgroup does not help.
+TEST_CASE("cgroup v1: destroy kills a member under a frozen parent freezer cgroup") {
+  NEED_V1("freezer", "cpu");
+  auto parent = CgroupV1::create(name(), {"freezer", "cpu"});
+  auto cg = CgroupV1::create(parent.path() + "/c", {"freezer", "cpu"});
+  Held h("sleep 1000");
+  cg.add(h.child.pid());
+  h.release();
+  // Our cgroup reads FROZEN whatever we write to it now (freezer.parent_freezing 1).
+  parent.freeze();
+  REQUIRE(cg.freezer_state() == "FROZEN");
+  // The previous destroy() froze, killed and then waited 10 s for THAWED
+  // that never came, and threw ETIMEDOUT with the process alive.
+  CHECK_NOTHROW(cg.destroy());
+  auto es = h.child.wait_for(10s);
+  const std::string state = parent.freezer_state();
+  parent.thaw();  // whatever happened: nothing stays frozen
+  CHECK(state == "FROZEN");
+  REQUIRE(es);
+  CHECK(es->signal() == SIGKILL);
+  CHECK_FALSE(fs::exists(mount_of("freezer") + "/" + parent.path() + "/c"));
+}
+
+TEST_CASE(
+    "cgroup v1 attack: a thread frozen in another freezer cgroup does not keep destroy from "
+    "killing its process") {
+  NEED_V1("freezer", "cpu");
+  auto cg = CgroupV1::create(name(), {"freezer", "cpu"});
+  auto other = CgroupV1::create(name(), {"freezer"});
+  // A process of two threads: its leader stays in our freezer cgroup, the
+  // other thread goes into `other` (v1 moves threads one by one through
+  // `tasks`), which is frozen. /proc/PID/cgroup shows the leader's only.
+  ward::Sandbox sb({"python3", "-c",
+                    "import threading, time\n"
+                    "threading.Thread(target=time.sleep, args=(1000,)).start()\n"
+                    "print('two', flush=True)\n"
+                    "time.sleep(1000)\n"});
+  ward::Child c = sb.stdin_(ward::Stdio::null()).stdout_(ward::Stdio::pipe()).spawn();
+  cg.add(c.pid());
+  char buf[4] = {};
+  REQUIRE(::read(c.stdout_pipe().get(), buf, 4) == 4);
+  const std::string task_dir = "/proc/" + std::to_string(c.pid()) + "/task";
+  std::string tid;
+  for (const auto& e : fs::directory_iterator(task_dir))
+    if (e.path().filename() != std::to_string(c.pid())) tid = e.path().filename();
+  REQUIRE_FALSE(tid.empty());
+  std::ofstream(other.dir("freezer") + "/tasks") << tid;
+  other.freeze();
+  CHECK(slurp(task_dir + "/" + tid + "/cgroup").find(":freezer:/" + other.path()) !=
+        std::string::npos);
+  CHECK(slurp("/proc/" + std::to_string(c.pid()) + "/cgroup").find(":freezer:/" + cg.path()) !=
+        std::string::npos);
+  // The previous destroy() read the leader's freezer cgroup (ours, thawed),
+  // left the process alone and threw ETIMEDOUT after 10 s.
+  CHECK_NOTHROW(cg.destroy());
+  auto es = c.wait_for(10s);
+  const std::string state = other.freezer_state();
+  other.thaw();  // whatever happened: nothing stays frozen
+  CHECK(state == "FROZEN");
+  REQUIRE(es);
+  CHECK(es->signal() == SIGKILL);
+}
