@@ -2907,10 +2907,28 @@ class CgroupV1 {
     // Under a frozen parent our freezer cgroup can be neither frozen nor
     // thawed by us (it reads FROZEN whatever we write): the loop below moves
     // its members out instead.
-    if (has("freezer") && read(need("freezer"), "freezer.parent_freezing").rfind('1', 0) != 0) {
-      freeze(timeout);
-      for (pid_t p : procs()) ::kill(p, SIGKILL);
-      thaw(timeout);
+    // A cgroup removed meanwhile (whoever made it may destroy it as soon as
+    // its processes are gone: a foreground `ward run` whose container a
+    // `delete --force` killed) has no member left to freeze: the loop below
+    // sees it empty.
+    if (has("freezer")) {
+      std::string parent_freezing;
+      int e = detail::cg::read_at(need("freezer").dir.get(), "freezer.parent_freezing",
+                                  parent_freezing);
+      if (e != 0 && !detail::cg::removed(e))
+        throw Error(Step::cgroup, e, need("freezer").dir_path + "/freezer.parent_freezing",
+                    "reading");
+      if (e == 0 && parent_freezing.rfind('1', 0) != 0) {
+        try {
+          freeze(timeout);
+          for (pid_t p : procs()) ::kill(p, SIGKILL);
+          thaw(timeout);
+        } catch (const Error& err) {
+          if (!detail::cg::removed(err.code().value())) throw;
+          // Some part of it went: never leave the rest frozen.
+          detail::cg::write_at(need("freezer").dir.get(), "freezer.state", "THAWED");
+        }
+      }
     }
     // Members that outlived a first SIGKILL and that a v1 freezer cgroup
     // holds frozen (another one than ours, or ours under a frozen parent)
