@@ -2541,27 +2541,19 @@ inline std::vector<pid_t> pids_of(std::string_view text) {
 // (another cgroup namespace's view, "/.." components included).
 inline std::string v1_dir_in(std::string_view text, std::string_view controller) {
   const auto* h = cgroup_host().v1_hierarchy(controller);
-  if (h == nullptr) return {};
-  for (auto line : cgroup_parse::split(text, '\n')) {
-    auto c1 = line.find(':');
-    auto c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
-    if (c2 == std::string_view::npos) continue;
-    auto ctls = cgroup_parse::split(line.substr(c1 + 1, c2 - c1 - 1), ',');
-    if (std::find(ctls.begin(), ctls.end(), controller) == ctls.end()) continue;
-    std::string_view rel = line.substr(c2 + 1);
-    for (auto c : cgroup_parse::split(rel, '/'))
-      if (c == "..") return {};
-    const std::string_view root = h->root;
-    if (root != "/") {
-      if (rel.substr(0, root.size()) != root ||
-          (rel.size() > root.size() && rel[root.size()] != '/'))
-        return {};
-      rel.remove_prefix(root.size());
-    }
-    while (!rel.empty() && rel.front() == '/') rel.remove_prefix(1);
-    return rel.empty() ? h->mount : h->mount + "/" + std::string(rel);
+  const auto path = cgroup_parse::hierarchy_path(text, controller);
+  if (h == nullptr || !path) return {};
+  std::string_view rel = *path;
+  for (auto c : cgroup_parse::split(rel, '/'))
+    if (c == "..") return {};
+  const std::string_view root = h->root;
+  if (root != "/") {
+    if (rel.substr(0, root.size()) != root || (rel.size() > root.size() && rel[root.size()] != '/'))
+      return {};
+    rel.remove_prefix(root.size());
   }
-  return {};
+  while (!rel.empty() && rel.front() == '/') rel.remove_prefix(1);
+  return rel.empty() ? h->mount : h->mount + "/" + std::string(rel);
 }
 
 // The /proc/PID/task/TID/cgroup texts of every live thread of the process
@@ -2904,13 +2896,12 @@ class CgroupV1 {
     // Nothing to do for an empty cgroup, or one removed behind our back
     // (destroy() stays idempotent); the freezer is not even touched.
     if (live_procs().empty()) return;
-    // Under a frozen parent our freezer cgroup can be neither frozen nor
-    // thawed by us (it reads FROZEN whatever we write): the loop below moves
-    // its members out instead.
-    // A cgroup removed meanwhile (whoever made it may destroy it as soon as
-    // its processes are gone: a foreground `ward run` whose container a
-    // `delete --force` killed) has no member left to freeze: the loop below
-    // sees it empty.
+    // The loop below handles two cases this cannot: under a frozen parent
+    // our freezer cgroup can be neither frozen nor thawed by us (it reads
+    // FROZEN whatever we write), so its members are moved out; and a cgroup
+    // removed meanwhile (whoever made it may destroy it as soon as its
+    // processes are gone: a foreground `ward run` whose container a
+    // `delete --force` killed) has no member left, so it reads empty.
     if (has("freezer")) {
       std::string parent_freezing;
       int e = detail::cg::read_at(need("freezer").dir.get(), "freezer.parent_freezing",
@@ -3104,9 +3095,10 @@ class CgroupV1 {
   // checks read each thread's /proc/PID/task/TID/cgroup (thread_cgroups)
   // after a pidfd of the pid is open, and the pidfd must still name a live
   // process just before the write: a pid whose process exited and whose
-  // number went to another process is never moved (a frozen task cannot exit meanwhile unless a
-  // third party thaws it). Membership is checked in a hierarchy other than
-  // the freezer's (where the process may be in someone else's cgroup).
+  // number went to another process is never moved (a frozen task cannot
+  // exit meanwhile unless a third party thaws it). Membership is checked in
+  // a hierarchy other than the freezer's (where the process may be in
+  // someone else's cgroup).
   bool thaw_by_move(pid_t pid) const {
     const auto* fz = cgroup_host().v1_hierarchy("freezer");
     if (fz == nullptr) return false;
