@@ -39,6 +39,58 @@ void save_config(const Container& c, const std::string& bytes) {
 
 // What create stored; never the bundle's file, which may have changed.
 // Read below the container's directory descriptor, never through a symlink.
+std::string config_rootfs(const std::string& bundle, const ward::oci::Config& cfg) {
+  fs::path root = cfg.root.path;
+  if (root.is_relative()) root = fs::path(bundle) / root;
+  return fs::absolute(root).lexically_normal().string();
+}
+
+// Two containers on one root.path, neither with a mount namespace of its
+// own: the second's clone would be made of, and stacked on, the first's,
+// so that a delete could reach only the one on top (umount2(2) takes the
+// topmost mount of a place). Containers of this --root are checked: the
+// mount root.path leads to must not be one a record names. Test:
+// "runtime: a container without a mount namespace of its own ..." ("a
+// second container on the same root.path is refused").
+void refuse_rootfs_in_use(const std::string& id, const std::string& bundle,
+                          const ward::oci::Config& cfg) {
+  if (cfg.linux_)
+    for (const auto& n : cfg.linux_->namespaces)
+      if (n.type == ward::oci::NamespaceType::mount && n.path.empty()) return;
+  const std::string rootfs = config_rootfs(bundle, cfg);
+  bool mount_root = false;
+  ward::RootfsMount top;
+  try {
+    top = ward::RootfsMount::at(rootfs, &mount_root);
+  } catch (const Error&) {
+    return;  // the plan names the path and its errno
+  }
+  if (!mount_root) return;
+  int root = root_fd();
+  int dfd = root >= 0 ? ::openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  DIR* d = dfd >= 0 ? ::fdopendir(dfd) : nullptr;
+  if (d == nullptr) {
+    if (dfd >= 0) ::close(dfd);
+    return;
+  }
+  std::string holder;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n.empty() || n[0] == '.' || n == id) continue;
+    try {
+      Container other = load(n, true);
+      if (other.rootfs_mount.id == top.id && other.rootfs_mount.unique == top.unique &&
+          other.rootfs_mount.ns_ino == 0)
+        holder = n;
+    } catch (...) {
+    }
+  }
+  ::closedir(d);
+  if (!holder.empty())
+    fail("root.path: " + rootfs + " holds the mounts of container " + holder +
+         " (neither has a mount namespace of its own): " + std::strerror(EBUSY) + " (EBUSY)");
+}
+
 ward::oci::Config saved_config(const Container& c) {
   const std::string shown = c.dir + "/" + kSaved;
   ward::UniqueFd fd(::openat(c.dfd.get(), kSaved, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));

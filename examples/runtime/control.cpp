@@ -163,6 +163,89 @@ void remove_unowned_cgroup(const Container& c) {
   }
 }
 
+// A create killed after its child attached the rootfs's clone in the
+// runtime's mount namespace (a config without one of its own) and before
+// the record named it: the clone is the root of the container's processes,
+// read from each member of its cgroup (ours) before they are killed, and
+// taken only if it is the mount root.path leads to now. Test: "runtime: a
+// container without a mount namespace of its own ..." ("a create killed
+// before it recorded the clone").
+ward::RootfsMount unrecorded_clone(const Container& c) {
+  if (c.rootfs_mount || !c.recorded || c.state.bundle.empty()) return {};
+  auto cg = c.open_cgroup();
+  if (!cg) return {};
+  try {
+    auto cfg = saved_config(c);
+    bool mount_root = false;
+    auto top = ward::RootfsMount::at(config_rootfs(c.state.bundle, cfg), &mount_root);
+    if (!mount_root) return {};
+    for (pid_t pid : cg->procs()) {
+      ward::UniqueFd fd(::open(("/proc/" + std::to_string(pid) + "/root").c_str(),
+                               O_PATH | O_DIRECTORY | O_CLOEXEC));
+      std::uint64_t id = 0;
+      bool at_root = false;
+      if (fd && ward::detail::statx_mount(fd.get(), top.unique, id, at_root) == 0 && id == top.id &&
+          at_root)
+        return top;
+    }
+  } catch (const std::exception&) {
+  }
+  return {};
+}
+
+// Detaches the recorded clone, checked first against what the record
+// cannot forge: the path is the config's root.path, the mount is not the
+// runtime's own "/", and in a joined namespace the config's path still
+// leads to the namespace recorded (else that namespace, and its mounts
+// with it, may be gone; nothing is done in another). Test: "runtime: a
+// container without a mount namespace of its own ..." ("a record that
+// names another mount").
+void detach_clone(const Container& c) {
+  const ward::RootfsMount& m = c.rootfs_mount;
+  const std::string what = "delete " + c.id + ": the rootfs mount " + std::to_string(m.id);
+  ward::oci::Config cfg;
+  try {
+    cfg = saved_config(c);
+  } catch (const std::exception& e) {
+    log_line("warning", what + ": left as it is: " + e.what());
+    return;
+  }
+  if (m.path != config_rootfs(c.state.bundle, cfg)) {
+    log_line("warning", what + " at " + m.path + " is not at root.path (" +
+                            config_rootfs(c.state.bundle, cfg) + "): left as it is");
+    return;
+  }
+  ward::UniqueFd ns;
+  if (m.ns_ino != 0) {
+    std::string path;
+    if (cfg.linux_)
+      for (const auto& n : cfg.linux_->namespaces)
+        if (n.type == ward::oci::NamespaceType::mount) path = n.path;
+    ns.reset(path.empty() ? -1 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st {};
+    if (!ns || ::fstat(ns.get(), &st) != 0 || st.st_dev != m.ns_dev || st.st_ino != m.ns_ino) {
+      log_line("info", what + ": the mount namespace it is in (" + path +
+                           ") is no longer there: its mounts went with it");
+      return;
+    }
+  } else {
+    try {
+      if (ward::RootfsMount::at("/").id == m.id) {
+        log_line("warning", what + " is the runtime's own \"/\": left as it is");
+        return;
+      }
+    } catch (const Error&) {
+    }
+  }
+  try {
+    if (!m.detach(ns ? ns.get() : -1))
+      log_line("warning", what + " is no longer the one at " + m.path +
+                              " (unmounted, or covered): left as it is");
+  } catch (const Error& e) {
+    fail("delete " + c.id + ": " + e.what());
+  }
+}
+
 }  // namespace
 
 // Whatever a create, run, exec or delete left (a runtime killed at any
@@ -199,6 +282,7 @@ int cmd_delete(const std::string& id, bool force) {
   if (st != ward::oci::Status::stopped && st != ward::oci::Status::created && !force)
     fail("cannot delete container " + id +
          " that is not stopped: " + std::string(ward::oci::to_string(st)));
+  if (!c.rootfs_mount) c.rootfs_mount = unrecorded_clone(c);
   ward::UniqueFd init;
   if (c.alive()) {
     // Checked alive (the recorded start time) after the pidfd is open: a
@@ -228,6 +312,11 @@ int cmd_delete(const std::string& id, bool force) {
     ::poll(&p, 1, 10000);
   }
   remove_unowned_cgroup(c);
+  // Mounts made in the runtime's (or a joined) mount namespace, for a
+  // config without one of its own: the clone they are below, exactly that
+  // mount (detach_clone). If the unmount fails the state stays, for a
+  // later delete.
+  if (c.rootfs_mount) detach_clone(c);
   // --systemd-cgroup: the scope goes with the container (runc: StopUnit
   // and ResetFailedUnit). If systemd cannot be asked, the state stays.
   if (!c.systemd_unit.empty()) stop_systemd_unit(c.systemd_unit);

@@ -137,6 +137,16 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   // passed as its stdio is then not its controlling terminal, and TIOCSTI
   // on it needs CAP_SYS_ADMIN (ioctl_tty(2); tests/attack/tty_attack_test.cpp).
   sb.new_session();
+  // Mounts in the runtime's (or a joined) mount namespace: the record names
+  // their clone as soon as it exists, before the mounts below it, the
+  // hooks and the exec, so that a create killed at any later point leaves
+  // it to `delete` (test "runtime: a container without a mount namespace
+  // of its own ...", "the record names the clone before the createRuntime
+  // hooks").
+  sb.on_rootfs_mount([&c](const ward::RootfsMount& m) {
+    c.rootfs_mount = m;
+    c.save();
+  });
 
   // The cgroup, in every hierarchy (ward::Cgroups: the unified one and each
   // v1 one): born inside it (CLONE_INTO_CGROUP for v2, the child's own
@@ -268,7 +278,7 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
   if (net_devices) ward::oci::check_net_devices(cfg);
   if (net_devices || !hk.prestart.empty() || !hk.create_runtime.empty() ||
       !hk.create_container.empty()) {
-    sb.before_pivot([&o, &cfg, &cg, net_devices](pid_t pid) {
+    sb.before_pivot([&o, &c, &cfg, &cg, net_devices](pid_t pid) {
       if (net_devices) {
         // Our child, not reaped: its pid is its own.
         ward::UniqueFd pfd = open_container_pidfd(pid, 0);
@@ -289,7 +299,7 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
       if (!cfg.hooks.create_container.empty()) {
         // Our child, not reaped: its pid is its own (starttime 0).
         ward::UniqueFd pfd = open_container_pidfd(pid, 0);
-        HookTarget in{pfd.get(), cg ? &*cg : nullptr, nullptr};
+        HookTarget in{pfd.get(), cg ? &*cg : nullptr, nullptr, static_cast<bool>(c.rootfs_mount)};
         run_hooks(cfg.hooks.create_container, st, "createContainer", &in);
       }
     });
@@ -418,6 +428,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   // described by it.
   std::string cfg_bytes;
   ward::oci::Config cfg = read_config(config_file, cfg_bytes);
+  refuse_rootfs_in_use(o.id, o.bundle, cfg);
   save_config(c, cfg_bytes);
   // NOTIFY_SOCKET: the container's socket directory and its mount; a run
   // binds the socket now, before the program can send (notify.cpp).
@@ -479,6 +490,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
          " is gone or a zombie right after its spawn (/proc/" + std::to_string(child.pid()) +
          "/stat)");
   c.starttime = started.value_or(0);
+  c.rootfs_mount = child.rootfs_mount();
   c.save();
   if (!o.pid_file.empty()) write_atomic(o.pid_file, std::to_string(child.pid()));
   if (pidfd_sock) pidfd_sock->send(child.pidfd(), "standard");
@@ -493,7 +505,7 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   // run: started already (or waiting at run_gate for the startContainer
   // hooks); wait in the foreground unless detached.
   if (run_gate) {
-    HookTarget in{child.pidfd(), cg ? &*cg : nullptr, &cfg};
+    HookTarget in{child.pidfd(), cg ? &*cg : nullptr, &cfg, static_cast<bool>(c.rootfs_mount)};
     run_hooks(cfg.hooks.start_container, c.state, "startContainer", &in);
     if (::write(run_gate.get(), "0", 1) != 1)
       fail("run: start the container: " + std::string(std::strerror(errno)));
@@ -611,7 +623,7 @@ int cmd_start(const std::string& id) {
     if (!cfg.hooks.start_container.empty()) {
       ward::UniqueFd pfd = open_container_pidfd(c.state.pid, c.starttime, &c);
       auto cg = c.open_cgroup();
-      HookTarget in{pfd.get(), cg ? &*cg : nullptr, &cfg};
+      HookTarget in{pfd.get(), cg ? &*cg : nullptr, &cfg, static_cast<bool>(c.rootfs_mount)};
       run_hooks(cfg.hooks.start_container, c.current_state(), "startContainer", &in);
     }
   } catch (const Fatal&) {

@@ -197,7 +197,7 @@ int cmd_exec(const Args& a) {
   }
   ward::oci::apply_process(sb, proc, po);
   sb.new_session();  // as in create.cpp's spawn_container
-  ward::UniqueFd keep_root = join_namespaces_of(sb, pfd.get());
+  ward::UniqueFd keep_root = join_namespaces_of(sb, pfd.get(), static_cast<bool>(c.rootfs_mount));
   std::optional<ward::Cgroups> cg = c.open_cgroup();
   if (a.has("cgroup")) {
     if (!cg) fail("--cgroup: the container has no cgroup of its own");

@@ -39,7 +39,7 @@ ward::UniqueFd open_container_pidfd(pid_t pid, std::uint64_t starttime, const Co
 // is opened by number and the pidfd checked alive after it
 // (Namespace::open_pidfd): while the process lives its pid is not reused,
 // so the file was its own.
-ward::UniqueFd join_namespaces_of(ward::Sandbox& sb, int pidfd) {
+ward::UniqueFd join_namespaces_of(ward::Sandbox& sb, int pidfd, bool in_place) {
   bool joined_mnt = false;
   for (ward::NsKind kind : ward::all_ns_kinds) {
     if (::access(("/proc/self/ns/" + std::string(ward::proc_name(kind))).c_str(), F_OK) != 0)
@@ -55,7 +55,12 @@ ward::UniqueFd join_namespaces_of(ward::Sandbox& sb, int pidfd) {
                : std::string("join the container's namespaces: ") + e.what());
     }
   }
-  if (joined_mnt) return {};
+  // A joined namespace's root is the container's, unless its mounts were
+  // made in place (a config that joins one by path, and lists mounts):
+  // then its init chrooted into the clone, and so does this process (found
+  // by review: `exec ... ls /` listed the joined namespace's "/"; test
+  // "runtime: ... a joined mount namespace").
+  if (joined_mnt && !in_place) return {};
   // Our own mount namespace: a config without one, whose init chrooted
   // into root.path (Sandbox::chroot). Joining the rest is not enough: the
   // process would see the host's "/" (found by review: `exec ... ls /`
@@ -78,7 +83,7 @@ ward::UniqueFd join_namespaces_of(ward::Sandbox& sb, int pidfd) {
   }, ours{};
   if (::fstat(root.get(), &theirs) != 0 || ::stat("/", &ours) != 0)
     fail("stat the container's root: " + std::string(std::strerror(errno)));
-  if (theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino) return {};
+  if (!joined_mnt && theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino) return {};
   sb.chroot("/proc/self/fd/" + std::to_string(root.get()));
   return root;
 }
@@ -157,7 +162,7 @@ void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State
         guard_runtime(sb, target == nullptr);
         ward::UniqueFd keep_root;
         if (target) {
-          keep_root = join_namespaces_of(sb, target->pidfd);
+          keep_root = join_namespaces_of(sb, target->pidfd, target->in_place);
           if (target->cgroup) sb.cgroup(*target->cgroup);
         }
         return sb.spawn();

@@ -196,6 +196,10 @@ struct Container {
   // create --no-new-keyring: its processes keep the runtime's session
   // keyring (exec too, as runc's setns init reads it from the config).
   bool no_new_keyring = false;
+  // A config with mounts but no mount namespace of its own: the rootfs's
+  // clone they were made below, in the runtime's (or a joined) mount
+  // namespace; delete detaches it (Sandbox::shared_mount_namespace).
+  ward::RootfsMount rootfs_mount;
   bool recorded = false;        // a readable state.json was found
   mutable bool locked = false;  // this process holds its DirLock
 
@@ -304,13 +308,16 @@ ward::UniqueFd open_container_pidfd(pid_t pid, std::uint64_t starttime,
                                     const Container* c = nullptr);
 // Joins every namespace of the pidfd's process that differs from ours; if
 // the mount namespace is ours, chroots into its root instead and returns a
-// descriptor of it, to keep open until the spawn is done.
-ward::UniqueFd join_namespaces_of(ward::Sandbox& sb, int pidfd);
+// descriptor of it, to keep open until the spawn is done. `in_place`: the
+// container's mounts were made in a namespace it shares (its record names
+// a RootfsMount): its root is chrooted into even in a joined namespace.
+ward::UniqueFd join_namespaces_of(ward::Sandbox& sb, int pidfd, bool in_place = false);
 // Where in-container hooks run (see run_hooks).
 struct HookTarget {
   int pidfd = -1;                                 // the container's process
   const ward::Cgroups* cgroup = nullptr;          // its cgroup, if any
   const ward::oci::Config* as_process = nullptr;  // run as its process
+  bool in_place = false;                          // see join_namespaces_of
 };
 void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State& st,
                const char* which, const HookTarget* target = nullptr);
@@ -323,6 +330,13 @@ void run_hooks(const std::vector<ward::oci::Hook>& hooks, const ward::oci::State
 ward::oci::Config read_config(const std::string& file, std::string& bytes);
 void save_config(const Container& c, const std::string& bytes);
 ward::oci::Config saved_config(const Container& c);
+// root.path as the plan makes it absolute (Sandbox::rootfs): where a
+// config without a mount namespace of its own has its rootfs's clone.
+std::string config_rootfs(const std::string& bundle, const ward::oci::Config& cfg);
+// A config without a mount namespace of its own whose root.path holds
+// another container's clone fails here (create.cpp).
+void refuse_rootfs_in_use(const std::string& id, const std::string& bundle,
+                          const ward::oci::Config& cfg);
 void send_console(const std::string& socket_path, int master);
 // runc 1.2's --pidfd-socket: connected before the spawn (a wrong path
 // fails before anything is made), then one SCM_RIGHTS message carrying a

@@ -402,8 +402,33 @@ void Container::save() const {
   v.set("wardCgroupOwned", cgroup_owned);
   if (!systemd_unit.empty()) v.set("wardSystemdUnit", systemd_unit);
   if (no_new_keyring) v.set("wardNoNewKeyring", true);
+  if (rootfs_mount) {
+    json::Value m = json::Value::object();
+    m.set("path", rootfs_mount.path);
+    m.set("id", rootfs_mount.id);
+    m.set("unique", rootfs_mount.unique);
+    if (rootfs_mount.ns_ino != 0) {
+      m.set("nsDev", rootfs_mount.ns_dev);
+      m.set("nsIno", rootfs_mount.ns_ino);
+    }
+    v.set("wardRootfsMount", std::move(m));
+  }
   write_atomic_at(dfd.get(), "state.json", json::dump(v, {.indent = 2}), 0600, dir + "/state.json");
 }
+
+namespace {
+ward::RootfsMount rootfs_mount_of(const json::Value& v) {
+  ward::RootfsMount m;
+  if (auto* p = v.find("path")) m.path = p->as_string();
+  if (auto* i = v.find("id")) m.id = i->as_uint64();
+  if (auto* u = v.find("unique")) m.unique = u->as_bool();
+  if (auto* d = v.find("nsDev")) m.ns_dev = d->as_uint64();
+  if (auto* i = v.find("nsIno")) m.ns_ino = i->as_uint64();
+  // Only an absolute path is ever recorded.
+  if (m.path.empty() || m.path[0] != '/') m.id = 0;
+  return m;
+}
+}  // namespace
 
 Container load(const std::string& id, bool lenient) {
   check_id(id);
@@ -434,6 +459,7 @@ Container load(const std::string& id, bool lenient) {
     if (auto* v = rt.find("wardCgroupOwned")) c.cgroup_owned = v->as_bool();
     if (auto* v = rt.find("wardSystemdUnit")) c.systemd_unit = v->as_string();
     if (auto* v = rt.find("wardNoNewKeyring")) c.no_new_keyring = v->as_bool();
+    if (auto* v = rt.find("wardRootfsMount")) c.rootfs_mount = rootfs_mount_of(*v);
     c.recorded = true;
   } catch (const std::exception&) {
     if (!lenient) throw;
@@ -447,6 +473,7 @@ Container load(const std::string& id, bool lenient) {
       if (auto* v = rt.find("wardCgroup")) c.cgroup = v->as_string();
       if (auto* v = rt.find("wardCgroupOwned")) c.cgroup_owned = v->as_bool();
       if (auto* v = rt.find("wardSystemdUnit")) c.systemd_unit = v->as_string();
+      if (auto* v = rt.find("wardRootfsMount")) c.rootfs_mount = rootfs_mount_of(*v);
     } catch (const std::exception&) {
     }
   }

@@ -19,6 +19,7 @@
 #include <ward/detail/child/syscall.hpp>
 #include <ward/error.hpp>
 #include <ward/fd.hpp>
+#include <ward/rootfs_mount.hpp>
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -104,6 +105,8 @@ class Child {
       init_status_ = std::move(o.init_status_);
       oom_dir_ = std::move(o.oom_dir_);
       oom_before_ = o.oom_before_;
+      rootfs_mount_ = std::exchange(o.rootfs_mount_, RootfsMount{});
+      rootfs_ns_ = std::move(o.rootfs_ns_);
     }
     return *this;
   }
@@ -161,8 +164,20 @@ class Child {
       detail::throw_errno(Step::signal, "pid " + std::to_string(pid_), ::sigdescr_np(sig));
   }
 
-  // Give up ownership: the destructor will not kill or reap.
+  // Give up ownership: the destructor will not kill or reap, nor detach
+  // rootfs_mount().
   void detach() noexcept { detached_ = true; }
+
+  // Sandbox::shared_mount_namespace: the rootfs's clone in the namespace
+  // the child shares, with every mount made below it. The destructor
+  // detaches it (after the kill and reap) unless detach() was called, or
+  // another mount covers it then (RootfsMount::detach says false; a copy
+  // taken before can detach it later); a runtime whose containers outlive
+  // it records it and detaches it itself. Empty otherwise.
+  const RootfsMount& rootfs_mount() const noexcept { return rootfs_mount_; }
+  // The joined mount namespace the clone is in (RootfsMount::detach's
+  // argument), -1 when it is in ours. Borrowed.
+  int rootfs_mount_ns() const noexcept { return rootfs_ns_ ? rootfs_ns_.get() : -1; }
 
   // Set by code that learns more about the end (e.g. a cgroup's OOM count).
   void note_oom_killed() noexcept {
@@ -237,8 +252,13 @@ class Child {
   }
 
   void reap_on_destroy() noexcept {
-    if (!pidfd_ || status_ || detached_) return;
-    detail::kill_and_reap(pidfd_.get());
+    if (detached_) return;
+    if (pidfd_ && !status_) detail::kill_and_reap(pidfd_.get());
+    if (rootfs_mount_)
+      (void)detail::detach_mount_in(rootfs_ns_.get(), rootfs_mount_.path.c_str(), rootfs_mount_.id,
+                                    rootfs_mount_.unique);
+    rootfs_ns_.reset();
+    rootfs_mount_ = RootfsMount{};
   }
 
   UniqueFd pidfd_;
@@ -251,6 +271,8 @@ class Child {
   UniqueFd init_status_;  // Sandbox::init_process: the init's report of the program's status
   UniqueFd oom_dir_;
   std::uint64_t oom_before_ = 0;
+  RootfsMount rootfs_mount_;
+  UniqueFd rootfs_ns_;  // the joined mount namespace it is in; empty: ours
 
   friend class Plan;
 };

@@ -221,6 +221,24 @@ class Plan {
     Child c(std::move(r.pidfd), r.pid);
     c.seccomp_listener_ = std::move(r.seccomp_listener);
     c.init_status_ = std::move(r.init_status);
+    if (r.root_mount != 0) {
+      // In a joined namespace the Child keeps a descriptor of it: its
+      // clone can be detached only from inside (RootfsMount::detach). First,
+      // so that a failed dup leaves a Child that detaches it right.
+      for (const auto& j : data_->joins) {
+        if (j.nstype != CLONE_NEWNS) continue;
+        c.rootfs_ns_ = UniqueFd(::fcntl(j.fd, F_DUPFD_CLOEXEC, 3));
+        if (!c.rootfs_ns_) {
+          const int e = errno;
+          c.kill();
+          c.wait();
+          (void)detail::detach_mount_in(j.fd, data_->rootfs.c_str(), r.root_mount,
+                                        r.root_mount_unique);
+          throw Error(Step::setns, e, "the joined mount namespace", "dup its descriptor");
+        }
+      }
+      c.rootfs_mount_ = data_->rootfs_mount(r.root_mount, r.root_mount_unique);
+    }
     if (oom_dir >= 0) {
       int fd = ::fcntl(oom_dir, F_DUPFD_CLOEXEC, 3);
       if (fd >= 0) c.watch_oom(UniqueFd(fd), oom_before);
@@ -668,6 +686,25 @@ class Sandbox {
   // way. For OCI configs without a mount namespace (runtime-spec: an absent
   // namespace type is inherited; runc chroots then). Not with rootfs() or
   // any mount, masked or read-only path.
+  // Sets the rootfs() and its mounts up in the mount namespace the sandbox
+  // shares (the caller's, or one joined with join(NsKind::mount, ...))
+  // instead of a new one of its own, and chroot(2)s into it: for OCI
+  // configs that list mounts without a mount namespace of the container's
+  // own (runc does the same). The rootfs alone (not what is mounted below
+  // it there) is cloned onto itself and given rootfs_propagation() once
+  // attached (private by default: nothing mounted below it reaches another
+  // mount), and every mount goes below that clone; "/" and every other mount of the namespace are
+  // left as they are (runc makes the host's "/" a recursive slave), and nothing pivots
+  // (pivot_root(2) would move the root of every process of the namespace). The clone outlives the
+  // sandbox's processes: a failed spawn detaches it, else Child::rootfs_mount() names it (the
+  // Child's destructor detaches it unless detached). As weak as any shared mount namespace: a
+  // process holding CAP_SYS_CHROOT can leave the chroot and reach the namespace's other mounts.
+  // Needs rootfs(); not with a new user namespace (its root holds no capability over the shared
+  // mount namespace). Test: tests/root/shared_mount_ns_test.cpp.
+  Sandbox& shared_mount_namespace(bool on = true) {
+    fs_.in_place = on;
+    return *this;
+  }
   Sandbox& chroot(std::string dir) {
     fs_.chroot = std::move(dir);
     return *this;
@@ -824,6 +861,19 @@ class Sandbox {
   // exception.
   Sandbox& before_pivot(std::function<void(pid_t)> fn) {
     before_pivot_ = std::move(fn);
+    return *this;
+  }
+  // With shared_mount_namespace(): `fn` runs in the parent as soon as the
+  // child has attached the rootfs's clone, before any mount below it, hook
+  // or exec, with the clone named (Child::rootfs_mount() names it too, but
+  // only once spawn() returns). A runtime whose containers outlive it
+  // records it here, so that even its own death half-way leaves the clone
+  // findable. If `fn` throws, the child is killed and reaped, the clone
+  // detached, and spawn() throws that exception. Test: "runtime: a
+  // container without a mount namespace of its own ..." ("the record names
+  // the clone before the createRuntime hooks").
+  Sandbox& on_rootfs_mount(std::function<void(const RootfsMount&)> fn) {
+    on_rootfs_mount_ = std::move(fn);
     return *this;
   }
 
@@ -1035,6 +1085,12 @@ class Sandbox {
     c.no_new_privs = nnp_.value_or(has_seccomp_ || landlock_fd_ != nullptr);
     pd->before_exec = before_exec_;
     pd->before_pivot = before_pivot_;
+    if (on_rootfs_mount_ && fs_.in_place) {
+      const detail::PlanData* d = pd.get();
+      pd->on_rootfs_mount = [d, fn = on_rootfs_mount_](std::uint64_t id, bool unique) {
+        fn(d->rootfs_mount(id, unique));
+      };
+    }
     if (sealed_exec_) plan_sealed_exec(*pd);
     if (oom_ && !pd->fork_mode) {
       // The kernel gives an oom_score_adj write to every process that shares
@@ -1085,6 +1141,7 @@ class Sandbox {
   struct FsConfig {
     std::string rootfs;
     std::string chroot;
+    bool in_place = false;  // shared_mount_namespace()
     std::vector<std::function<void(detail::MountPlanner&)>> ops;
     std::vector<std::string> masked, readonly;
     bool readonly_root = false;
@@ -1112,9 +1169,31 @@ class Sandbox {
       pd.chroot_dir = abs.lexically_normal().string();
       return;
     }
+    if (fs_.in_place) {
+      if (create_.contains(NsKind::mount))
+        detail::throw_invalid("shared_mount_namespace",
+                              "the sandbox has a new mount namespace of its own "
+                              "(unshare(NsKind::mount))");
+      if (fs_.rootfs.empty())
+        detail::throw_invalid("shared_mount_namespace",
+                              "needs a rootfs(): ward mounts only below a clone of it there");
+      if (create_.contains(NsKind::user))
+        detail::throw_invalid("shared_mount_namespace",
+                              "a new user namespace's root holds no capability over the "
+                              "shared mount namespace (mount_namespaces(7))");
+      // Its clone would cover the namespace's own "/" for every process
+      // that looks it up from outside, and nothing could tell it apart.
+      struct stat r {
+      }, top{};
+      if (::stat(fs_.rootfs.c_str(), &r) == 0 && ::stat("/", &top) == 0 && r.st_dev == top.st_dev &&
+          r.st_ino == top.st_ino)
+        detail::throw_invalid("rootfs",
+                              "is \"/\" itself: in a shared mount namespace ward "
+                              "mounts only below a clone of a rootfs of its own");
+    }
     if (!any) return;
     const char* field = !fs_.rootfs.empty() ? "rootfs" : "mount";
-    if (!create_.contains(NsKind::mount))
+    if (!create_.contains(NsKind::mount) && !fs_.in_place)
       detail::throw_invalid(field, joined.contains(NsKind::mount)
                                        ? "mounts go into a new mount namespace, not a joined one"
                                        : "needs a new mount namespace (unshare(NsKind::mount))");
@@ -1143,6 +1222,16 @@ class Sandbox {
     pd.mount_arrays = std::move(pl.arrays);
     pd.mount_fds = std::move(pl.fds);
     c.mount_setup = true;
+    c.mount_in_place = fs_.in_place;
+    if (fs_.in_place && joined.contains(NsKind::mount)) {
+      for (const auto& j : pd.joins) {
+        struct stat st {};
+        if (j.nstype == CLONE_NEWNS && ::fstat(j.fd, &st) == 0) {
+          pd.mount_ns_dev = st.st_dev;
+          pd.mount_ns_ino = st.st_ino;
+        }
+      }
+    }
     c.mount_api = detail::mount_api();
     c.readonly_root = fs_.readonly_root;
     c.readonly_tree = fs_.readonly_tree;
@@ -1608,6 +1697,7 @@ class Sandbox {
   std::shared_ptr<UniqueFd> start_gate_;  // shared: copies of the builder share it
   std::function<void()> before_exec_;
   std::function<void(pid_t)> before_pivot_;
+  std::function<void(const RootfsMount&)> on_rootfs_mount_;
 };
 
 }  // namespace ward

@@ -18,6 +18,7 @@
 #include <ward/namespace.hpp>
 #include <ward/net_device.hpp>
 #include <ward/rlimit.hpp>
+#include <ward/rootfs_mount.hpp>
 #include <ward/sandbox.hpp>
 #include <ward/seccomp.hpp>
 #include <ward/seccomp_notify.hpp>

@@ -3,6 +3,7 @@
 // and a snapshot of a mount table to prove the host's did not change.
 #pragma once
 
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -15,6 +16,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+
+#include "test_util.hpp"
 
 namespace ward_test {
 
@@ -107,4 +110,75 @@ inline std::multiset<std::string> mount_table(const std::string& pid = "self") {
   return out;
 }
 
+// The mount points of a process's namespace (mountinfo's fifth field),
+// for "nothing was added or left" checks that must not depend on options.
+inline std::multiset<std::string> mount_points(const std::string& pid = "self") {
+  std::ifstream f("/proc/" + pid + "/mountinfo");
+  std::multiset<std::string> out;
+  std::string line;
+  while (std::getline(f, line)) {
+    std::istringstream in(line);
+    std::string id, parent, dev, root, mp;
+    in >> id >> parent >> dev >> root >> mp;
+    out.insert(mp);
+  }
+  return out;
+}
+
+// "/"'s mountinfo line without its two ids: its propagation fields say
+// whether something made it a slave or private.
+inline std::string root_mount_line() {
+  std::ifstream f("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    std::istringstream in(line);
+    std::string id, parent, dev, root, mp;
+    in >> id >> parent >> dev >> root >> mp;
+    if (mp == "/") return line.substr(line.find(' ', line.find(' ') + 1));
+  }
+  return {};
+}
+
+// A process in a mount namespace of its own made with unshare(CLONE_NEWNS)
+// from ours (shared mounts become peers: mount_namespaces(7)), held until
+// this object goes, as runtime-tools' linux_ns_path holds one with
+// `unshare --mount`.
+struct NsHolder {
+  pid_t pid = -1;
+  int go = -1;
+  NsHolder() {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
+    pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork");
+    if (pid == 0) {
+      ::close(p[1]);
+      if (::unshare(CLONE_NEWNS) != 0) ::_exit(1);
+      char b;
+      if (::read(p[0], &b, 1) < 0) ::_exit(2);
+      ::_exit(0);
+    }
+    ::close(p[0]);
+    go = p[1];
+    ::usleep(100'000);
+  }
+  ~NsHolder() {
+    ::close(go);
+    ::waitpid(pid, nullptr, 0);
+  }
+  NsHolder(const NsHolder&) = delete;
+  NsHolder& operator=(const NsHolder&) = delete;
+  std::string pid_s() const { return std::to_string(pid); }
+  std::string ns_path() const { return "/proc/" + pid_s() + "/ns/mnt"; }
+};
+
 }  // namespace ward_test
+
+// A busybox rootfs `var` in a private mount namespace of the test's own
+// (isolate_mounts); skips without root or a static busybox.
+#define NEED_ISOLATED_BUSYBOX(var)                                                        \
+  WARD_SKIP_UNLESS_ROOT();                                                                \
+  ward_test::isolate_mounts();                                                            \
+  std::string var##_bin = ward_test::static_busybox();                                    \
+  if (var##_bin.empty()) WARD_SKIP("no static busybox (apt-get install busybox-static)"); \
+  ward_test::BusyboxRootfs var(var##_bin)

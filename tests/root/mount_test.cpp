@@ -55,13 +55,6 @@ ward_test::Run run_both(Sandbox sb) {
   return r;
 }
 
-#define NEED_BUSYBOX(var)                                                                 \
-  WARD_SKIP_UNLESS_ROOT();                                                                \
-  ward_test::isolate_mounts();                                                            \
-  std::string var##_bin = ward_test::static_busybox();                                    \
-  if (var##_bin.empty()) WARD_SKIP("no static busybox (apt-get install busybox-static)"); \
-  BusyboxRootfs var(var##_bin)
-
 // Forces the legacy executor (mount(2) via /proc/self/fd) for the rest of
 // the test, and proves it is the one that runs: it refuses a symlinked
 // destination that the modern one would resolve.
@@ -121,7 +114,7 @@ TEST_CASE("mount: a busybox rootfs with the legacy mount API (mount(2) via /proc
 }
 
 TEST_CASE("mount: the standard /dev has working nodes, symlinks, devpts, shm and mqueue") {
-  NEED_BUSYBOX(root);
+  NEED_ISOLATED_BUSYBOX(root);
   auto r = run_both(shell(root.path,
                           "echo hi > /dev/null && echo null-ok; "
                           "test \"$(head -c 4 /dev/zero | wc -c)\" = 4 && echo zero-ok; "
@@ -201,12 +194,12 @@ void readonly_and_masked(bool legacy = false) {
 }  // namespace
 
 TEST_CASE("mount: read-only root, masked paths, read-only paths and recursive read-only binds") {
-  NEED_BUSYBOX(unused);
+  NEED_ISOLATED_BUSYBOX(unused);
   readonly_and_masked();
 }
 
 TEST_CASE("mount: read-only and masked paths with the legacy mount API") {
-  NEED_BUSYBOX(unused);
+  NEED_ISOLATED_BUSYBOX(unused);
   USE_LEGACY_API();
   readonly_and_masked(true);
 }
@@ -236,12 +229,12 @@ void masked_share_one_tmpfs() {
 }  // namespace
 
 TEST_CASE("mount: masked directories share one read-only tmpfs") {
-  NEED_BUSYBOX(unused);
+  NEED_ISOLATED_BUSYBOX(unused);
   masked_share_one_tmpfs();
 }
 
 TEST_CASE("mount: masked directories share one read-only tmpfs with the legacy mount API") {
-  NEED_BUSYBOX(unused);
+  NEED_ISOLATED_BUSYBOX(unused);
   USE_LEGACY_API();
   masked_share_one_tmpfs();
 }
@@ -249,7 +242,7 @@ TEST_CASE("mount: masked directories share one read-only tmpfs with the legacy m
 // --------------------------------------------------------------- propagation
 
 TEST_CASE("mount: host mounts reach a sandbox only where slave propagation was asked for") {
-  NEED_BUSYBOX(root);
+  NEED_ISOLATED_BUSYBOX(root);
   ScratchDir shared("shared");
   // A shared mount of our own, so the test does not depend on how the
   // host's / propagates.
@@ -289,7 +282,7 @@ TEST_CASE("mount: host mounts reach a sandbox only where slave propagation was a
 // --------------------------------------------------------------- overlay
 
 TEST_CASE("mount: an overlay rootfs writes into upperdir and leaves lowerdir untouched") {
-  NEED_BUSYBOX(lower);
+  NEED_ISOLATED_BUSYBOX(lower);
   ScratchDir work("overlay");
   // upperdir and workdir on a tmpfs of their own: overlayfs refuses an
   // upperdir on overlayfs (the vm tier's root filesystem is one).
@@ -318,7 +311,7 @@ TEST_CASE("mount: an overlay rootfs writes into upperdir and leaves lowerdir unt
 }
 
 TEST_CASE("mount: an overlay made inside the sandbox from several lowerdirs") {
-  NEED_BUSYBOX(root);
+  NEED_ISOLATED_BUSYBOX(root);
   ScratchDir work("overlay");
   MountGuard scratch = MountGuard::mount(MountSpec::tmpfs(work.path));  // see above
   for (const char* d : {"l1", "l2", "upper", "work"}) ::mkdir((work / d).c_str(), 0755);
@@ -338,7 +331,7 @@ TEST_CASE("mount: an overlay made inside the sandbox from several lowerdirs") {
 // --------------------------------------------------------------- idmapped mounts
 
 TEST_CASE("mount: an idmapped bind shows files owned by the mapped ids") {
-  NEED_BUSYBOX(root);
+  NEED_ISOLATED_BUSYBOX(root);
   ScratchDir data("idmap");
   ward_test::write_file(data / "f", "x");
   REQUIRE(::chown((data / "f").c_str(), 1000, 1000) == 0);
@@ -421,7 +414,7 @@ TEST_CASE("mount: MountGuard resolves its destination inside the root it is give
 // --------------------------------------------------------------- errors
 
 TEST_CASE("mount: bad input names the step, the path and the errno, and leaves nothing") {
-  NEED_BUSYBOX(root);
+  NEED_ISOLATED_BUSYBOX(root);
   auto before = mount_table();
   const auto fds_before = ward_test::open_fds();
   SECTION("missing rootfs") {
@@ -528,12 +521,12 @@ void hostile_symlink_destinations() {
 }  // namespace
 
 TEST_CASE("hostile rootfs: symlinked mount destinations resolve inside the rootfs") {
-  NEED_BUSYBOX(unused);
+  NEED_ISOLATED_BUSYBOX(unused);
   hostile_symlink_destinations();
 }
 
 TEST_CASE("hostile rootfs: symlinked destinations with the legacy API are refused") {
-  NEED_BUSYBOX(root);
+  NEED_ISOLATED_BUSYBOX(root);
   USE_LEGACY_API();
   HostBait bait;
   REQUIRE(::symlink(bait.dir.path.c_str(), (root / "abs").c_str()) == 0);
@@ -544,7 +537,7 @@ TEST_CASE("hostile rootfs: symlinked destinations with the legacy API are refuse
 }
 
 TEST_CASE("hostile rootfs: /proc, /sys or /dev as a symlink is refused") {
-  NEED_BUSYBOX(root);
+  NEED_ISOLATED_BUSYBOX(root);
   HostBait bait;
   auto before = mount_table();
   for (const char* d : {"proc", "sys", "dev"}) {
@@ -572,7 +565,7 @@ TEST_CASE("hostile rootfs: /proc, /sys or /dev as a symlink is refused") {
 }
 
 TEST_CASE("hostile rootfs: /dev/null replaced by a symlink to a host file is not used to mask") {
-  NEED_BUSYBOX(root);
+  NEED_ISOLATED_BUSYBOX(root);
   HostBait bait;
   ::mkdir((root / "dev").c_str(), 0755);
   REQUIRE(::symlink((bait.dir / "file").c_str(), (root / "dev/null").c_str()) == 0);
@@ -616,7 +609,7 @@ struct Flipper {
 }  // namespace
 
 TEST_CASE("hostile rootfs: a volume flipped to a symlink during setup never mounts outside") {
-  NEED_BUSYBOX(root);
+  NEED_ISOLATED_BUSYBOX(root);
   HostBait bait;
   ScratchDir vol("vol");
   auto before = mount_table();
@@ -693,7 +686,7 @@ TEST_CASE("hostile rootfs: MountGuard racing a symlink flip mounts only inside i
 // --------------------------------------------------------------- no pivot
 
 TEST_CASE("mount: Pivot::move_and_chroot works where pivot_root is not wanted") {
-  NEED_BUSYBOX(root);
+  NEED_ISOLATED_BUSYBOX(root);
   auto r = run_both(shell(root.path, "ls /; test -e /etc/passwd && echo HOST; true")
                         .pivot(Pivot::move_and_chroot));
   INFO(r.out);
@@ -720,7 +713,7 @@ TEST_CASE("mount: mounts without a rootfs go on the host's tree, in the child's 
 }
 
 TEST_CASE("mount: proc with subset=pid and hidepid, sysfs and cgroup2 inside the sandbox") {
-  NEED_BUSYBOX(root);
+  NEED_ISOLATED_BUSYBOX(root);
   std::string err;
   auto r =
       try_run(shell(root.path,
@@ -796,17 +789,17 @@ void terminal_from_container_devpts(bool legacy) {
 }  // namespace
 
 TEST_CASE("terminal: a container's pty is from its own devpts, tty names it, /dev/console is it") {
-  NEED_BUSYBOX(root);
+  NEED_ISOLATED_BUSYBOX(root);
   terminal_from_container_devpts(false);
 }
 
 TEST_CASE("terminal: the container's own pty with the legacy mount API") {
-  NEED_BUSYBOX(root);
+  NEED_ISOLATED_BUSYBOX(root);
   terminal_from_container_devpts(true);
 }
 
 TEST_CASE("terminal: PtySource::caller gives a pty of the caller's devpts, unnamed inside") {
-  NEED_BUSYBOX(root);
+  NEED_ISOLATED_BUSYBOX(root);
   Child c =
       shell(root.path, "test -t 0 && echo tty-ok; tty; test -e /dev/console || echo no-console")
           .mount(MountSpec::proc())
@@ -820,7 +813,7 @@ TEST_CASE("terminal: PtySource::caller gives a pty of the caller's devpts, unnam
 }
 
 TEST_CASE("terminal: without a devpts in the rootfs, spawn names dev/pts and leaves nothing") {
-  NEED_BUSYBOX(root);
+  NEED_ISOLATED_BUSYBOX(root);
   auto before = mount_table();
   SECTION("no /dev/pts at all") {
     try {
@@ -865,7 +858,7 @@ TEST_CASE("terminal: without a devpts in the rootfs, spawn names dev/pts and lea
 
 TEST_CASE(
     "mount: before_pivot runs after the child's mounts, before it pivots, and a throw undoes") {
-  NEED_BUSYBOX(root);
+  NEED_ISOLATED_BUSYBOX(root);
   auto before = mount_table();
   SECTION("the child waits for it, in its own mount namespace, not yet in its root") {
     pid_t seen = 0;
@@ -906,7 +899,7 @@ TEST_CASE(
 }
 
 TEST_CASE("mount: directory() makes a path inside the rootfs, after the mounts before it") {
-  NEED_BUSYBOX(root);
+  NEED_ISOLATED_BUSYBOX(root);
   auto before = mount_table();
   auto r = run_both(shell(root.path, "test -d /tmp/a/b && test -d /made && echo ok")
                         .mount(MountSpec::tmpfs("/tmp"))

@@ -20,6 +20,7 @@
 
 #include <ward/detail/child/mount.hpp>
 #include <ward/fd.hpp>
+#include <ward/rootfs_mount.hpp>
 
 namespace ward::detail {
 
@@ -175,6 +176,9 @@ struct ChildPlan {
   bool readonly_tree = false;  // Sandbox::recursive_readonly_root
   int pivot = 0;  // 0 pivot_root, 1 MS_MOVE + chroot, 2 pivot_root else MS_MOVE + chroot
   MountApi mount_api = MountApi::modern;
+  // Sandbox::shared_mount_namespace: the namespace is not the sandbox's
+  // own: "/" is left alone and the root changes by chroot(2).
+  bool mount_in_place = false;
   // Sandbox::chroot: chroot(2) into this directory (no mount namespace of
   // its own, no mounts); null: none.
   const char* chroot_dir = nullptr;
@@ -212,6 +216,18 @@ struct PlanData {
   std::string cwd;
   std::vector<UniqueFd> owned_fds;  // namespace fds to join, /dev/null, ...
   std::vector<NsJoin> joins;
+  // Sandbox::on_rootfs_mount (called with the clone's mount id and whether
+  // it is a unique one), or empty.
+  std::function<void(std::uint64_t, bool)> on_rootfs_mount;
+  // Sandbox::shared_mount_namespace in a joined mount namespace: its
+  // identity (fstat of the joined descriptor), for RootfsMount.
+  std::uint64_t mount_ns_dev = 0, mount_ns_ino = 0;
+  RootfsMount rootfs_mount(std::uint64_t id, bool unique) const {
+    RootfsMount m{rootfs, id, unique};
+    m.ns_dev = mount_ns_dev;
+    m.ns_ino = mount_ns_ino;
+    return m;
+  }
   std::vector<FdMapping> fds;
   std::string hostname, domainname, time_offsets, session_keyring;
   std::string uid_map, gid_map;                // text for /proc/PID/{uid,gid}_map

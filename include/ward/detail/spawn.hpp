@@ -69,6 +69,7 @@ extern char** environ;
 #include <ward/error.hpp>
 #include <ward/fd.hpp>
 #include <ward/landlock.hpp>
+#include <ward/rootfs_mount.hpp>
 #include <ward/terminal.hpp>
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -161,6 +162,9 @@ struct SpawnResult {
   UniqueFd seccomp_listener;  // when the filter has USER_NOTIF rules
   UniqueFd terminal;          // ChildPlan::terminal_in_child: the pty master it sent
   UniqueFd init_status;       // Sandbox::init_process: where the init writes the program's status
+  // Sandbox::shared_mount_namespace: the rootfs's clone (kMsgRootMount).
+  std::uint64_t root_mount = 0;
+  bool root_mount_unique = false;
 };
 
 // Called in hold mode with the pid whose namespaces are ready.
@@ -841,10 +845,19 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
     bool& still_shared;
     bool armed = true;
     bool all_closed = false;  // EOF on the report pipe: no process of ours uses the stacks
+    // Sandbox::shared_mount_namespace: the clone the child attached in a
+    // namespace it shares, detached when the spawn fails (the mounts below
+    // it would outlive every process of the spawn). Test: "shared mount
+    // namespace: a failed spawn leaves no mount behind".
+    const char* rootfs = nullptr;
+    std::uint64_t root_mount = 0;
+    bool root_mount_unique = false;
+    int mount_ns = -1;  // the joined mount namespace it is in; -1: ours
     ~UnwindGuard() {
       if (!armed) return;
       if (final) kill_and_reap(final.get());
       kill_and_reap(first.get());
+      if (root_mount != 0) (void)detach_mount_in(mount_ns, rootfs, root_mount, root_mount_unique);
       if (two_stage && !final && !all_closed && stacks) {
         stacks->leak();
         stacks.reset();  // nothing goes back to the cache
@@ -969,6 +982,16 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
         throw Error(Step::pidfd, e, "second stage pid " + std::to_string(final_pid));
       }
       final_pidfd.reset(off_stdio(fd));
+    } else if (m.kind == kMsgRootMount && p.mount_in_place && guard.root_mount == 0) {
+      guard.rootfs = p.rootfs;
+      guard.root_mount = (std::uint64_t{static_cast<std::uint32_t>(m.err)} << 32) |
+                         static_cast<std::uint32_t>(m.value);
+      guard.root_mount_unique = m.detail[0] == 'u';
+      for (int i = 0; i < p.n_joins; ++i)
+        if (p.joins[i].nstype == CLONE_NEWNS) guard.mount_ns = p.joins[i].fd;
+      // Sandbox::on_rootfs_mount: a runtime records it now, so that even
+      // its own death from here on leaves the clone findable.
+      if (pd.on_rootfs_mount) pd.on_rootfs_mount(guard.root_mount, guard.root_mount_unique);
     } else if (m.kind == kMsgListener) {
       pending_listener = m.value;
     } else if (m.kind == kMsgBeforePivot) {
@@ -1022,10 +1045,11 @@ inline SpawnResult spawn_plan(const PlanData& pd, const int slot_child[3], const
   if (term_parent) terminal = receive_terminal(term_parent.get());
   guard.armed = false;
   if (p.two_stage)
-    return {std::move(final_pidfd), final_pid, std::move(listener), std::move(terminal),
-            std::move(status_rd)};
-  return {std::move(pidfd), static_cast<pid_t>(pid), std::move(listener), std::move(terminal),
-          std::move(status_rd)};
+    return {std::move(final_pidfd), final_pid,        std::move(listener),    std::move(terminal),
+            std::move(status_rd),   guard.root_mount, guard.root_mount_unique};
+  return {std::move(pidfd),       static_cast<pid_t>(pid), std::move(listener),
+          std::move(terminal),    std::move(status_rd),    guard.root_mount,
+          guard.root_mount_unique};
 }
 
 }  // namespace ward::detail

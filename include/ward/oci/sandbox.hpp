@@ -1139,24 +1139,34 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
     }
   }
   // Without a mount namespace of its own the container runs in the
-  // runtime's (chroot into root.path) or in the joined one (its root):
-  // nothing is mounted there. runc would set the mounts up in that
-  // namespace, changing the host's or another container's mount table
-  // (and make the host's / rslave); ward refuses what needs a mount.
+  // runtime's or in the joined one. With nothing to mount it is chrooted
+  // into root.path (the runtime's) or runs from the joined namespace's
+  // root. With mounts (runtime-tools' linux_ns_itype and linux_ns_path
+  // list them) they are made there, as runc makes them, but below a
+  // private clone of root.path alone, and the container is chrooted into
+  // it: "/" and the namespace's other mounts are left as they are (runc
+  // makes the host's "/" a recursive slave), and the clone goes at delete
+  // (Sandbox::shared_mount_namespace; tests/root/shared_mount_ns_test.cpp,
+  // "runtime: a container without a mount namespace of its own ...").
+  bool in_place = false;
   if (!new_mount) {
-    const std::string why =
-        joined_mount.empty() ? "needs a mount namespace of the container's own (linux.namespaces "
-                               "has no \"mount\"): ward does not mount into the runtime's"
-                             : "needs a mount namespace of the container's own, not one joined "
-                               "by path (" +
-                                   joined_mount + "): ward does not mount into it";
-    if (!cfg.mounts.empty()) ward::detail::throw_invalid("mounts", why);
-    if (!l.masked_paths.empty()) ward::detail::throw_invalid("linux.maskedPaths", why);
-    if (!l.readonly_paths.empty()) ward::detail::throw_invalid("linux.readonlyPaths", why);
-    if (!l.devices.empty()) ward::detail::throw_invalid("linux.devices", why);
-    if (cfg.root.readonly) ward::detail::throw_invalid("root.readonly", why);
-    if (l.rootfs_propagation && l.rootfs_propagation->type != Propagation::unchanged)
-      ward::detail::throw_invalid("linux.rootfsPropagation", why);
+    const char* field =
+        !cfg.mounts.empty()         ? "mounts"
+        : !l.masked_paths.empty()   ? "linux.maskedPaths"
+        : !l.readonly_paths.empty() ? "linux.readonlyPaths"
+        : !l.devices.empty()        ? "linux.devices"
+        : cfg.root.readonly         ? "root.readonly"
+        : l.rootfs_propagation && l.rootfs_propagation->type != Propagation::unchanged
+            ? "linux.rootfsPropagation"
+            : nullptr;
+    if (field != nullptr && new_user)
+      ward::detail::throw_invalid(
+          field,
+          "needs a mount namespace of the container's own (linux.namespaces has no "
+          "\"mount\"): the root of its new user namespace cannot mount in " +
+              (joined_mount.empty() ? std::string("the runtime's")
+                                    : "the one " + joined_mount + " joins"));
+    in_place = field != nullptr;
   }
   if (new_user) {
     UserNsOptions u;
@@ -1191,7 +1201,10 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
   // ---- root
   fs::path root = cfg.root.path;
   if (root.is_relative()) root = bundle / root;
-  if (!joined_mount.empty()) {
+  if (in_place) {
+    sb.rootfs(root.lexically_normal().string());
+    sb.shared_mount_namespace();
+  } else if (!joined_mount.empty()) {
     // setns(2) into a mount namespace makes its root the process's root.
     warn(opts.warnings, "root.path: not used: the container runs in the mount namespace " +
                             joined_mount + " joins, from its root");
@@ -1357,7 +1370,7 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
   }
 
   // ---- /dev
-  if (!dev_is_bind && new_mount) sb.default_devices();
+  if (!dev_is_bind && (new_mount || in_place)) sb.default_devices();
   for (std::size_t i = 0; i < l.devices.size(); ++i) {
     const Device& d = l.devices[i];
     const std::string df = idx("linux.devices", i);
@@ -1387,7 +1400,7 @@ inline Sandbox to_sandbox(const Config& cfg, const std::filesystem::path& bundle
   }
   // process.cwd is created when missing, as runc does: after the mounts, in
   // case it is on one of them.
-  if (cfg.process && !cfg.process->cwd.empty() && new_mount)
+  if (cfg.process && !cfg.process->cwd.empty() && (new_mount || in_place))
     detail::mapping::at_field("process.cwd", [&] { sb.directory(cfg.process->cwd); });
   if (!l.masked_paths.empty()) sb.masked_paths(l.masked_paths);
   if (!l.readonly_paths.empty()) sb.readonly_paths(l.readonly_paths);

@@ -71,7 +71,7 @@ struct OpenHow {  // struct open_how
 // with the timestamps and the fields this code does not read left opaque.
 // STATX_ATTR_MOUNT_ROOT (Linux 5.8) is set in stx_attributes_mask by the
 // kernels that report it.
-inline constexpr unsigned kStatxMntId = 0x1000;
+inline constexpr unsigned kStatxMntId = 0x1000, kStatxMntIdUnique = 0x4000;
 inline constexpr std::uint64_t kStatxAttrMountRoot = 0x2000;
 struct Statx {
   std::uint32_t mask, blksize;

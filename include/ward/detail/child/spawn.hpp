@@ -57,6 +57,9 @@ enum MsgKind : std::uint32_t {
   // spawn_plan).
   kMsgExecFailed = 7,
   kMsgExecing = 8,
+  // Sandbox::shared_mount_namespace: the mount id of the rootfs's clone
+  // (child_send_root_mount).
+  kMsgRootMount = 9,
 };
 
 struct Msg {
@@ -629,6 +632,28 @@ WARD_CHILD_FN inline long make_rootfs_mount_private(long dir, MountApi api,
   return -ELOOP;
 }
 
+// Sandbox::shared_mount_namespace: the rootfs's clone, just attached in a
+// namespace the sandbox shares, is named to the parent by its mount id
+// (statx(2): STATX_MNT_ID_UNIQUE, Linux 6.8, never reused; else
+// STATX_MNT_ID), so that a failure from here on, ours or the program's
+// exec, leaves no mount behind: the parent detaches exactly that mount
+// (rootfs_mount.hpp). The id travels as two 32-bit halves.
+WARD_CHILD_FN inline void child_send_root_mount(const SpawnCtx* c, long root) noexcept {
+  mnt::Statx sx;
+  sys::zero(sx);
+  long r = sys::call(SYS_statx, root, "", mnt::kAtEmptyPath,
+                     mnt::kStatxMntId | mnt::kStatxMntIdUnique, &sx);
+  if (r < 0) child_report(c, Step::rootfs, r, "statx (the rootfs clone's mount id)");
+  Msg m;
+  m.kind = kMsgRootMount;
+  m.step = 0;
+  m.err = static_cast<std::int32_t>(static_cast<std::uint32_t>(sx.mnt_id >> 32));
+  m.value = static_cast<std::int32_t>(static_cast<std::uint32_t>(sx.mnt_id));
+  m.detail[0] = (sx.mask & mnt::kStatxMntIdUnique) != 0 ? 'u' : 'o';
+  for (unsigned long i = 1; i < sizeof m.detail; ++i) m.detail[i] = '\0';
+  if (sys::write_all(c->report_wr, &m, sizeof m) < 0) sys::exit_group(127);
+}
+
 WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
   const ChildPlan& p = *c->plan;
   const MountApi api = p.mount_api;
@@ -636,7 +661,11 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
   // is shared, and MS_MOVE when its parent is: a shared rootfs is made
   // private until it is "/", and shared after (runc's prepareRoot and
   // rootfsParentMountPropagation, then its mount of "/" after the pivot).
-  const bool shared_after = p.rootfs != nullptr && p.rootfs_propagation == MS_SHARED;
+  // Sandbox::shared_mount_namespace: the namespace is the caller's or a
+  // joined one, so "/" and every mount outside the rootfs's clone stay as
+  // they are, and the clone gets the propagation the plan asks for alone.
+  const bool in_place = p.mount_in_place;
+  const bool shared_after = !in_place && p.rootfs != nullptr && p.rootfs_propagation == MS_SHARED;
   const std::uint64_t prop_before = shared_after ? std::uint64_t{MS_PRIVATE} : p.rootfs_propagation;
   const unsigned long rec = p.rootfs_prop_recursive ? MS_REC : 0;
   long old_umask = sys::call(SYS_umask, 0);  // modes are exactly what the plan says
@@ -651,8 +680,9 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
   // "private" and "slave" to "/" alone, leaving the other mounts peers of
   // the host's, so that a container's mount under any bind of a shared
   // host directory reaches the host (seen with runc 1.1.5); ward does not.
-  long r = sys::call(SYS_mount, nullptr, "/", nullptr,
-                     shared_after ? MS_SHARED | rec : MS_REC | MS_SLAVE, nullptr);
+  long r = in_place ? 0
+                    : sys::call(SYS_mount, nullptr, "/", nullptr,
+                                shared_after ? MS_SHARED | rec : MS_REC | MS_SLAVE, nullptr);
   if (r < 0)
     child_report(c, Step::mount, r, shared_after ? "make / shared" : "make / a recursive slave");
   MountFail f;
@@ -675,13 +705,25 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
       r = make_rootfs_mount_private(src, api, what);
       if (r < 0) child_report(c, Step::rootfs, r, what);
     }
+    // In a shared namespace the clone is of the rootfs alone, not of what
+    // is mounted below it there: another sandbox's clone of the same
+    // rootfs, with its binds and tmpfs, may be what the path leads to
+    // (test "shared mount namespace attack: a second sandbox on the same
+    // rootfs sees none of the first's mounts"). runc's rbind takes them.
+    const unsigned long tree_rec = in_place ? 0 : mnt::kAtRecursive;
     if (api == MountApi::modern) {
       root = sys::call(mnt::nr_open_tree, src, "",
-                       mnt::kOpenTreeClone | O_CLOEXEC | mnt::kAtEmptyPath | mnt::kAtRecursive);
+                       mnt::kOpenTreeClone | O_CLOEXEC | mnt::kAtEmptyPath | tree_rec);
       if (root < 0) child_report(c, Step::rootfs, root, "open_tree (rbind rootfs)");
       r = sys::call(mnt::nr_move_mount, root, "", src, "",
                     mnt::kMoveFEmptyPath | mnt::kMoveTEmptyPath);
       if (r < 0) child_report(c, Step::rootfs, r, "move_mount (rootfs onto itself)");
+      if (in_place) child_send_root_mount(c, root);
+      // After the attach, never before: a tree attached below a shared
+      // mount becomes shared itself (attach_recursive_mnt), and in a
+      // shared namespace what is then mounted below it would reach every
+      // peer (test "shared mount namespace attack: a peer of the namespace
+      // sees none of its mounts").
       if (prop_before != 0) {
         mnt::MountAttr a;
         sys::zero(a);
@@ -692,10 +734,11 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
         if (r < 0) child_report(c, Step::rootfs, r, "rootfs propagation");
       }
     } else {
-      r = legacy_mount(p.rootfs, src, nullptr, MS_BIND | MS_REC, nullptr);
+      r = legacy_mount(p.rootfs, src, nullptr, MS_BIND | (in_place ? 0 : MS_REC), nullptr);
       if (r < 0) child_report(c, Step::rootfs, r, "rbind rootfs onto itself");
       root = sys::call(SYS_openat, AT_FDCWD, p.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
       if (root < 0) child_report(c, Step::rootfs, root, p.rootfs);
+      if (in_place) child_send_root_mount(c, root);
       if (prop_before != 0) {
         r = legacy_mount(nullptr, root, nullptr,
                          prop_before | (p.rootfs_prop_recursive ? MS_REC : 0), nullptr);
@@ -781,7 +824,20 @@ WARD_CHILD_FN inline void child_rootfs(SpawnCtx* c) noexcept {
     }
     if (r < 0) child_report(c, Step::rootfs, r, "read-only root");
   }
-  if (p.rootfs != nullptr) {
+  if (in_place) {
+    // The namespace is not ours to pivot (pivot_root(2) would move the
+    // root of every process in it whose root is the old one): this
+    // process alone changes its root, as runc does without a mount
+    // namespace of the container's own. Weaker than a pivot, as any
+    // shared mount namespace is: its other mounts stay reachable to a
+    // process that can leave a chroot (CAP_SYS_CHROOT).
+    r = sys::call(SYS_fchdir, root);
+    if (r < 0) child_report(c, Step::rootfs, r, "fchdir rootfs");
+    r = sys::call(SYS_chroot, ".");
+    if (r < 0) child_report(c, Step::rootfs, r, "chroot");
+    r = sys::call(SYS_chdir, "/");
+    if (r < 0) child_report(c, Step::rootfs, r, "chdir / (after chroot)");
+  } else if (p.rootfs != nullptr) {
     r = sys::call(SYS_fchdir, root);
     if (r < 0) child_report(c, Step::pivot_root, r, "fchdir rootfs");
     long old_root = -1;  // for after pivot_root (see below)
