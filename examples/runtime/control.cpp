@@ -180,13 +180,13 @@ ward::RootfsMount unrecorded_clone(const Container& c) {
     auto top = ward::RootfsMount::at(config_rootfs(c.state.bundle, cfg), &mount_root);
     if (!mount_root) return {};
     for (pid_t pid : cg->procs()) {
-      ward::UniqueFd fd(::open(("/proc/" + std::to_string(pid) + "/root").c_str(),
-                               O_PATH | O_DIRECTORY | O_CLOEXEC));
-      std::uint64_t id = 0;
       bool at_root = false;
-      if (fd && ward::detail::statx_mount(fd.get(), top.unique, id, at_root) == 0 && id == top.id &&
-          at_root)
-        return top;
+      try {
+        auto theirs = ward::RootfsMount::at("/proc/" + std::to_string(pid) + "/root", &at_root);
+        if (theirs.id == top.id && theirs.unique == top.unique && at_root) return top;
+      } catch (const Error&) {
+        // gone meanwhile
+      }
     }
   } catch (const std::exception&) {
   }
