@@ -389,6 +389,21 @@ std::vector<Case> cases() {
   add("before_exec", [](const Ctx&) { return plain().before_exec([] {}); });
   add(
       "before_pivot", [](const Ctx& c) { return in_rootfs(c).before_pivot([](pid_t) {}); }, true);
+  // Mounts in the caller's own mount namespace, below a clone of the rootfs
+  // that the Child detaches when it goes (spawn_to_end): the mount table
+  // compared after is the caller's as it was.
+  auto shared = [](const Ctx& c) {
+    return Sandbox({"/bin/true"})
+        .rootfs(c.rootfs)
+        .shared_mount_namespace()
+        .mount(MountSpec::proc())
+        .unshare(NsKind::pid);
+  };
+  add("shared_mount_namespace", shared, true);
+  add(
+      "on_rootfs_mount",
+      [shared](const Ctx& c) { return shared(c).on_rootfs_mount([](const RootfsMount&) {}); },
+      true);
   // into_cgroup, cgroup and start_gate need resources of their own: see
   // run_case.
   add("into_cgroup", nullptr);
