@@ -66,16 +66,9 @@ inline int detach_mount_at(const char* path, std::uint64_t id, bool unique) noex
   int e = statx_mount(fd, unique, now, root);
   if (e == 0 && (now != id || !root)) e = ESRCH;
   if (e == 0) {
-    // "/proc/self/fd/N", formatted by hand: this also runs in the child of
-    // detach_mount_in, where only async-signal-safe calls belong.
-    char self[32] = "/proc/self/fd/";
-    char digits[12];
-    int n = 0;
-    for (unsigned v = static_cast<unsigned>(fd); n == 0 || v != 0; v /= 10)
-      digits[n++] = static_cast<char>('0' + v % 10);
-    int at = 14;
-    while (n > 0) self[at++] = digits[--n];
-    self[at] = '\0';
+    // fd_path: async-signal-safe, as detach_mount_in's child needs.
+    char self[32];
+    child::fd_path(self, fd);
     if (::umount2(self, MNT_DETACH) != 0) e = errno;
   }
   ::close(fd);
