@@ -280,6 +280,18 @@ class CgroupV1 {
   // Keep the cgroup: the destructor will leave it (the object stays usable).
   void release() noexcept { owned_ = false; }
 
+  // Gives back what create(existing_ok) found: removes the directories this
+  // object's create() made (the leaf where it was new, the parents it
+  // made), each with a plain rmdir, deepest first, and leaves those that
+  // were there already, never killing in them. The object is closed
+  // afterwards. For a leftover that must not be taken over (Cgroups::create
+  // when it holds processes; test "cgroups: a leftover whose processes sit
+  // in a child cgroup is never taken over").
+  void undo_create() noexcept {
+    undo_made();
+    owned_ = false;
+  }
+
   bool valid() const noexcept { return !hier_.empty() && static_cast<bool>(hier_.front().dir); }
   // The relative path given to create/adopt.
   const std::string& path() const noexcept { return path_; }

@@ -113,14 +113,20 @@ class Cgroups {
       throw Error(Step::cgroup, ENOENT, "cgroup " + cg.path_,
                   "this host has no cgroup filesystem mounted");
     // One with processes in it belongs to someone: never taken over, and
-    // never killed by our cleanup (release() before the throw).
-    auto refuse_populated = [&cg] {
-      cg.release();
+    // never killed by our cleanup. What this call made on the way is ours
+    // and goes: a unified cgroup it made stays owned (the destructor
+    // removes it), and the v1 directories it made are removed while the
+    // ones that were there are left (CgroupV1::undo_create).
+    bool v2_made = false;
+    auto refuse_populated = [&cg, &v2_made] {
+      if (cg.v2_ && !v2_made) cg.v2_->release();
+      if (cg.v1_) cg.v1_->undo_create();
       throw Error(Step::cgroup, EBUSY, "cgroup " + cg.path_, "already has processes in it");
     };
     if (!host.unified_mount.empty()) {
       try {
         cg.v2_.emplace(CgroupV2::create(rel, "/"));
+        v2_made = true;
       } catch (const Error& e) {
         if (!existing_ok || e.code().value() != EEXIST) throw;
         cg.v2_.emplace(CgroupV2::adopt(cg.path_));

@@ -2675,6 +2675,18 @@ class CgroupV1 {
   // Keep the cgroup: the destructor will leave it (the object stays usable).
   void release() noexcept { owned_ = false; }
 
+  // Gives back what create(existing_ok) found: removes the directories this
+  // object's create() made (the leaf where it was new, the parents it
+  // made), each with a plain rmdir, deepest first, and leaves those that
+  // were there already, never killing in them. The object is closed
+  // afterwards. For a leftover that must not be taken over (Cgroups::create
+  // when it holds processes; test "cgroups: a leftover whose processes sit
+  // in a child cgroup is never taken over").
+  void undo_create() noexcept {
+    undo_made();
+    owned_ = false;
+  }
+
   bool valid() const noexcept { return !hier_.empty() && static_cast<bool>(hier_.front().dir); }
   // The relative path given to create/adopt.
   const std::string& path() const noexcept { return path_; }
@@ -3409,14 +3421,20 @@ class Cgroups {
       throw Error(Step::cgroup, ENOENT, "cgroup " + cg.path_,
                   "this host has no cgroup filesystem mounted");
     // One with processes in it belongs to someone: never taken over, and
-    // never killed by our cleanup (release() before the throw).
-    auto refuse_populated = [&cg] {
-      cg.release();
+    // never killed by our cleanup. What this call made on the way is ours
+    // and goes: a unified cgroup it made stays owned (the destructor
+    // removes it), and the v1 directories it made are removed while the
+    // ones that were there are left (CgroupV1::undo_create).
+    bool v2_made = false;
+    auto refuse_populated = [&cg, &v2_made] {
+      if (cg.v2_ && !v2_made) cg.v2_->release();
+      if (cg.v1_) cg.v1_->undo_create();
       throw Error(Step::cgroup, EBUSY, "cgroup " + cg.path_, "already has processes in it");
     };
     if (!host.unified_mount.empty()) {
       try {
         cg.v2_.emplace(CgroupV2::create(rel, "/"));
+        v2_made = true;
       } catch (const Error& e) {
         if (!existing_ok || e.code().value() != EEXIST) throw;
         cg.v2_.emplace(CgroupV2::adopt(cg.path_));

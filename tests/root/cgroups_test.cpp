@@ -278,6 +278,10 @@ TEST_CASE("cgroups: a leftover whose processes sit in a child cgroup is never ta
   }
   CHECK(::kill(c.pid(), 0) == 0);
   CHECK(fs::is_directory(top + "/child"));
+  // The refusal leaves only what was there: the directories that create
+  // made in the other hierarchies before it saw the processes are gone.
+  // (They were left behind once, one set per run of this test.)
+  for (const auto& d : dirs_of(path)) CHECK(fs::exists(d) == (d == top));
 }
 
 TEST_CASE("cgroups: cgroup2 mounted over the host's hierarchies hides them from ward") {
