@@ -66,17 +66,9 @@ void refuse_rootfs_in_use(const std::string& id, const std::string& bundle,
     return;  // the plan names the path and its errno
   }
   if (!mount_root) return;
-  int root = root_fd();
-  int dfd = root >= 0 ? ::openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-  DIR* d = dfd >= 0 ? ::fdopendir(dfd) : nullptr;
-  if (d == nullptr) {
-    if (dfd >= 0) ::close(dfd);
-    return;
-  }
   std::string holder;
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n.empty() || n[0] == '.' || n == id) continue;
+  for (const auto& n : container_entries()) {
+    if (n == id) continue;
     try {
       Container other = load(n, true);
       if (other.rootfs_mount.id == top.id && other.rootfs_mount.unique == top.unique &&
@@ -85,7 +77,6 @@ void refuse_rootfs_in_use(const std::string& id, const std::string& bundle,
     } catch (...) {
     }
   }
-  ::closedir(d);
   if (!holder.empty())
     fail("root.path: " + rootfs + " holds the mounts of container " + holder +
          " (neither has a mount namespace of its own): " + std::strerror(EBUSY) + " (EBUSY)");

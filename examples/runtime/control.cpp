@@ -163,6 +163,26 @@ void remove_unowned_cgroup(const Container& c) {
   }
 }
 
+// ward's own parent of the cgroups it names when a config names none
+// ("/ward/ID", ward::oci::cgroup_path_for): it goes with the last container
+// in it, by rmdir(2) in each hierarchy, which the kernel refuses while any
+// cgroup is below it; a create that walks through it meanwhile makes it
+// again (create.cpp: create_cgroup). Parents a cgroupsPath names are the
+// config's, and are left as runc leaves them. Test: "runtime cgroups:
+// ward's default parent cgroup goes with the last container in it".
+void remove_default_parent(const Container& c) {
+  if (c.cgroup.empty() || !c.cgroup_owned || c.cgroup_path() != "/ward/" + c.id) return;
+  const auto& host = ward::cgroup_host();
+  std::vector<std::string> mounts;
+  if (!host.unified_mount.empty()) mounts.push_back(host.unified_mount);
+  for (const auto& h : host.v1_hierarchies) mounts.push_back(h.mount);
+  for (const auto& mnt : mounts) {
+    const std::string path = mnt + "/ward";
+    if (::rmdir(path.c_str()) != 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY)
+      log_line("warning", "rmdir " + path + ": " + std::strerror(errno));
+  }
+}
+
 // A create killed after its child attached the rootfs's clone in the
 // runtime's mount namespace (a config without one of its own) and before
 // the record named it: the clone is the root of the container's processes,
@@ -312,6 +332,7 @@ int cmd_delete(const std::string& id, bool force) {
     ::poll(&p, 1, 10000);
   }
   remove_unowned_cgroup(c);
+  remove_default_parent(c);
   // Mounts made in the runtime's (or a joined) mount namespace, for a
   // config without one of its own: the clone they are below, exactly that
   // mount (detach_clone). If the unmount fails the state stays, for a
@@ -341,17 +362,9 @@ int cmd_delete_regex(const std::string& pattern, bool force) {
   regex_t re;
   if (::regcomp(&re, pattern.c_str(), REG_EXTENDED | REG_NOSUB) != 0)
     fail("invalid regular expression " + pattern);
-  std::vector<std::string> ids;
-  int root = root_fd();
-  int dfd = root >= 0 ? ::openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-  if (DIR* d = dfd >= 0 ? ::fdopendir(dfd) : nullptr) {
-    while (dirent* e = ::readdir(d))
-      if (e->d_name[0] != '.' && ::regexec(&re, e->d_name, 0, nullptr, 0) == 0)
-        ids.emplace_back(e->d_name);
-    ::closedir(d);
-  } else if (dfd >= 0) {
-    ::close(dfd);
-  }
+  std::vector<std::string> ids = container_entries();
+  std::erase_if(
+      ids, [&re](const std::string& n) { return ::regexec(&re, n.c_str(), 0, nullptr, 0) != 0; });
   ::regfree(&re);
   std::sort(ids.begin(), ids.end());
   // As crun: each match is deleted; one that fails is reported and the

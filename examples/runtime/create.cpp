@@ -170,10 +170,22 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
     try {
       // Rootless, only the unified hierarchy where there is one: that is
       // where a user gets a subtree delegated (v1 hierarchies are root's).
-      if (g.rootless && unprivileged() && ward::cgroup_mode() != ward::CgroupMode::v1_only)
+      if (g.rootless && unprivileged() && ward::cgroup_mode() != ward::CgroupMode::v1_only) {
         cg.emplace(ward::Cgroups::create_unified(cgpath, true));
-      else
-        cg.emplace(ward::Cgroups::create(cgpath, true));
+      } else {
+        // A parent removed by another container's delete while this walks
+        // through it (control.cpp: remove_default_parent) fails the walk
+        // with ENOENT, having removed what it made: walked again, a few
+        // times.
+        for (int attempt = 1;; ++attempt) {
+          try {
+            cg.emplace(ward::Cgroups::create(cgpath, true));
+            break;
+          } catch (const Error& e) {
+            if (e.code().value() != ENOENT || attempt == 4) throw;
+          }
+        }
+      }
     } catch (const Error& e) {
       const int err = e.code().value();
       if (err == EBUSY) fail("cgroup " + cgpath + " already has processes in it");

@@ -50,20 +50,11 @@ int cmd_list(const std::string& format, bool quiet) {
   // delete left shows until `delete --force` removes it. Entries that are
   // not a valid id or not a real directory (a planted symlink) are not ours.
   std::vector<Container> cs;
-  int root = root_fd();
-  int dfd = root >= 0 ? ::openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-  if (DIR* d = dfd >= 0 ? ::fdopendir(dfd) : nullptr) {
-    while (dirent* e = ::readdir(d)) {
-      std::string n = e->d_name;
-      if (n.empty() || n[0] == '.') continue;
-      try {
-        cs.push_back(load(n, true));
-      } catch (...) {
-      }
+  for (const auto& n : container_entries()) {
+    try {
+      cs.push_back(load(n, true));
+    } catch (...) {
     }
-    ::closedir(d);
-  } else if (dfd >= 0) {
-    ::close(dfd);
   }
   std::sort(cs.begin(), cs.end(),
             [](const Container& a, const Container& b) { return a.id < b.id; });
@@ -113,18 +104,18 @@ std::vector<pid_t> pid_namespace_pids(const Container& c) {
   if (::stat(init.c_str(), &init_ns) != 0 || ::stat("/proc/self/ns/pid", &own_ns) != 0) return {};
   if (init_ns.st_ino == own_ns.st_ino && init_ns.st_dev == own_ns.st_dev) return {};
   std::vector<pid_t> out;
-  DIR* d = ::opendir("/proc");
-  if (d == nullptr) return {};
-  while (dirent* e = ::readdir(d)) {
+  ward::UniqueFd proc(::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  auto names = proc ? dir_entries(proc.get()) : std::nullopt;
+  if (!names) return {};
+  for (const auto& n : *names) {
     char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
+    long pid = std::strtol(n.c_str(), &end, 10);
     if (pid <= 0 || *end != '\0') continue;
     struct stat st {};
-    const std::string ns = "/proc/" + std::string(e->d_name) + "/ns/pid";
+    const std::string ns = "/proc/" + n + "/ns/pid";
     if (::stat(ns.c_str(), &st) == 0 && st.st_ino == init_ns.st_ino && st.st_dev == init_ns.st_dev)
       out.push_back(static_cast<pid_t>(pid));
   }
-  ::closedir(d);
   // Still ours: the init checked again after the walk (a pid reused meanwhile
   // would not be in that namespace anyway).
   if (!c.alive()) return {};

@@ -127,6 +127,15 @@ void check_id(const std::string& id);
 // --root, opened once; with `create`, made 0700 when missing. -1 (errno
 // set) when it does not exist and `create` is false.
 int root_fd(bool create = false);
+// The runtime's one directory walker: the names in the directory `dirfd`
+// but "." and "..", read through a descriptor of its own (dirfd's offset is
+// untouched). nullopt, errno set, when it cannot be read.
+std::optional<std::vector<std::string>> dir_entries(int dirfd);
+// The entries of --root that may be containers: every name not starting
+// with "." (a record or not: what a crashed create left, a planted file).
+// Unsorted; empty when --root does not exist or cannot be read. list,
+// delete --regex and create's check of a busy root.path walk this.
+std::vector<std::string> container_entries();
 // The path of the hierarchy that stands for a process's cgroup in
 // /proc/PID/cgroup's text: the unified one where the host has it, else the
 // first v1 one. nullopt when the text has no such line.

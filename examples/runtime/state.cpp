@@ -71,18 +71,9 @@ void remove_below(int parent, const std::string& name, const std::string& shown,
     fail("stat " + shown + ": " + std::strerror(errno));
   // A mount planted in the state directory is not ours to empty.
   if (ps.st_dev != ds.st_dev) fail("remove " + shown + ": another filesystem is mounted there");
-  std::vector<std::string> names;
-  int lfd = ::openat(d.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  DIR* dir = lfd >= 0 ? ::fdopendir(lfd) : nullptr;
-  if (!dir) {
-    if (lfd >= 0) ::close(lfd);
-    fail("open " + shown + ": " + std::strerror(errno));
-  }
-  while (dirent* e = ::readdir(dir)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  ::closedir(dir);
+  auto entries = dir_entries(d.get());
+  if (!entries) fail("open " + shown + ": " + std::strerror(errno));
+  std::vector<std::string> names = std::move(*entries);
   // The record last: a removal cut short still shows in `list`.
   std::stable_partition(names.begin(), names.end(),
                         [](const std::string& n) { return n != "state.json"; });
@@ -267,6 +258,32 @@ int root_fd(bool create) {
   if (fd < 0 && (create || errno != ENOENT))
     fail("open --root " + g.root + ": " + std::strerror(errno));
   return fd;
+}
+
+std::optional<std::vector<std::string>> dir_entries(int dirfd) {
+  const int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR* d = fd >= 0 ? ::fdopendir(fd) : nullptr;
+  if (d == nullptr) {
+    const int e = errno;
+    if (fd >= 0) ::close(fd);
+    errno = e;
+    return std::nullopt;
+  }
+  std::vector<std::string> names;
+  while (dirent* ent = ::readdir(d)) {
+    std::string_view n = ent->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  ::closedir(d);
+  return names;
+}
+
+std::vector<std::string> container_entries() {
+  const int r = root_fd();
+  auto names = r >= 0 ? dir_entries(r) : std::nullopt;
+  if (!names) return {};
+  std::erase_if(*names, [](const std::string& n) { return n[0] == '.'; });
+  return std::move(*names);
 }
 
 ward::UniqueFd open_container_dir(const std::string& id) {

@@ -275,6 +275,78 @@ TEST_CASE("runtime cgroups: a create the kernel refuses leaves no directory in a
   CHECK(fs::is_empty(b.state.path));
 }
 
+TEST_CASE("runtime cgroups: ward's default parent cgroup goes with the last container in it") {
+  NEED_RUNTIME(b);
+  if (cgroup_dirs("/").empty()) WARD_SKIP("this host mounts no cgroup hierarchy");
+  // Without a cgroupsPath a container's cgroup is /ward/ID. A create and a
+  // delete are two processes, so the parent /ward that the first create
+  // made was left behind by every delete, in every hierarchy.
+  b.set({"sleep", "100"});
+  const std::string one = b.id("parent-a"), two = b.id("parent-b");
+  REQUIRE(b.cmd({"create", "--bundle", b.dir.path, one}).status == 0);
+  REQUIRE(b.cmd({"create", "--bundle", b.dir.path, two}).status == 0);
+  const auto parents = cgroup_dirs("/ward");
+  for (const auto& d : parents) CHECK(fs::is_directory(d));
+  REQUIRE(b.cmd({"delete", "-f", one}).status == 0);
+  // The second container is in it: it stays.
+  for (const auto& d : cgroup_dirs("/ward/" + two)) CHECK(fs::is_directory(d));
+  REQUIRE(b.cmd({"delete", "-f", two}).status == 0);
+  // Gone, or (ctest runs tests side by side) holding another test's
+  // container at that moment; never left empty.
+  auto has_child = [](const std::string& d) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(d, ec))
+      if (e.is_directory(ec)) return true;
+    return false;
+  };
+  for (const auto& d : parents) {
+    bool ok = false;
+    for (int i = 0; i < 200 && !ok; ++i) {
+      ok = !fs::exists(d) || has_child(d);
+      if (!ok) std::this_thread::sleep_for(10ms);
+    }
+    INFO(d);
+    CHECK(ok);
+  }
+}
+
+TEST_CASE(
+    "runtime cgroups: a cgroupsPath busy in one hierarchy is refused and nothing is made in "
+    "the others") {
+  NEED_RUNTIME(b);
+  if (ward::cgroup_host().v1_hierarchies.empty()) WARD_SKIP("no cgroup v1 hierarchy on this host");
+  // A config naming a cgroup that exists in one hierarchy only, with
+  // someone's process in it (what a crash of another manager leaves, or a
+  // hostile config aimed at it). create refuses it (EBUSY), the process
+  // lives on, and the cgroups it had made in every other hierarchy before
+  // it saw the process are removed: they were left behind, one set per
+  // attempt.
+  const std::string path = "/ward-test-busy-" + std::to_string(::getpid());
+  const std::string top = ward::cgroup_host().v1_hierarchies.back().mount + path;
+  REQUIRE(::mkdir(top.c_str(), 0755) == 0);
+  ward::Child c = ward::Sandbox({"/bin/sleep", "1000"}).spawn();
+  struct Undo {
+    std::string top;
+    ward::Child& c;
+    ~Undo() {
+      c.kill(SIGKILL);
+      c.wait();
+      for (int i = 0; i < 100 && ::rmdir(top.c_str()) != 0; ++i) std::this_thread::sleep_for(20ms);
+    }
+  } undo{top, c};
+  std::ofstream(top + "/cgroup.procs") << c.pid() << "\n";
+  REQUIRE_FALSE(ward_test::read_file(top + "/cgroup.procs").empty());
+  b.set({"true"}, [&](json::Value& cfg) { cfg.find("linux")->set("cgroupsPath", path); });
+  const std::string id = b.id("busy");
+  auto r = b.cmd({"create", "--bundle", b.dir.path, id});
+  INFO(r.err);
+  CHECK(r.status == 1);
+  CHECK_THAT(r.err, Catch::Contains(path) && Catch::Contains("already has processes"));
+  CHECK(::kill(c.pid(), 0) == 0);
+  for (const auto& d : cgroup_dirs(path)) CHECK(fs::exists(d) == (d == top));
+  CHECK(fs::is_empty(b.state.path));
+}
+
 TEST_CASE(
     "runtime cgroups: a mount namespace with cgroup2 over the host's hierarchies still runs") {
   NEED_RUNTIME(b);
