@@ -107,6 +107,21 @@ print(passed, failed, skipped)
 PY
 }
 
+# host_state: every cgroup directory of every hierarchy and every mount point
+# of the host's mount namespace, one per line, sorted. The tests leave both
+# as they found them: each build's ctest runs between two of these readings,
+# and a line only the second has fails that build ("left behind"), so a test
+# or a ward code path that leaks a cgroup or a mount fails here instead of
+# filling the machine. (A refused Cgroups::create once left a set of cgroups
+# per run: test "cgroups: a leftover whose processes sit in a child cgroup is
+# never taken over".) Nothing else may make cgroups or mounts on the host
+# while the tests run.
+host_state() {
+  {
+    find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | sed 's/^/cgroup /'
+    awk '{print "mount " $5}' /proc/self/mountinfo
+  } | LC_ALL=C sort -u
+}
 # run_build <name> <dir> <cmake args...>
 run_build() {
   local name=$1 dir=$2
@@ -153,9 +168,13 @@ run_build() {
   if [[ ${not_selected:-0} != 0 ]]; then
     echo "-- $name: note: $not_selected tests carry none of the labels '$build_labels' and are not run"
   fi
+  local before after left
+  before=$(host_state)
   ctest --test-dir "$dir" --output-on-failure -j "$jobs" --no-tests=error \
     -L "$label_regex" --output-junit "$junit"
   local rc=$?
+  after=$(host_state)
+  left=$(LC_ALL=C comm -13 <(echo "$before") <(echo "$after"))
 
   local p=0 f=0 s=0
   if [[ -f $junit ]]; then
@@ -166,6 +185,16 @@ run_build() {
     problems+=("$name: ctest exited $rc")
   elif [[ $f -ne 0 ]]; then
     problems+=("$name: $f tests failed")
+  fi
+  if [[ -n $left ]]; then
+    echo "-- $name: its tests left behind on the host:"
+    printf '     %s\n' "${left//$'\n'/$'\n     '}"
+    {
+      echo "--- $name: left behind on the host by its tests (cgroup directories, mount points):"
+      head -40 <<<"$left" | while IFS= read -r l; do echo "    $l"; done
+    } >>"$digest"
+    problems+=("$name: its tests left $(echo "$left" | wc -l) cgroup(s)/mount(s) behind")
+    f=$((f + 1))
   fi
   total_passed=$((total_passed + p))
   total_failed=$((total_failed + f))
