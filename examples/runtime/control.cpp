@@ -163,26 +163,6 @@ void remove_unowned_cgroup(const Container& c) {
   }
 }
 
-// ward's own parent of the cgroups it names when a config names none
-// ("/ward/ID", ward::oci::cgroup_path_for): it goes with the last container
-// in it, by rmdir(2) in each hierarchy, which the kernel refuses while any
-// cgroup is below it; a create that walks through it meanwhile makes it
-// again (create.cpp: create_cgroup). Parents a cgroupsPath names are the
-// config's, and are left as runc leaves them. Test: "runtime cgroups:
-// ward's default parent cgroup goes with the last container in it".
-void remove_default_parent(const Container& c) {
-  if (c.cgroup.empty() || !c.cgroup_owned || c.cgroup_path() != "/ward/" + c.id) return;
-  const auto& host = ward::cgroup_host();
-  std::vector<std::string> mounts;
-  if (!host.unified_mount.empty()) mounts.push_back(host.unified_mount);
-  for (const auto& h : host.v1_hierarchies) mounts.push_back(h.mount);
-  for (const auto& mnt : mounts) {
-    const std::string path = mnt + "/ward";
-    if (::rmdir(path.c_str()) != 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY)
-      log_line("warning", "rmdir " + path + ": " + std::strerror(errno));
-  }
-}
-
 // A create killed after its child attached the rootfs's clone in the
 // runtime's mount namespace (a config without one of its own) and before
 // the record named it: the clone is the root of the container's processes,

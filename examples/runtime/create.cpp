@@ -173,8 +173,8 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
       if (g.rootless && unprivileged() && ward::cgroup_mode() != ward::CgroupMode::v1_only) {
         cg.emplace(ward::Cgroups::create_unified(cgpath, true));
       } else {
-        // A parent removed by another container's delete while this walks
-        // through it (control.cpp: remove_default_parent) fails the walk
+        // A parent removed by another container's end while this walks
+        // through it (remove_default_parent) fails the walk
         // with ENOENT, having removed what it made: walked again, a few
         // times.
         for (int attempt = 1;; ++attempt) {
@@ -422,18 +422,24 @@ int cmd_create_or_run(const CreateOpts& o_in) {
   lock.emplace(c);
   // Anything that fails from here on removes what was made: the state
   // directory, the cgroup (Cgroups' destructor) and the child (Child's).
+  // The end of a foreground run goes through it too. (Declared before the
+  // cgroup: its destructor runs after the cgroup's, and then ward's
+  // default parent goes if this was its last container.)
   struct Cleanup {
-    std::string id;
+    const Container& c;
     bool armed = true;
     ~Cleanup() {
       if (!armed) return;
       try {
-        remove_state_dir(id);
+        remove_default_parent(c);
+        remove_state_dir(c.id);
       } catch (const Fatal& f) {
         log_line("warning", f.msg);
+      } catch (const std::exception& e) {
+        log_line("warning", e.what());
       }
     }
-  } cleanup{o.id};
+  } cleanup{c};
 
   // What create reads is what the container keeps (config.cpp), saved
   // before anything is made, so that whatever a killed runtime leaves is

@@ -166,6 +166,19 @@ std::optional<std::uint64_t> start_time(pid_t pid);
 
 struct Container;
 
+// ward's own parent of the cgroups it names when a config names none
+// ("/ward/ID", ward::oci::cgroup_path_for): it goes with the last container
+// in it, by rmdir(2) in each hierarchy, which the kernel refuses while any
+// cgroup is below it. Called wherever a container's cgroup is removed:
+// delete, and create's cleanup (a failed create, the end of a foreground
+// run); whichever is last out removes it. A create that walks through it meanwhile makes it again
+// (create.cpp). It is ward's by name: a budget for every container belongs
+// on a parent of one's own (cgroupsPath /budget/ID), which stays; the
+// parents a cgroupsPath names are the config's and are left, as runc
+// leaves them. Test: "runtime cgroups: ward's default parent cgroup goes
+// with the last container in it".
+void remove_default_parent(const Container& c);
+
 // flock(2) on the container's directory: one runtime process changes a
 // container at a time. A `create` holds it from mkdir until it returns, so
 // a container whose record says "creating" and whose lock is free was left

@@ -260,6 +260,23 @@ int root_fd(bool create) {
   return fd;
 }
 
+void remove_default_parent(const Container& c) {
+  if (c.cgroup.empty() || c.cgroup_path() != "/ward/" + c.id) return;
+  const auto& host = ward::cgroup_host();
+  std::vector<std::string> mounts;
+  if (!host.unified_mount.empty()) mounts.push_back(host.unified_mount);
+  for (const auto& h : host.v1_hierarchies) mounts.push_back(h.mount);
+  for (const auto& mnt : mounts) {
+    const std::string path = mnt + "/ward";
+    if (::rmdir(path.c_str()) == 0) continue;
+    const int e = errno;
+    // In use (another container's cgroup below it), gone, or not ours to
+    // remove (a rootless caller): all fine.
+    if (e != ENOENT && e != EBUSY && e != ENOTEMPTY && e != EACCES && e != EPERM && e != EROFS)
+      log_line("warning", "rmdir " + path + ": " + std::strerror(e));
+  }
+}
+
 std::optional<std::vector<std::string>> dir_entries(int dirfd) {
   const int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   DIR* d = fd >= 0 ? ::fdopendir(fd) : nullptr;

@@ -299,15 +299,29 @@ TEST_CASE("runtime cgroups: ward's default parent cgroup goes with the last cont
       if (e.is_directory(ec)) return true;
     return false;
   };
-  for (const auto& d : parents) {
-    bool ok = false;
-    for (int i = 0; i < 200 && !ok; ++i) {
-      ok = !fs::exists(d) || has_child(d);
-      if (!ok) std::this_thread::sleep_for(10ms);
+  auto never_left_empty = [&] {
+    for (const auto& d : parents) {
+      bool ok = false;
+      for (int i = 0; i < 200 && !ok; ++i) {
+        ok = !fs::exists(d) || has_child(d);
+        if (!ok) std::this_thread::sleep_for(10ms);
+      }
+      INFO(d);
+      CHECK(ok);
     }
-    INFO(d);
-    CHECK(ok);
-  }
+  };
+  never_left_empty();
+  // A foreground run that ends last removes it too: a delete while it runs
+  // cannot (the run's cgroup is in it), and the run only removed a parent
+  // it had made itself.
+  const std::string three = b.id("parent-c"), fg = b.id("parent-fg");
+  REQUIRE(b.cmd({"create", "--bundle", b.dir.path, three}).status == 0);
+  ward::Child run = b.run_in_background(fg);
+  REQUIRE(b.cmd({"delete", "-f", three}).status == 0);
+  for (const auto& d : parents) CHECK(fs::is_directory(d));
+  REQUIRE(b.cmd({"kill", fg, "KILL"}).status == 0);
+  run.wait();
+  never_left_empty();
 }
 
 TEST_CASE(
