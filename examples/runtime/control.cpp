@@ -152,11 +152,7 @@ namespace {
 // came from the config (attack "state: a hostile cgroupsPath ...").
 void remove_unowned_cgroup(const Container& c) {
   if (c.cgroup.empty() || c.cgroup_owned || c.cgroup.find("..") != std::string::npos) return;
-  const auto& host = ward::cgroup_host();
-  std::vector<std::string> mounts;
-  if (!host.unified_mount.empty()) mounts.push_back(host.unified_mount);
-  for (const auto& h : host.v1_hierarchies) mounts.push_back(h.mount);
-  for (const auto& mnt : mounts) {
+  for (const auto& mnt : cgroup_mounts()) {
     std::string path = mnt + c.cgroup_path();
     if (::rmdir(path.c_str()) != 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY)
       log_line("warning", "rmdir " + path + ": " + std::strerror(errno));

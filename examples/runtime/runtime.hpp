@@ -166,13 +166,16 @@ std::optional<std::uint64_t> start_time(pid_t pid);
 
 struct Container;
 
+// The mount of every cgroup hierarchy of the host: the unified one first,
+// then each v1 one. Where a cgroup path has a directory of its own.
+std::vector<std::string> cgroup_mounts();
 // ward's own parent of the cgroups it names when a config names none
 // ("/ward/ID", ward::oci::cgroup_path_for): it goes with the last container
 // in it, by rmdir(2) in each hierarchy, which the kernel refuses while any
 // cgroup is below it. Called wherever a container's cgroup is removed:
 // delete, and create's cleanup (a failed create, the end of a foreground
-// run); whichever is last out removes it. A create that walks through it meanwhile makes it again
-// (create.cpp). It is ward's by name: a budget for every container belongs
+// run); whichever is last out removes it. A create that walks through it
+// meanwhile makes it again (create.cpp). It is ward's by name: a budget for every container belongs
 // on a parent of one's own (cgroupsPath /budget/ID), which stays; the
 // parents a cgroupsPath names are the config's and are left, as runc
 // leaves them. Test: "runtime cgroups: ward's default parent cgroup goes

@@ -260,13 +260,17 @@ int root_fd(bool create) {
   return fd;
 }
 
-void remove_default_parent(const Container& c) {
-  if (c.cgroup.empty() || c.cgroup_path() != "/ward/" + c.id) return;
+std::vector<std::string> cgroup_mounts() {
   const auto& host = ward::cgroup_host();
   std::vector<std::string> mounts;
   if (!host.unified_mount.empty()) mounts.push_back(host.unified_mount);
   for (const auto& h : host.v1_hierarchies) mounts.push_back(h.mount);
-  for (const auto& mnt : mounts) {
+  return mounts;
+}
+
+void remove_default_parent(const Container& c) {
+  if (c.cgroup.empty() || c.cgroup_path() != "/ward/" + c.id) return;
+  for (const auto& mnt : cgroup_mounts()) {
     const std::string path = mnt + "/ward";
     if (::rmdir(path.c_str()) == 0) continue;
     const int e = errno;
