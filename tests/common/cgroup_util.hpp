@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include <ward/cgroup.hpp>
 
@@ -48,6 +49,17 @@ inline std::string cgroup_parent_dir() {
 inline std::string cgroup_test_name() {
   static std::atomic<int> n{0};
   return "ward-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
+}
+
+// Every directory the cgroup `path` ("/ward/ID", relative to each
+// hierarchy's root) has or would have on this host: the unified
+// hierarchy's, then each v1 hierarchy's.
+inline std::vector<std::string> cgroup_dirs(const std::string& path) {
+  std::vector<std::string> out;
+  const auto& h = ward::cgroup_host();
+  if (!h.unified_mount.empty()) out.push_back(h.unified_mount + path);
+  for (const auto& v : h.v1_hierarchies) out.push_back(v.mount + path);
+  return out;
 }
 
 }  // namespace ward_test

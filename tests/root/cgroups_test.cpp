@@ -20,6 +20,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "cgroup_util.hpp"
 #include "fork_util.hpp"
 #include "test_util.hpp"
 
@@ -44,15 +45,6 @@ std::string read_all(int fd) {
     s.append(buf, static_cast<std::size_t>(n));
   }
   return s;
-}
-
-// Every directory the cgroup `path` would have on this host.
-std::vector<std::string> dirs_of(const std::string& path) {
-  std::vector<std::string> out;
-  const auto& h = cgroup_host();
-  if (!h.unified_mount.empty()) out.push_back(h.unified_mount + path);
-  for (const auto& v : h.v1_hierarchies) out.push_back(v.mount + path);
-  return out;
 }
 
 // /proc/self/cgroup as a child in `cg` prints it.
@@ -95,7 +87,7 @@ TEST_CASE("cgroups: a child is born in the cgroup of every hierarchy") {
   NEED_CGROUPS();
   const std::string path = name();
   auto cg = Cgroups::create(path);
-  for (const auto& d : dirs_of(path)) CHECK(fs::is_directory(d));
+  for (const auto& d : ward_test::cgroup_dirs(path)) CHECK(fs::is_directory(d));
   const auto text = cgroup_text_of_child(Sandbox({"/bin/cat", "/proc/self/cgroup"}).cgroup(cg));
   INFO(text);
   // Without the child's own joins, every v1 line would still name the
@@ -103,7 +95,7 @@ TEST_CASE("cgroups: a child is born in the cgroup of every hierarchy") {
   for (const auto& h : cgroup_host().v1_hierarchies) CHECK(path_in(text, h.controllers[0]) == path);
   if (!cgroup_host().unified_mount.empty()) CHECK(path_in(text, "") == path);
   cg.destroy();
-  for (const auto& d : dirs_of(path)) CHECK_FALSE(fs::exists(d));
+  for (const auto& d : ward_test::cgroup_dirs(path)) CHECK_FALSE(fs::exists(d));
 }
 
 TEST_CASE("cgroups: with a cgroup namespace the child's own cgroups are its root") {
@@ -185,7 +177,7 @@ TEST_CASE("cgroups: procs freeze thaw and kill reach the whole tree") {
   auto st = c.wait();
   CHECK(st.signaled());
   cg.destroy();
-  for (const auto& d : dirs_of(path)) CHECK_FALSE(fs::exists(d));
+  for (const auto& d : ward_test::cgroup_dirs(path)) CHECK_FALSE(fs::exists(d));
   fs::remove(out);
 }
 
@@ -204,10 +196,10 @@ TEST_CASE("cgroups: leftovers are taken over only on request and a populated one
     CHECK_THAT(e.what(), Catch::Contains(path));
   }
   // Nothing of that failed attempt is left beside the leftover.
-  for (const auto& d : dirs_of(path)) CHECK(fs::exists(d) == (d == left));
+  for (const auto& d : ward_test::cgroup_dirs(path)) CHECK(fs::exists(d) == (d == left));
   {
     auto cg = Cgroups::create(path, true);
-    for (const auto& d : dirs_of(path)) CHECK(fs::is_directory(d));
+    for (const auto& d : ward_test::cgroup_dirs(path)) CHECK(fs::is_directory(d));
     Child c = Sandbox({"/bin/sleep", "1000"}).cgroup(cg).spawn();
     // Someone else's now: populated, never taken over, never killed.
     try {
@@ -218,10 +210,10 @@ TEST_CASE("cgroups: leftovers are taken over only on request and a populated one
       CHECK_THAT(e.what(), Catch::Contains("already has processes"));
     }
     CHECK(::kill(c.pid(), 0) == 0);
-    for (const auto& d : dirs_of(path)) CHECK(fs::is_directory(d));
+    for (const auto& d : ward_test::cgroup_dirs(path)) CHECK(fs::is_directory(d));
     cg.destroy();
   }
-  for (const auto& d : dirs_of(path)) CHECK_FALSE(fs::exists(d));
+  for (const auto& d : ward_test::cgroup_dirs(path)) CHECK_FALSE(fs::exists(d));
 }
 
 TEST_CASE("cgroups: the root cgroup and a missing one are refused naming them") {
@@ -281,7 +273,7 @@ TEST_CASE("cgroups: a leftover whose processes sit in a child cgroup is never ta
   // The refusal leaves only what was there: the directories that create
   // made in the other hierarchies before it saw the processes are gone.
   // (They were left behind once, one set per run of this test.)
-  for (const auto& d : dirs_of(path)) CHECK(fs::exists(d) == (d == top));
+  for (const auto& d : ward_test::cgroup_dirs(path)) CHECK(fs::exists(d) == (d == top));
 }
 
 TEST_CASE("cgroups: cgroup2 mounted over the host's hierarchies hides them from ward") {
