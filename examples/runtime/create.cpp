@@ -218,6 +218,14 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
     c.cgroup = cg->path();
     c.cgroup_owned = true;
     c.save();
+    // Every controller the unified hierarchy offers, enabled along the
+    // path (what each ancestor allows; refusals skipped), as runc's fs2 and
+    // systemd drivers and crun do: a container without limits still has
+    // memory, pids and io accounting for `events --stats`, and engines that
+    // read its cgroup find the files they expect. Test: "runtime cgroups: a
+    // container without limits has every controller of the unified
+    // hierarchy".
+    if (cg->v2()) cg->v2()->enable_available_controllers();
     if (cfg.linux_ && cfg.linux_->resources) {
       // The limits now: the child is born under them. The device program
       // of the unified cgroup (deny by default, plus the defaults, as runc

@@ -744,19 +744,7 @@ class CgroupV2 {
     for (const auto& c : controllers)
       if (c.empty() || c.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") != std::string::npos)
         detail::throw_invalid("enable_controllers", "'" + c + "' is not a controller name");
-    // Ancestors, this cgroup's parent first, found through ".." of our own
-    // descriptor.
-    std::vector<std::pair<UniqueFd, std::string>> up;
-    std::string p = path_;
-    int from = dir_.get();
-    while (p != boundary_ && p.size() > boundary_.size() && p.rfind(boundary_, 0) == 0) {
-      UniqueFd parent(::openat(from, "..", detail::cg::kPathFlags));
-      if (!parent) detail::throw_errno(Step::cgroup, p + "/..", "opening the parent cgroup");
-      p = p.substr(0, p.rfind('/'));
-      if (p.empty()) p = "/";
-      from = parent.get();
-      up.emplace_back(std::move(parent), p);
-    }
+    auto up = ancestors();
     for (auto it = up.rbegin(); it != up.rend(); ++it) {
       const int fd = it->first.get();
       const std::string& at = it->second;
@@ -798,6 +786,84 @@ class CgroupV2 {
     enable_controllers(std::span<const std::string>(controllers.begin(), controllers.size()));
   }
 
+  // Makes every controller the hierarchy offers available to this cgroup,
+  // as far as each ancestor lets it: for each ancestor from the delegation
+  // boundary down to this cgroup's parent, "+c" into cgroup.subtree_control
+  // for each controller in its cgroup.controllers not yet enabled there.
+  // A write the kernel refuses is skipped, not an error: an ancestor with
+  // member processes (EBUSY, the "No Internal Process Constraint": nothing
+  // is enabled there, not even a threaded controller), one the
+  // caller may not write (EACCES: rootless, outside a delegated subtree), a
+  // threaded subtree that refuses a domain controller (EOPNOTSUPP). This is
+  // what runc's cgroup-v2 managers (fs2.CreateCgroupPath, which its
+  // systemd driver calls too) and crun do for each container's cgroup, so
+  // that a container without limits still has memory, pids and io
+  // accounting; a limit that needs a controller this left out fails later,
+  // with enable_controllers()'s error. Returns available_controllers()
+  // afterwards. Test: "cgroup: enable_available_controllers enables what
+  // each ancestor allows and skips what it refuses".
+  std::vector<std::string> enable_available_controllers() {
+    require_open();
+    auto up = ancestors();
+    for (auto it = up.rbegin(); it != up.rend(); ++it) {
+      const int fd = it->first.get();
+      // A non-root ancestor with member processes gets nothing: the kernel
+      // refuses it domain controllers (EBUSY below), and it would take the
+      // threaded ones (cpu, cpuset, pids), which make it a thread root,
+      // under which every domain cgroup, ours too, is "domain invalid" and
+      // refuses processes (EOPNOTSUPP; cgroup-v2.rst, "Threads"). The root
+      // is exempt, and alone has no cgroup.type.
+      if (::faccessat(fd, "cgroup.type", F_OK, 0) == 0) {
+        std::string procs;
+        if (detail::cg::read_at(fd, "cgroup.procs", procs) != 0 ||
+            !cgroup_parse::words(procs).empty())
+          continue;
+      }
+      std::string avail_text, enabled_text;
+      if (detail::cg::read_at(fd, "cgroup.controllers", avail_text) != 0 ||
+          detail::cg::read_at(fd, "cgroup.subtree_control", enabled_text) != 0)
+        continue;
+      const auto enabled = cgroup_parse::words(enabled_text);
+      std::vector<std::string> missing;
+      for (auto& c : cgroup_parse::words(avail_text))
+        if (std::find(enabled.begin(), enabled.end(), c) == enabled.end())
+          missing.push_back(std::move(c));
+      if (missing.empty()) continue;
+      // One write for all (the usual case), else one each: the kernel
+      // applies a write's tokens together or not at all, and one that fails
+      // alone (cpu while a real-time task sits outside the root) must not
+      // keep the others out. Except after EBUSY: a process moved in since
+      // the check above; nothing there, for the same reason.
+      std::string all;
+      for (const auto& c : missing) all += (all.empty() ? "+" : " +") + c;
+      const int e = detail::cg::write_at(fd, "cgroup.subtree_control", all);
+      if (e == 0 || e == EBUSY) continue;
+      if (missing.size() > 1)
+        for (const auto& c : missing) detail::cg::write_at(fd, "cgroup.subtree_control", "+" + c);
+    }
+    return available_controllers();
+  }
+
+ private:
+  // This cgroup's ancestors from its parent up to the delegation boundary
+  // (create's parent, or the hierarchy's root), parent first, each opened
+  // through ".." of the one below it: what enable_controllers() may write.
+  std::vector<std::pair<UniqueFd, std::string>> ancestors() const {
+    std::vector<std::pair<UniqueFd, std::string>> up;
+    std::string p = path_;
+    int from = dir_.get();
+    while (p != boundary_ && p.size() > boundary_.size() && p.rfind(boundary_, 0) == 0) {
+      UniqueFd parent(::openat(from, "..", detail::cg::kPathFlags));
+      if (!parent) detail::throw_errno(Step::cgroup, p + "/..", "opening the parent cgroup");
+      p = p.substr(0, p.rfind('/'));
+      if (p.empty()) p = "/";
+      from = parent.get();
+      up.emplace_back(std::move(parent), p);
+    }
+    return up;
+  }
+
+ public:
   // ---- limits (cgroup-v2.rst, "Controllers"). cgroup_unlimited writes "max".
 
   void memory_max(std::uint64_t bytes) { set("memory.max", num(bytes)); }

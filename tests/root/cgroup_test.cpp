@@ -318,6 +318,72 @@ TEST_CASE("cgroup: no-internal-process rule gives a clear error") {
   CHECK_FALSE(fs::exists(parent.path() + "/leaf"));
 }
 
+TEST_CASE(
+    "cgroup: enable_available_controllers enables what each ancestor allows and skips what it "
+    "refuses") {
+  WARD_SKIP_UNLESS_CGROUP2();
+  ParentHugetlb guard;  // the boundary's own subtree_control is written too
+  const auto offered = guard.controllers();
+  if (offered.empty()) WARD_SKIP(guard.dir << " offers its children no controller at all");
+  const std::string name = test_name();
+  auto top = CgroupV2::create(name, cgroup_parent());
+  // Three levels made by us: nothing is enabled below the boundary yet.
+  auto clean = CgroupV2::create(name + "/clean/leaf", cgroup_parent());
+  CHECK(clean.available_controllers().empty());
+  CHECK(clean.enable_available_controllers() == offered);
+  CHECK(clean.available_controllers() == offered);
+  CHECK(cgroup_parse::words(top.get("cgroup.subtree_control")) == offered);
+  // A second call has nothing left to write.
+  CHECK(clean.enable_available_controllers() == offered);
+
+  // An intermediate with a process in it refuses its children every domain
+  // controller (cgroup-v2.rst, "No Internal Process Constraint"): skipped,
+  // no error (enable_controllers() would throw EBUSY). The threaded ones
+  // (cpu, cpuset, pids) it would still take, but that would make it a
+  // thread root and the leaf "domain invalid": a process could no longer
+  // be put into the leaf (EOPNOTSUPP; the VM tier saw it, with a `ward
+  // create` whose cgroupsPath was below such a cgroup). So nothing.
+  auto busy = CgroupV2::create(name + "/busy", cgroup_parent());
+  Child c = Sandbox({"/bin/sleep", "100"}).into_cgroup(busy.dir_fd()).spawn();
+  auto below = CgroupV2::create(name + "/busy/leaf", cgroup_parent());
+  std::vector<std::string> got = {"x"};
+  REQUIRE_NOTHROW(got = below.enable_available_controllers());
+  CHECK(got.empty());
+  CHECK(cgroup_parse::words(busy.get("cgroup.subtree_control")).empty());
+  CHECK(below.get("cgroup.type") == "domain\n");
+  Child in_leaf = Sandbox({"/bin/true"}).into_cgroup(below.dir_fd()).spawn();
+  CHECK(in_leaf.wait().exit_code() == 0);
+}
+
+TEST_CASE(
+    "cgroup: enable_available_controllers gives a cgroup with processes not even a threaded "
+    "controller") {
+  WARD_SKIP_UNLESS_CGROUP2();
+  ParentHugetlb guard;
+  std::string threaded;
+  for (const auto& ctl : guard.controllers())
+    if (ctl == "pids" || ctl == "cpu" || ctl == "cpuset") threaded = ctl;
+  if (threaded.empty())
+    WARD_SKIP(guard.dir << " offers no threaded controller (pids, cpu, cpuset) to its children");
+  // An intermediate with a process in it, offered one threaded controller
+  // alone: the kernel takes "+pids" there one write at a time (threaded
+  // controllers may share a cgroup with processes), which makes it a thread
+  // root and the leaf below it "domain invalid": no process can be put in
+  // the leaf any more (EOPNOTSUPP). It is the boundary here, so that what
+  // it is offered stays what its parent decided.
+  const std::string name = test_name();
+  auto busy = CgroupV2::create(name + "/busy", cgroup_parent());
+  busy.enable_controllers({threaded});  // in `name`: busy is offered that one alone
+  REQUIRE(busy.available_controllers() == std::vector<std::string>{threaded});
+  Child c = Sandbox({"/bin/sleep", "100"}).into_cgroup(busy.dir_fd()).spawn();
+  auto leaf = CgroupV2::create("leaf", busy.path());
+  CHECK(leaf.enable_available_controllers().empty());
+  CHECK(cgroup_parse::words(busy.get("cgroup.subtree_control")).empty());
+  CHECK(leaf.get("cgroup.type") == "domain\n");
+  Child in_leaf = Sandbox({"/bin/true"}).into_cgroup(leaf.dir_fd()).spawn();
+  CHECK(in_leaf.wait().exit_code() == 0);
+}
+
 TEST_CASE("cgroup: device program allows /dev/null and denies a block device") {
   WARD_SKIP_UNLESS_CGROUP2();
   TmpDir tmp;

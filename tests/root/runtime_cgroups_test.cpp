@@ -9,11 +9,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
+#include "cgroup_util.hpp"
 #include "runtime_util.hpp"
 
 namespace {
@@ -22,14 +25,7 @@ namespace json = ward::json;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// The container's cgroup directory in every hierarchy of this host.
-std::vector<std::string> cgroup_dirs(const std::string& path) {
-  std::vector<std::string> out;
-  const auto& h = ward::cgroup_host();
-  if (!h.unified_mount.empty()) out.push_back(h.unified_mount + path);
-  for (const auto& v : h.v1_hierarchies) out.push_back(v.mount + path);
-  return out;
-}
+using ward_test::cgroup_dirs;
 
 #define NEED_CONTROLLER(c)                                  \
   if (ward::cgroup_backend(c) == ward::CgroupBackend::none) \
@@ -140,14 +136,12 @@ TEST_CASE("runtime cgroups: cpu shares and quota land in the container's cpu cgr
 
 TEST_CASE("runtime cgroups: events --stats reports the container's own cgroups") {
   NEED_RUNTIME(b);
-  // Some CPU time, then one process that holds little memory. The memory
-  // limit (far above what it uses) is what makes the memory controller the
-  // container's on a cgroup-v2 host: ward enables in the parents only the
-  // controllers a value needs (oci/resources.hpp). This test passed in the
-  // VM tier only while an earlier test's limit had left "+memory" in a
-  // /ward that outlived its containers; now /ward goes with the last one.
-  b.set({"sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 100"},
-        [](json::Value& cfg) { set_resources(cfg, R"({"memory": {"limit": 536870912}})"); });
+  // Some CPU time, then one process that holds little memory. No limits:
+  // on a cgroup-v2 host the memory figures need the memory controller in
+  // the container's cgroup all the same (the runtime enables every
+  // controller along the path, as runc does). Without that this test
+  // failed in the VM tier with "memory": {}.
+  b.set({"sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 100"});
   const std::string id = b.id("stats");
   REQUIRE(b.cmd({"create", "--bundle", b.dir.path, id}).status == 0);
   REQUIRE(b.cmd({"start", id}).status == 0);
@@ -182,6 +176,66 @@ TEST_CASE("runtime cgroups: events --stats reports the container's own cgroups")
   REQUIRE(pids != nullptr);
   CHECK(pids->find("current")->as_uint64() == 1);
   CHECK(b.cmd({"delete", "-f", id}).status == 0);
+}
+
+TEST_CASE(
+    "runtime cgroups: a container without limits has every controller of the unified hierarchy") {
+  NEED_RUNTIME(b);
+  const std::string mount = ward::cgroup_host().unified_mount;
+  if (mount.empty()) WARD_SKIP("this host has no unified (v2) cgroup hierarchy");
+  auto words = [](const std::string& file) {
+    std::vector<std::string> out;
+    std::istringstream in(ward_test::read_file(file));
+    for (std::string w; in >> w;) out.push_back(w);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  const auto offered = words(mount + "/cgroup.controllers");
+  if (offered.empty()) WARD_SKIP(mount << " offers no controller");
+  // runc (fs2.CreateCgroupPath, for both its drivers) and crun enable every
+  // controller the root offers in each parent of the container's cgroup;
+  // ward enabled only what a limit needed, so a container without limits
+  // had no memory, pids or io files at all on a cgroup-v2 host.
+  b.set({"sleep", "100"});
+  const std::string id = b.id("all-ctl");
+  REQUIRE(b.cmd({"create", "--bundle", b.dir.path, id}).status == 0);
+  CHECK(words(mount + "/ward/" + id + "/cgroup.controllers") == offered);
+  CHECK(b.cmd({"delete", "-f", id}).status == 0);
+
+  // What a parent refuses is skipped, not an error: here a cgroupsPath
+  // below a cgroup with a process in it (the "No Internal Process
+  // Constraint" refuses its children every domain controller).
+  const std::string parent = "/ward-test-all-ctl-" + std::to_string(::getpid());
+  REQUIRE(::mkdir((mount + parent).c_str(), 0755) == 0);
+  ward::Child c = ward::Sandbox({"/bin/sleep", "1000"}).spawn();
+  const std::string inner = b.id("all-ctl-inner");
+  struct Undo {
+    ward_test::Bundle& b;
+    std::string id, parent;
+    ward::Child& c;
+    ~Undo() {
+      b.cmd({"delete", "-f", id});
+      c.kill(SIGKILL);
+      c.wait();
+      for (const auto& d : cgroup_dirs(parent))
+        for (int i = 0; i < 100 && ::rmdir(d.c_str()) != 0 && errno != ENOENT; ++i)
+          std::this_thread::sleep_for(20ms);
+    }
+  } undo{b, inner, parent, c};
+  std::ofstream(mount + parent + "/cgroup.procs") << c.pid() << "\n";
+  REQUIRE_FALSE(ward_test::read_file(mount + parent + "/cgroup.procs").empty());
+  b.set({"sleep", "100"},
+        [&](json::Value& cfg) { cfg.find("linux")->set("cgroupsPath", parent + "/ctr"); });
+  auto r = b.cmd({"create", "--bundle", b.dir.path, inner});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  // None there: not even the threaded ones (cpu, cpuset, pids), which the
+  // kernel would take, since they would turn the parent into a thread root
+  // and the container's cgroup "domain invalid". The create above then
+  // failed in the VM tier (clone3 child: EOPNOTSUPP).
+  CHECK(words(mount + parent + "/ctr/cgroup.controllers").empty());
+  CHECK(ward_test::read_file(mount + parent + "/ctr/cgroup.type") == "domain\n");
+  CHECK(b.cmd({"delete", "-f", inner}).status == 0);
 }
 
 TEST_CASE("runtime cgroups: exec joins every hierarchy and delete leaves no directory in any") {
