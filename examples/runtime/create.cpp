@@ -224,8 +224,14 @@ ward::Child spawn_container(const CreateOpts& o, Container& c, ward::oci::Config
     // memory, pids and io accounting for `events --stats`, and engines that
     // read its cgroup find the files they expect. Test: "runtime cgroups: a
     // container without limits has every controller of the unified
-    // hierarchy".
-    if (cg->v2()) cg->v2()->enable_available_controllers();
+    // hierarchy". Not on a hybrid host, where runc's v1 manager and crun
+    // leave the unified hierarchy's controllers alone: memory, pids and io
+    // are v1 there, and a controller in use below the unified root can no
+    // longer be mounted as a v1 hierarchy (EBUSY) by whoever wants it so.
+    // Test: "runtime cgroups: on a hybrid host the unified hierarchy's
+    // controllers are left alone".
+    if (cg->v2() && ward::cgroup_mode() == ward::CgroupMode::pure_v2)
+      cg->v2()->enable_available_controllers();
     if (cfg.linux_ && cfg.linux_->resources) {
       // The limits now: the child is born under them. The device program
       // of the unified cgroup (deny by default, plus the defaults, as runc

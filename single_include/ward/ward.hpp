@@ -1753,12 +1753,21 @@ class CgroupV2 {
   // "Enabling and Disabling": a controller can be enabled only if the
   // parent has it enabled). Fails with a clear error for a controller the
   // hierarchy lacks, and for an ancestor that has member processes (the
-  // "No Internal Process Constraint").
+  // "No Internal Process Constraint"). For a domain cgroup (what a
+  // container's is) that error comes for a threaded controller too (cpu,
+  // cpuset, pids), before anything is written: the kernel would take it,
+  // and make that ancestor a thread root and this cgroup "domain invalid",
+  // which refuses every process (EOPNOTSUPP; cgroup-v2.rst, "Threads").
+  // Test: "cgroup: a cgroup with processes is given no threaded controller
+  // above a domain cgroup, by either enable call".
   void enable_controllers(std::span<const std::string> controllers) {
     require_open();
     for (const auto& c : controllers)
       if (c.empty() || c.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") != std::string::npos)
         detail::throw_invalid("enable_controllers", "'" + c + "' is not a controller name");
+    std::string type;
+    const bool domain =
+        detail::cg::read_at(dir_.get(), "cgroup.type", type) == 0 && type == "domain\n";
     auto up = ancestors();
     for (auto it = up.rbegin(); it != up.rend(); ++it) {
       const int fd = it->first.get();
@@ -1780,19 +1789,24 @@ class CgroupV2 {
         value += (value.empty() ? "+" : " +") + c;
       }
       if (value.empty()) continue;
+      auto busy = [&](std::vector<std::string> pids) {
+        return "writing '" + value + "': " + at + " has " + std::to_string(pids.size()) +
+               " member process" + (pids.size() == 1 ? "" : "es") +
+               (pids.empty() ? "" : " (pid " + pids.front() + ")") +
+               ", and a non-root cgroup with processes cannot enable controllers for a domain "
+               "cgroup below it: the kernel refuses domain controllers, and threaded ones "
+               "would make it a thread root and the cgroup below \"domain invalid\" "
+               "(cgroup-v2.rst, \"No Internal Process Constraint\" and \"Threads\"): move "
+               "them into a leaf cgroup first";
+      };
+      if (domain) {
+        auto pids = member_processes(fd);
+        if (!pids.empty())
+          throw Error(Step::cgroup, EBUSY, at + "/cgroup.subtree_control", busy(pids));
+      }
       if (int e = detail::cg::write_at(fd, "cgroup.subtree_control", value)) {
         std::string why = "writing '" + value + "'";
-        if (e == EBUSY) {
-          std::string procs;
-          detail::cg::read_at(fd, "cgroup.procs", procs);
-          auto pids = cgroup_parse::lines(procs);
-          why += ": " + at + " has " + std::to_string(pids.size()) + " member process" +
-                 (pids.size() == 1 ? "" : "es") +
-                 (pids.empty() ? "" : " (pid " + std::string(pids.front()) + ")") +
-                 ", and a non-root cgroup with processes cannot enable domain controllers for "
-                 "its children (cgroup-v2.rst, \"No Internal Process Constraint\"): move them "
-                 "into a leaf cgroup first";
-        }
+        if (e == EBUSY) why = busy(member_processes(fd));
         throw Error(Step::cgroup, e, at + "/cgroup.subtree_control", why);
       }
     }
@@ -1826,14 +1840,8 @@ class CgroupV2 {
       // refuses it domain controllers (EBUSY below), and it would take the
       // threaded ones (cpu, cpuset, pids), which make it a thread root,
       // under which every domain cgroup, ours too, is "domain invalid" and
-      // refuses processes (EOPNOTSUPP; cgroup-v2.rst, "Threads"). The root
-      // is exempt, and alone has no cgroup.type.
-      if (::faccessat(fd, "cgroup.type", F_OK, 0) == 0) {
-        std::string procs;
-        if (detail::cg::read_at(fd, "cgroup.procs", procs) != 0 ||
-            !cgroup_parse::words(procs).empty())
-          continue;
-      }
+      // refuses processes (EOPNOTSUPP; cgroup-v2.rst, "Threads").
+      if (!member_processes(fd).empty()) continue;
       std::string avail_text, enabled_text;
       if (detail::cg::read_at(fd, "cgroup.controllers", avail_text) != 0 ||
           detail::cg::read_at(fd, "cgroup.subtree_control", enabled_text) != 0)
@@ -1847,12 +1855,12 @@ class CgroupV2 {
       // One write for all (the usual case), else one each: the kernel
       // applies a write's tokens together or not at all, and one that fails
       // alone (cpu while a real-time task sits outside the root) must not
-      // keep the others out. Except after EBUSY: a process moved in since
-      // the check above; nothing there, for the same reason.
+      // keep the others out. Except after EBUSY from a process that moved
+      // in since the check above: nothing there, for the same reason.
       std::string all;
       for (const auto& c : missing) all += (all.empty() ? "+" : " +") + c;
       const int e = detail::cg::write_at(fd, "cgroup.subtree_control", all);
-      if (e == 0 || e == EBUSY) continue;
+      if (e == 0 || (e == EBUSY && !member_processes(fd).empty())) continue;
       if (missing.size() > 1)
         for (const auto& c : missing) detail::cg::write_at(fd, "cgroup.subtree_control", "+" + c);
     }
@@ -1860,6 +1868,19 @@ class CgroupV2 {
   }
 
  private:
+  // The member processes of the cgroup at `fd`, where they count: none for
+  // the root, which the no-internal-process rule exempts (the root alone
+  // has no cgroup.type: cgroup-v2.rst, "Core Interface Files"). A file
+  // that cannot be read counts as a member (an unknown is not "empty"):
+  // "?" then stands for it.
+  static std::vector<std::string> member_processes(int fd) {
+    if (::faccessat(fd, "cgroup.type", F_OK, 0) != 0) return {};
+    std::string procs;
+    if (detail::cg::read_at(fd, "cgroup.procs", procs) != 0) return {"?"};
+    auto lines = cgroup_parse::lines(procs);
+    return std::vector<std::string>(lines.begin(), lines.end());
+  }
+
   // This cgroup's ancestors from its parent up to the delegation boundary
   // (create's parent, or the hierarchy's root), parent first, each opened
   // through ".." of the one below it: what enable_controllers() may write.

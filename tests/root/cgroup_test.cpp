@@ -105,7 +105,23 @@ struct ParentHugetlb {
   std::vector<std::string> controllers() const {
     return cgroup_parse::words(slurp(dir + "/cgroup.controllers"));
   }
+  // One threaded controller it offers (cgroup-v2.rst, "Threads": cpu,
+  // cpuset, pids; perf_event is implicit and never listed), or "".
+  std::string threaded_controller() const {
+    for (const auto& ctl : controllers())
+      if (ctl == "pids" || ctl == "cpu" || ctl == "cpuset") return ctl;
+    return "";
+  }
 };
+
+// `busy` enabled nothing for its children, and `leaf` below it is still a
+// domain cgroup that takes a process (not "domain invalid").
+void check_still_domain(const CgroupV2& busy, const CgroupV2& leaf) {
+  CHECK(cgroup_parse::words(busy.get("cgroup.subtree_control")).empty());
+  CHECK(leaf.get("cgroup.type") == "domain\n");
+  Child in_leaf = Sandbox({"/bin/true"}).into_cgroup(leaf.dir_fd()).spawn();
+  CHECK(in_leaf.wait().exit_code() == 0);
+}
 
 // Waits until `pred()` or 5 s.
 template <class P>
@@ -338,50 +354,56 @@ TEST_CASE(
 
   // An intermediate with a process in it refuses its children every domain
   // controller (cgroup-v2.rst, "No Internal Process Constraint"): skipped,
-  // no error (enable_controllers() would throw EBUSY). The threaded ones
-  // (cpu, cpuset, pids) it would still take, but that would make it a
-  // thread root and the leaf "domain invalid": a process could no longer
-  // be put into the leaf (EOPNOTSUPP; the VM tier saw it, with a `ward
-  // create` whose cgroupsPath was below such a cgroup). So nothing.
+  // no error (enable_controllers() would throw EBUSY), and the walk goes on.
+  // Nothing is enabled there at all (the threaded ones would leave the leaf
+  // "domain invalid": "a cgroup with processes is given no threaded
+  // controller ...").
   auto busy = CgroupV2::create(name + "/busy", cgroup_parent());
   Child c = Sandbox({"/bin/sleep", "100"}).into_cgroup(busy.dir_fd()).spawn();
   auto below = CgroupV2::create(name + "/busy/leaf", cgroup_parent());
   std::vector<std::string> got = {"x"};
   REQUIRE_NOTHROW(got = below.enable_available_controllers());
   CHECK(got.empty());
-  CHECK(cgroup_parse::words(busy.get("cgroup.subtree_control")).empty());
-  CHECK(below.get("cgroup.type") == "domain\n");
-  Child in_leaf = Sandbox({"/bin/true"}).into_cgroup(below.dir_fd()).spawn();
-  CHECK(in_leaf.wait().exit_code() == 0);
+  check_still_domain(busy, below);
 }
 
 TEST_CASE(
-    "cgroup: enable_available_controllers gives a cgroup with processes not even a threaded "
-    "controller") {
+    "cgroup: a cgroup with processes is given no threaded controller above a domain cgroup, by "
+    "either enable call") {
   WARD_SKIP_UNLESS_CGROUP2();
   ParentHugetlb guard;
-  std::string threaded;
-  for (const auto& ctl : guard.controllers())
-    if (ctl == "pids" || ctl == "cpu" || ctl == "cpuset") threaded = ctl;
+  const std::string threaded = guard.threaded_controller();
   if (threaded.empty())
     WARD_SKIP(guard.dir << " offers no threaded controller (pids, cpu, cpuset) to its children");
   // An intermediate with a process in it, offered one threaded controller
-  // alone: the kernel takes "+pids" there one write at a time (threaded
-  // controllers may share a cgroup with processes), which makes it a thread
-  // root and the leaf below it "domain invalid": no process can be put in
-  // the leaf any more (EOPNOTSUPP). It is the boundary here, so that what
-  // it is offered stays what its parent decided.
+  // alone. The kernel takes "+pids" there (threaded controllers may share a
+  // cgroup with processes), which makes it a thread root and the leaf below
+  // it "domain invalid": no process can be put in the leaf any more
+  // (EOPNOTSUPP). That is what a container's pids limit did below a
+  // cgroupsPath parent with a process. It is the boundary here, so that
+  // what it is offered stays what its parent decided.
   const std::string name = test_name();
   auto busy = CgroupV2::create(name + "/busy", cgroup_parent());
   busy.enable_controllers({threaded});  // in `name`: busy is offered that one alone
   REQUIRE(busy.available_controllers() == std::vector<std::string>{threaded});
   Child c = Sandbox({"/bin/sleep", "100"}).into_cgroup(busy.dir_fd()).spawn();
   auto leaf = CgroupV2::create("leaf", busy.path());
+  // enable_available_controllers: nothing there, no error.
   CHECK(leaf.enable_available_controllers().empty());
-  CHECK(cgroup_parse::words(busy.get("cgroup.subtree_control")).empty());
-  CHECK(leaf.get("cgroup.type") == "domain\n");
-  Child in_leaf = Sandbox({"/bin/true"}).into_cgroup(leaf.dir_fd()).spawn();
-  CHECK(in_leaf.wait().exit_code() == 0);
+  check_still_domain(busy, leaf);
+  // enable_controllers: the no-internal-process error, before the write.
+  try {
+    leaf.enable_controllers({threaded});
+    FAIL("enabled " << threaded << " in a cgroup with a process, above a domain cgroup");
+  } catch (const Error& e) {
+    INFO(e.what());
+    CHECK(e.error_number() == EBUSY);
+    CHECK(e.object() == busy.path() + "/cgroup.subtree_control");
+    CHECK_THAT(e.what(), Catch::Contains("writing '+" + threaded + "'") &&
+                             Catch::Contains("pid " + std::to_string(c.pid())) &&
+                             Catch::Contains("Threads"));
+  }
+  check_still_domain(busy, leaf);
 }
 
 TEST_CASE("cgroup: device program allows /dev/null and denies a block device") {

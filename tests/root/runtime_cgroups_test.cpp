@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -178,19 +179,62 @@ TEST_CASE("runtime cgroups: events --stats reports the container's own cgroups")
   CHECK(b.cmd({"delete", "-f", id}).status == 0);
 }
 
+namespace {
+
+// The words of a cgroup file (cgroup.controllers, cgroup.subtree_control),
+// sorted.
+std::vector<std::string> cg_words(const std::string& file) {
+  std::vector<std::string> out;
+  std::istringstream in(ward_test::read_file(file));
+  for (std::string w; in >> w;) out.push_back(w);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A cgroup PATH ("/ward-test-...") made by the test, to be a cgroupsPath's
+// parent, optionally with a process of ours in it (its unified cgroup); on
+// the way out the container ID is deleted, the process killed, and PATH
+// removed in every hierarchy (the runtime leaves a cgroupsPath's parents).
+struct TestParent {
+  ward_test::Bundle& b;
+  std::string id, path;
+  std::optional<ward::Child> member;
+  TestParent(ward_test::Bundle& bundle, std::string container, const std::string& name)
+      : b(bundle), id(std::move(container)), path("/" + name + "-" + std::to_string(::getpid())) {
+    REQUIRE(::mkdir((ward::cgroup_host().unified_mount + path).c_str(), 0755) == 0);
+  }
+  void add_member() {
+    const std::string procs = ward::cgroup_host().unified_mount + path + "/cgroup.procs";
+    member.emplace(ward::Sandbox({"/bin/sleep", "1000"}).spawn());
+    std::ofstream(procs) << member->pid() << "\n";
+    REQUIRE_FALSE(ward_test::read_file(procs).empty());
+  }
+  std::string unified(const std::string& rest = "") const {
+    return ward::cgroup_host().unified_mount + path + rest;
+  }
+  TestParent(const TestParent&) = delete;
+  TestParent& operator=(const TestParent&) = delete;
+  ~TestParent() {
+    b.cmd({"delete", "-f", id});
+    if (member) {
+      member->kill(SIGKILL);
+      member->wait();
+    }
+    for (const auto& d : cgroup_dirs(path))
+      for (int i = 0; i < 100 && ::rmdir(d.c_str()) != 0 && errno != ENOENT; ++i)
+        std::this_thread::sleep_for(20ms);
+  }
+};
+
+}  // namespace
+
 TEST_CASE(
     "runtime cgroups: a container without limits has every controller of the unified hierarchy") {
   NEED_RUNTIME(b);
+  if (ward::cgroup_mode() != ward::CgroupMode::pure_v2)
+    WARD_SKIP("not a cgroup-v2-only host (mode " << ward::to_string(ward::cgroup_mode()) << ")");
   const std::string mount = ward::cgroup_host().unified_mount;
-  if (mount.empty()) WARD_SKIP("this host has no unified (v2) cgroup hierarchy");
-  auto words = [](const std::string& file) {
-    std::vector<std::string> out;
-    std::istringstream in(ward_test::read_file(file));
-    for (std::string w; in >> w;) out.push_back(w);
-    std::sort(out.begin(), out.end());
-    return out;
-  };
-  const auto offered = words(mount + "/cgroup.controllers");
+  const auto offered = cg_words(mount + "/cgroup.controllers");
   if (offered.empty()) WARD_SKIP(mount << " offers no controller");
   // runc (fs2.CreateCgroupPath, for both its drivers) and crun enable every
   // controller the root offers in each parent of the container's cgroup;
@@ -199,43 +243,77 @@ TEST_CASE(
   b.set({"sleep", "100"});
   const std::string id = b.id("all-ctl");
   REQUIRE(b.cmd({"create", "--bundle", b.dir.path, id}).status == 0);
-  CHECK(words(mount + "/ward/" + id + "/cgroup.controllers") == offered);
+  CHECK(cg_words(mount + "/ward/" + id + "/cgroup.controllers") == offered);
   CHECK(b.cmd({"delete", "-f", id}).status == 0);
 
   // What a parent refuses is skipped, not an error: here a cgroupsPath
   // below a cgroup with a process in it (the "No Internal Process
   // Constraint" refuses its children every domain controller).
-  const std::string parent = "/ward-test-all-ctl-" + std::to_string(::getpid());
-  REQUIRE(::mkdir((mount + parent).c_str(), 0755) == 0);
-  ward::Child c = ward::Sandbox({"/bin/sleep", "1000"}).spawn();
-  const std::string inner = b.id("all-ctl-inner");
-  struct Undo {
-    ward_test::Bundle& b;
-    std::string id, parent;
-    ward::Child& c;
-    ~Undo() {
-      b.cmd({"delete", "-f", id});
-      c.kill(SIGKILL);
-      c.wait();
-      for (const auto& d : cgroup_dirs(parent))
-        for (int i = 0; i < 100 && ::rmdir(d.c_str()) != 0 && errno != ENOENT; ++i)
-          std::this_thread::sleep_for(20ms);
-    }
-  } undo{b, inner, parent, c};
-  std::ofstream(mount + parent + "/cgroup.procs") << c.pid() << "\n";
-  REQUIRE_FALSE(ward_test::read_file(mount + parent + "/cgroup.procs").empty());
+  TestParent parent(b, b.id("all-ctl-inner"), "ward-test-all-ctl");
+  parent.add_member();
   b.set({"sleep", "100"},
-        [&](json::Value& cfg) { cfg.find("linux")->set("cgroupsPath", parent + "/ctr"); });
-  auto r = b.cmd({"create", "--bundle", b.dir.path, inner});
+        [&](json::Value& cfg) { cfg.find("linux")->set("cgroupsPath", parent.path + "/ctr"); });
+  auto r = b.cmd({"create", "--bundle", b.dir.path, parent.id});
   INFO(r.err);
   REQUIRE(r.status == 0);
   // None there: not even the threaded ones (cpu, cpuset, pids), which the
   // kernel would take, since they would turn the parent into a thread root
   // and the container's cgroup "domain invalid". The create above then
   // failed in the VM tier (clone3 child: EOPNOTSUPP).
-  CHECK(words(mount + parent + "/ctr/cgroup.controllers").empty());
-  CHECK(ward_test::read_file(mount + parent + "/ctr/cgroup.type") == "domain\n");
-  CHECK(b.cmd({"delete", "-f", inner}).status == 0);
+  CHECK(cg_words(parent.unified("/ctr/cgroup.controllers")).empty());
+  CHECK(ward_test::read_file(parent.unified("/ctr/cgroup.type")) == "domain\n");
+  CHECK(b.cmd({"delete", "-f", parent.id}).status == 0);
+}
+
+TEST_CASE(
+    "runtime cgroups: a threaded limit below a cgroupsPath parent with processes is refused and "
+    "the parent left as it was") {
+  NEED_RUNTIME(b);
+  if (ward::cgroup_backend("pids") != ward::CgroupBackend::v2)
+    WARD_SKIP("the pids controller is not in this host's unified hierarchy");
+  // pids is a threaded controller: the kernel lets a cgroup with processes
+  // enable it for its children, and that makes it a thread root, under
+  // which the container's cgroup is "domain invalid": the create failed at
+  // clone3 with a bare EOPNOTSUPP, and the parent kept "+pids". Refused
+  // now, naming the field, the parent and its process, before any write.
+  TestParent parent(b, b.id("thr-limit"), "ward-test-thr-limit");
+  parent.add_member();
+  b.set({"sleep", "100"}, [&](json::Value& cfg) {
+    cfg.find("linux")->set("cgroupsPath", parent.path + "/ctr");
+    set_resources(cfg, R"({"pids": {"limit": 100}})");
+  });
+  auto r = b.cmd({"create", "--bundle", b.dir.path, parent.id});
+  INFO(r.err);
+  CHECK(r.status == 1);
+  CHECK_THAT(r.err, Catch::Contains("linux.resources.pids.limit") &&
+                        Catch::Contains(parent.unified("/cgroup.subtree_control")) &&
+                        Catch::Contains("EBUSY") &&
+                        Catch::Contains("pid " + std::to_string(parent.member->pid())));
+  CHECK(cg_words(parent.unified("/cgroup.subtree_control")).empty());
+  CHECK(ward_test::read_file(parent.unified("/cgroup.type")) == "domain\n");
+  CHECK_FALSE(fs::exists(parent.unified("/ctr")));
+  CHECK(fs::is_empty(b.state.path));
+}
+
+TEST_CASE("runtime cgroups: on a hybrid host the unified hierarchy's controllers are left alone") {
+  NEED_RUNTIME(b);
+  if (ward::cgroup_mode() != ward::CgroupMode::hybrid)
+    WARD_SKIP("not a hybrid host (mode " << ward::to_string(ward::cgroup_mode()) << ")");
+  const std::string mount = ward::cgroup_host().unified_mount;
+  if (cg_words(mount + "/cgroup.controllers").empty())
+    WARD_SKIP(mount << " offers no controller: nothing to leave alone");
+  // runc's v1 manager and crun write no cgroup.subtree_control on a hybrid
+  // host; a controller in use below the unified root cannot be mounted as
+  // a v1 hierarchy any more (EBUSY). ward enabled hugetlb along the path.
+  TestParent parent(b, b.id("hybrid"), "ward-test-hybrid");
+  b.set({"sleep", "100"},
+        [&](json::Value& cfg) { cfg.find("linux")->set("cgroupsPath", parent.path + "/ctr"); });
+  auto r = b.cmd({"create", "--bundle", b.dir.path, parent.id});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(fs::is_directory(parent.unified("/ctr")));
+  CHECK(cg_words(parent.unified("/cgroup.subtree_control")).empty());
+  CHECK(b.cmd({"delete", "-f", parent.id}).status == 0);
 }
 
 TEST_CASE("runtime cgroups: exec joins every hierarchy and delete leaves no directory in any") {

@@ -36,13 +36,14 @@ struct ResourcesOptions {
   // The object's JSON path, for errors.
   std::string field = "linux.resources";
   // Write "+controller" into the ancestors' cgroup.subtree_control for each
-  // controller a value needs (CgroupV2::enable_controllers); a refusal is an
-  // error naming the field. (runc enables every controller the root offers
-  // when it creates the cgroup, refusals skipped: the runtime does that
-  // first, CgroupV2::enable_available_controllers, and this then finds
-  // them on, or says why one is missing.) Off: a missing controller is an
-  // error naming the field and the file. (cgroup v2 only: a v1 hierarchy
-  // has all its controllers in every cgroup.)
+  // controller a value needs (CgroupV2::enable_controllers); a refusal, or
+  // a threaded controller that would leave the cgroup "domain invalid", is
+  // an error naming the field. (runc enables every controller the root
+  // offers when it creates the cgroup, refusals skipped: on a cgroup-v2-only
+  // host the runtime does that first, CgroupV2::enable_available_controllers,
+  // and this then finds them on, or says why one is missing.) Off: a missing
+  // controller is an error naming the field and the file. (cgroup v2 only:
+  // a v1 hierarchy has all its controllers in every cgroup.)
   bool enable_controllers = true;
   // Install the device program even when `devices` is empty. runc does so
   // at create time (its defaults then decide alone); an update (`ward
