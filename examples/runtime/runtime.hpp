@@ -175,11 +175,11 @@ std::vector<std::string> cgroup_mounts();
 // cgroup is below it. Called wherever a container's cgroup is removed:
 // delete, and create's cleanup (a failed create, the end of a foreground
 // run); whichever is last out removes it. A create that walks through it
-// meanwhile makes it again (create.cpp). It is ward's by name: a budget for every container belongs
-// on a parent of one's own (cgroupsPath /budget/ID), which stays; the
-// parents a cgroupsPath names are the config's and are left, as runc
-// leaves them. Test: "runtime cgroups: ward's default parent cgroup goes
-// with the last container in it".
+// meanwhile makes it again (create.cpp). It is ward's by name: a budget
+// for every container belongs on a parent of one's own (cgroupsPath
+// /budget/ID), which stays; the parents a cgroupsPath names are the
+// config's and are left, as runc leaves them. Test: "runtime cgroups: ward's default parent cgroup
+// goes with the last container in it".
 void remove_default_parent(const Container& c);
 
 // flock(2) on the container's directory: one runtime process changes a
